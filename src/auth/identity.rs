@@ -1,0 +1,69 @@
+//! Who is signed in. Handlers take [`SignedIn`] to require a session; the extractor
+//! re-reads the account on every request, so a locked account is out at once.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_session::{Session, SessionExt};
+use actix_web::{FromRequest, HttpRequest, web};
+
+use super::SESSION_PERSON_ID;
+use crate::context::AppContext;
+use crate::store::people::{AccountStatus, Person};
+use crate::web::error::WebError;
+
+pub struct SignedIn {
+    pub person: Person,
+    pub roles: Vec<String>,
+    pub session: Session,
+}
+
+impl SignedIn {
+    pub fn has_role(&self, role: crate::domain::Role) -> bool {
+        self.roles.iter().any(|r| r == role.as_str())
+    }
+}
+
+/// Marks the session as belonging to `person_id`, under a new session key so a key
+/// planted before sign-in (session fixation) is worthless.
+pub fn sign_in(session: &Session, person_id: &str) -> Result<(), WebError> {
+    session.renew();
+    session
+        .insert(SESSION_PERSON_ID, person_id)
+        .map_err(|error| WebError::internal(anyhow::anyhow!("session insert: {error}")))?;
+    super::csrf::rotate(session)?;
+    Ok(())
+}
+
+pub fn signed_in_person_id(session: &Session) -> Option<String> {
+    session.get::<String>(SESSION_PERSON_ID).ok().flatten()
+}
+
+impl FromRequest for SignedIn {
+    type Error = WebError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let session = req.get_session();
+        let ctx = req.app_data::<web::Data<AppContext>>().cloned();
+        Box::pin(async move {
+            let ctx = ctx.ok_or_else(|| WebError::internal(anyhow::anyhow!("no app context")))?;
+            let person_id = signed_in_person_id(&session).ok_or(WebError::SignInRequired)?;
+            let person = ctx.store.person_by_id(&person_id).await?;
+            match person {
+                Some(person) if person.status == AccountStatus::Active => {
+                    let roles = ctx.store.person_roles(&person.id).await?;
+                    Ok(SignedIn {
+                        person,
+                        roles,
+                        session,
+                    })
+                }
+                _ => {
+                    session.purge();
+                    Err(WebError::SignInRequired)
+                }
+            }
+        })
+    }
+}

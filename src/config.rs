@@ -1,0 +1,424 @@
+//! Typed settings: a TOML file overlaid by `ROSTER_<SECTION>__<KEY>` environment variables.
+//!
+//! Unknown keys are refused so a typo never silently falls back to a default. Secrets are
+//! wrapped in [`Secret`], whose `Debug` never prints the value, and each may instead be read
+//! from a file named by the matching `*_file` key.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(String),
+    #[error("configuration file {path}: {message}")]
+    File { path: PathBuf, message: String },
+}
+
+/// A secret value. Its `Debug` and `Display` are redacted so it cannot reach a log line.
+#[derive(Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub server: ServerSettings,
+    #[serde(default)]
+    pub database: DatabaseSettings,
+    pub ldap: LdapSettings,
+    pub mail: MailSettings,
+    #[serde(default)]
+    pub security: SecuritySettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address and port to listen on, e.g. `127.0.0.1:8080`.
+    pub listen: String,
+    /// The URL people reach the portal at; used to build links in emails.
+    pub public_url: String,
+    /// Key that signs session cookies; at least 64 characters. Every instance behind one
+    /// load balancer needs the same value. When empty, a random key is made at start-up.
+    pub session_secret: Secret,
+    pub session_secret_file: Option<PathBuf>,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            session_secret: Secret::default(),
+            session_secret_file: None,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+impl ServerSettings {
+    /// Cookies get the `Secure` flag whenever the portal is served over HTTPS.
+    pub fn cookies_secure(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `sqlite://roster.db` (created on first start) or `postgres://user@host/db`.
+    pub url: Secret,
+    pub url_file: Option<PathBuf>,
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: Secret::new("sqlite://roster.db"),
+            url_file: None,
+            max_connections: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LdapSettings {
+    pub url: String,
+    pub bind_dn: String,
+    #[serde(default)]
+    pub bind_password: Secret,
+    #[serde(default)]
+    pub bind_password_file: Option<PathBuf>,
+    pub base_dn: String,
+    pub people_dn: String,
+    pub groups_dn: String,
+    pub uid_number_min: u32,
+    pub uid_number_max: u32,
+    pub gid_number_min: u32,
+    pub gid_number_max: u32,
+    /// Seconds to wait for the directory before treating it as unreachable.
+    #[serde(default = "default_ldap_timeout")]
+    pub timeout_seconds: u64,
+}
+
+fn default_ldap_timeout() -> u64 {
+    5
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransportKind {
+    Smtp,
+    File,
+    Log,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    pub transport: MailTransportKind,
+    #[serde(default = "default_smtp_host")]
+    pub smtp_host: String,
+    #[serde(default = "default_smtp_port")]
+    pub smtp_port: u16,
+    #[serde(default = "default_smtp_tls")]
+    pub smtp_tls: SmtpTls,
+    #[serde(default)]
+    pub smtp_username: Option<String>,
+    #[serde(default)]
+    pub smtp_password: Secret,
+    #[serde(default)]
+    pub smtp_password_file: Option<PathBuf>,
+    /// Sender, e.g. `Roster <roster@example.org>`.
+    pub from: String,
+    #[serde(default = "default_mail_dir")]
+    pub file_dir: PathBuf,
+}
+
+fn default_smtp_host() -> String {
+    "localhost".into()
+}
+fn default_smtp_port() -> u16 {
+    25
+}
+fn default_smtp_tls() -> SmtpTls {
+    SmtpTls::Starttls
+}
+fn default_mail_dir() -> PathBuf {
+    PathBuf::from("mail")
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecuritySettings {
+    /// bcrypt cost factor for new password hashes (4..=31).
+    pub bcrypt_cost: u32,
+    /// Hours a session lasts after its last change (sign-in, form token).
+    pub session_hours: u32,
+    /// Days an invitation link stays valid.
+    pub invitation_ttl_days: u32,
+    /// Sign-in attempts allowed per client address per minute.
+    pub signin_attempts_per_ip_per_minute: u32,
+    /// Sign-in attempts allowed per account name per 15 minutes.
+    pub signin_attempts_per_account_per_15_minutes: u32,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        Self {
+            bcrypt_cost: 12,
+            session_hours: 12,
+            invitation_ttl_days: 7,
+            signin_attempts_per_ip_per_minute: 30,
+            signin_attempts_per_account_per_15_minutes: 10,
+        }
+    }
+}
+
+impl Settings {
+    /// Loads the TOML file (when given) and overlays `ROSTER_<SECTION>__<KEY>` variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(file, env)
+    }
+
+    /// Like [`Settings::load`] with an explicit environment, so tests need not touch the
+    /// process environment.
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::File {
+                    path: path.to_path_buf(),
+                    message: "no such file".into(),
+                });
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        // Only `ROSTER_SECTION__KEY` names are settings; `ROSTER_CONFIG`, `ROSTER_LOG` and
+        // other single-word names belong to the CLI or the test harness.
+        let overrides: Vec<(String, String)> = env
+            .into_iter()
+            .filter_map(|(name, value)| {
+                let key = name.strip_prefix("ROSTER_")?;
+                key.contains("__")
+                    .then(|| (key.to_ascii_lowercase().replace("__", "."), value))
+            })
+            .collect();
+        for (key, value) in overrides {
+            figment = figment.merge(Serialized::global(&key, value));
+        }
+        // Lossy: environment values are strings, and `"1000"` must still fill a number.
+        let mut settings: Settings = figment.extract_lossy().map_err(|error| {
+            ConfigError::Invalid(
+                error
+                    .into_iter()
+                    .map(describe_figment_error)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        settings.read_secret_files()?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn read_secret_files(&mut self) -> Result<(), ConfigError> {
+        resolve_secret(
+            "server.session_secret",
+            &mut self.server.session_secret,
+            self.server.session_secret_file.as_deref(),
+        )?;
+        resolve_secret(
+            "database.url",
+            &mut self.database.url,
+            self.database.url_file.as_deref(),
+        )?;
+        resolve_secret(
+            "ldap.bind_password",
+            &mut self.ldap.bind_password,
+            self.ldap.bind_password_file.as_deref(),
+        )?;
+        resolve_secret(
+            "mail.smtp_password",
+            &mut self.mail.smtp_password,
+            self.mail.smtp_password_file.as_deref(),
+        )?;
+        Ok(())
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |message: String| Err(ConfigError::Invalid(message));
+        if !(4..=31).contains(&self.security.bcrypt_cost) {
+            return invalid("security.bcrypt_cost must be between 4 and 31".into());
+        }
+        if self.ldap.uid_number_min > self.ldap.uid_number_max {
+            return invalid("ldap.uid_number_min is above ldap.uid_number_max".into());
+        }
+        if self.ldap.gid_number_min > self.ldap.gid_number_max {
+            return invalid("ldap.gid_number_min is above ldap.gid_number_max".into());
+        }
+        let secret_len = self.server.session_secret.expose().len();
+        if secret_len != 0 && secret_len < 64 {
+            return invalid("server.session_secret must be at least 64 characters".into());
+        }
+        if !(self.server.public_url.starts_with("http://")
+            || self.server.public_url.starts_with("https://"))
+        {
+            return invalid("server.public_url must start with http:// or https://".into());
+        }
+        let url = self.database.url.expose();
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres")) {
+            return invalid("database.url must start with sqlite:// or postgres://".into());
+        }
+        if self.security.signin_attempts_per_ip_per_minute == 0
+            || self.security.signin_attempts_per_account_per_15_minutes == 0
+        {
+            return invalid("security.signin_attempts_* must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+fn resolve_secret(key: &str, value: &mut Secret, file: Option<&Path>) -> Result<(), ConfigError> {
+    let Some(path) = file else { return Ok(()) };
+    let contents = std::fs::read_to_string(path).map_err(|error| ConfigError::File {
+        path: path.to_path_buf(),
+        message: format!("cannot read {key}_file: {error}"),
+    })?;
+    *value = Secret::new(contents.trim_end_matches(['\r', '\n']));
+    Ok(())
+}
+
+fn describe_figment_error(error: figment::Error) -> String {
+    use figment::error::Kind;
+    // Figment's path sometimes already ends with the offending key, sometimes not.
+    let full_key = |field: &str| {
+        let mut path = error.path.clone();
+        if path.last().map(String::as_str) != Some(field) {
+            path.push(field.to_string());
+        }
+        path.join(".")
+    };
+    match &error.kind {
+        Kind::UnknownField(field, _) => format!("unknown key `{}`", full_key(field)),
+        Kind::MissingField(field) => format!("missing key `{}`", full_key(field)),
+        _ if error.path.is_empty() => error.to_string(),
+        _ => format!("`{}`: {}", error.path.join("."), error.kind),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minimal() -> Vec<(String, String)> {
+        [
+            ("ROSTER_LDAP__URL", "ldap://127.0.0.1:389"),
+            ("ROSTER_LDAP__BIND_DN", "cn=admin,dc=example,dc=org"),
+            ("ROSTER_LDAP__BASE_DN", "dc=example,dc=org"),
+            ("ROSTER_LDAP__PEOPLE_DN", "ou=people,dc=example,dc=org"),
+            ("ROSTER_LDAP__GROUPS_DN", "ou=groups,dc=example,dc=org"),
+            ("ROSTER_LDAP__UID_NUMBER_MIN", "1000"),
+            ("ROSTER_LDAP__UID_NUMBER_MAX", "2000"),
+            ("ROSTER_LDAP__GID_NUMBER_MIN", "1000"),
+            ("ROSTER_LDAP__GID_NUMBER_MAX", "2000"),
+            ("ROSTER_MAIL__TRANSPORT", "log"),
+            ("ROSTER_MAIL__FROM", "roster@example.org"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    #[test]
+    fn environment_alone_is_enough_and_numbers_parse() -> Result<(), ConfigError> {
+        let settings = Settings::load_from(None, minimal())?;
+        assert_eq!(settings.ldap.uid_number_max, 2000);
+        assert_eq!(settings.security.bcrypt_cost, 12);
+        assert_eq!(settings.database.url.expose(), "sqlite://roster.db");
+        Ok(())
+    }
+
+    #[test]
+    fn missing_required_key_is_named() {
+        let env: Vec<_> = minimal()
+            .into_iter()
+            .filter(|(k, _)| k != "ROSTER_LDAP__PEOPLE_DN")
+            .collect();
+        let error = Settings::load_from(None, env).err().map(|e| e.to_string());
+        assert_eq!(
+            error.as_deref(),
+            Some("configuration: missing key `ldap.people_dn`")
+        );
+    }
+
+    #[test]
+    fn unknown_environment_key_is_named_in_the_error() {
+        let mut env = minimal();
+        env.push(("ROSTER_LDAP__URLL".into(), "x".into()));
+        let error = Settings::load_from(None, env).err().map(|e| e.to_string());
+        assert_eq!(
+            error.as_deref(),
+            Some("configuration: unknown key `ldap.urll`")
+        );
+    }
+
+    #[test]
+    fn single_word_roster_variables_are_not_settings() -> Result<(), ConfigError> {
+        let mut env = minimal();
+        env.push(("ROSTER_CONFIG".into(), "/etc/roster.toml".into()));
+        env.push(("ROSTER_TEST_DB".into(), "postgres".into()));
+        Settings::load_from(None, env)?;
+        Ok(())
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() -> Result<(), ConfigError> {
+        let mut env = minimal();
+        env.push(("ROSTER_LDAP__BIND_PASSWORD".into(), "hunter2-secret".into()));
+        let settings = Settings::load_from(None, env)?;
+        assert_eq!(settings.ldap.bind_password.expose(), "hunter2-secret");
+        assert!(!format!("{settings:?}").contains("hunter2"));
+        Ok(())
+    }
+}

@@ -1,0 +1,64 @@
+//! The long-lived services one process holds, shared by the web handlers, the CLI and the
+//! background jobs.
+
+use std::sync::Arc;
+
+use crate::auth::password::PasswordHasher;
+use crate::auth::rate_limit::SignInLimiter;
+use crate::config::Settings;
+use crate::directory::Directory;
+use crate::mail::Mailer;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct AppContext {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub directory: Directory,
+    pub mailer: Arc<Mailer>,
+    pub hasher: PasswordHasher,
+    pub sign_in_limiter: SignInLimiter,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
+}
+
+impl AppContext {
+    /// Connects to the database (applying migrations) and prepares mail and LDAP clients.
+    /// LDAP is not contacted here: the portal starts, and reports not-ready, without it.
+    pub async fn connect(settings: Settings) -> Result<Self, ContextError> {
+        let store = Store::connect(
+            settings.database.url.expose(),
+            settings.database.max_connections,
+        )
+        .await?;
+        store.migrate().await?;
+        let mailer = Mailer::new(&settings.mail)?;
+        Ok(Self {
+            directory: Directory::new(settings.ldap.clone()),
+            hasher: PasswordHasher::new(settings.security.bcrypt_cost),
+            sign_in_limiter: SignInLimiter::new(&settings.security),
+            mailer: Arc::new(mailer),
+            settings: Arc::new(settings),
+            store,
+        })
+    }
+
+    /// Absolute URL for a path, from `server.public_url`.
+    pub fn public_link(&self, path: &str) -> String {
+        format!(
+            "{}{}",
+            self.settings.server.public_url.trim_end_matches('/'),
+            path
+        )
+    }
+}
+
+pub fn now() -> crate::domain::UnixTime {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}

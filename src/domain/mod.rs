@@ -1,0 +1,38 @@
+//! Pure types and rules of the portal. No I/O: nothing here touches the database, LDAP,
+//! mail or HTTP, so every rule can be unit-tested on its own.
+
+mod email;
+mod invitation;
+mod login;
+mod name;
+mod password;
+mod role;
+mod token;
+
+pub use email::Email;
+pub use invitation::{InvitationState, InvitationStatus};
+pub use login::LoginName;
+pub use name::PersonName;
+pub use password::NewPassword;
+pub use role::Role;
+pub use token::{SecretToken, TokenHash};
+
+/// A user mistake found while parsing input: which field, and what to tell the person.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// Seconds since the Unix epoch; the portal's one representation of time in storage.
+pub type UnixTime = i64;

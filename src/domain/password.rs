@@ -1,0 +1,85 @@
+use super::FieldError;
+
+/// bcrypt only reads the first 72 bytes; longer passwords would be silently truncated.
+const MAX_BYTES: usize = 72;
+const MIN_CHARS: usize = 12;
+
+/// A password someone has chosen, checked against the policy (not yet hashed).
+#[derive(Clone)]
+pub struct NewPassword(String);
+
+impl std::fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewPassword(***)")
+    }
+}
+
+impl NewPassword {
+    /// `context` holds the person's names and email: a password containing one is refused.
+    pub fn parse(password: &str, confirmation: &str, context: &[&str]) -> Result<Self, FieldError> {
+        const FIELD: &str = "password";
+        if password.chars().count() < MIN_CHARS {
+            return Err(FieldError::new(
+                FIELD,
+                format!("Use at least {MIN_CHARS} characters."),
+            ));
+        }
+        if password.len() > MAX_BYTES {
+            return Err(FieldError::new(
+                FIELD,
+                format!("Use at most {MAX_BYTES} bytes (about {MAX_BYTES} plain letters)."),
+            ));
+        }
+        let lowered = password.to_lowercase();
+        if context
+            .iter()
+            .map(|part| part.trim().to_lowercase())
+            .filter(|part| part.chars().count() >= 3)
+            .any(|part| lowered.contains(&part))
+        {
+            return Err(FieldError::new(
+                FIELD,
+                "Do not use your name or email address in your password.",
+            ));
+        }
+        if password != confirmation {
+            return Err(FieldError::new(
+                "password_confirmation",
+                "The two passwords do not match.",
+            ));
+        }
+        Ok(Self(password.to_string()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_messages_name_the_problem() {
+        let field = |p: &str, c: &str| {
+            NewPassword::parse(p, c, &["Lovelace", "ada@example.org"])
+                .err()
+                .map(|e| e.field)
+        };
+        assert_eq!(field("short", "short"), Some("password"));
+        assert_eq!(field(&"x".repeat(73), &"x".repeat(73)), Some("password"));
+        assert_eq!(
+            field("my-lovelace-pass", "my-lovelace-pass"),
+            Some("password")
+        );
+        assert_eq!(
+            field("correct horse battery", "correct horse battery!"),
+            Some("password_confirmation")
+        );
+        assert_eq!(
+            field("correct horse battery", "correct horse battery"),
+            None
+        );
+    }
+}

@@ -1,0 +1,14 @@
+//! Roster: the account portal of a research-computing site. See ARCHITECTURE.md.
+
+pub mod auth;
+pub mod config;
+pub mod context;
+pub mod directory;
+pub mod domain;
+pub mod jobs;
+pub mod mail;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod usecases;
+pub mod web;

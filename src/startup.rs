@@ -1,0 +1,130 @@
+//! Building the HTTP application: `Application::build` binds the configured address (port
+//! 0 in tests) and wires middleware, routes and background jobs.
+
+use std::net::TcpListener;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::{BrowserSession, CookieContentSecurity};
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::{App, HttpServer, web};
+use tracing_actix_web::TracingLogger;
+
+use crate::auth::csrf;
+use crate::auth::session_store::DbSessionStore;
+use crate::config::Settings;
+use crate::context::{AppContext, ContextError};
+use crate::web::error::WebError;
+use crate::web::middleware::{RequestSpan, render_error_page, security_headers};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Context(#[from] ContextError),
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    context: AppContext,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let context = AppContext::connect(settings).await?;
+        Self::build_with_context(context)
+    }
+
+    pub fn build_with_context(context: AppContext) -> Result<Self, StartupError> {
+        let address = context.settings.server.listen.clone();
+        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Listen {
+            address: address.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Listen { address, source })?
+            .port();
+        let server = run(listener, context.clone())?;
+        Ok(Self {
+            port,
+            server,
+            context,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn context(&self) -> &AppContext {
+        &self.context
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let jobs = crate::jobs::spawn_housekeeping(self.context.clone());
+        let result = self.server.await;
+        jobs.abort();
+        result
+    }
+}
+
+fn session_key(settings: &Settings) -> Key {
+    let secret = settings.server.session_secret.expose();
+    if secret.is_empty() {
+        tracing::warn!(
+            "server.session_secret is not set: using a random key, so sessions end at restart \
+             and several instances cannot share them"
+        );
+        Key::generate()
+    } else {
+        Key::derive_from(secret.as_bytes())
+    }
+}
+
+fn run(listener: TcpListener, context: AppContext) -> Result<Server, StartupError> {
+    let settings = context.settings.clone();
+    let https = settings.server.cookies_secure();
+    let key = session_key(&settings);
+    let session_ttl =
+        actix_web::cookie::time::Duration::hours(i64::from(settings.security.session_hours));
+    let session_store = DbSessionStore::new(context.store.clone());
+    let data = web::Data::new(context);
+    let address = settings.server.listen.clone();
+    let server = HttpServer::new(move || {
+        let sessions = SessionMiddleware::builder(session_store.clone(), key.clone())
+            // `__Host-` pins the cookie to this origin; browsers accept it only over HTTPS.
+            .cookie_name(if https { "__Host-roster" } else { "roster" }.to_string())
+            .cookie_secure(https)
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Lax)
+            .cookie_content_security(CookieContentSecurity::Signed)
+            .session_lifecycle(BrowserSession::default().state_ttl(session_ttl))
+            .build();
+        // Middleware runs outermost-last: tracing sees everything, then headers, error
+        // pages, sessions, and CSRF checks right before the handlers.
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::FormConfig::default().limit(2 * 1024 * 1024))
+            .wrap(from_fn(csrf::require_token))
+            .wrap(sessions)
+            .wrap(ErrorHandlers::new().default_handler(render_error_page))
+            .wrap(security_headers(https))
+            .wrap(TracingLogger::<RequestSpan>::new())
+            .configure(crate::web::routes)
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(WebError::NotFound)
+            }))
+    })
+    .listen(listener)
+    .map_err(|source| StartupError::Listen { address, source })?
+    .shutdown_timeout(10)
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,151 @@
+//! People: accounts in the portal, with their password hash.
+
+// Dynamic SQL here is assembled only from constant column lists.
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+
+use super::{Store, StoreError, StoreResult, is_unique_violation, new_id};
+use crate::domain::{Email, LoginName, PersonName, UnixTime};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountStatus {
+    Active,
+    Locked,
+}
+
+impl AccountStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Locked => "locked",
+        }
+    }
+    fn parse(value: &str) -> StoreResult<Self> {
+        match value {
+            "active" => Ok(Self::Active),
+            "locked" => Ok(Self::Locked),
+            other => Err(StoreError::Corrupt(format!(
+                "unknown account status {other:?}"
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub id: String,
+    pub email: String,
+    pub username: Option<String>,
+    pub surname: String,
+    pub given_name: Option<String>,
+    pub password_hash: Option<String>,
+    pub status: AccountStatus,
+    pub created_at: UnixTime,
+}
+
+impl Person {
+    pub fn display_name(&self) -> String {
+        match &self.given_name {
+            Some(given) => format!("{given} {}", self.surname),
+            None => self.surname.clone(),
+        }
+    }
+}
+
+const COLUMNS: &str = "id, email, username, surname, given_name, password_hash, status, created_at";
+
+fn from_row(row: &AnyRow) -> StoreResult<Person> {
+    Ok(Person {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        username: row.try_get("username")?,
+        surname: row.try_get("surname")?,
+        given_name: row.try_get("given_name")?,
+        password_hash: row.try_get("password_hash")?,
+        status: AccountStatus::parse(&row.try_get::<String, _>("status")?)?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+pub struct NewPerson<'a> {
+    pub email: &'a Email,
+    pub surname: &'a PersonName,
+    pub given_name: Option<&'a PersonName>,
+    pub password_hash: &'a str,
+}
+
+impl Store {
+    pub async fn person_by_id(&self, id: &str) -> StoreResult<Option<Person>> {
+        let sql = format!("SELECT {COLUMNS} FROM people WHERE id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Finds the account a sign-in name refers to: an email address or a username.
+    pub async fn person_by_login(&self, login: &LoginName) -> StoreResult<Option<Person>> {
+        let column = if login.is_email() {
+            "email_normalized"
+        } else {
+            "username"
+        };
+        let sql = format!("SELECT {COLUMNS} FROM people WHERE {column} = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(login.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    pub async fn person_by_email(&self, email: &Email) -> StoreResult<Option<Person>> {
+        let sql = format!("SELECT {COLUMNS} FROM people WHERE email_normalized = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(email.normalized())
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    pub async fn person_roles(&self, person_id: &str) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query("SELECT role FROM role_grants WHERE person_id = $1 ORDER BY role")
+            .bind(person_id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|row| row.try_get::<String, _>("role").map_err(StoreError::from))
+            .collect()
+    }
+}
+
+/// Inserts a person inside a caller's transaction (used when an invitation is accepted).
+pub(crate) async fn insert(
+    tx: &mut sqlx::AnyConnection,
+    person: NewPerson<'_>,
+    now: UnixTime,
+) -> StoreResult<String> {
+    let id = new_id();
+    let result = sqlx::query(
+        "INSERT INTO people (id, email, email_normalized, username, surname, given_name, \
+         password_hash, status, created_at, updated_at) \
+         VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8, $8)",
+    )
+    .bind(&id)
+    .bind(person.email.as_str())
+    .bind(person.email.normalized())
+    .bind(person.surname.as_str())
+    .bind(person.given_name.map(PersonName::as_str))
+    .bind(person.password_hash)
+    .bind(AccountStatus::Active.as_str())
+    .bind(now)
+    .execute(&mut *tx)
+    .await;
+    match result {
+        Ok(_) => Ok(id),
+        Err(error) if is_unique_violation(&error) => {
+            Err(StoreError::Conflict("an account with this email address"))
+        }
+        Err(error) => Err(error.into()),
+    }
+}

@@ -1,0 +1,4 @@
+//! Operations shared by the web handlers and the CLI. They take parsed domain values,
+//! orchestrate store, directory and mail, and know nothing of HTTP.
+
+pub mod invitations;

@@ -1,0 +1,188 @@
+//! Signing in and out, and the signed-in person's start page.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::error::{WebError, describe_wait};
+use super::pages::{Layout, render, render_with_status};
+use crate::auth::identity::{self, SignedIn};
+use crate::auth::{csrf, rate_limit::RetryAfter};
+use crate::context::{AppContext, now};
+use crate::domain::LoginName;
+use crate::store::audit::AuditEvent;
+use crate::store::people::AccountStatus;
+
+/// Shown for every failed sign-in, whether or not the account exists.
+pub const SIGN_IN_FAILED: &str = "The email address, username or password is not right.";
+
+#[derive(Template)]
+#[template(path = "auth/sign_in.html")]
+struct SignInPage<'a> {
+    layout: Layout,
+    login: &'a str,
+    error: Option<String>,
+    notice: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage<'a> {
+    layout: Layout,
+    name: String,
+    email: &'a str,
+    username: Option<&'a str>,
+    roles: Vec<&'static str>,
+    notice: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+pub struct HomeQuery {
+    welcome: Option<String>,
+}
+
+pub async fn home(user: SignedIn, query: web::Query<HomeQuery>) -> Result<HttpResponse, WebError> {
+    let roles = user
+        .roles
+        .iter()
+        .filter_map(|role| crate::domain::Role::parse(role))
+        .map(|role| role.label())
+        .collect();
+    render(&HomePage {
+        layout: Layout {
+            user_name: Some(user.person.display_name()),
+            csrf_token: csrf::token(&user.session)?,
+        },
+        name: user.person.display_name(),
+        email: &user.person.email,
+        username: user.person.username.as_deref(),
+        roles,
+        notice: query
+            .welcome
+            .is_some()
+            .then_some("Your account is active. Welcome to Roster."),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct SignInQuery {
+    signed_out: Option<String>,
+}
+
+pub async fn sign_in_form(
+    session: Session,
+    query: web::Query<SignInQuery>,
+) -> Result<HttpResponse, WebError> {
+    if identity::signed_in_person_id(&session).is_some() {
+        return Ok(see_other("/"));
+    }
+    render(&SignInPage {
+        layout: Layout {
+            user_name: None,
+            csrf_token: csrf::token(&session)?,
+        },
+        login: "",
+        error: None,
+        notice: query.signed_out.is_some().then_some("You have signed out."),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    login: String,
+    password: String,
+}
+
+pub async fn sign_in(
+    req: HttpRequest,
+    ctx: web::Data<AppContext>,
+    session: Session,
+    form: web::Form<SignInForm>,
+) -> Result<HttpResponse, WebError> {
+    let failed = |status: StatusCode, message: String| -> Result<HttpResponse, WebError> {
+        render_with_status(
+            status,
+            &SignInPage {
+                layout: Layout {
+                    user_name: None,
+                    csrf_token: csrf::token(&session)?,
+                },
+                login: &form.login,
+                error: Some(message),
+                notice: None,
+            },
+        )
+    };
+    let login = match LoginName::parse(&form.login) {
+        Ok(login) => login,
+        Err(error) => return failed(StatusCode::BAD_REQUEST, error.message),
+    };
+    let ip = super::client_ip(&req, ctx.settings.server.trust_forwarded_for);
+    let ip_text = ip.map(|ip| ip.to_string());
+    if let Some(Err(RetryAfter(wait))) = ip.map(|ip| ctx.sign_in_limiter.check(ip, login.as_str()))
+    {
+        tracing::warn!(ip = ?ip, "sign-in rate limit reached");
+        let seconds = wait.as_secs().max(1);
+        let mut response = failed(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many sign-in attempts. Wait {} and try again.",
+                describe_wait(seconds)
+            ),
+        )?;
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::RETRY_AFTER, seconds.into());
+        return Ok(response);
+    }
+    let person = ctx.store.person_by_login(&login).await?;
+    let password_ok = ctx
+        .hasher
+        .verify(
+            &form.password,
+            person.as_ref().and_then(|p| p.password_hash.as_deref()),
+        )
+        .await
+        .map_err(WebError::internal)?;
+    let Some(person) = person.filter(|_| password_ok) else {
+        tracing::info!("sign-in failed");
+        return failed(StatusCode::UNAUTHORIZED, SIGN_IN_FAILED.into());
+    };
+    if person.status != AccountStatus::Active {
+        return failed(
+            StatusCode::FORBIDDEN,
+            "This account is locked. Contact the helpdesk to unlock it.".into(),
+        );
+    }
+    identity::sign_in(&session, &person.id)?;
+    ctx.store
+        .record_audit(
+            &AuditEvent {
+                actor_id: Some(&person.id),
+                action: "session.signed_in",
+                subject_id: Some(&person.id),
+                client_ip: ip_text.as_deref(),
+                details: "signed in with password".into(),
+                ..AuditEvent::default()
+            },
+            now(),
+        )
+        .await?;
+    tracing::info!(person = %person.id, "signed in");
+    Ok(see_other("/"))
+}
+
+pub async fn sign_out(session: Session) -> HttpResponse {
+    // Deletes the server-side row, so the old cookie is worthless even if kept.
+    session.purge();
+    see_other("/sign-in?signed_out=1")
+}
+
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, location))
+        .finish()
+}

@@ -1,0 +1,183 @@
+//! Opening an invitation link and activating the account it offers.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::account::see_other;
+use super::error::WebError;
+use super::pages::{FormErrors, Layout, render, render_with_status};
+use crate::auth::{csrf, identity};
+use crate::context::{AppContext, now};
+use crate::domain::{InvitationState, NewPassword, SecretToken};
+use crate::store::invitations::{AcceptError, Acceptance, Invitation};
+use crate::usecases::invitations::format_date;
+
+#[derive(Template)]
+#[template(path = "invitations/accept.html")]
+struct AcceptPage<'a> {
+    layout: Layout,
+    action: String,
+    greeting_name: String,
+    invited_to: &'a str,
+    role_label: String,
+    email: &'a str,
+    expires: String,
+    errors: FormErrors,
+}
+
+fn unknown_link() -> WebError {
+    tracing::info!("unknown invitation link opened");
+    WebError::NotFoundWith {
+        title: "Invitation link not valid".into(),
+        message: "This invitation link is not valid. Check that you copied the whole link from the email, \
+                  or ask the person who invited you to send it again."
+            .into(),
+    }
+}
+
+/// Looks up the invitation a link names and refuses it, with a page saying why, unless
+/// it can still be used. Unknown links are 404; used, revoked and expired ones are 410.
+async fn open_invitation(ctx: &AppContext, raw_token: &str) -> Result<Invitation, WebError> {
+    let token = SecretToken::parse(raw_token).ok_or_else(unknown_link)?;
+    let invitation = ctx
+        .store
+        .invitation_by_token(&token.hash())
+        .await?
+        .ok_or_else(unknown_link)?;
+    let gone = |title: &str, message: &str| WebError::Gone {
+        title: title.into(),
+        message: message.into(),
+    };
+    match InvitationState::of(invitation.status, invitation.expires_at, now()) {
+        InvitationState::Open => Ok(invitation),
+        InvitationState::Used => Err(gone(
+            "Invitation already used",
+            "This invitation has already been used to activate an account. Sign in with that account instead.",
+        )),
+        InvitationState::Revoked => Err(gone(
+            "Invitation withdrawn",
+            "This invitation was withdrawn by the person who sent it. Ask them for a new one if you still need access.",
+        )),
+        InvitationState::Expired => Err(gone(
+            "Invitation expired",
+            "This invitation has expired. Ask the person who invited you to send a new one.",
+        )),
+    }
+}
+
+fn accept_page<'a>(
+    session: &Session,
+    raw_token: &str,
+    invitation: &'a Invitation,
+    errors: FormErrors,
+) -> Result<AcceptPage<'a>, WebError> {
+    Ok(AcceptPage {
+        layout: Layout {
+            user_name: None,
+            csrf_token: csrf::token(session)?,
+        },
+        action: format!("/invitations/{raw_token}"),
+        greeting_name: match &invitation.given_name {
+            Some(given) => format!("{given} {}", invitation.surname),
+            None => invitation.surname.clone(),
+        },
+        invited_to: if invitation.organisation_id.is_some() {
+            "your organisation"
+        } else {
+            "Roster"
+        },
+        role_label: invitation.role.label().to_lowercase(),
+        email: &invitation.email,
+        expires: format_date(invitation.expires_at),
+        errors,
+    })
+}
+
+pub async fn show(
+    ctx: web::Data<AppContext>,
+    session: Session,
+    token: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let invitation = open_invitation(&ctx, &token).await?;
+    render(&accept_page(
+        &session,
+        &token,
+        &invitation,
+        FormErrors::default(),
+    )?)
+}
+
+#[derive(Deserialize)]
+pub struct AcceptForm {
+    password: String,
+    password_confirmation: String,
+}
+
+pub async fn accept(
+    req: HttpRequest,
+    ctx: web::Data<AppContext>,
+    session: Session,
+    token: web::Path<String>,
+    form: web::Form<AcceptForm>,
+) -> Result<HttpResponse, WebError> {
+    let invitation = open_invitation(&ctx, &token).await?;
+    let email_local = invitation
+        .email
+        .split('@')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let mut context = vec![
+        invitation.surname.as_str(),
+        invitation.email.as_str(),
+        &email_local,
+    ];
+    if let Some(given) = &invitation.given_name {
+        context.push(given);
+    }
+    let password = match NewPassword::parse(&form.password, &form.password_confirmation, &context) {
+        Ok(password) => password,
+        Err(error) => {
+            let mut errors = FormErrors::default();
+            errors.add(error);
+            return render_with_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &accept_page(&session, &token, &invitation, errors)?,
+            );
+        }
+    };
+    let password_hash = ctx
+        .hasher
+        .hash(&password)
+        .await
+        .map_err(WebError::internal)?;
+    let client_ip =
+        super::client_ip(&req, ctx.settings.server.trust_forwarded_for).map(|ip| ip.to_string());
+    let person_id = ctx
+        .store
+        .accept_invitation(
+            Acceptance {
+                invitation_id: &invitation.id,
+                password_hash: &password_hash,
+                client_ip: client_ip.as_deref(),
+            },
+            now(),
+        )
+        .await
+        .map_err(|error| match error {
+            AcceptError::NoLongerOpen => WebError::Gone {
+                title: "Invitation already used".into(),
+                message: "This invitation was used or withdrawn a moment ago. Sign in if the account is yours.".into(),
+            },
+            AcceptError::AccountExists => WebError::Conflict(
+                "An account with this email address already exists. Sign in with it instead.".into(),
+            ),
+            AcceptError::Store(error) => WebError::internal(error),
+        })?;
+    tracing::info!(person = %person_id, invitation = %invitation.id, "invitation accepted");
+    identity::sign_in(&session, &person_id)?;
+    Ok(see_other("/?welcome=1"))
+}

@@ -1,0 +1,40 @@
+//! HTTP: routes, handlers by audience, forms, and the error pages. Handlers parse forms
+//! into domain types and call `usecases`/`store`; no SQL or LDAP filters live here.
+
+pub mod account;
+pub mod assets;
+pub mod error;
+pub mod health;
+pub mod invitations;
+pub mod middleware;
+pub mod pages;
+
+use actix_web::web;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/static/roster.css", web::get().to(assets::stylesheet))
+        .route("/", web::get().to(account::home))
+        .route("/sign-in", web::get().to(account::sign_in_form))
+        .route("/sign-in", web::post().to(account::sign_in))
+        .route("/sign-out", web::post().to(account::sign_out))
+        .route("/invitations/{token}", web::get().to(invitations::show))
+        .route("/invitations/{token}", web::post().to(invitations::accept));
+}
+
+/// The client's address for rate limits and audit events: the TCP peer, or the
+/// `X-Forwarded-For` value when `server.trust_forwarded_for` says a proxy sets it.
+pub fn client_ip(
+    req: &actix_web::HttpRequest,
+    trust_forwarded_for: bool,
+) -> Option<std::net::IpAddr> {
+    let forwarded = trust_forwarded_for
+        .then(|| {
+            req.connection_info()
+                .realip_remote_addr()
+                .and_then(|addr| addr.parse().ok())
+        })
+        .flatten();
+    forwarded.or_else(|| req.peer_addr().map(|addr| addr.ip()))
+}
