@@ -60,7 +60,8 @@ pub struct Settings {
 pub struct ServerSettings {
     /// Address and port to listen on, e.g. `127.0.0.1:8080`.
     pub listen: String,
-    /// The URL people reach the portal at; used to build links in emails.
+    /// The URL people reach the portal at; used to build links in emails. When empty,
+    /// `http://` plus the listening address.
     pub public_url: String,
     /// Key that signs session cookies; at least 64 characters. Every instance behind one
     /// load balancer needs the same value. When empty, a random key is made at start-up.
@@ -74,7 +75,7 @@ impl Default for ServerSettings {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".into(),
-            public_url: "http://127.0.0.1:8080".into(),
+            public_url: String::new(),
             session_secret: Secret::default(),
             session_secret_file: None,
             trust_forwarded_for: false,
@@ -301,9 +302,9 @@ impl Settings {
         if secret_len != 0 && secret_len < 64 {
             return invalid("server.session_secret must be at least 64 characters".into());
         }
-        if !(self.server.public_url.starts_with("http://")
-            || self.server.public_url.starts_with("https://"))
-        {
+        let public_url = &self.server.public_url;
+        let is_http = public_url.starts_with("http://") || public_url.starts_with("https://");
+        if !public_url.is_empty() && !is_http {
             return invalid("server.public_url must start with http:// or https://".into());
         }
         let url = self.database.url.expose();
@@ -419,6 +420,32 @@ mod tests {
         let settings = Settings::load_from(None, env)?;
         assert_eq!(settings.ldap.bind_password.expose(), "hunter2-secret");
         assert!(!format!("{settings:?}").contains("hunter2"));
+        Ok(())
+    }
+
+    #[test]
+    fn the_example_file_is_complete_and_valid() -> Result<(), ConfigError> {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("roster.example.toml");
+        let settings = Settings::load_from(Some(&example), Vec::new())?;
+        assert_eq!(settings.server.listen, "127.0.0.1:8080");
+        assert_eq!(settings.mail.smtp_tls, SmtpTls::Starttls);
+        Ok(())
+    }
+
+    #[test]
+    fn secrets_can_come_from_files() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = std::env::temp_dir().join(format!("roster-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let file = dir.join("ldap-password");
+        std::fs::write(&file, "from-a-file\n")?;
+        let mut env = minimal();
+        env.push((
+            "ROSTER_LDAP__BIND_PASSWORD_FILE".into(),
+            file.display().to_string(),
+        ));
+        let settings = Settings::load_from(None, env)?;
+        assert_eq!(settings.ldap.bind_password.expose(), "from-a-file");
+        std::fs::remove_dir_all(&dir)?;
         Ok(())
     }
 }

@@ -31,7 +31,10 @@ pub enum ContextError {
 impl AppContext {
     /// Connects to the database (applying migrations) and prepares mail and LDAP clients.
     /// LDAP is not contacted here: the portal starts, and reports not-ready, without it.
-    pub async fn connect(settings: Settings) -> Result<Self, ContextError> {
+    pub async fn connect(mut settings: Settings) -> Result<Self, ContextError> {
+        if settings.server.public_url.is_empty() {
+            settings.server.public_url = format!("http://{}", settings.server.listen);
+        }
         let store = Store::connect(
             settings.database.url.expose(),
             settings.database.max_connections,

@@ -36,21 +36,22 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
-        let context = AppContext::connect(settings).await?;
-        Self::build_with_context(context)
-    }
-
-    pub fn build_with_context(context: AppContext) -> Result<Self, StartupError> {
-        let address = context.settings.server.listen.clone();
+    /// Binds `server.listen` (port 0 picks a free port), connects to the database and
+    /// prepares the server; `run_until_stopped` then serves.
+    pub async fn build(mut settings: Settings) -> Result<Self, StartupError> {
+        let address = settings.server.listen.clone();
         let listener = TcpListener::bind(&address).map_err(|source| StartupError::Listen {
             address: address.clone(),
             source,
         })?;
-        let port = listener
+        let bound = listener
             .local_addr()
-            .map_err(|source| StartupError::Listen { address, source })?
-            .port();
+            .map_err(|source| StartupError::Listen { address, source })?;
+        if settings.server.public_url.is_empty() {
+            settings.server.public_url = format!("http://{bound}");
+        }
+        let context = AppContext::connect(settings).await?;
+        let port = bound.port();
         let server = run(listener, context.clone())?;
         Ok(Self {
             port,

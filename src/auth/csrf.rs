@@ -4,7 +4,8 @@
 
 use actix_session::{Session, SessionExt};
 use actix_web::HttpMessage;
-use actix_web::body::MessageBody;
+use actix_web::ResponseError;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::header::CONTENT_TYPE;
@@ -50,12 +51,15 @@ fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-pub async fn require_token(
+pub async fn require_token<B: MessageBody>(
     mut req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     if is_safe(req.method()) {
-        return next.call(req).await;
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
     }
     let expected: Option<String> = req.get_session().get(SESSION_CSRF).ok().flatten();
     let from_header = req
@@ -71,7 +75,11 @@ pub async fn require_token(
     let submitted = match from_header {
         Some(token) => Some(token),
         None if is_form => {
-            let body = read_body(req.take_payload()).await?;
+            let body = match read_body(req.take_payload()).await {
+                Ok(body) => body,
+                // Answered here as a response, so the error-page layer renders it.
+                Err(error) => return Ok(refuse(req, error)),
+            };
             let token = form_field(&body, FIELD);
             // Hand the body back for the handler's own form extractor.
             req.set_payload(Payload::from(body));
@@ -87,19 +95,25 @@ pub async fn require_token(
     };
     if !matches {
         tracing::warn!("request refused: CSRF token missing or wrong");
-        return Err(WebError::CsrfRejected.into());
+        return Ok(refuse(req, WebError::CsrfRejected));
     }
-    next.call(req).await
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
-async fn read_body(mut payload: Payload) -> Result<Bytes, actix_web::Error> {
+fn refuse<B>(req: ServiceRequest, error: WebError) -> ServiceResponse<EitherBody<B>> {
+    req.into_response(error.error_response())
+        .map_into_right_body()
+}
+
+async fn read_body(mut payload: Payload) -> Result<Bytes, WebError> {
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk?;
+        let chunk =
+            chunk.map_err(|_| WebError::BadRequest("The form could not be read.".into()))?;
         if body.len() + chunk.len() > MAX_FORM_BYTES {
-            return Err(
-                WebError::BadRequest("The form is too large to be accepted.".into()).into(),
-            );
+            return Err(WebError::TooLarge);
         }
         body.extend_from_slice(&chunk);
     }

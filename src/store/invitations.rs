@@ -134,15 +134,8 @@ impl Store {
         now: UnixTime,
     ) -> Result<String, AcceptError> {
         let mut tx = self.pool().begin().await?;
-        let row = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM invitations WHERE id = $1"
-        )))
-        .bind(acceptance.invitation_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(invitation) = row.as_ref().map(from_row).transpose()? else {
-            return Err(AcceptError::NoLongerOpen);
-        };
+        // Claim first: a write as the first statement takes SQLite's write lock up front,
+        // so a racing request waits for our commit instead of failing on a stale snapshot.
         let claimed = sqlx::query(
             "UPDATE invitations SET status = $1, accepted_at = $2 \
              WHERE id = $3 AND status = $4 AND expires_at > $2",
@@ -156,6 +149,13 @@ impl Store {
         if claimed.rows_affected() != 1 {
             return Err(AcceptError::NoLongerOpen);
         }
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM invitations WHERE id = $1"
+        )))
+        .bind(acceptance.invitation_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let invitation = from_row(&row)?;
         let email = Email::parse(&invitation.email)
             .map_err(|_| StoreError::Corrupt("invitation email no longer parses".into()))?;
         let surname = PersonName::parse("surname", &invitation.surname)

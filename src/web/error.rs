@@ -27,6 +27,8 @@ pub enum WebError {
     CsrfRejected,
     #[error("bad request: {0}")]
     BadRequest(String),
+    #[error("request body too large")]
+    TooLarge,
     #[error("gone: {title}")]
     Gone { title: String, message: String },
     #[error("too many requests")]
@@ -60,6 +62,7 @@ impl WebError {
                 "This form has expired or did not come from Roster. Go back, reload the page and submit it again.",
             ),
             Self::BadRequest(message) => page("Request not understood", message),
+            Self::TooLarge => page("Too large", "What you sent is too large to be accepted."),
             Self::Gone { title, message } => page(title, message),
             Self::TooManyRequests {
                 retry_after_seconds,
@@ -96,6 +99,7 @@ impl ResponseError for WebError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Forbidden(_) | Self::CsrfRejected => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Gone { .. } => StatusCode::GONE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::SignInRequired => StatusCode::SEE_OTHER,

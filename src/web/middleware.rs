@@ -83,12 +83,16 @@ pub fn render_error_page<B: MessageBody + 'static>(
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let status = res.status();
     let page = res.response().extensions().get::<ErrorPage>().cloned();
-    let already_html = res
+    // A handler's own HTML (a form with its errors) or JSON (readiness) stays as it is;
+    // framework errors come as plain text or nothing, and get a page.
+    let deliberate_body = res
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("text/html"));
-    if page.is_none() && already_html {
+        .is_some_and(|value| {
+            value.starts_with("text/html") || value.starts_with("application/json")
+        });
+    if page.is_none() && deliberate_body {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let page = page.unwrap_or_else(|| generic_page(status));

@@ -1,0 +1,293 @@
+//! The `roster` binary itself: help, config errors, migrate, admin invite and serve.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::app::{Browser, GOOD_PASSWORD, TestApp, invitation_link};
+
+fn roster() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
+    // Only what the test sets: no ROSTER_* from the developer's shell.
+    for (name, _) in std::env::vars() {
+        if name.starts_with("ROSTER_") {
+            command.env_remove(name);
+        }
+    }
+    command.env("ROSTER_LOG", "warn");
+    command
+}
+
+/// A config file for `app`'s slapd, SMTP sink and database.
+fn write_config(
+    app: &TestApp,
+    dir: &std::path::Path,
+    listen: &str,
+    extra: &str,
+) -> std::path::PathBuf {
+    let s = &app.settings;
+    let text = format!(
+        r#"
+[server]
+listen = "{listen}"
+public_url = "{public_url}"
+session_secret = "{secret}"
+
+[database]
+url = "{database}"
+
+[ldap]
+url = "{ldap_url}"
+bind_dn = "{bind_dn}"
+bind_password_file = "{password_file}"
+base_dn = "{base_dn}"
+people_dn = "{people_dn}"
+groups_dn = "{groups_dn}"
+uid_number_min = 100000
+uid_number_max = 199999
+gid_number_min = 100000
+gid_number_max = 199999
+
+[mail]
+transport = "smtp"
+smtp_host = "{smtp_host}"
+smtp_port = {smtp_port}
+smtp_tls = "none"
+from = "Roster <roster@example.org>"
+
+[security]
+bcrypt_cost = 4
+{extra}
+"#,
+        public_url = app.address,
+        secret = s.server.session_secret.expose(),
+        database = s.database.url.expose(),
+        ldap_url = s.ldap.url,
+        bind_dn = s.ldap.bind_dn,
+        password_file = dir.join("ldap-password").display(),
+        base_dn = s.ldap.base_dn,
+        people_dn = s.ldap.people_dn,
+        groups_dn = s.ldap.groups_dn,
+        smtp_host = s.mail.smtp_host,
+        smtp_port = s.mail.smtp_port,
+    );
+    std::fs::write(
+        dir.join("ldap-password"),
+        format!("{}\n", s.ldap.bind_password.expose()),
+    )
+    .unwrap();
+    let path = dir.join("roster.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["migrate", "--help"],
+        vec!["admin", "--help"],
+        vec!["admin", "invite", "--help"],
+    ] {
+        let output = roster().args(&args).output().unwrap();
+        assert!(output.status.success(), "{args:?}");
+        let text = String::from_utf8(output.stdout).unwrap();
+        assert!(text.contains("Usage: roster"), "{args:?}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_config_key_stops_start_up_with_a_clear_error() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&app, dir.path(), "127.0.0.1:0", "bcrypt_costs = 10\n");
+    let output = roster()
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(
+        stderr.trim(),
+        "error: configuration: unknown key `security.bcrypt_costs`"
+    );
+
+    // The same for a misspelt environment override.
+    let config = write_config(&app, dir.path(), "127.0.0.1:0", "");
+    let output = roster()
+        .arg("--config")
+        .arg(&config)
+        .arg("migrate")
+        .env("ROSTER_LDAP__BIND_PASWORD", "x")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("unknown key `ldap.bind_pasword`"),
+        "{stderr}"
+    );
+
+    let output = roster()
+        .args(["--config", "/no/such/roster.toml", "migrate"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8(output.stderr)
+            .unwrap()
+            .contains("/no/such/roster.toml: no such file")
+    );
+}
+
+#[tokio::test]
+async fn admin_invite_prints_the_emailed_link_which_activates_the_admin() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&app, dir.path(), "127.0.0.1:0", "");
+    let output = roster()
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "admin",
+            "invite",
+            "--email",
+            "root@example.org",
+            "--surname",
+            "Root",
+            "--given-name",
+            "Ruth",
+        ])
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let printed = stdout.lines().last().unwrap().to_string();
+    assert!(
+        printed.starts_with(&format!("{}/invitations/", app.address)),
+        "{printed}"
+    );
+
+    let mail = app.mail_to("root@example.org").await;
+    assert_eq!(invitation_link(&mail), printed);
+    assert!(mail.text.contains("Hello Ruth Root"));
+
+    let browser = app.new_browser();
+    assert_eq!(
+        browser
+            .accept_invitation(&printed, GOOD_PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    let fresh = app.new_browser();
+    assert_eq!(
+        fresh
+            .sign_in("root@example.org", GOOD_PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(
+        fresh.page("/").await.select_all(".facts dd")[2],
+        "Site administrator"
+    );
+}
+
+#[tokio::test]
+async fn admin_invite_refuses_a_malformed_email() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&app, dir.path(), "127.0.0.1:0", "");
+    let output = roster()
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "admin",
+            "invite",
+            "--email",
+            "not-an-email",
+            "--surname",
+            "X",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("--email: Enter an email address like name@example.org."),
+        "{stderr}"
+    );
+}
+
+/// Kills the server process when the test ends, pass or fail.
+struct ChildGuard(std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn serve_answers_healthz_within_two_seconds_and_migrate_is_idempotent() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let config = write_config(&app, dir.path(), &format!("127.0.0.1:{port}"), "");
+    for _ in 0..2 {
+        let output = roster()
+            .arg("--config")
+            .arg(&config)
+            .arg("migrate")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    let started = Instant::now();
+    let _server = ChildGuard(
+        roster()
+            .arg("--config")
+            .arg(&config)
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let browser = Browser::new(&format!("http://127.0.0.1:{port}"));
+    let mut healthy = false;
+    while started.elapsed() < Duration::from_secs(2) {
+        if let Ok(response) = browser
+            .client
+            .get(format!("{}/healthz", browser.base))
+            .send()
+            .await
+        {
+            healthy = response.status() == 200;
+            if healthy {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(healthy, "no /healthz 200 within 2 s of start");
+    assert_eq!(browser.get("/readyz").await.status(), 200);
+}

@@ -1,0 +1,244 @@
+use crate::support::app::{GOOD_PASSWORD, TestApp, into_page, location};
+
+#[tokio::test]
+async fn the_emailed_link_activates_the_admin_who_can_then_sign_in() {
+    let app = TestApp::spawn().await;
+    let link = app.invite_admin("grace@example.org", "Hopper").await;
+
+    let mail = app.mail_to("grace@example.org").await;
+    assert_eq!(mail.subject, "You are invited to Roster");
+    assert!(
+        mail.html_links().contains(&link),
+        "the HTML part has the link too"
+    );
+    assert!(
+        link.starts_with(&app.address),
+        "{link} points at this portal"
+    );
+
+    let page = app.browser.page(&link).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.text("h1"), "Welcome, Hopper");
+    assert_eq!(page.text("label[for=password]"), "New password");
+    assert_eq!(
+        page.text("label[for=password_confirmation]"),
+        "Repeat the password"
+    );
+
+    let response = app.browser.accept_invitation(&link, GOOD_PASSWORD).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/?welcome=1");
+    let home = app.browser.page("/?welcome=1").await;
+    assert_eq!(
+        home.text(".notice"),
+        "Your account is active. Welcome to Roster."
+    );
+    assert_eq!(home.select_all(".facts dd")[2], "Site administrator");
+
+    let other = app.new_browser();
+    assert_eq!(
+        other
+            .sign_in("grace@example.org", GOOD_PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(other.page("/").await.text("h1"), "Hello, Hopper");
+}
+
+#[tokio::test]
+async fn a_used_link_is_refused_with_410() {
+    let app = TestApp::spawn().await;
+    let link = app.signed_in_admin("ada@example.org").await;
+    let again = app.new_browser();
+    let page = again.page(&link).await;
+    assert_eq!(page.status, 410);
+    assert_eq!(page.text("h1"), "Invitation already used");
+    let token = again.page("/sign-in").await.csrf_token();
+    let resubmit = again
+        .post_form(
+            &link,
+            &[
+                ("csrf_token", &token),
+                ("password", "another password 99"),
+                ("password_confirmation", "another password 99"),
+            ],
+        )
+        .await;
+    assert_eq!(resubmit.status(), 410);
+    // The first password still works; the second did nothing.
+    assert_eq!(
+        again
+            .sign_in("ada@example.org", GOOD_PASSWORD)
+            .await
+            .status(),
+        303
+    );
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_links_are_404() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/invitations/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "/invitations/short",
+        "/invitations/%2A%29%28uid%3D%2A",
+    ] {
+        let page = app.browser.page(path).await;
+        assert_eq!(page.status, 404, "{path}");
+        assert_eq!(page.text("h1"), "Invitation link not valid");
+    }
+}
+
+#[tokio::test]
+async fn expired_and_revoked_links_say_so_with_410() {
+    let app = TestApp::spawn().await;
+    let expired = app.invite_admin("old@example.org", "Old").await;
+    let revoked = app.invite_admin("gone@example.org", "Gone").await;
+    let pool = app.database.pool().await;
+    sqlx::query("UPDATE invitations SET expires_at = 1 WHERE email = 'old@example.org'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE invitations SET status = 'revoked' WHERE email = 'gone@example.org'")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let page = app.browser.page(&expired).await;
+    assert_eq!(page.status, 410);
+    assert_eq!(page.text("h1"), "Invitation expired");
+    let page = app.browser.page(&revoked).await;
+    assert_eq!(page.status, 410);
+    assert_eq!(page.text("h1"), "Invitation withdrawn");
+
+    // Submitting the form of an expired invitation creates nothing.
+    assert_eq!(app.browser.accept_invitation_raw(&expired).await, 410);
+    let email = roster::domain::Email::parse("old@example.org").unwrap();
+    assert!(
+        app.context
+            .store
+            .person_by_email(&email)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn password_mistakes_are_shown_next_to_their_field() {
+    let app = TestApp::spawn().await;
+    let link = app.invite_admin("ada@example.org", "Lovelace").await;
+    let cases: [(&str, &str, &str, &str); 3] = [
+        (
+            "short",
+            "short",
+            "#password-error",
+            "Use at least 12 characters.",
+        ),
+        (
+            "lovelace rules 123",
+            "lovelace rules 123",
+            "#password-error",
+            "Do not use your name or email address in your password.",
+        ),
+        (
+            GOOD_PASSWORD,
+            "something else entirely",
+            "#password_confirmation-error",
+            "The two passwords do not match.",
+        ),
+    ];
+    for (password, confirmation, selector, message) in cases {
+        let response = app
+            .browser
+            .submit(
+                &link,
+                &link,
+                &[
+                    ("password", password),
+                    ("password_confirmation", confirmation),
+                ],
+            )
+            .await;
+        let page = into_page(response).await;
+        assert_eq!(page.status, 422);
+        assert_eq!(page.text(selector), format!("Error: {message}"));
+        assert_eq!(page.text(".error-summary li a"), message);
+    }
+    // Nothing was created, and the link still works.
+    assert_eq!(
+        app.browser
+            .accept_invitation(&link, GOOD_PASSWORD)
+            .await
+            .status(),
+        303
+    );
+}
+
+#[tokio::test]
+async fn two_browsers_accepting_at_once_create_one_account() {
+    let app = TestApp::spawn().await;
+    let link = app.invite_admin("ada@example.org", "Lovelace").await;
+    let first = app.new_browser();
+    let second = app.new_browser();
+    let first_token = first.page(&link).await.csrf_token();
+    let second_token = second.page(&link).await.csrf_token();
+    let form = |token: &str| {
+        vec![
+            ("csrf_token".to_string(), token.to_string()),
+            ("password".to_string(), GOOD_PASSWORD.to_string()),
+            (
+                "password_confirmation".to_string(),
+                GOOD_PASSWORD.to_string(),
+            ),
+        ]
+    };
+    let (a, b) = tokio::join!(
+        first.client.post(&link).form(&form(&first_token)).send(),
+        second.client.post(&link).form(&form(&second_token)).send(),
+    );
+    let mut statuses = [a.unwrap().status().as_u16(), b.unwrap().status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [303, 410]);
+    let pool = app.database.pool().await;
+    let (people,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM people")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(people, 1);
+}
+
+#[tokio::test]
+async fn only_a_hash_of_the_token_is_stored() {
+    let app = TestApp::spawn().await;
+    let link = app.invite_admin("ada@example.org", "Lovelace").await;
+    let token = link.rsplit('/').next().unwrap();
+    assert!(token.len() >= 43, "at least 256 bits, base64url");
+    let pool = app.database.pool().await;
+    let (stored,): (String,) = sqlx::query_as("SELECT token_hash FROM invitations")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_ne!(stored, token);
+    assert!(!stored.contains(token));
+    assert_eq!(stored.len(), 64);
+}
+
+#[tokio::test]
+async fn an_invitation_for_an_existing_account_is_refused_clearly() {
+    let app = TestApp::spawn().await;
+    app.signed_in_admin("ada@example.org").await;
+    let second = app.invite_admin("ada@example.org", "Lovelace").await;
+    let page = into_page(
+        app.new_browser()
+            .accept_invitation(&second, GOOD_PASSWORD)
+            .await,
+    )
+    .await;
+    assert_eq!(page.status, 409);
+    assert_eq!(
+        page.text(".error-message"),
+        "An account with this email address already exists. Sign in with it instead."
+    );
+}

@@ -1,0 +1,395 @@
+//! The portal running on port 0 against a private slapd, a real SMTP sink and a fresh
+//! database, plus a cookie-keeping "browser" that submits forms with their CSRF token.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use roster::config::{
+    DatabaseSettings, LdapSettings, MailSettings, MailTransportKind, Secret, SecuritySettings,
+    ServerSettings, Settings, SmtpTls,
+};
+use roster::context::AppContext;
+use roster::startup::Application;
+use scraper::{Html, Selector};
+
+use super::database::TestDatabase;
+use super::slapd::Slapd;
+use super::smtp::{ReceivedMail, SmtpSink};
+
+pub const SESSION_SECRET: &str =
+    "test-session-secret-test-session-secret-test-session-secret-0123456789";
+pub const GOOD_PASSWORD: &str = "plum tractor violin 42";
+
+pub struct TestApp {
+    pub address: String,
+    pub context: AppContext,
+    pub browser: Browser,
+    pub settings: Settings,
+    pub slapd: Slapd,
+    pub smtp: SmtpSink,
+    pub database: TestDatabase,
+}
+
+/// Settings for a test instance: port 0, SMTP without TLS, a cheap bcrypt cost.
+pub fn test_settings(slapd: &Slapd, smtp: &SmtpSink, database: &TestDatabase) -> Settings {
+    Settings {
+        server: ServerSettings {
+            listen: "127.0.0.1:0".into(),
+            public_url: String::new(),
+            session_secret: Secret::new(SESSION_SECRET),
+            session_secret_file: None,
+            trust_forwarded_for: false,
+        },
+        database: DatabaseSettings {
+            url: Secret::new(database.url.clone()),
+            url_file: None,
+            max_connections: 5,
+        },
+        ldap: LdapSettings {
+            url: slapd.url(),
+            bind_dn: slapd.admin_dn().into(),
+            bind_password: Secret::new(slapd.admin_password()),
+            bind_password_file: None,
+            base_dn: slapd.base_dn().into(),
+            people_dn: slapd.people_dn().into(),
+            groups_dn: slapd.groups_dn().into(),
+            uid_number_min: 100_000,
+            uid_number_max: 199_999,
+            gid_number_min: 100_000,
+            gid_number_max: 199_999,
+            timeout_seconds: 2,
+        },
+        mail: MailSettings {
+            transport: MailTransportKind::Smtp,
+            smtp_host: smtp.host().into(),
+            smtp_port: smtp.port(),
+            smtp_tls: SmtpTls::None,
+            smtp_username: None,
+            smtp_password: Secret::default(),
+            smtp_password_file: None,
+            from: "Roster <roster@example.org>".into(),
+            file_dir: "mail".into(),
+        },
+        security: SecuritySettings {
+            bcrypt_cost: 4,
+            ..SecuritySettings::default()
+        },
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts the components, lets the test adjust the settings, then starts the portal.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let slapd = Slapd::start();
+        let smtp = SmtpSink::start();
+        let database = TestDatabase::create().await;
+        let mut settings = test_settings(&slapd, &smtp, &database);
+        adjust(&mut settings);
+        let (address, context) = start_instance(settings.clone()).await;
+        TestApp {
+            browser: Browser::new(&address),
+            address,
+            context,
+            settings,
+            slapd,
+            smtp,
+            database,
+        }
+    }
+
+    /// A second browser with its own cookies.
+    pub fn new_browser(&self) -> Browser {
+        Browser::new(&self.address)
+    }
+
+    /// Invites a site admin through the same code path as `roster admin invite`, and
+    /// returns the link from the email that arrived at the SMTP sink.
+    pub async fn invite_admin(&self, email: &str, surname: &str) -> String {
+        use roster::domain::{Email, PersonName, Role};
+        use roster::usecases::invitations::{InvitationRequest, create_invitation};
+        let created = create_invitation(
+            &self.context,
+            InvitationRequest {
+                email: Email::parse(email).expect("valid email"),
+                surname: PersonName::parse("surname", surname).expect("valid surname"),
+                given_name: None,
+                role: Role::SiteAdmin,
+                organisation_id: None,
+                organisation_name: None,
+                invited_by: None,
+                client_ip: None,
+            },
+        )
+        .await
+        .expect("invitation created");
+        assert!(
+            created.mail.is_ok(),
+            "mail failed: {:?}",
+            created.mail.err()
+        );
+        let mail = self.mail_with_link(&created.link).await;
+        assert!(mail.is_to(email), "the mail went to {:?}", mail.to);
+        created.link
+    }
+
+    /// Waits for the mail that carries exactly this link.
+    pub async fn mail_with_link(&self, link: &str) -> ReceivedMail {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(mail) = self
+                .smtp
+                .messages()
+                .into_iter()
+                .find(|mail| mail.links().iter().any(|l| l == link))
+            {
+                return mail;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no mail with {link} arrived"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    pub async fn mail_to(&self, address: &str) -> ReceivedMail {
+        self.smtp
+            .wait_for_mail_to(address, Duration::from_secs(10))
+            .await
+    }
+
+    /// An admin who has accepted their invitation; the default browser is signed in.
+    pub async fn signed_in_admin(&self, email: &str) -> String {
+        let link = self.invite_admin(email, "Admin").await;
+        let response = self.browser.accept_invitation(&link, GOOD_PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        link
+    }
+
+    pub async fn person_id(&self, email: &str) -> String {
+        let email = roster::domain::Email::parse(email).expect("valid email");
+        self.context
+            .store
+            .person_by_email(&email)
+            .await
+            .expect("store works")
+            .expect("person exists")
+            .id
+    }
+}
+
+/// Builds and runs one portal instance; returns its base URL and services.
+pub async fn start_instance(settings: Settings) -> (String, AppContext) {
+    let app = Application::build(settings)
+        .await
+        .expect("application builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let context = app.context().clone();
+    tokio::spawn(app.run_until_stopped());
+    (address, context)
+}
+
+pub fn invitation_link(mail: &ReceivedMail) -> String {
+    mail.links()
+        .into_iter()
+        .find(|link| link.contains("/invitations/"))
+        .expect("the mail holds an invitation link")
+}
+
+/// A browser: keeps cookies, does not follow redirects, reads CSRF tokens from pages.
+pub struct Browser {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub jar: std::sync::Arc<reqwest::cookie::Jar>,
+}
+
+pub struct Page {
+    pub status: StatusCode,
+    pub html: Html,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Page {
+    pub fn select_all(&self, selector: &str) -> Vec<String> {
+        let selector = Selector::parse(selector).expect("valid selector");
+        self.html
+            .select(&selector)
+            .map(|element| element.text().collect::<String>().trim().to_string())
+            .collect()
+    }
+
+    /// Text of the one element matching `selector`; fails the test when there is not one.
+    pub fn text(&self, selector: &str) -> String {
+        let found = self.select_all(selector);
+        assert_eq!(
+            found.len(),
+            1,
+            "expected exactly one `{selector}`, found {found:?} in:\n{}",
+            self.html.html()
+        );
+        found.into_iter().next().unwrap_or_default()
+    }
+
+    pub fn attr(&self, selector: &str, attribute: &str) -> Option<String> {
+        let selector = Selector::parse(selector).expect("valid selector");
+        self.html
+            .select(&selector)
+            .next()
+            .and_then(|element| element.value().attr(attribute))
+            .map(str::to_string)
+    }
+
+    pub fn csrf_token(&self) -> String {
+        self.attr("input[name=csrf_token]", "value")
+            .expect("the page has a form with a CSRF token")
+    }
+}
+
+impl Browser {
+    pub fn new(base: &str) -> Browser {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("HTTP client builds");
+        Browser {
+            base: base.to_string(),
+            client,
+            jar,
+        }
+    }
+
+    /// The `Cookie` header this browser would send now.
+    pub fn cookies(&self) -> String {
+        use reqwest::cookie::CookieStore;
+        let url = self.base.parse().expect("base URL parses");
+        self.jar
+            .cookies(&url)
+            .and_then(|value| value.to_str().ok().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// A GET sent with exactly the given `Cookie` header, as a copied cookie would be.
+    pub async fn get_with_cookies(&self, path: &str, cookies: &str) -> reqwest::Response {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client builds")
+            .get(self.url(path))
+            .header(reqwest::header::COOKIE, cookies)
+            .send()
+            .await
+            .expect("GET request completes")
+    }
+
+    fn url(&self, path_or_url: &str) -> String {
+        if path_or_url.starts_with("http") {
+            path_or_url.to_string()
+        } else {
+            format!("{}{}", self.base, path_or_url)
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("GET request completes")
+    }
+
+    pub async fn page(&self, path: &str) -> Page {
+        into_page(self.get(path).await).await
+    }
+
+    /// POSTs the fields as a form, exactly as given (no token added).
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .form(fields)
+            .send()
+            .await
+            .expect("POST request completes")
+    }
+
+    /// Loads `page_path` like a person would, then submits its form to `action` with the
+    /// page's CSRF token plus `fields`.
+    pub async fn submit(
+        &self,
+        page_path: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let page = self.page(page_path).await;
+        assert!(
+            page.status.is_success(),
+            "{page_path} answered {}",
+            page.status
+        );
+        let token = page.csrf_token();
+        let mut all = vec![("csrf_token", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post_form(action, &all).await
+    }
+
+    pub async fn sign_in(&self, login: &str, password: &str) -> reqwest::Response {
+        self.submit(
+            "/sign-in",
+            "/sign-in",
+            &[("login", login), ("password", password)],
+        )
+        .await
+    }
+
+    /// Submits the acceptance form of a link whose page may no longer open (with a token
+    /// from the sign-in page); returns the status.
+    pub async fn accept_invitation_raw(&self, link: &str) -> u16 {
+        let token = self.page("/sign-in").await.csrf_token();
+        self.post_form(
+            link,
+            &[
+                ("csrf_token", &token),
+                ("password", GOOD_PASSWORD),
+                ("password_confirmation", GOOD_PASSWORD),
+            ],
+        )
+        .await
+        .status()
+        .as_u16()
+    }
+
+    pub async fn accept_invitation(&self, link: &str, password: &str) -> reqwest::Response {
+        self.submit(
+            link,
+            link,
+            &[("password", password), ("password_confirmation", password)],
+        )
+        .await
+    }
+}
+
+pub async fn into_page(response: reqwest::Response) -> Page {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.text().await.expect("response body reads");
+    Page {
+        status,
+        html: Html::parse_document(&body),
+        headers,
+    }
+}
+
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
