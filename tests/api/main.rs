@@ -7,6 +7,7 @@ mod cli;
 mod csrf;
 mod health;
 mod invitations;
+mod mail;
 mod pages;
 mod sessions;
 mod sign_in;

@@ -139,3 +139,19 @@ async fn a_locked_account_cannot_sign_in() {
         "This account is locked. Contact the helpdesk to unlock it."
     );
 }
+
+#[tokio::test]
+async fn a_person_with_a_username_can_sign_in_with_it() {
+    let app = TestApp::spawn().await;
+    app.signed_in_admin("ada@example.org").await;
+    let person_id = app.person_id("ada@example.org").await;
+    let pool = app.database.pool().await;
+    sqlx::query("UPDATE people SET username = 'ada' WHERE id = $1")
+        .bind(&person_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let browser = app.new_browser();
+    assert_eq!(browser.sign_in("Ada", GOOD_PASSWORD).await.status(), 303);
+    assert_eq!(browser.page("/").await.select_all(".facts dd")[1], "ada");
+}
