@@ -28,12 +28,22 @@ need() {
     done
 }
 
-# Writes $work/roster.toml; extra TOML lines for [security] may be passed as $1.
+# The private slapd's rootdn and people subtree (start-slapd's defaults).
+LDAP_BIND_DN="cn=admin,dc=example,dc=org"
+LDAP_BIND_PASSWORD="admin-secret"
+LDAP_PEOPLE_DN="ou=people,dc=example,dc=org"
+
+# Starts the private slapd and writes $work/roster.toml; sets $BASE and $LDAP_URL.
+# Extra TOML lines for [security] may be passed as $1; any further arguments are LDIF
+# files that slapd loads (slapadd) after the sample people.
 write_config() {
     local security_extra="${1:-}"
+    local seeds=("$root/scripts/ldap/sample-people.ldif" "${@:2}")
     ldap_port="$(free_port)"
     port="$(free_port)"
-    "$root/scripts/ldap/start-slapd" "$work/ldap" "$ldap_port" "$root/scripts/ldap/sample-people.ldif" >/dev/null
+    LDAP_ADMIN_PASSWORD="$LDAP_BIND_PASSWORD" \
+        "$root/scripts/ldap/start-slapd" "$work/ldap" "$ldap_port" "${seeds[@]}" >/dev/null
+    LDAP_URL="ldap://127.0.0.1:$ldap_port"
     cat >"$work/roster.toml" <<TOML
 [server]
 listen = "127.0.0.1:$port"
@@ -41,11 +51,11 @@ session_secret = "bench-session-secret-bench-session-secret-bench-session-secret
 [database]
 url = "sqlite://$work/roster.db"
 [ldap]
-url = "ldap://127.0.0.1:$ldap_port"
-bind_dn = "cn=admin,dc=example,dc=org"
-bind_password = "admin-secret"
+url = "$LDAP_URL"
+bind_dn = "$LDAP_BIND_DN"
+bind_password = "$LDAP_BIND_PASSWORD"
 base_dn = "dc=example,dc=org"
-people_dn = "ou=people,dc=example,dc=org"
+people_dn = "$LDAP_PEOPLE_DN"
 groups_dn = "ou=groups,dc=example,dc=org"
 uid_number_min = 100000
 uid_number_max = 199999
@@ -63,8 +73,18 @@ TOML
     BASE="http://127.0.0.1:$port"
 }
 
-start_roster() {
+# Builds the release binary only when there is none.
+ensure_roster_bin() {
     [[ -x "$roster_bin" ]] || (cd "$root" && cargo build --release --locked --bin roster)
+}
+
+# The roster CLI on the bench configuration.
+roster_cli() {
+    ROSTER_LOG=warn "$roster_bin" --config "$work/roster.toml" "$@"
+}
+
+start_roster() {
+    ensure_roster_bin
     ROSTER_LOG=warn "$roster_bin" --config "$work/roster.toml" serve 2>"$work/roster.log" &
     pids+=($!)
     for _ in $(seq 1 200); do
@@ -92,4 +112,11 @@ create_admin() {
     curl -fs -o /dev/null -b "$JAR" -c "$JAR" --data-urlencode "csrf_token=$token" \
         --data-urlencode "password=$ADMIN_PASSWORD" \
         --data-urlencode "password_confirmation=$ADMIN_PASSWORD" "$link"
+}
+
+# The cookies in $JAR (curl's Netscape format) as one Cookie header value, for wrk.
+cookie_header() {
+    awk -F '\t' 'NF >= 7 && ($1 !~ /^#/ || $1 ~ /^#HttpOnly_/) {
+        printf "%s%s=%s", sep, $6, $7; sep = "; "
+    }' "$JAR"
 }

@@ -18,6 +18,8 @@ pub struct AppContext {
     pub mailer: Arc<Mailer>,
     pub hasher: PasswordHasher,
     pub sign_in_limiter: SignInLimiter,
+    /// Wakes the job worker when new directory work is stored.
+    pub job_signal: Arc<tokio::sync::Notify>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +48,7 @@ impl AppContext {
             directory: Directory::new(settings.ldap.clone()),
             hasher: PasswordHasher::new(settings.security.bcrypt_cost),
             sign_in_limiter: SignInLimiter::new(&settings.security),
+            job_signal: Arc::new(tokio::sync::Notify::new()),
             mailer: Arc::new(mailer),
             settings: Arc::new(settings),
             store,
@@ -64,4 +67,8 @@ impl AppContext {
 
 pub fn now() -> crate::domain::UnixTime {
     time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+pub fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
 }

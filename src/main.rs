@@ -6,9 +6,16 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use roster::config::Settings;
 use roster::context::AppContext;
-use roster::domain::{Email, PersonName, Role};
+use roster::domain::{
+    Description, Email, EndDate, InvitationState, OrganisationName, PersonName, Role, ShortName,
+};
 use roster::startup::Application;
+use roster::store::jobs::JobKind;
+use roster::store::organisations::Organisation;
 use roster::usecases::invitations::{InvitationRequest, create_invitation, format_date};
+use roster::usecases::organisations::{
+    NewOrganisationRequest, OrganisationError, create_organisation,
+};
 
 /// Roster: the account portal of a research-computing site.
 #[derive(Parser)]
@@ -30,6 +37,70 @@ enum Command {
     /// Site administration from the command line.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Organisations (projects, labs): each is a POSIX group in LDAP.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Invitations into an organisation, for scripted provisioning.
+    #[command(subcommand)]
+    Invite(InviteCommand),
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Create an organisation; allocates its gidNumber and creates its posixGroup.
+    ///
+    /// Prints the new organisation's id as the last line of standard output.
+    Create(OrgCreateArgs),
+}
+
+#[derive(Args)]
+struct OrgCreateArgs {
+    /// Display name, e.g. "Astrophysics Lab".
+    #[arg(long)]
+    name: String,
+    /// POSIX group name: lowercase letters, digits, - and _, starting with a letter.
+    #[arg(long)]
+    short_name: String,
+    /// Optional description.
+    #[arg(long, default_value = "")]
+    description: String,
+}
+
+#[derive(Subcommand)]
+enum InviteCommand {
+    /// Invite someone into an organisation: emails the invitation and prints the link.
+    ///
+    /// The link is printed as the last line of standard output. Inviting an email that
+    /// already has a pending invitation to the organisation re-sends it with a new link.
+    Create(InviteCreateArgs),
+    /// List an organisation's invitations as tab-separated lines.
+    List(InviteListArgs),
+}
+
+#[derive(Args)]
+struct InviteCreateArgs {
+    /// The organisation's short name.
+    #[arg(long)]
+    org: String,
+    #[arg(long)]
+    email: String,
+    #[arg(long)]
+    surname: String,
+    #[arg(long)]
+    given_name: Option<String>,
+    /// member, manager or owner.
+    #[arg(long, default_value = "member")]
+    role: String,
+    /// Last day of the membership, YYYY-MM-DD.
+    #[arg(long)]
+    ends_on: Option<String>,
+}
+
+#[derive(Args)]
+struct InviteListArgs {
+    /// The organisation's short name.
+    #[arg(long)]
+    org: String,
 }
 
 #[derive(Subcommand)]
@@ -101,7 +172,164 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Admin(AdminCommand::Invite(args)) => invite_admin(settings, args).await,
+        Command::Org(OrgCommand::Create(args)) => create_org(settings, args).await,
+        Command::Invite(InviteCommand::Create(args)) => invite_member(settings, args).await,
+        Command::Invite(InviteCommand::List(args)) => list_invitations(settings, args).await,
     }
+}
+
+fn usage(error: roster::domain::FieldError) -> CliError {
+    CliError::Usage(format!(
+        "--{}: {}",
+        error.field.replace('_', "-"),
+        error.message
+    ))
+}
+
+async fn connect(settings: Settings) -> Result<AppContext, CliError> {
+    AppContext::connect(settings)
+        .await
+        .map_err(|error| CliError::Failed(error.to_string()))
+}
+
+async fn organisation_named(ctx: &AppContext, short_name: &str) -> Result<Organisation, CliError> {
+    let short_name = ShortName::parse(short_name)
+        .map_err(|error| CliError::Usage(format!("--org: {}", error.message)))?;
+    ctx.store
+        .organisation_by_short_name(&short_name)
+        .await
+        .map_err(|error| CliError::Failed(error.to_string()))?
+        .ok_or_else(|| CliError::Usage(format!("--org: no organisation is called {short_name}")))
+}
+
+async fn create_org(settings: Settings, args: OrgCreateArgs) -> Result<(), CliError> {
+    let name = OrganisationName::parse(&args.name).map_err(usage)?;
+    let short_name = ShortName::parse(&args.short_name).map_err(usage)?;
+    let description = Description::parse(&args.description).map_err(usage)?;
+    let ctx = connect(settings).await?;
+    let organisation = create_organisation(
+        &ctx,
+        NewOrganisationRequest {
+            name,
+            short_name,
+            description,
+            actor_id: None,
+            client_ip: None,
+        },
+    )
+    .await
+    .map_err(|error| match error {
+        OrganisationError::ShortNameTaken(_) => CliError::Usage(format!("--short-name: {error}")),
+        other => CliError::Failed(other.to_string()),
+    })?;
+    let pending = ctx
+        .store
+        .has_pending_job(JobKind::SyncGroup, &organisation.id)
+        .await
+        .unwrap_or(true);
+    eprintln!(
+        "Created {} ({}) with gidNumber {}; its LDAP group is {}.",
+        organisation.name,
+        organisation.short_name,
+        organisation.gid_number,
+        if pending {
+            "pending (the server's worker applies it when LDAP answers)"
+        } else {
+            "in place"
+        }
+    );
+    ctx.store.close().await;
+    println!("{}", organisation.id);
+    Ok(())
+}
+
+async fn invite_member(settings: Settings, args: InviteCreateArgs) -> Result<(), CliError> {
+    let email = Email::parse(&args.email).map_err(usage)?;
+    let surname = PersonName::parse("surname", &args.surname).map_err(usage)?;
+    let given_name =
+        PersonName::parse_optional("given_name", args.given_name.as_deref().unwrap_or(""))
+            .map_err(usage)?;
+    let role = Role::parse(&args.role)
+        .filter(|role| Role::ORGANISATION_ROLES.contains(role))
+        .ok_or_else(|| CliError::Usage("--role: use member, manager or owner".into()))?;
+    let ends_on = EndDate::parse_optional(
+        args.ends_on.as_deref().unwrap_or(""),
+        roster::context::today(),
+    )
+    .map_err(usage)?;
+    let ctx = connect(settings).await?;
+    let organisation = organisation_named(&ctx, &args.org).await?;
+    let created = create_invitation(
+        &ctx,
+        InvitationRequest {
+            email: email.clone(),
+            surname,
+            given_name,
+            role,
+            organisation_id: Some(&organisation.id),
+            organisation_name: Some(&organisation.name),
+            invited_by: None,
+            client_ip: None,
+            ends_on,
+        },
+    )
+    .await
+    .map_err(|error| CliError::Failed(error.to_string()))?;
+    if created.resent {
+        eprintln!(
+            "{email} already had a pending invitation: it was re-sent with a new link; the old one no longer works."
+        );
+    }
+    report_mail(&email, &created.mail, created.expires_at);
+    ctx.store.close().await;
+    println!("{}", created.link);
+    Ok(())
+}
+
+async fn list_invitations(settings: Settings, args: InviteListArgs) -> Result<(), CliError> {
+    let ctx = connect(settings).await?;
+    let organisation = organisation_named(&ctx, &args.org).await?;
+    let invitations = ctx
+        .store
+        .invitations_of_organisation(&organisation.id)
+        .await
+        .map_err(|error| CliError::Failed(error.to_string()))?;
+    let at = roster::context::now();
+    println!("state\temail\tsurname\trole\tsent\texpires\tinvited_by");
+    for listed in invitations {
+        let invitation = listed.invitation;
+        let state = match InvitationState::of(invitation.status, invitation.expires_at, at) {
+            InvitationState::Open => "pending",
+            InvitationState::Expired => "expired",
+            InvitationState::Revoked => "revoked",
+            InvitationState::Used => "accepted",
+        };
+        println!(
+            "{state}\t{}\t{}\t{}\t{}\t{}\t{}",
+            invitation.email,
+            invitation.surname,
+            invitation.role.as_str(),
+            format_date(invitation.sent_at.unwrap_or(invitation.created_at)),
+            format_date(invitation.expires_at),
+            listed.invited_by_name.as_deref().unwrap_or("command line"),
+        );
+    }
+    ctx.store.close().await;
+    Ok(())
+}
+
+fn report_mail(email: &Email, mail: &Result<(), roster::mail::MailError>, expires_at: i64) {
+    match mail {
+        Ok(()) => eprintln!("Invitation emailed to {email}."),
+        Err(error) => eprintln!(
+            "warning: the invitation email to {email} could not be sent ({error}); \
+             give them the link below another way."
+        ),
+    }
+    eprintln!(
+        "The link works once and expires on {}.",
+        format_date(expires_at)
+    );
 }
 
 async fn serve(settings: Settings) -> Result<(), CliError> {
@@ -143,21 +371,12 @@ async fn invite_admin(settings: Settings, args: InviteArgs) -> Result<(), CliErr
             organisation_name: None,
             invited_by: None,
             client_ip: None,
+            ends_on: None,
         },
     )
     .await
     .map_err(|error| CliError::Failed(error.to_string()))?;
-    match &created.mail {
-        Ok(()) => eprintln!("Invitation emailed to {email}."),
-        Err(error) => eprintln!(
-            "warning: the invitation email to {email} could not be sent ({error}); \
-             give them the link below another way."
-        ),
-    }
-    eprintln!(
-        "The link works once and expires on {}.",
-        format_date(created.expires_at)
-    );
+    report_mail(&email, &created.mail, created.expires_at);
     ctx.store.close().await;
     println!("{}", created.link);
     Ok(())

@@ -69,9 +69,11 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let jobs = crate::jobs::spawn_housekeeping(self.context.clone());
+        let housekeeping = crate::jobs::spawn_housekeeping(self.context.clone());
+        let worker = crate::jobs::spawn_worker(self.context.clone());
         let result = self.server.await;
-        jobs.abort();
+        housekeeping.abort();
+        worker.abort();
         result
     }
 }

@@ -2,6 +2,7 @@
 //! extractors handlers use to require a signed-in person.
 
 pub mod csrf;
+pub mod guard;
 pub mod identity;
 pub mod password;
 pub mod rate_limit;

@@ -1,11 +1,20 @@
 //! The LDAP directory, through ldap3; the only place LDAP lives.
 //!
-//! For now it answers whether the directory is reachable with the configured service
-//! account. Searches and entry writes are added here, never in handlers.
+//! One bound connection is shared: an ldap3 handle multiplexes concurrent operations over
+//! it. A broken connection is dropped and the next operation reconnects. Every value from
+//! a user goes into filters through `ldap_escape` and into DNs through `dn_escape`.
 
+mod groups;
+mod people;
+
+pub use groups::GroupState;
+pub use people::{DirectoryPerson, SearchResults};
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use ldap3::{LdapConnAsync, LdapConnSettings};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError};
+use tokio::sync::Mutex;
 
 use crate::config::LdapSettings;
 
@@ -17,24 +26,33 @@ pub enum DirectoryError {
     BindFailed { dn: String, reason: String },
     #[error("LDAP server {url} did not answer within {seconds} s")]
     Timeout { url: String, seconds: u64 },
+    #[error("LDAP operation failed: {0}")]
+    Operation(String),
 }
 
 #[derive(Clone)]
 pub struct Directory {
     settings: LdapSettings,
+    shared: Arc<Mutex<Option<Ldap>>>,
 }
 
 impl Directory {
     pub fn new(settings: LdapSettings) -> Self {
-        Self { settings }
+        Self {
+            settings,
+            shared: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    pub(crate) fn settings(&self) -> &LdapSettings {
+        &self.settings
     }
 
     fn timeout(&self) -> Duration {
         Duration::from_secs(self.settings.timeout_seconds.max(1))
     }
 
-    /// Connects and binds as the service account, then unbinds: the readiness check.
-    pub async fn ping(&self) -> Result<(), DirectoryError> {
+    async fn connect(&self) -> Result<Ldap, DirectoryError> {
         let timeout = self.timeout();
         let url = self.settings.url.clone();
         let attempt = async {
@@ -53,9 +71,7 @@ impl Directory {
                     dn: self.settings.bind_dn.clone(),
                     reason: error.to_string(),
                 })?;
-            // A failed unbind after a good bind does not make the directory unready.
-            let _ = ldap.unbind().await;
-            Ok(())
+            Ok(ldap)
         };
         tokio::time::timeout(timeout, attempt)
             .await
@@ -63,5 +79,47 @@ impl Directory {
                 url: self.settings.url.clone(),
                 seconds: timeout.as_secs(),
             })?
+    }
+
+    /// A handle on the shared connection, connecting (again) when needed.
+    async fn handle(&self) -> Result<Ldap, DirectoryError> {
+        let mut shared = self.shared.lock().await;
+        if let Some(ldap) = shared.as_mut()
+            && !ldap.is_closed()
+        {
+            let mut handle = ldap.clone();
+            handle.with_timeout(self.timeout());
+            return Ok(handle);
+        }
+        let ldap = self.connect().await?;
+        let mut handle = ldap.clone();
+        handle.with_timeout(self.timeout());
+        *shared = Some(ldap);
+        Ok(handle)
+    }
+
+    /// Turns an ldap3 error into ours, dropping the shared connection when it is the
+    /// connection that failed (not the request).
+    async fn failed(&self, error: LdapError) -> DirectoryError {
+        let connection_level = !matches!(error, LdapError::LdapResult { .. });
+        if connection_level {
+            *self.shared.lock().await = None;
+        }
+        match error {
+            LdapError::Timeout { .. } => DirectoryError::Timeout {
+                url: self.settings.url.clone(),
+                seconds: self.timeout().as_secs(),
+            },
+            other => DirectoryError::Operation(other.to_string()),
+        }
+    }
+
+    /// Connects and binds afresh, then unbinds: the readiness check, independent of the
+    /// shared connection.
+    pub async fn ping(&self) -> Result<(), DirectoryError> {
+        let mut ldap = self.connect().await?;
+        // A failed unbind after a good bind does not make the directory unready.
+        let _ = ldap.unbind().await;
+        Ok(())
     }
 }

@@ -5,7 +5,9 @@ mod email;
 mod invitation;
 mod login;
 mod name;
+mod organisation;
 mod password;
+mod permission;
 mod role;
 mod token;
 
@@ -13,7 +15,9 @@ pub use email::Email;
 pub use invitation::{InvitationState, InvitationStatus};
 pub use login::LoginName;
 pub use name::PersonName;
+pub use organisation::{Description, EndDate, OrganisationName, ShortName};
 pub use password::NewPassword;
+pub use permission::{Permission, SearchText};
 pub use role::Role;
 pub use token::{SecretToken, TokenHash};
 

@@ -32,6 +32,9 @@ impl Role {
         .find(|role| role.as_str() == value)
     }
 
+    /// Roles a membership can hold, in the order forms list them.
+    pub const ORGANISATION_ROLES: [Role; 3] = [Role::Member, Role::Manager, Role::Owner];
+
     pub const fn is_site_wide(self) -> bool {
         matches!(self, Role::SiteAdmin | Role::Helpdesk)
     }

@@ -1,11 +1,20 @@
-//! Background work each instance runs beside the web server. Today: housekeeping (expired
-//! sessions, idle rate-limit counters). Every job is safe to run on several instances at once.
+//! Background work each instance runs beside the web server: the outbox worker that
+//! applies directory changes (with retries and backoff), and housekeeping. Every job is
+//! safe to run on several instances at once: jobs are claimed with a lease, and applying
+//! one makes LDAP match the database, so a repeat changes nothing.
 
 use std::time::Duration;
 
 use crate::context::{AppContext, now};
+use crate::directory::GroupState;
+use crate::store::jobs::{Job, JobKind};
+use crate::usecases::organisations::today_iso;
 
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(600);
+/// How long a claimed job is ours before another instance may retry it.
+const LEASE_SECONDS: i64 = 120;
+/// Idle poll interval; a stored change wakes the worker at once through `job_signal`.
+const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Starts the periodic housekeeping task; it stops when the runtime does.
 pub fn spawn_housekeeping(ctx: AppContext) -> tokio::task::JoinHandle<()> {
@@ -25,4 +34,107 @@ pub async fn housekeeping(ctx: &AppContext) {
         Err(error) => tracing::warn!(%error, "could not remove expired sessions"),
     }
     ctx.sign_in_limiter.forget_idle();
+}
+
+/// Starts the outbox worker; it stops when the runtime does.
+pub fn spawn_worker(ctx: AppContext) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            while run_one_due(&ctx).await {}
+            let _ = tokio::time::timeout(POLL_INTERVAL, ctx.job_signal.notified()).await;
+        }
+    })
+}
+
+/// Runs one due job, if any; true when one was run (whatever its outcome).
+pub async fn run_one_due(ctx: &AppContext) -> bool {
+    match ctx.store.claim_due_job(now(), LEASE_SECONDS).await {
+        Ok(Some(job)) => {
+            run(ctx, &job).await;
+            true
+        }
+        Ok(None) => false,
+        Err(error) => {
+            tracing::warn!(%error, "could not claim a job");
+            false
+        }
+    }
+}
+
+/// Tries the waiting work for `subject` right away, so the person who made the change
+/// sees it applied; if LDAP is down it stays pending for the worker.
+pub async fn apply_now(ctx: &AppContext, kind: JobKind, subject_id: &str) {
+    match ctx
+        .store
+        .claim_job_for(kind, subject_id, now(), LEASE_SECONDS)
+        .await
+    {
+        Ok(Some(job)) => run(ctx, &job).await,
+        Ok(None) => {}
+        Err(error) => tracing::warn!(%error, "could not claim a job"),
+    }
+    ctx.job_signal.notify_one();
+}
+
+/// Seconds before the next attempt: 5 s doubling to at most 10 minutes.
+pub fn backoff_seconds(attempts: i64) -> i64 {
+    let exponent = u32::try_from(attempts.clamp(1, 8) - 1).unwrap_or(0);
+    (5 * 2_i64.pow(exponent)).min(600)
+}
+
+async fn run(ctx: &AppContext, job: &Job) {
+    let outcome = match job.kind {
+        JobKind::SyncGroup => sync_group(ctx, &job.subject_id).await,
+    };
+    let stored = match outcome {
+        Ok(()) => {
+            tracing::info!(job = %job.id, kind = job.kind.as_str(), "directory job applied");
+            ctx.store.complete_job(&job.id, now()).await
+        }
+        Err(error) => {
+            let retry_in = backoff_seconds(job.attempts);
+            tracing::warn!(job = %job.id, kind = job.kind.as_str(), attempts = job.attempts, retry_in, %error, "directory job failed; will retry");
+            ctx.store
+                .retry_job_later(&job.id, &error, now() + retry_in, now())
+                .await
+        }
+    };
+    if let Err(error) = stored {
+        tracing::error!(job = %job.id, %error, "could not record a job's outcome; its lease will expire and it will run again");
+    }
+}
+
+async fn sync_group(ctx: &AppContext, organisation_id: &str) -> Result<(), String> {
+    let organisation = ctx
+        .store
+        .organisation(organisation_id)
+        .await
+        .map_err(|error| error.to_string())?;
+    let Some(organisation) = organisation else {
+        return Ok(());
+    };
+    let member_uids = ctx
+        .store
+        .member_uids(organisation_id, &today_iso())
+        .await
+        .map_err(|error| error.to_string())?;
+    ctx.directory
+        .sync_group(&GroupState {
+            cn: organisation.short_name,
+            gid_number: organisation.gid_number,
+            member_uids,
+        })
+        .await
+        .map_err(|error| error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let waits: Vec<i64> = (1..=10).map(backoff_seconds).collect();
+        assert_eq!(waits, vec![5, 10, 20, 40, 80, 160, 320, 600, 600, 600]);
+    }
 }

@@ -19,9 +19,11 @@ pub(crate) async fn insert(
     event: &AuditEvent<'_>,
     now: UnixTime,
 ) -> StoreResult<()> {
+    let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    let now_ms = i64::try_from(now_ms).unwrap_or(now.saturating_mul(1000));
     sqlx::query(
-        "INSERT INTO audit_events (id, occurred_at, actor_id, action, subject_id, \
-         organisation_id, client_ip, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO audit_events (id, occurred_at, occurred_at_ms, actor_id, action, subject_id, \
+         organisation_id, client_ip, details) VALUES ($1, $2, $9, $3, $4, $5, $6, $7, $8)",
     )
     .bind(new_id())
     .bind(now)
@@ -31,6 +33,7 @@ pub(crate) async fn insert(
     .bind(event.organisation_id)
     .bind(event.client_ip)
     .bind(&event.details)
+    .bind(now_ms)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -46,13 +49,59 @@ impl Store {
     pub async fn audit_actions_for(&self, subject_id: &str) -> StoreResult<Vec<String>> {
         use sqlx::Row;
         let rows = sqlx::query(
-            "SELECT action FROM audit_events WHERE subject_id = $1 ORDER BY occurred_at DESC",
+            "SELECT action FROM audit_events WHERE subject_id = $1 ORDER BY occurred_at_ms DESC",
         )
         .bind(subject_id)
         .fetch_all(self.pool())
         .await?;
         rows.iter()
             .map(|row| row.try_get::<String, _>("action").map_err(Into::into))
+            .collect()
+    }
+}
+
+/// An audit event as history pages show it.
+#[derive(Debug, Clone)]
+pub struct RecordedEvent {
+    pub occurred_at: i64,
+    pub actor_name: Option<String>,
+    pub action: String,
+    pub details: String,
+    pub client_ip: Option<String>,
+}
+
+impl Store {
+    /// An organisation's newest events, with the actor's name.
+    pub async fn audit_of_organisation(
+        &self,
+        organisation_id: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<RecordedEvent>> {
+        use sqlx::Row;
+        let rows = sqlx::query(
+            "SELECT e.occurred_at, e.action, e.details, e.client_ip, p.surname, p.given_name \
+             FROM audit_events e LEFT JOIN people p ON p.id = e.actor_id \
+             WHERE e.organisation_id = $1 ORDER BY e.occurred_at_ms DESC, e.id LIMIT $2",
+        )
+        .bind(organisation_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let surname: Option<String> = row.try_get("surname")?;
+                let given: Option<String> = row.try_get("given_name")?;
+                Ok(RecordedEvent {
+                    occurred_at: row.try_get("occurred_at")?,
+                    actor_name: surname.map(|surname| match given {
+                        Some(given) => format!("{given} {surname}"),
+                        None => surname,
+                    }),
+                    action: row.try_get("action")?,
+                    details: row.try_get("details")?,
+                    client_ip: row.try_get("client_ip")?,
+                })
+            })
             .collect()
     }
 }

@@ -5,13 +5,18 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::audit::{self, AuditEvent};
+use super::jobs::{self, JobKind};
 use super::people::{self, NewPerson};
-use super::{Store, StoreError, StoreResult, grants, new_id};
+use super::{Store, StoreError, StoreResult, grants, memberships, new_id};
 use crate::domain::{Email, InvitationStatus, PersonName, Role, TokenHash, UnixTime};
 
 #[derive(Debug, Clone)]
 pub struct Invitation {
     pub id: String,
+    pub ends_on: Option<String>,
+    pub sent_at: Option<UnixTime>,
+    pub accepted_at: Option<UnixTime>,
+    pub revoked_at: Option<UnixTime>,
     pub email: String,
     pub surname: String,
     pub given_name: Option<String>,
@@ -24,13 +29,17 @@ pub struct Invitation {
 }
 
 const COLUMNS: &str = "id, email, surname, given_name, role, organisation_id, invited_by, \
-                       status, created_at, expires_at";
+                       status, created_at, expires_at, ends_on, sent_at, accepted_at, revoked_at";
 
 fn from_row(row: &AnyRow) -> StoreResult<Invitation> {
     let role: String = row.try_get("role")?;
     let status: String = row.try_get("status")?;
     Ok(Invitation {
         id: row.try_get("id")?,
+        ends_on: row.try_get("ends_on")?,
+        sent_at: row.try_get("sent_at")?,
+        accepted_at: row.try_get("accepted_at")?,
+        revoked_at: row.try_get("revoked_at")?,
         email: row.try_get("email")?,
         surname: row.try_get("surname")?,
         given_name: row.try_get("given_name")?,
@@ -53,7 +62,32 @@ pub struct NewInvitation<'a> {
     pub role: Role,
     pub organisation_id: Option<&'a str>,
     pub invited_by: Option<&'a str>,
+    pub ends_on: Option<&'a str>,
     pub expires_at: UnixTime,
+}
+
+/// What creating an invitation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    New(String),
+    /// A pending invitation to the same place for the same email got the new token
+    /// instead: the old link is dead, and no duplicate exists.
+    Resent(String),
+}
+
+impl Created {
+    pub fn id(&self) -> &str {
+        match self {
+            Created::New(id) | Created::Resent(id) => id,
+        }
+    }
+}
+
+/// An invitation in an organisation's list, with the name of who sent it.
+#[derive(Debug, Clone)]
+pub struct ListedInvitation {
+    pub invitation: Invitation,
+    pub invited_by_name: Option<String>,
 }
 
 /// What accepting an invitation creates.
@@ -86,35 +120,200 @@ impl Store {
         invitation: NewInvitation<'_>,
         event: AuditEvent<'_>,
         now: UnixTime,
-    ) -> StoreResult<String> {
-        let id = new_id();
+    ) -> StoreResult<Created> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query(
-            "INSERT INTO invitations (id, token_hash, email, email_normalized, surname, \
-             given_name, role, organisation_id, invited_by, status, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        // Write first (SQLite takes its write lock here), then look: a pending invitation
+        // to the same place for the same email is re-sent rather than duplicated.
+        let resent = sqlx::query(
+            "UPDATE invitations SET token_hash = $1, sent_at = $2, expires_at = $3, surname = $4, \
+             given_name = $5, role = $6, ends_on = $7, invited_by = $8 \
+             WHERE email_normalized = $9 AND COALESCE(organisation_id, '') = COALESCE($10, '') \
+             AND status = 'pending' RETURNING id",
         )
-        .bind(&id)
         .bind(invitation.token_hash.as_str())
-        .bind(invitation.email.as_str())
-        .bind(invitation.email.normalized())
+        .bind(now)
+        .bind(invitation.expires_at)
         .bind(invitation.surname.as_str())
         .bind(invitation.given_name.map(PersonName::as_str))
         .bind(invitation.role.as_str())
-        .bind(invitation.organisation_id)
+        .bind(invitation.ends_on)
         .bind(invitation.invited_by)
-        .bind(InvitationStatus::Pending.as_str())
-        .bind(now)
-        .bind(invitation.expires_at)
-        .execute(&mut *tx)
+        .bind(invitation.email.normalized())
+        .bind(invitation.organisation_id)
+        .fetch_optional(&mut *tx)
         .await?;
+        let created = match resent {
+            Some(row) => Created::Resent(row.try_get("id")?),
+            None => {
+                let id = new_id();
+                sqlx::query(
+                    "INSERT INTO invitations (id, token_hash, email, email_normalized, surname, \
+                     given_name, role, organisation_id, invited_by, status, created_at, expires_at, \
+                     ends_on, sent_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $11)",
+                )
+                .bind(&id)
+                .bind(invitation.token_hash.as_str())
+                .bind(invitation.email.as_str())
+                .bind(invitation.email.normalized())
+                .bind(invitation.surname.as_str())
+                .bind(invitation.given_name.map(PersonName::as_str))
+                .bind(invitation.role.as_str())
+                .bind(invitation.organisation_id)
+                .bind(invitation.invited_by)
+                .bind(InvitationStatus::Pending.as_str())
+                .bind(now)
+                .bind(invitation.expires_at)
+                .bind(invitation.ends_on)
+                .execute(&mut *tx)
+                .await?;
+                Created::New(id)
+            }
+        };
+        let action = match created {
+            Created::New(_) => event.action,
+            Created::Resent(_) => "invitation.resent",
+        };
         let event = AuditEvent {
-            subject_id: Some(&id),
+            subject_id: Some(created.id()),
+            action,
             ..event
         };
         audit::insert(&mut tx, &event, now).await?;
         tx.commit().await?;
-        Ok(id)
+        Ok(created)
+    }
+
+    /// Replaces the token of a pending invitation of this organisation (the old link
+    /// dies) and extends its expiry. `None` when there is no such pending invitation.
+    pub async fn resend_invitation(
+        &self,
+        organisation_id: &str,
+        invitation_id: &str,
+        token_hash: &TokenHash,
+        expires_at: UnixTime,
+        event: AuditEvent<'_>,
+        now: UnixTime,
+    ) -> StoreResult<Option<Invitation>> {
+        let mut tx = self.pool().begin().await?;
+        let updated = sqlx::query(
+            "UPDATE invitations SET token_hash = $1, sent_at = $2, expires_at = $3 \
+             WHERE id = $4 AND organisation_id = $5 AND status = 'pending'",
+        )
+        .bind(token_hash.as_str())
+        .bind(now)
+        .bind(expires_at)
+        .bind(invitation_id)
+        .bind(organisation_id)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM invitations WHERE id = $1"
+        )))
+        .bind(invitation_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        audit::insert(
+            &mut tx,
+            &AuditEvent {
+                subject_id: Some(invitation_id),
+                organisation_id: Some(organisation_id),
+                ..event
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(from_row(&row)?))
+    }
+
+    /// Withdraws a pending invitation of this organisation; false when there is none.
+    pub async fn revoke_invitation(
+        &self,
+        organisation_id: &str,
+        invitation_id: &str,
+        revoked_by: &str,
+        event: AuditEvent<'_>,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool().begin().await?;
+        let updated = sqlx::query(
+            "UPDATE invitations SET status = 'revoked', revoked_at = $1, revoked_by = $2 \
+             WHERE id = $3 AND organisation_id = $4 AND status = 'pending'",
+        )
+        .bind(now)
+        .bind(revoked_by)
+        .bind(invitation_id)
+        .bind(organisation_id)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Ok(false);
+        }
+        audit::insert(
+            &mut tx,
+            &AuditEvent {
+                subject_id: Some(invitation_id),
+                organisation_id: Some(organisation_id),
+                ..event
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// An organisation's invitations, pending ones first, then newest first, with who sent each.
+    pub async fn invitations_of_organisation(
+        &self,
+        organisation_id: &str,
+    ) -> StoreResult<Vec<ListedInvitation>> {
+        let columns = COLUMNS
+            .split(", ")
+            .map(|c| format!("i.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {columns}, p.surname AS inviter_surname, p.given_name AS inviter_given_name \
+             FROM invitations i LEFT JOIN people p ON p.id = i.invited_by \
+             WHERE i.organisation_id = $1 ORDER BY CASE i.status WHEN 'pending' THEN 0 ELSE 1 END, i.created_at DESC, i.id"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(organisation_id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let surname: Option<String> = row.try_get("inviter_surname")?;
+                let given: Option<String> = row.try_get("inviter_given_name")?;
+                Ok(ListedInvitation {
+                    invitation: from_row(row)?,
+                    invited_by_name: surname.map(|surname| match given {
+                        Some(given) => format!("{given} {surname}"),
+                        None => surname,
+                    }),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn invitation_in_organisation(
+        &self,
+        organisation_id: &str,
+        invitation_id: &str,
+    ) -> StoreResult<Option<Invitation>> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM invitations WHERE id = $1 AND organisation_id = $2");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(invitation_id)
+            .bind(organisation_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
     }
 
     pub async fn invitation_by_token(&self, hash: &TokenHash) -> StoreResult<Option<Invitation>> {
@@ -187,15 +386,31 @@ impl Store {
             .bind(acceptance.invitation_id)
             .execute(&mut *tx)
             .await?;
-        grants::insert(
-            &mut tx,
-            &person_id,
-            invitation.role,
-            invitation.organisation_id.as_deref(),
-            invitation.invited_by.as_deref(),
-            now,
-        )
-        .await?;
+        match invitation.organisation_id.as_deref() {
+            Some(organisation_id) => {
+                memberships::insert(
+                    &mut tx,
+                    organisation_id,
+                    &person_id,
+                    invitation.role,
+                    invitation.ends_on.as_deref(),
+                    now,
+                )
+                .await?;
+                jobs::enqueue(&mut tx, JobKind::SyncGroup, organisation_id, now).await?;
+            }
+            None => {
+                grants::insert(
+                    &mut tx,
+                    &person_id,
+                    invitation.role,
+                    None,
+                    invitation.invited_by.as_deref(),
+                    now,
+                )
+                .await?;
+            }
+        }
         audit::insert(
             &mut tx,
             &AuditEvent {

@@ -6,8 +6,13 @@
 
 pub mod audit;
 pub mod grants;
+pub mod ids;
 pub mod invitations;
+pub mod jobs;
+pub mod memberships;
+pub mod organisations;
 pub mod people;
+pub mod permissions;
 pub mod sessions;
 
 use std::str::FromStr;

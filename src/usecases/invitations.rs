@@ -4,10 +4,12 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use crate::context::{AppContext, now};
-use crate::domain::{Email, PersonName, Role, SecretToken};
+use crate::domain::{Email, EndDate, PersonName, Role, SecretToken};
 use crate::mail::{InvitationMail, MailError};
 use crate::store::StoreError;
 use crate::store::audit::AuditEvent;
+use crate::store::invitations::Created;
+use crate::store::organisations::Organisation;
 
 pub struct InvitationRequest<'a> {
     pub email: Email,
@@ -18,10 +20,14 @@ pub struct InvitationRequest<'a> {
     pub organisation_name: Option<&'a str>,
     pub invited_by: Option<&'a str>,
     pub client_ip: Option<&'a str>,
+    pub ends_on: Option<EndDate>,
 }
 
 pub struct CreatedInvitation {
     pub id: String,
+    /// A pending invitation for the same email existed: it was re-sent with this new link
+    /// (its old link no longer works) instead of making a second one.
+    pub resent: bool,
     /// The activation link. Shown once to the inviter; only its hash is stored.
     pub link: String,
     pub expires_at: i64,
@@ -68,6 +74,7 @@ pub async fn create_invitation(
                 role: request.role,
                 organisation_id: request.organisation_id,
                 invited_by: request.invited_by,
+                ends_on: request.ends_on.map(EndDate::to_iso).as_deref(),
                 expires_at,
             },
             AuditEvent {
@@ -81,29 +88,109 @@ pub async fn create_invitation(
             created_at,
         )
         .await?;
-    let link = ctx.public_link(&format!("/invitations/{}", token.expose()));
     let greeting_name = match &request.given_name {
         Some(given) => format!("{given} {}", request.surname),
         None => request.surname.to_string(),
     };
+    let (link, mail) = send_invitation_mail(
+        ctx,
+        &token,
+        request.email.as_str(),
+        greeting_name,
+        request.organisation_name,
+        request.role,
+        expires_at,
+    )
+    .await;
+    Ok(CreatedInvitation {
+        resent: matches!(id, Created::Resent(_)),
+        id: id.id().to_string(),
+        link,
+        expires_at,
+        mail,
+    })
+}
+
+/// Emails the link for `token`; returns the link and whether the mail went out.
+async fn send_invitation_mail(
+    ctx: &AppContext,
+    token: &SecretToken,
+    to: &str,
+    greeting_name: String,
+    organisation_name: Option<&str>,
+    role: Role,
+    expires_at: i64,
+) -> (String, Result<(), MailError>) {
+    let link = ctx.public_link(&format!("/invitations/{}", token.expose()));
     let mail = InvitationMail {
         greeting_name,
-        invited_to: request.organisation_name.unwrap_or("Roster").to_string(),
-        role_label: request.role.label().to_lowercase(),
+        invited_to: organisation_name.unwrap_or("Roster").to_string(),
+        role_label: role.label().to_lowercase(),
         link: link.clone(),
         expires: format_date(expires_at),
     };
     let sent = match mail.render() {
-        Ok(rendered) => ctx.mailer.send(request.email.as_str(), rendered).await,
+        Ok(rendered) => ctx.mailer.send(to, rendered).await,
         Err(error) => Err(error),
     };
     if let Err(error) = &sent {
-        tracing::warn!(invitation = %id, %error, "invitation email not sent");
+        tracing::warn!(%error, "invitation email not sent");
     }
-    Ok(CreatedInvitation {
-        id,
+    (link, sent)
+}
+
+/// Issues a new token for a pending invitation of `organisation` (the old link dies) and
+/// emails it. `None` when the invitation is not pending in this organisation.
+pub async fn resend_invitation(
+    ctx: &AppContext,
+    organisation: &Organisation,
+    invitation_id: &str,
+    actor_id: &str,
+    client_ip: Option<&str>,
+) -> Result<Option<CreatedInvitation>, InvitationError> {
+    let token =
+        SecretToken::generate().map_err(|error| InvitationError::Random(error.to_string()))?;
+    let sent_at = now();
+    let expires_at = sent_at + i64::from(ctx.settings.security.invitation_ttl_days) * 86_400;
+    let Some(invitation) = ctx
+        .store
+        .resend_invitation(
+            &organisation.id,
+            invitation_id,
+            &token.hash(),
+            expires_at,
+            AuditEvent {
+                actor_id: Some(actor_id),
+                action: "invitation.resent",
+                client_ip,
+                details: "sent a new link; the previous one no longer works".into(),
+                ..AuditEvent::default()
+            },
+            sent_at,
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let greeting_name = match &invitation.given_name {
+        Some(given) => format!("{given} {}", invitation.surname),
+        None => invitation.surname.clone(),
+    };
+    let (link, mail) = send_invitation_mail(
+        ctx,
+        &token,
+        &invitation.email,
+        greeting_name,
+        Some(&organisation.name),
+        invitation.role,
+        expires_at,
+    )
+    .await;
+    Ok(Some(CreatedInvitation {
+        id: invitation.id,
+        resent: true,
         link,
         expires_at,
-        mail: sent,
-    })
+        mail,
+    }))
 }

@@ -2,3 +2,4 @@
 //! orchestrate store, directory and mail, and know nothing of HTTP.
 
 pub mod invitations;
+pub mod organisations;

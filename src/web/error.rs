@@ -29,6 +29,8 @@ pub enum WebError {
     BadRequest(String),
     #[error("request body too large")]
     TooLarge,
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
     #[error("gone: {title}")]
     Gone { title: String, message: String },
     #[error("too many requests")]
@@ -63,6 +65,7 @@ impl WebError {
             ),
             Self::BadRequest(message) => page("Request not understood", message),
             Self::TooLarge => page("Too large", "What you sent is too large to be accepted."),
+            Self::Unavailable(message) => page("Temporarily unavailable", message),
             Self::Gone { title, message } => page(title, message),
             Self::TooManyRequests {
                 retry_after_seconds,
@@ -100,6 +103,7 @@ impl ResponseError for WebError {
             Self::Forbidden(_) | Self::CsrfRejected => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Gone { .. } => StatusCode::GONE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::SignInRequired => StatusCode::SEE_OTHER,

@@ -7,6 +7,7 @@ pub mod error;
 pub mod health;
 pub mod invitations;
 pub mod middleware;
+pub mod orgs;
 pub mod pages;
 
 use actix_web::web;
@@ -20,7 +21,40 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/sign-in", web::post().to(account::sign_in))
         .route("/sign-out", web::post().to(account::sign_out))
         .route("/invitations/{token}", web::get().to(invitations::show))
-        .route("/invitations/{token}", web::post().to(invitations::accept));
+        .route("/invitations/{token}", web::post().to(invitations::accept))
+        .route("/orgs", web::get().to(orgs::list))
+        .route("/orgs", web::post().to(orgs::create))
+        .route("/orgs/{org}", web::get().to(orgs::show))
+        .route(
+            "/orgs/{org}/description",
+            web::post().to(orgs::update_description),
+        )
+        .route("/orgs/{org}/members", web::get().to(orgs::members))
+        .route("/orgs/{org}/members", web::post().to(orgs::add_member))
+        .route(
+            "/orgs/{org}/members/{membership}/role",
+            web::post().to(orgs::change_role),
+        )
+        .route(
+            "/orgs/{org}/members/{membership}/end-date",
+            web::post().to(orgs::set_end_date),
+        )
+        .route(
+            "/orgs/{org}/members/{membership}/remove",
+            web::post().to(orgs::remove_member),
+        )
+        .route("/orgs/{org}/directory", web::get().to(orgs::directory))
+        .route("/orgs/{org}/invitations", web::get().to(orgs::invitations))
+        .route("/orgs/{org}/invitations", web::post().to(orgs::invite))
+        .route(
+            "/orgs/{org}/invitations/{invitation}/resend",
+            web::post().to(orgs::resend),
+        )
+        .route(
+            "/orgs/{org}/invitations/{invitation}/revoke",
+            web::post().to(orgs::revoke),
+        )
+        .route("/orgs/{org}/history", web::get().to(orgs::history));
 }
 
 /// The client's address for rate limits and audit events: the TCP peer, or the

@@ -15,6 +15,15 @@ pub struct Layout {
     pub csrf_token: String,
 }
 
+impl Layout {
+    pub fn for_user(user: &crate::auth::identity::SignedIn) -> Result<Self, WebError> {
+        Ok(Self {
+            user_name: Some(user.person.display_name()),
+            csrf_token: crate::auth::csrf::token(&user.session)?,
+        })
+    }
+}
+
 pub fn render(template: &impl Template) -> Result<HttpResponse, WebError> {
     render_with_status(StatusCode::OK, template)
 }
@@ -50,4 +59,59 @@ impl FormErrors {
     pub fn all(&self) -> impl Iterator<Item = &(&'static str, String)> {
         self.0.iter()
     }
+
+    /// Collects the error of a parse, returning its value when there was none.
+    pub fn check<T>(&mut self, result: Result<T, crate::domain::FieldError>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.add(error);
+                None
+            }
+        }
+    }
+}
+
+/// Pagination: which page, of how many, for a list of `total` rows.
+#[derive(Debug, Clone, Copy)]
+pub struct Pager {
+    pub page: i64,
+    pub pages: i64,
+    pub per_page: i64,
+    pub total: i64,
+}
+
+impl Pager {
+    pub fn new(requested: Option<i64>, per_page: i64, total: i64) -> Self {
+        let pages = ((total + per_page - 1) / per_page).max(1);
+        let page = requested.unwrap_or(1).clamp(1, pages);
+        Self {
+            page,
+            pages,
+            per_page,
+            total,
+        }
+    }
+    pub fn offset(&self) -> i64 {
+        (self.page - 1) * self.per_page
+    }
+    pub fn has_previous(&self) -> bool {
+        self.page > 1
+    }
+    pub fn has_next(&self) -> bool {
+        self.page < self.pages
+    }
+    pub fn previous(&self) -> i64 {
+        self.page - 1
+    }
+    pub fn next(&self) -> i64 {
+        self.page + 1
+    }
+}
+
+/// Percent-encodes a query-string value for links built in templates.
+pub fn query_value(value: &str) -> String {
+    serde_urlencoded::to_string([("", value)])
+        .map(|encoded| encoded.trim_start_matches('=').to_string())
+        .unwrap_or_default()
 }

@@ -22,6 +22,7 @@ async fn the_file_transport_writes_an_eml_with_text_and_html_parts() {
             organisation_name: None,
             invited_by: None,
             client_ip: None,
+            ends_on: None,
         },
     )
     .await

@@ -5,9 +5,14 @@ mod support;
 
 mod cli;
 mod csrf;
+mod directory;
 mod health;
 mod invitations;
 mod mail;
+mod members;
+mod org_invitations;
+mod orgs;
 mod pages;
+mod permissions;
 mod sessions;
 mod sign_in;

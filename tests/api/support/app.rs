@@ -122,6 +122,7 @@ impl TestApp {
                 organisation_name: None,
                 invited_by: None,
                 client_ip: None,
+                ends_on: None,
             },
         )
         .await
@@ -168,6 +169,80 @@ impl TestApp {
         let response = self.browser.accept_invitation(&link, GOOD_PASSWORD).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         link
+    }
+
+    /// Creates an organisation through the same code as the admin form.
+    pub async fn create_org(
+        &self,
+        name: &str,
+        short_name: &str,
+    ) -> roster::store::organisations::Organisation {
+        use roster::domain::{Description, OrganisationName, ShortName};
+        roster::usecases::organisations::create_organisation(
+            &self.context,
+            roster::usecases::organisations::NewOrganisationRequest {
+                name: OrganisationName::parse(name).expect("valid name"),
+                short_name: ShortName::parse(short_name).expect("valid short name"),
+                description: Description::parse("").expect("valid description"),
+                actor_id: None,
+                client_ip: None,
+            },
+        )
+        .await
+        .expect("organisation created")
+    }
+
+    /// Invites `email` into `organisation` with `role`; returns the emailed link.
+    pub async fn invite_to(
+        &self,
+        organisation: &roster::store::organisations::Organisation,
+        email: &str,
+        surname: &str,
+        role: roster::domain::Role,
+    ) -> String {
+        use roster::domain::{Email, PersonName};
+        use roster::usecases::invitations::{InvitationRequest, create_invitation};
+        let created = create_invitation(
+            &self.context,
+            InvitationRequest {
+                email: Email::parse(email).expect("valid email"),
+                surname: PersonName::parse("surname", surname).expect("valid surname"),
+                given_name: None,
+                role,
+                organisation_id: Some(&organisation.id),
+                organisation_name: Some(&organisation.name),
+                invited_by: None,
+                client_ip: None,
+                ends_on: None,
+            },
+        )
+        .await
+        .expect("invitation created");
+        self.mail_with_link(&created.link).await;
+        created.link
+    }
+
+    /// A new browser signed in as someone who accepted an invitation into `organisation`.
+    pub async fn browser_for(
+        &self,
+        organisation: &roster::store::organisations::Organisation,
+        email: &str,
+        role: roster::domain::Role,
+    ) -> Browser {
+        let link = self.invite_to(organisation, email, "Tester", role).await;
+        let browser = self.new_browser();
+        let response = browser.accept_invitation(&link, GOOD_PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "accepting {link}");
+        browser
+    }
+
+    /// The group's memberUid values as LDAP holds them (None: no such group).
+    pub async fn ldap_member_uids(&self, cn: &str) -> Option<Vec<String>> {
+        let dn = format!("cn={cn},{}", self.slapd.groups_dn());
+        let entry = self.slapd.search_entry(&dn).await?;
+        let mut uids = entry.attrs.get("memberUid").cloned().unwrap_or_default();
+        uids.sort();
+        Some(uids)
     }
 
     pub async fn person_id(&self, email: &str) -> String {

@@ -1,0 +1,59 @@
+//! The one permission guard every handler goes through.
+
+use crate::auth::identity::SignedIn;
+use crate::context::AppContext;
+use crate::domain::Permission;
+use crate::store::organisations::Organisation;
+use crate::usecases::organisations::today_iso;
+use crate::web::error::WebError;
+
+const NOT_ALLOWED: &str = "You do not have permission for this page. If you think you should, ask the organisation's owner or the site administrators.";
+
+/// Refuses with 403 unless the person holds `permission` site-wide or in `organisation_id`.
+pub async fn require(
+    ctx: &AppContext,
+    user: &SignedIn,
+    permission: Permission,
+    organisation_id: Option<&str>,
+) -> Result<(), WebError> {
+    let allowed = ctx
+        .store
+        .has_permission(&user.person.id, permission, organisation_id, &today_iso())
+        .await?;
+    if allowed {
+        Ok(())
+    } else {
+        tracing::info!(person = %user.person.id, permission = permission.as_str(), "permission refused");
+        Err(WebError::Forbidden(NOT_ALLOWED.into()))
+    }
+}
+
+/// Loads the organisation a route names and checks `permission` in it: 404 when there is
+/// no such organisation, 403 when the person may not.
+pub async fn organisation(
+    ctx: &AppContext,
+    user: &SignedIn,
+    organisation_id: &str,
+    permission: Permission,
+) -> Result<Organisation, WebError> {
+    let organisation = ctx
+        .store
+        .organisation(organisation_id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    require(ctx, user, permission, Some(&organisation.id)).await?;
+    Ok(organisation)
+}
+
+/// Whether the person holds `permission` here, for showing or hiding controls.
+pub async fn allows(
+    ctx: &AppContext,
+    user: &SignedIn,
+    permission: Permission,
+    organisation_id: Option<&str>,
+) -> Result<bool, WebError> {
+    Ok(ctx
+        .store
+        .has_permission(&user.person.id, permission, organisation_id, &today_iso())
+        .await?)
+}

@@ -1,0 +1,125 @@
+//! posixGroup entries for organisations, and number checks for allocation.
+
+use std::collections::HashSet;
+
+use ldap3::{Mod, Scope, SearchOptions, dn_escape, ldap_escape};
+
+use super::{Directory, DirectoryError};
+
+/// LDAP result code 32: the entry does not exist.
+const NO_SUCH_OBJECT: u32 = 32;
+
+/// What an organisation's group should look like in LDAP.
+#[derive(Debug, Clone)]
+pub struct GroupState {
+    pub cn: String,
+    pub gid_number: i64,
+    pub member_uids: Vec<String>,
+}
+
+impl Directory {
+    pub fn group_dn(&self, cn: &str) -> String {
+        format!("cn={},{}", dn_escape(cn), self.settings().groups_dn)
+    }
+
+    /// Makes the group match `state`: creates it, or replaces gidNumber and memberUid.
+    /// Running it twice changes nothing the second time.
+    pub async fn sync_group(&self, state: &GroupState) -> Result<(), DirectoryError> {
+        let dn = self.group_dn(&state.cn);
+        let gid = state.gid_number.to_string();
+        let members: HashSet<&str> = state.member_uids.iter().map(String::as_str).collect();
+        let mut ldap = self.handle().await?;
+        let replaced = ldap
+            .modify(
+                &dn,
+                vec![
+                    Mod::Replace("gidNumber", HashSet::from([gid.as_str()])),
+                    Mod::Replace("memberUid", members.clone()),
+                ],
+            )
+            .await;
+        let outcome = match replaced {
+            Ok(outcome) => outcome,
+            Err(error) => return Err(self.failed(error).await),
+        };
+        match outcome.rc {
+            0 => Ok(()),
+            NO_SUCH_OBJECT => {
+                let mut attributes = vec![
+                    ("objectClass", HashSet::from(["top", "posixGroup"])),
+                    ("cn", HashSet::from([state.cn.as_str()])),
+                    ("gidNumber", HashSet::from([gid.as_str()])),
+                ];
+                if !members.is_empty() {
+                    attributes.push(("memberUid", members));
+                }
+                let added = match ldap.add(&dn, attributes).await {
+                    Ok(outcome) => outcome,
+                    Err(error) => return Err(self.failed(error).await),
+                };
+                added
+                    .success()
+                    .map(|_| ())
+                    .map_err(|error| DirectoryError::Operation(error.to_string()))
+            }
+            _ => Err(DirectoryError::Operation(outcome.to_string())),
+        }
+    }
+
+    /// Whether any entry under the base DN already uses this gidNumber.
+    pub async fn gid_number_in_use(&self, number: i64) -> Result<bool, DirectoryError> {
+        self.number_in_use("gidNumber", number).await
+    }
+
+    /// Whether any entry under the base DN already uses this uidNumber.
+    pub async fn uid_number_in_use(&self, number: i64) -> Result<bool, DirectoryError> {
+        self.number_in_use("uidNumber", number).await
+    }
+
+    async fn number_in_use(&self, attribute: &str, number: i64) -> Result<bool, DirectoryError> {
+        let mut ldap = self.handle().await?;
+        let filter = format!("({attribute}={})", ldap_escape(number.to_string()));
+        let result = ldap
+            .with_search_options(SearchOptions::new().sizelimit(1))
+            .search(
+                &self.settings().base_dn,
+                Scope::Subtree,
+                &filter,
+                vec!["1.1"],
+            )
+            .await;
+        match result {
+            // Size limit exceeded (4) also means "at least one".
+            Ok(result) => Ok(!result.0.is_empty() || result.1.rc == 4),
+            Err(error) => Err(self.failed(error).await),
+        }
+    }
+
+    /// The current memberUid values of a group, or `None` when the group does not exist.
+    pub async fn group_member_uids(&self, cn: &str) -> Result<Option<Vec<String>>, DirectoryError> {
+        let mut ldap = self.handle().await?;
+        let result = ldap
+            .search(
+                &self.group_dn(cn),
+                Scope::Base,
+                "(objectClass=posixGroup)",
+                vec!["memberUid"],
+            )
+            .await;
+        let (entries, outcome) = match result {
+            Ok(result) => (result.0, result.1),
+            Err(error) => return Err(self.failed(error).await),
+        };
+        if outcome.rc == NO_SUCH_OBJECT {
+            return Ok(None);
+        }
+        Ok(entries.into_iter().next().map(|entry| {
+            let mut uids = ldap3::SearchEntry::construct(entry)
+                .attrs
+                .remove("memberUid")
+                .unwrap_or_default();
+            uids.sort();
+            uids
+        }))
+    }
+}

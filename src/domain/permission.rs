@@ -1,0 +1,86 @@
+/// What a person may do. Roles map to permissions in the database (`role_permissions`);
+/// these names must match its rows, which a test checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    CreateOrganisation,
+    ViewOrganisation,
+    EditOrganisation,
+    ViewOrganisationHistory,
+    SearchDirectory,
+    ManageMembers,
+    GrantManager,
+    ManageInvitations,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 8] = [
+        Permission::CreateOrganisation,
+        Permission::ViewOrganisation,
+        Permission::EditOrganisation,
+        Permission::ViewOrganisationHistory,
+        Permission::SearchDirectory,
+        Permission::ManageMembers,
+        Permission::GrantManager,
+        Permission::ManageInvitations,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Permission::CreateOrganisation => "org.create",
+            Permission::ViewOrganisation => "org.view",
+            Permission::EditOrganisation => "org.edit",
+            Permission::ViewOrganisationHistory => "org.history",
+            Permission::SearchDirectory => "directory.search",
+            Permission::ManageMembers => "members.manage",
+            Permission::GrantManager => "members.grant_manager",
+            Permission::ManageInvitations => "invitations.manage",
+        }
+    }
+}
+
+/// Text typed into a search box: trimmed, 1 to 100 characters, no control characters.
+/// It is escaped wherever it is used; this only bounds its size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchText(String);
+
+impl SearchText {
+    pub fn parse(input: &str) -> Result<Option<Self>, super::FieldError> {
+        let value = input.trim();
+        if value.is_empty() {
+            return Ok(None);
+        }
+        if value.chars().count() > 100 {
+            return Err(super::FieldError::new(
+                "q",
+                "Search for at most 100 characters.",
+            ));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(super::FieldError::new(
+                "q",
+                "Remove control characters from the search.",
+            ));
+        }
+        Ok(Some(Self(value.to_string())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_text_is_bounded() {
+        assert_eq!(SearchText::parse("  "), Ok(None));
+        assert!(SearchText::parse("a\u{0}b").is_err());
+        assert!(SearchText::parse(&"x".repeat(10_000)).is_err());
+        assert_eq!(
+            SearchText::parse(" *)(uid=* ").ok().flatten().map(|t| t.0),
+            Some("*)(uid=*".to_string())
+        );
+    }
+}

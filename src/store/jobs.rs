@@ -1,0 +1,171 @@
+//! The outbox: directory work recorded in the same transaction as the change that needs
+//! it, then applied by the worker (`crate::jobs`) with retries.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Store, StoreResult, new_id};
+use crate::domain::UnixTime;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// Make an organisation's posixGroup match the portal (cn, gidNumber, memberUid).
+    SyncGroup,
+}
+
+impl JobKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            JobKind::SyncGroup => "sync_group",
+        }
+    }
+    fn parse(value: &str) -> Option<Self> {
+        (value == "sync_group").then_some(JobKind::SyncGroup)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: String,
+    pub kind: JobKind,
+    pub subject_id: String,
+    pub attempts: i64,
+}
+
+fn from_row(row: &AnyRow) -> StoreResult<Option<Job>> {
+    let kind: String = row.try_get("kind")?;
+    Ok(JobKind::parse(&kind).map(|kind| Job {
+        id: row.try_get("id").unwrap_or_default(),
+        kind,
+        subject_id: row.try_get("subject_id").unwrap_or_default(),
+        attempts: row.try_get("attempts").unwrap_or_default(),
+    }))
+}
+
+/// Records that `subject` needs `kind` applied. Skipped when an unclaimed job for the same
+/// subject already waits: the worker reads the current state, so one run covers both.
+pub(crate) async fn enqueue(
+    conn: &mut sqlx::AnyConnection,
+    kind: JobKind,
+    subject_id: &str,
+    now: UnixTime,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, subject_id, status, attempts, next_attempt_at, created_at, updated_at) \
+         SELECT $1, $2, $3, 'pending', 0, $4, $4, $4 \
+         WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE kind = $2 AND subject_id = $3 \
+                           AND status = 'pending' AND locked_until IS NULL)",
+    )
+    .bind(new_id())
+    .bind(kind.as_str())
+    .bind(subject_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Claims one due job for `lease_seconds`; another instance cannot take it meanwhile.
+    pub async fn claim_due_job(
+        &self,
+        now: UnixTime,
+        lease_seconds: i64,
+    ) -> StoreResult<Option<Job>> {
+        let candidate = sqlx::query(
+            "SELECT id FROM jobs WHERE status = 'pending' AND next_attempt_at <= $1 \
+             AND (locked_until IS NULL OR locked_until < $1) ORDER BY next_attempt_at LIMIT 1",
+        )
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(candidate) = candidate else {
+            return Ok(None);
+        };
+        let id: String = candidate.try_get("id")?;
+        let claimed = sqlx::query(
+            "UPDATE jobs SET locked_until = $1, attempts = attempts + 1, updated_at = $2 \
+             WHERE id = $3 AND status = 'pending' AND (locked_until IS NULL OR locked_until < $2) \
+             RETURNING id, kind, subject_id, attempts",
+        )
+        .bind(now + lease_seconds)
+        .bind(now)
+        .bind(&id)
+        .fetch_optional(self.pool())
+        .await?;
+        match claimed {
+            Some(row) => from_row(&row),
+            // Another instance was quicker; the caller simply asks again.
+            None => Ok(None),
+        }
+    }
+
+    pub async fn complete_job(&self, id: &str, now: UnixTime) -> StoreResult<()> {
+        sqlx::query("UPDATE jobs SET status = 'done', locked_until = NULL, last_error = NULL, updated_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Releases the job for another attempt at `retry_at`, keeping the error for admins.
+    pub async fn retry_job_later(
+        &self,
+        id: &str,
+        error: &str,
+        retry_at: UnixTime,
+        now: UnixTime,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE jobs SET locked_until = NULL, last_error = $1, next_attempt_at = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(error)
+        .bind(retry_at)
+        .bind(now)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Whether directory work for this subject is still waiting to be applied.
+    pub async fn has_pending_job(&self, kind: JobKind, subject_id: &str) -> StoreResult<bool> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE kind = $1 AND subject_id = $2 AND status = 'pending'")
+            .bind(kind.as_str())
+            .bind(subject_id)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+}
+
+impl Store {
+    /// Claims the waiting job for one subject, whether or not it is due yet: used right
+    /// after a change, so its result shows at once when LDAP is up.
+    pub async fn claim_job_for(
+        &self,
+        kind: JobKind,
+        subject_id: &str,
+        now: UnixTime,
+        lease_seconds: i64,
+    ) -> StoreResult<Option<Job>> {
+        let claimed = sqlx::query(
+            "UPDATE jobs SET locked_until = $1, attempts = attempts + 1, updated_at = $2 \
+             WHERE id = (SELECT id FROM jobs WHERE kind = $3 AND subject_id = $4 AND status = 'pending' \
+                         AND (locked_until IS NULL OR locked_until < $2) ORDER BY created_at LIMIT 1) \
+             AND (locked_until IS NULL OR locked_until < $2) \
+             RETURNING id, kind, subject_id, attempts",
+        )
+        .bind(now + lease_seconds)
+        .bind(now)
+        .bind(kind.as_str())
+        .bind(subject_id)
+        .fetch_optional(self.pool())
+        .await?;
+        match claimed {
+            Some(row) => from_row(&row),
+            None => Ok(None),
+        }
+    }
+}

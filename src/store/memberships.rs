@@ -1,0 +1,369 @@
+//! Memberships: who belongs to an organisation, with which role and until when.
+
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+
+use super::audit::{self, AuditEvent};
+use super::jobs::{self, JobKind};
+use super::organisations::Versioned;
+use super::people::AccountStatus;
+use super::{Store, StoreError, StoreResult, is_unique_violation, new_id};
+use crate::domain::{EndDate, Role, UnixTime};
+
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub membership_id: String,
+    pub person_id: String,
+    pub surname: String,
+    pub given_name: Option<String>,
+    pub email: String,
+    pub username: Option<String>,
+    pub role: Role,
+    pub ends_on: Option<String>,
+    pub version: i64,
+    pub account_status: AccountStatus,
+    pub in_directory: bool,
+}
+
+impl Member {
+    pub fn display_name(&self) -> String {
+        match &self.given_name {
+            Some(given) => format!("{given} {}", self.surname),
+            None => self.surname.clone(),
+        }
+    }
+}
+
+const COLUMNS: &str = "m.id AS membership_id, p.id AS person_id, p.surname, p.given_name, p.email, \
+     p.username, m.role, m.ends_on, m.version, p.status, p.ldap_dn";
+
+fn from_row(row: &AnyRow) -> StoreResult<Member> {
+    let role: String = row.try_get("role")?;
+    let status: String = row.try_get("status")?;
+    let ldap_dn: Option<String> = row.try_get("ldap_dn")?;
+    Ok(Member {
+        membership_id: row.try_get("membership_id")?,
+        person_id: row.try_get("person_id")?,
+        surname: row.try_get("surname")?,
+        given_name: row.try_get("given_name")?,
+        email: row.try_get("email")?,
+        username: row.try_get("username")?,
+        role: Role::parse(&role)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown role {role:?}")))?,
+        ends_on: row.try_get("ends_on")?,
+        version: row.try_get("version")?,
+        account_status: if status == "locked" {
+            AccountStatus::Locked
+        } else {
+            AccountStatus::Active
+        },
+        in_directory: ldap_dn.is_some(),
+    })
+}
+
+/// A `LIKE` pattern matching `text` anywhere, with `%`, `_` and `\` taken literally.
+fn contains_pattern(text: &str) -> String {
+    let escaped: String = text
+        .to_lowercase()
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            other => vec![other],
+        })
+        .collect();
+    format!("%{escaped}%")
+}
+
+pub struct MemberPage {
+    pub members: Vec<Member>,
+    pub total: i64,
+    /// The page shown: the one asked for, kept within 1..=last.
+    pub page: i64,
+}
+
+/// A change to one membership, applied only if its version still matches.
+pub enum MembershipChange {
+    Role(Role),
+    EndDate(Option<EndDate>),
+    Remove,
+}
+
+pub(crate) async fn insert(
+    conn: &mut sqlx::AnyConnection,
+    organisation_id: &str,
+    person_id: &str,
+    role: Role,
+    ends_on: Option<&str>,
+    now: UnixTime,
+) -> StoreResult<String> {
+    let id = new_id();
+    let inserted = sqlx::query(
+        "INSERT INTO memberships (id, organisation_id, person_id, role, ends_on, version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 1, $6, $6)",
+    )
+    .bind(&id)
+    .bind(organisation_id)
+    .bind(person_id)
+    .bind(role.as_str())
+    .bind(ends_on)
+    .bind(now)
+    .execute(&mut *conn)
+    .await;
+    match inserted {
+        Ok(_) => Ok(id),
+        Err(error) if is_unique_violation(&error) => Err(StoreError::Conflict("this membership")),
+        Err(error) => Err(error.into()),
+    }
+}
+
+impl Store {
+    /// One page of an organisation's members, by surname, optionally filtered by a
+    /// case-insensitive substring of name, email or username.
+    pub async fn members_page(
+        &self,
+        organisation_id: &str,
+        search: Option<&str>,
+        page: i64,
+        per_page: i64,
+    ) -> StoreResult<MemberPage> {
+        let filter = "m.organisation_id = $1 AND ($2 = '' OR LOWER(p.surname) LIKE $2 ESCAPE '\\' \
+             OR LOWER(COALESCE(p.given_name, '')) LIKE $2 ESCAPE '\\' \
+             OR p.email_normalized LIKE $2 ESCAPE '\\' OR COALESCE(p.username, '') LIKE $2 ESCAPE '\\')";
+        let pattern = search.map(contains_pattern).unwrap_or_default();
+        let count_sql = format!(
+            "SELECT COUNT(*) AS n FROM memberships m JOIN people p ON p.id = m.person_id WHERE {filter}"
+        );
+        let total: i64 = sqlx::query(AssertSqlSafe(count_sql))
+            .bind(organisation_id)
+            .bind(&pattern)
+            .fetch_one(self.pool())
+            .await?
+            .try_get("n")?;
+        let last_page = ((total + per_page - 1) / per_page).max(1);
+        let page = page.clamp(1, last_page);
+        let (limit, offset) = (per_page, (page - 1) * per_page);
+        let sql = format!(
+            "SELECT {COLUMNS} FROM memberships m JOIN people p ON p.id = m.person_id \
+             WHERE {filter} ORDER BY p.surname, p.given_name, p.id LIMIT $3 OFFSET $4"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(organisation_id)
+            .bind(&pattern)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(MemberPage {
+            members: rows.iter().map(from_row).collect::<StoreResult<_>>()?,
+            total,
+            page,
+        })
+    }
+
+    /// A membership of this organisation; another organisation's id finds nothing.
+    pub async fn member(
+        &self,
+        organisation_id: &str,
+        membership_id: &str,
+    ) -> StoreResult<Option<Member>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM memberships m JOIN people p ON p.id = m.person_id \
+             WHERE m.organisation_id = $1 AND m.id = $2"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(organisation_id)
+            .bind(membership_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Usernames of the organisation's current members: the group's `memberUid` values.
+    pub async fn member_uids(
+        &self,
+        organisation_id: &str,
+        today: &str,
+    ) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT p.username FROM memberships m JOIN people p ON p.id = m.person_id \
+             WHERE m.organisation_id = $1 AND p.username IS NOT NULL \
+             AND (m.ends_on IS NULL OR m.ends_on >= $2) ORDER BY p.username",
+        )
+        .bind(organisation_id)
+        .bind(today)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| row.try_get::<String, _>("username").map_err(Into::into))
+            .collect()
+    }
+
+    /// Usernames of everyone in the organisation, to mark directory results as members.
+    pub async fn member_usernames(&self, organisation_id: &str) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT p.username FROM memberships m JOIN people p ON p.id = m.person_id \
+             WHERE m.organisation_id = $1 AND p.username IS NOT NULL",
+        )
+        .bind(organisation_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| row.try_get::<String, _>("username").map_err(Into::into))
+            .collect()
+    }
+
+    /// Applies a versioned change to one membership, with its audit event and a group
+    /// sync job, in one transaction.
+    pub async fn change_membership(
+        &self,
+        organisation_id: &str,
+        membership_id: &str,
+        expected_version: i64,
+        change: &MembershipChange,
+        event: AuditEvent<'_>,
+        now: UnixTime,
+    ) -> StoreResult<Versioned> {
+        let mut tx = self.pool().begin().await?;
+        let result = match change {
+            MembershipChange::Role(role) => {
+                sqlx::query(
+                    "UPDATE memberships SET role = $1, version = version + 1, updated_at = $2 \
+                     WHERE organisation_id = $3 AND id = $4 AND version = $5",
+                )
+                .bind(role.as_str())
+                .bind(now)
+                .bind(organisation_id)
+                .bind(membership_id)
+                .bind(expected_version)
+                .execute(&mut *tx)
+                .await?
+            }
+            MembershipChange::EndDate(ends_on) => {
+                sqlx::query(
+                    "UPDATE memberships SET ends_on = $1, version = version + 1, updated_at = $2 \
+                     WHERE organisation_id = $3 AND id = $4 AND version = $5",
+                )
+                .bind(ends_on.map(EndDate::to_iso))
+                .bind(now)
+                .bind(organisation_id)
+                .bind(membership_id)
+                .bind(expected_version)
+                .execute(&mut *tx)
+                .await?
+            }
+            MembershipChange::Remove => sqlx::query(
+                "DELETE FROM memberships WHERE organisation_id = $1 AND id = $2 AND version = $3",
+            )
+            .bind(organisation_id)
+            .bind(membership_id)
+            .bind(expected_version)
+            .execute(&mut *tx)
+            .await?,
+        };
+        if result.rows_affected() != 1 {
+            return Ok(Versioned::Stale);
+        }
+        audit::insert(
+            &mut tx,
+            &AuditEvent {
+                organisation_id: Some(organisation_id),
+                ..event
+            },
+            now,
+        )
+        .await?;
+        jobs::enqueue(&mut tx, JobKind::SyncGroup, organisation_id, now).await?;
+        tx.commit().await?;
+        Ok(Versioned::Updated)
+    }
+}
+
+/// A person found in the directory, to be linked (not copied) into the portal.
+pub struct DirectoryPersonRef<'a> {
+    pub dn: &'a str,
+    pub uid: &'a str,
+    pub email: &'a crate::domain::Email,
+    pub surname: &'a str,
+    pub given_name: Option<&'a str>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AddMemberError {
+    #[error("already a member")]
+    AlreadyMember,
+    /// The email belongs to a portal account that is not this directory entry.
+    #[error("the email address belongs to another account")]
+    EmailTaken,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for AddMemberError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Store(error.into())
+    }
+}
+
+impl Store {
+    /// Adds a directory person as a member: reuses their portal account when it exists
+    /// (matched by username), otherwise creates one linked to the entry, in one transaction
+    /// with the audit event and the group sync job.
+    pub async fn add_directory_member(
+        &self,
+        organisation_id: &str,
+        person: DirectoryPersonRef<'_>,
+        role: Role,
+        event: AuditEvent<'_>,
+        now: UnixTime,
+    ) -> Result<String, AddMemberError> {
+        let mut tx = self.pool().begin().await?;
+        // Write first so SQLite takes its write lock before reading (see accept_invitation).
+        let person_id = new_id();
+        let inserted = sqlx::query(
+            "INSERT INTO people (id, email, email_normalized, username, surname, given_name, \
+             password_hash, status, created_at, updated_at, ldap_dn) \
+             VALUES ($1, $2, $3, $4, $5, $6, NULL, 'active', $7, $7, $8) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&person_id)
+        .bind(person.email.as_str())
+        .bind(person.email.normalized())
+        .bind(person.uid)
+        .bind(person.surname)
+        .bind(person.given_name)
+        .bind(now)
+        .bind(person.dn)
+        .execute(&mut *tx)
+        .await?;
+        let person_id = if inserted.rows_affected() == 1 {
+            person_id
+        } else {
+            let existing = sqlx::query("SELECT id FROM people WHERE username = $1")
+                .bind(person.uid)
+                .fetch_optional(&mut *tx)
+                .await?;
+            match existing {
+                Some(row) => row.try_get::<String, _>("id")?,
+                None => return Err(AddMemberError::EmailTaken),
+            }
+        };
+        match insert(&mut tx, organisation_id, &person_id, role, None, now).await {
+            Ok(_) => {}
+            Err(StoreError::Conflict(_)) => return Err(AddMemberError::AlreadyMember),
+            Err(other) => return Err(other.into()),
+        }
+        audit::insert(
+            &mut tx,
+            &AuditEvent {
+                subject_id: Some(&person_id),
+                organisation_id: Some(organisation_id),
+                ..event
+            },
+            now,
+        )
+        .await?;
+        jobs::enqueue(&mut tx, JobKind::SyncGroup, organisation_id, now).await?;
+        tx.commit().await?;
+        Ok(person_id)
+    }
+}

@@ -1,0 +1,175 @@
+//! Organisations and their POSIX group number.
+
+use sqlx::any::AnyRow;
+// Dynamic SQL here is assembled only from constant column lists.
+use sqlx::{AssertSqlSafe, Row};
+
+use super::audit::{self, AuditEvent};
+use super::jobs::{self, JobKind};
+use super::{Store, StoreError, StoreResult, is_unique_violation, new_id};
+use crate::domain::{Description, OrganisationName, ShortName, UnixTime};
+
+#[derive(Debug, Clone)]
+pub struct Organisation {
+    pub id: String,
+    pub name: String,
+    pub short_name: String,
+    pub description: String,
+    pub gid_number: i64,
+    pub version: i64,
+    pub created_at: UnixTime,
+}
+
+const COLUMNS: &str = "id, name, short_name, description, gid_number, version, created_at";
+
+fn from_row(row: &AnyRow) -> StoreResult<Organisation> {
+    Ok(Organisation {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        short_name: row.try_get("short_name")?,
+        description: row.try_get("description")?,
+        gid_number: row.try_get("gid_number")?,
+        version: row.try_get("version")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+pub struct NewOrganisation<'a> {
+    pub name: &'a OrganisationName,
+    pub short_name: &'a ShortName,
+    pub description: &'a Description,
+    pub gid_number: i64,
+}
+
+/// Result of an update guarded by a version number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Versioned {
+    Updated,
+    /// Someone changed it since the form was loaded; nothing was written.
+    Stale,
+}
+
+impl Store {
+    /// Creates the organisation and queues its posixGroup, in one transaction.
+    pub async fn create_organisation(
+        &self,
+        new: NewOrganisation<'_>,
+        event: AuditEvent<'_>,
+        now: UnixTime,
+    ) -> StoreResult<String> {
+        let id = new_id();
+        let mut tx = self.pool().begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO organisations (id, name, short_name, description, gid_number, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 1, $6, $6)",
+        )
+        .bind(&id)
+        .bind(new.name.as_str())
+        .bind(new.short_name.as_str())
+        .bind(new.description.as_str())
+        .bind(new.gid_number)
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(error) if is_unique_violation(&error) => {
+                return Err(StoreError::Conflict("an organisation with this short name"));
+            }
+            Err(error) => return Err(error.into()),
+        }
+        let event = AuditEvent {
+            subject_id: Some(&id),
+            organisation_id: Some(&id),
+            ..event
+        };
+        audit::insert(&mut tx, &event, now).await?;
+        jobs::enqueue(&mut tx, JobKind::SyncGroup, &id, now).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    pub async fn organisation(&self, id: &str) -> StoreResult<Option<Organisation>> {
+        let sql = format!("SELECT {COLUMNS} FROM organisations WHERE id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    pub async fn organisation_by_short_name(
+        &self,
+        short_name: &ShortName,
+    ) -> StoreResult<Option<Organisation>> {
+        let sql = format!("SELECT {COLUMNS} FROM organisations WHERE short_name = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(short_name.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Every organisation (for site staff), by name.
+    pub async fn all_organisations(&self) -> StoreResult<Vec<Organisation>> {
+        let sql = format!("SELECT {COLUMNS} FROM organisations ORDER BY name");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// The organisations a person belongs to, by name.
+    pub async fn organisations_of(&self, person_id: &str) -> StoreResult<Vec<Organisation>> {
+        let sql = format!(
+            "SELECT {} FROM organisations o JOIN memberships m ON m.organisation_id = o.id \
+             WHERE m.person_id = $1 ORDER BY o.name",
+            COLUMNS
+                .split(", ")
+                .map(|c| format!("o.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(person_id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    pub async fn update_description(
+        &self,
+        id: &str,
+        expected_version: i64,
+        description: &Description,
+        event: AuditEvent<'_>,
+        now: UnixTime,
+    ) -> StoreResult<Versioned> {
+        let mut tx = self.pool().begin().await?;
+        let updated = sqlx::query(
+            "UPDATE organisations SET description = $1, version = version + 1, updated_at = $2 \
+             WHERE id = $3 AND version = $4",
+        )
+        .bind(description.as_str())
+        .bind(now)
+        .bind(id)
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Ok(Versioned::Stale);
+        }
+        audit::insert(
+            &mut tx,
+            &AuditEvent {
+                subject_id: Some(id),
+                organisation_id: Some(id),
+                ..event
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Versioned::Updated)
+    }
+}

@@ -1,0 +1,172 @@
+//! Creating organisations (with a gidNumber) and changing their membership. Every change
+//! is stored with its group-sync job; `jobs::apply_now` then tries LDAP straight away.
+
+use crate::context::{AppContext, now, today};
+use crate::directory::DirectoryError;
+use crate::domain::{Description, Email, OrganisationName, Role, ShortName};
+use crate::store::StoreError;
+use crate::store::audit::AuditEvent;
+use crate::store::ids::IdKind;
+use crate::store::jobs::JobKind;
+use crate::store::memberships::{AddMemberError, DirectoryPersonRef};
+use crate::store::organisations::{NewOrganisation, Organisation};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrganisationError {
+    #[error("an organisation with the short name {0:?} already exists")]
+    ShortNameTaken(String),
+    #[error("no gidNumber is left in the configured range")]
+    GidRangeExhausted,
+    #[error("the directory is needed to allocate a gidNumber but is unavailable: {0}")]
+    Directory(#[from] DirectoryError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct NewOrganisationRequest<'a> {
+    pub name: OrganisationName,
+    pub short_name: ShortName,
+    pub description: Description,
+    pub actor_id: Option<&'a str>,
+    pub client_ip: Option<&'a str>,
+}
+
+/// Takes gidNumbers from the configured range until one is free in LDAP. Numbers found
+/// taken are burned, never offered again; so are numbers of deleted groups.
+async fn allocate_gid(ctx: &AppContext) -> Result<i64, OrganisationError> {
+    let ldap = &ctx.settings.ldap;
+    loop {
+        let number = ctx
+            .store
+            .take_id_number(
+                IdKind::Gid,
+                i64::from(ldap.gid_number_min),
+                i64::from(ldap.gid_number_max),
+            )
+            .await?
+            .ok_or(OrganisationError::GidRangeExhausted)?;
+        if !ctx.directory.gid_number_in_use(number).await? {
+            return Ok(number);
+        }
+        tracing::info!(number, "gidNumber already in LDAP; skipped");
+    }
+}
+
+pub async fn create_organisation(
+    ctx: &AppContext,
+    request: NewOrganisationRequest<'_>,
+) -> Result<Organisation, OrganisationError> {
+    // Check first so a taken name does not burn a gidNumber; the unique index still
+    // decides races.
+    if ctx
+        .store
+        .organisation_by_short_name(&request.short_name)
+        .await?
+        .is_some()
+    {
+        return Err(OrganisationError::ShortNameTaken(
+            request.short_name.to_string(),
+        ));
+    }
+    let gid_number = allocate_gid(ctx).await?;
+    let id = ctx
+        .store
+        .create_organisation(
+            NewOrganisation {
+                name: &request.name,
+                short_name: &request.short_name,
+                description: &request.description,
+                gid_number,
+            },
+            AuditEvent {
+                actor_id: request.actor_id,
+                action: "organisation.created",
+                client_ip: request.client_ip,
+                details: format!(
+                    "created {} ({}) with gidNumber {gid_number}",
+                    request.name.as_str(),
+                    request.short_name
+                ),
+                ..AuditEvent::default()
+            },
+            now(),
+        )
+        .await
+        .map_err(|error| match error {
+            StoreError::Conflict(_) => {
+                OrganisationError::ShortNameTaken(request.short_name.to_string())
+            }
+            other => other.into(),
+        })?;
+    crate::jobs::apply_now(ctx, JobKind::SyncGroup, &id).await;
+    ctx.store
+        .organisation(&id)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("organisation vanished after creation".into()).into())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AddFromDirectoryError {
+    #[error("nobody with this username is in the directory")]
+    NotInDirectory,
+    #[error("this person has no email address in the directory")]
+    NoEmail,
+    #[error(transparent)]
+    Add(#[from] AddMemberError),
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+}
+
+/// Adds the directory person `uid` as a member; their entry is linked, not copied.
+pub async fn add_member_from_directory(
+    ctx: &AppContext,
+    organisation: &Organisation,
+    uid: &str,
+    role: Role,
+    actor_id: &str,
+    client_ip: Option<&str>,
+) -> Result<(), AddFromDirectoryError> {
+    let person = ctx
+        .directory
+        .person_by_uid(uid)
+        .await?
+        .ok_or(AddFromDirectoryError::NotInDirectory)?;
+    let email = person
+        .email
+        .as_deref()
+        .and_then(|email| Email::parse(email).ok())
+        .ok_or(AddFromDirectoryError::NoEmail)?;
+    ctx.store
+        .add_directory_member(
+            &organisation.id,
+            DirectoryPersonRef {
+                dn: &person.dn,
+                uid: &person.uid,
+                email: &email,
+                surname: &person.surname,
+                given_name: person.given_name.as_deref(),
+            },
+            role,
+            AuditEvent {
+                actor_id: Some(actor_id),
+                action: "member.added",
+                client_ip,
+                details: format!(
+                    "added {} ({}) as {}",
+                    person.display_name(),
+                    person.uid,
+                    role.as_str()
+                ),
+                ..AuditEvent::default()
+            },
+            now(),
+        )
+        .await?;
+    crate::jobs::apply_now(ctx, JobKind::SyncGroup, &organisation.id).await;
+    Ok(())
+}
+
+/// Today's date for membership end checks, as stored (`YYYY-MM-DD`).
+pub fn today_iso() -> String {
+    crate::domain::EndDate::from_date(today()).to_iso()
+}

@@ -1,0 +1,228 @@
+//! A PI's invitations: sending, the emailed link, resend, revoke, duplicates, the list.
+
+use roster::domain::Role;
+
+use crate::support::app::{GOOD_PASSWORD, TestApp, into_page};
+
+async fn invite(
+    browser: &crate::support::app::Browser,
+    org_id: &str,
+    fields: &[(&str, &str)],
+) -> crate::support::app::Page {
+    let path = format!("/orgs/{org_id}/invitations");
+    into_page(browser.submit(&path, &path, fields).await).await
+}
+
+#[tokio::test]
+async fn a_pi_invites_by_surname_and_email_and_the_link_works() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Astrophysics Lab", "astro").await;
+    let owner = app.browser_for(&org, "pi@example.org", Role::Owner).await;
+
+    let page = invite(
+        &owner,
+        &org.id,
+        &[
+            ("surname", "Curie"),
+            ("given_name", "Marie"),
+            ("email", "marie@example.org"),
+            ("role", "member"),
+            ("ends_on", "2099-12-31"),
+        ],
+    )
+    .await;
+    assert_eq!(page.status, 200);
+    let shown = page.attr("#invitation-link", "value").unwrap();
+    assert_eq!(
+        page.attr("#invitation-link", "readonly").as_deref(),
+        Some(""),
+        "selectable, not editable"
+    );
+    assert_eq!(
+        page.text("label[for=invitation-link]"),
+        "Invitation link (select it and copy; it is shown only now)"
+    );
+
+    let mail = app.mail_with_link(&shown).await;
+    assert_eq!(mail.subject, "You are invited to Astrophysics Lab");
+    assert!(mail.is_to("marie@example.org"));
+
+    // Listed as pending, with who sent it.
+    let list = owner.page(&format!("/orgs/{}/invitations", org.id)).await;
+    // Pending ones first; the PI's own (accepted) invitation is below.
+    assert_eq!(
+        list.select_all("table.invitations td.state"),
+        vec!["pending", "accepted"]
+    );
+    assert_eq!(
+        list.select_all("table.invitations td.email")[0],
+        "marie@example.org"
+    );
+    assert_eq!(list.select_all("table.invitations td.sent-by")[0], "Tester");
+    assert_eq!(
+        list.select_all("table.invitations td.role")[0],
+        "Member until 2099-12-31"
+    );
+
+    let newcomer = app.new_browser();
+    assert_eq!(
+        newcomer
+            .accept_invitation(&shown, GOOD_PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    let members = owner
+        .page(&format!("/orgs/{}/members?q=curie", org.id))
+        .await;
+    assert_eq!(members.text("td.name"), "Marie Curie");
+    assert_eq!(members.text("td.ends"), "2099-12-31");
+    assert_eq!(
+        members.text("td.status"),
+        "pending LDAP",
+        "no POSIX account yet"
+    );
+    let list = owner.page(&format!("/orgs/{}/invitations", org.id)).await;
+    assert_eq!(
+        list.select_all("table.invitations td.state"),
+        vec!["accepted", "accepted"]
+    );
+}
+
+#[tokio::test]
+async fn bad_invitation_input_is_shown_next_to_each_field() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Astro", "astro").await;
+    let manager = app.browser_for(&org, "m@example.org", Role::Manager).await;
+    let page = invite(
+        &manager,
+        &org.id,
+        &[
+            ("surname", " "),
+            ("email", "not-an-email"),
+            ("role", "owner"),
+            ("ends_on", "2001-01-01"),
+        ],
+    )
+    .await;
+    assert_eq!(page.status, 422);
+    assert_eq!(
+        page.text("#surname-error"),
+        "Error: This field is required."
+    );
+    assert_eq!(
+        page.text("#email-error"),
+        "Error: Enter an email address like name@example.org."
+    );
+    assert_eq!(
+        page.text("#role-error"),
+        "Error: Choose one of the roles offered.",
+        "a manager cannot invite owners"
+    );
+    assert_eq!(
+        page.text("#ends_on-error"),
+        "Error: The end date cannot be in the past."
+    );
+    assert_eq!(
+        page.attr("input[name=email]", "value").as_deref(),
+        Some("not-an-email"),
+        "input kept"
+    );
+    assert!(app.smtp.messages().iter().all(|m| !m.is_to("not-an-email")));
+}
+
+#[tokio::test]
+async fn resend_kills_the_old_link_and_inviting_again_does_not_duplicate() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Astro", "astro").await;
+    let owner = app.browser_for(&org, "pi@example.org", Role::Owner).await;
+    let first = invite(
+        &owner,
+        &org.id,
+        &[("surname", "Curie"), ("email", "marie@example.org")],
+    )
+    .await;
+    let first_link = first.attr("#invitation-link", "value").unwrap();
+
+    // Inviting the same email again re-sends: a new link, the old one dead, one row.
+    let second = invite(
+        &owner,
+        &org.id,
+        &[("surname", "Curie"), ("email", "MARIE@example.org")],
+    )
+    .await;
+    assert!(
+        second
+            .text(".fresh-link p")
+            .starts_with("A new invitation link was made for")
+    );
+    let second_link = second.attr("#invitation-link", "value").unwrap();
+    assert_ne!(first_link, second_link);
+    assert_eq!(app.new_browser().page(&first_link).await.status, 404);
+    let list = owner.page(&format!("/orgs/{}/invitations", org.id)).await;
+    // One row for Marie (plus the PI's own accepted invitation).
+    assert_eq!(
+        list.select_all("table.invitations td.email")
+            .iter()
+            .filter(|e| *e == "marie@example.org")
+            .count(),
+        1
+    );
+
+    // The resend button does the same.
+    let resend = list
+        .attr("table.invitations form[action$='/resend']", "action")
+        .unwrap();
+    let resent = into_page(
+        owner
+            .post_form(&resend, &[("csrf_token", &list.csrf_token())])
+            .await,
+    )
+    .await;
+    assert_eq!(resent.status, 200);
+    let third_link = resent.attr("#invitation-link", "value").unwrap();
+    app.mail_with_link(&third_link).await;
+    assert_eq!(app.new_browser().page(&second_link).await.status, 404);
+    assert_eq!(app.new_browser().page(&third_link).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_revoked_invitation_link_says_it_was_withdrawn() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Astro", "astro").await;
+    let owner = app.browser_for(&org, "pi@example.org", Role::Owner).await;
+    let link = invite(
+        &owner,
+        &org.id,
+        &[("surname", "Curie"), ("email", "marie@example.org")],
+    )
+    .await
+    .attr("#invitation-link", "value")
+    .unwrap();
+    let list = owner.page(&format!("/orgs/{}/invitations", org.id)).await;
+    let revoke = list
+        .attr("table.invitations form[action$='/revoke']", "action")
+        .unwrap();
+    let response = owner
+        .post_form(&revoke, &[("csrf_token", &list.csrf_token())])
+        .await;
+    assert_eq!(response.status(), 303);
+    let page = app.new_browser().page(&link).await;
+    assert_eq!(page.status, 410);
+    assert_eq!(page.text("h1"), "Invitation withdrawn");
+    let list = owner
+        .page(&format!("/orgs/{}/invitations?done=revoked", org.id))
+        .await;
+    let mut states = list.select_all("td.state");
+    states.sort();
+    assert_eq!(states, vec!["accepted", "revoked"]);
+    assert_eq!(
+        list.text(".notice"),
+        "The invitation was withdrawn; its link no longer works."
+    );
+    // Revoking again is a clear 409, not a 500.
+    let again = owner
+        .post_form(&revoke, &[("csrf_token", &list.csrf_token())])
+        .await;
+    assert_eq!(again.status(), 409);
+}
