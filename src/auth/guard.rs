@@ -28,21 +28,40 @@ pub async fn require(
     }
 }
 
+/// What a person may do in one organisation, read once per request.
+#[derive(Debug, Clone)]
+pub struct Granted(Vec<Permission>);
+
+impl Granted {
+    pub fn allows(&self, permission: Permission) -> bool {
+        self.0.contains(&permission)
+    }
+}
+
 /// Loads the organisation a route names and checks `permission` in it: 404 when there is
-/// no such organisation, 403 when the person may not.
+/// no such organisation, 403 when the person may not. Returns everything the person may do
+/// there, so the page can show or hide its controls without asking again.
 pub async fn organisation(
     ctx: &AppContext,
     user: &SignedIn,
     organisation_id: &str,
     permission: Permission,
-) -> Result<Organisation, WebError> {
+) -> Result<(Organisation, Granted), WebError> {
     let organisation = ctx
         .store
         .organisation(organisation_id)
         .await?
         .ok_or(WebError::NotFound)?;
-    require(ctx, user, permission, Some(&organisation.id)).await?;
-    Ok(organisation)
+    let granted = Granted(
+        ctx.store
+            .permissions_in(&user.person.id, Some(&organisation.id), &today_iso())
+            .await?,
+    );
+    if !granted.allows(permission) {
+        tracing::info!(person = %user.person.id, permission = permission.as_str(), "permission refused");
+        return Err(WebError::Forbidden(NOT_ALLOWED.into()));
+    }
+    Ok((organisation, granted))
 }
 
 /// Whether the person holds `permission` here, for showing or hiding controls.

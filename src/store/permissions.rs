@@ -41,3 +41,35 @@ impl Store {
             .collect()
     }
 }
+
+impl Store {
+    /// Every permission the person holds here (site-wide grants plus their current role in
+    /// the organisation), in one query: pages derive all their checks from it.
+    pub async fn permissions_in(
+        &self,
+        person_id: &str,
+        organisation_id: Option<&str>,
+        today: &str,
+    ) -> StoreResult<Vec<Permission>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT rp.permission FROM role_permissions rp WHERE rp.role IN ( \
+               SELECT role FROM role_grants WHERE person_id = $1 AND organisation_id IS NULL \
+               UNION \
+               SELECT role FROM memberships WHERE person_id = $1 AND organisation_id = $2 \
+                 AND (ends_on IS NULL OR ends_on >= $3))",
+        )
+        .bind(person_id)
+        .bind(organisation_id)
+        .bind(today)
+        .fetch_all(self.pool())
+        .await?;
+        let mut held = Vec::new();
+        for row in rows {
+            let name: String = row.try_get("permission")?;
+            if let Some(permission) = Permission::ALL.into_iter().find(|p| p.as_str() == name) {
+                held.push(permission);
+            }
+        }
+        Ok(held)
+    }
+}

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::account::see_other;
 use super::error::WebError;
 use super::pages::{FormErrors, Layout, Pager, query_value, render, render_with_status};
-use crate::auth::guard;
+use crate::auth::guard::{self, Granted};
 use crate::auth::identity::SignedIn;
 use crate::context::{AppContext, now, today};
 use crate::domain::{
@@ -75,15 +75,11 @@ fn stale() -> WebError {
 }
 
 /// The roles this person may hand out in this organisation.
-async fn grantable_roles(
-    ctx: &AppContext,
-    user: &SignedIn,
-    organisation_id: &str,
-) -> Result<Vec<Role>, WebError> {
-    if guard::allows(ctx, user, Permission::GrantManager, Some(organisation_id)).await? {
-        Ok(Role::ORGANISATION_ROLES.to_vec())
+fn grantable_roles(granted: &Granted) -> Vec<Role> {
+    if granted.allows(Permission::GrantManager) {
+        Role::ORGANISATION_ROLES.to_vec()
     } else {
-        Ok(vec![Role::Member])
+        vec![Role::Member]
     }
 }
 
@@ -218,28 +214,23 @@ struct OrgNav {
     edit: bool,
 }
 
-async fn org_nav(
-    ctx: &AppContext,
-    user: &SignedIn,
-    organisation: &Organisation,
-    current: &'static str,
-) -> Result<OrgNav, WebError> {
-    let id = Some(organisation.id.as_str());
-    Ok(OrgNav {
+fn org_nav(granted: &Granted, organisation: &Organisation, current: &'static str) -> OrgNav {
+    OrgNav {
         id: organisation.id.clone(),
         current,
-        members: guard::allows(ctx, user, Permission::ViewOrganisation, id).await?,
-        directory: guard::allows(ctx, user, Permission::SearchDirectory, id).await?,
-        invitations: guard::allows(ctx, user, Permission::ManageInvitations, id).await?,
-        history: guard::allows(ctx, user, Permission::ViewOrganisationHistory, id).await?,
-        edit: guard::allows(ctx, user, Permission::EditOrganisation, id).await?,
-    })
+        members: granted.allows(Permission::ViewOrganisation),
+        directory: granted.allows(Permission::SearchDirectory),
+        invitations: granted.allows(Permission::ManageInvitations),
+        history: granted.allows(Permission::ViewOrganisationHistory),
+        edit: granted.allows(Permission::EditOrganisation),
+    }
 }
 
 async fn show_page<'a>(
     ctx: &AppContext,
     user: &SignedIn,
     organisation: &'a Organisation,
+    granted: &Granted,
     notice: Option<&'static str>,
     description: String,
     errors: FormErrors,
@@ -251,7 +242,7 @@ async fn show_page<'a>(
         .total;
     Ok(ShowPage {
         layout: Layout::for_user(user)?,
-        nav: org_nav(ctx, user, organisation, "overview").await?,
+        nav: org_nav(granted, organisation, "overview"),
         pending: ldap_pending(ctx, organisation).await?,
         organisation,
         notice,
@@ -267,7 +258,7 @@ pub async fn show(
     path: web::Path<String>,
     query: web::Query<NoticeQuery>,
 ) -> Result<HttpResponse, WebError> {
-    let organisation =
+    let (organisation, granted) =
         guard::organisation(&ctx, &user, &path, Permission::ViewOrganisation).await?;
     let description = organisation.description.clone();
     render(
@@ -275,6 +266,7 @@ pub async fn show(
             &ctx,
             &user,
             &organisation,
+            &granted,
             notice_for(query.done.as_deref()),
             description,
             FormErrors::default(),
@@ -296,7 +288,7 @@ pub async fn update_description(
     path: web::Path<String>,
     form: web::Form<DescriptionForm>,
 ) -> Result<HttpResponse, WebError> {
-    let organisation =
+    let (organisation, granted) =
         guard::organisation(&ctx, &user, &path, Permission::EditOrganisation).await?;
     let description = match Description::parse(&form.description) {
         Ok(description) => description,
@@ -307,6 +299,7 @@ pub async fn update_description(
                 &ctx,
                 &user,
                 &organisation,
+                &granted,
                 None,
                 form.description.clone(),
                 errors,
@@ -381,7 +374,7 @@ pub async fn members(
     path: web::Path<String>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, WebError> {
-    let organisation =
+    let (organisation, granted) =
         guard::organisation(&ctx, &user, &path, Permission::ViewOrganisation).await?;
     let raw = query.q.clone().unwrap_or_default();
     let (search, search_error) = match SearchText::parse(&raw) {
@@ -402,12 +395,11 @@ pub async fn members(
     } else {
         StatusCode::OK
     };
-    let id = Some(organisation.id.as_str());
     render_with_status(
         status,
         &MembersPage {
             layout: Layout::for_user(&user)?,
-            nav: org_nav(&ctx, &user, &organisation, "members").await?,
+            nav: org_nav(&granted, &organisation, "members"),
             notice: notice_for(query.done.as_deref()),
             pending: ldap_pending(&ctx, &organisation).await?,
             pager: Pager::new(Some(page.page), MEMBERS_PER_PAGE, page.total),
@@ -415,8 +407,8 @@ pub async fn members(
             q_encoded: query_value(&raw),
             q: raw,
             search_error,
-            can_manage: guard::allows(&ctx, &user, Permission::ManageMembers, id).await?,
-            roles: grantable_roles(&ctx, &user, &organisation.id).await?,
+            can_manage: granted.allows(Permission::ManageMembers),
+            roles: grantable_roles(&granted),
             today: EndDate::from_date(today()).to_iso(),
             organisation: &organisation,
         },
@@ -441,14 +433,14 @@ async fn change_membership(
     kind: &'static str,
 ) -> Result<HttpResponse, WebError> {
     let (organisation_id, membership_id) = path.into_inner();
-    let organisation =
+    let (organisation, granted) =
         guard::organisation(&ctx, &user, &organisation_id, Permission::ManageMembers).await?;
     let member = ctx
         .store
         .member(&organisation.id, &membership_id)
         .await?
         .ok_or(WebError::NotFound)?;
-    let roles = grantable_roles(&ctx, &user, &organisation.id).await?;
+    let roles = grantable_roles(&granted);
     if !roles.contains(&member.role) {
         return Err(WebError::Forbidden(
             "Only the organisation's owner can change its owners and managers.".into(),
@@ -581,11 +573,12 @@ pub async fn directory(
     path: web::Path<String>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, WebError> {
-    let organisation = guard::organisation(&ctx, &user, &path, Permission::SearchDirectory).await?;
+    let (organisation, granted) =
+        guard::organisation(&ctx, &user, &path, Permission::SearchDirectory).await?;
     let raw = query.q.clone().unwrap_or_default();
     let mut page = DirectoryPage {
         layout: Layout::for_user(&user)?,
-        nav: org_nav(&ctx, &user, &organisation, "directory").await?,
+        nav: org_nav(&granted, &organisation, "directory"),
         q_encoded: query_value(&raw),
         q: raw.clone(),
         searched: false,
@@ -593,14 +586,8 @@ pub async fn directory(
         rows: Vec::new(),
         pager: Pager::new(None, 1, 0),
         truncated: false,
-        can_add: guard::allows(
-            &ctx,
-            &user,
-            Permission::ManageMembers,
-            Some(&organisation.id),
-        )
-        .await?,
-        roles: grantable_roles(&ctx, &user, &organisation.id).await?,
+        can_add: granted.allows(Permission::ManageMembers),
+        roles: grantable_roles(&granted),
         organisation: &organisation,
     };
     let text = match SearchText::parse(&raw) {
@@ -658,8 +645,9 @@ pub async fn add_member(
     path: web::Path<String>,
     form: web::Form<AddMemberForm>,
 ) -> Result<HttpResponse, WebError> {
-    let organisation = guard::organisation(&ctx, &user, &path, Permission::ManageMembers).await?;
-    let roles = grantable_roles(&ctx, &user, &organisation.id).await?;
+    let (organisation, granted) =
+        guard::organisation(&ctx, &user, &path, Permission::ManageMembers).await?;
+    let roles = grantable_roles(&granted);
     let role = if form.role.is_empty() {
         Role::Member
     } else {
@@ -773,19 +761,27 @@ pub struct InviteForm {
     ends_on: String,
 }
 
-async fn invitations_page<'a>(
-    ctx: &AppContext,
-    user: &SignedIn,
-    organisation: &'a Organisation,
+/// What the invitations page shows besides the list: a notice, the form (with its errors)
+/// and a link just made.
+#[derive(Default)]
+struct InvitationsView {
     notice: Option<&'static str>,
     errors: FormErrors,
     form: InviteForm,
     fresh: Option<FreshLink>,
+}
+
+async fn invitations_page<'a>(
+    ctx: &AppContext,
+    user: &SignedIn,
+    organisation: &'a Organisation,
+    granted: &Granted,
+    view: InvitationsView,
 ) -> Result<InvitationsPage<'a>, WebError> {
     let at = now();
     Ok(InvitationsPage {
         layout: Layout::for_user(user)?,
-        nav: org_nav(ctx, user, organisation, "invitations").await?,
+        nav: org_nav(granted, organisation, "invitations"),
         rows: ctx
             .store
             .invitations_of_organisation(&organisation.id)
@@ -793,12 +789,12 @@ async fn invitations_page<'a>(
             .into_iter()
             .map(|listed| invitation_row(listed, at))
             .collect(),
-        roles: grantable_roles(ctx, user, &organisation.id).await?,
+        roles: grantable_roles(granted),
         organisation,
-        notice,
-        errors,
-        form,
-        fresh,
+        notice: view.notice,
+        errors: view.errors,
+        form: view.form,
+        fresh: view.fresh,
     })
 }
 
@@ -808,7 +804,7 @@ pub async fn invitations(
     path: web::Path<String>,
     query: web::Query<NoticeQuery>,
 ) -> Result<HttpResponse, WebError> {
-    let organisation =
+    let (organisation, granted) =
         guard::organisation(&ctx, &user, &path, Permission::ManageInvitations).await?;
     let notice = notice_for(query.done.as_deref());
     render(
@@ -816,10 +812,11 @@ pub async fn invitations(
             &ctx,
             &user,
             &organisation,
-            notice,
-            FormErrors::default(),
-            InviteForm::default(),
-            None,
+            &granted,
+            InvitationsView {
+                notice,
+                ..InvitationsView::default()
+            },
         )
         .await?,
     )
@@ -832,10 +829,10 @@ pub async fn invite(
     path: web::Path<String>,
     form: web::Form<InviteForm>,
 ) -> Result<HttpResponse, WebError> {
-    let organisation =
+    let (organisation, granted) =
         guard::organisation(&ctx, &user, &path, Permission::ManageInvitations).await?;
     let form = form.into_inner();
-    let roles = grantable_roles(&ctx, &user, &organisation.id).await?;
+    let roles = grantable_roles(&granted);
     let mut errors = FormErrors::default();
     let surname = errors.check(PersonName::parse("surname", &form.surname));
     let given_name = errors.check(PersonName::parse_optional("given_name", &form.given_name));
@@ -850,7 +847,18 @@ pub async fn invite(
     let (Some(surname), Some(given_name), Some(email), Some(role), Some(ends_on)) =
         (surname, given_name, email, role, ends_on)
     else {
-        let page = invitations_page(&ctx, &user, &organisation, None, errors, form, None).await?;
+        let page = invitations_page(
+            &ctx,
+            &user,
+            &organisation,
+            &granted,
+            InvitationsView {
+                errors,
+                form,
+                ..InvitationsView::default()
+            },
+        )
+        .await?;
         return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
     };
     let ip = client_ip(&req, &ctx);
@@ -881,10 +889,11 @@ pub async fn invite(
             &ctx,
             &user,
             &organisation,
-            None,
-            FormErrors::default(),
-            InviteForm::default(),
-            Some(fresh),
+            &granted,
+            InvitationsView {
+                fresh: Some(fresh),
+                ..InvitationsView::default()
+            },
         )
         .await?,
     )
@@ -897,7 +906,7 @@ pub async fn resend(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
     let (organisation_id, invitation_id) = path.into_inner();
-    let organisation =
+    let (organisation, granted) =
         guard::organisation(&ctx, &user, &organisation_id, Permission::ManageInvitations).await?;
     let ip = client_ip(&req, &ctx);
     let resent = resend_invitation(
@@ -929,10 +938,11 @@ pub async fn resend(
             &ctx,
             &user,
             &organisation,
-            None,
-            FormErrors::default(),
-            InviteForm::default(),
-            Some(fresh),
+            &granted,
+            InvitationsView {
+                fresh: Some(fresh),
+                ..InvitationsView::default()
+            },
         )
         .await?,
     )
@@ -965,7 +975,7 @@ pub async fn revoke(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
     let (organisation_id, invitation_id) = path.into_inner();
-    let organisation =
+    let (organisation, _) =
         guard::organisation(&ctx, &user, &organisation_id, Permission::ManageInvitations).await?;
     let ip = client_ip(&req, &ctx);
     let revoked = ctx
@@ -1017,7 +1027,7 @@ pub async fn history(
     user: SignedIn,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let organisation =
+    let (organisation, granted) =
         guard::organisation(&ctx, &user, &path, Permission::ViewOrganisationHistory).await?;
     let rows = ctx
         .store
@@ -1034,7 +1044,7 @@ pub async fn history(
         .collect();
     render(&HistoryPage {
         layout: Layout::for_user(&user)?,
-        nav: org_nav(&ctx, &user, &organisation, "history").await?,
+        nav: org_nav(&granted, &organisation, "history"),
         organisation: &organisation,
         rows,
     })

@@ -291,3 +291,130 @@ async fn serve_answers_healthz_within_two_seconds_and_migrate_is_idempotent() {
     assert!(healthy, "no /healthz 200 within 2 s of start");
     assert_eq!(browser.get("/readyz").await.status(), 200);
 }
+
+#[tokio::test]
+async fn org_and_invite_commands_provision_through_the_same_code_as_the_web() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&app, dir.path(), "127.0.0.1:0", "");
+    let run = |args: &[&str]| {
+        let output = roster()
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    };
+    let (code, stdout, stderr) = run(&[
+        "org",
+        "create",
+        "--name",
+        "Astrophysics Lab",
+        "--short-name",
+        "astro",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let org_id = stdout.lines().last().unwrap().to_string();
+    let org = app
+        .context
+        .store
+        .organisation(&org_id)
+        .await
+        .unwrap()
+        .expect("created");
+    assert_eq!(org.short_name, "astro");
+    assert!(stderr.contains("its LDAP group is in place"), "{stderr}");
+    assert_eq!(app.ldap_member_uids("astro").await, Some(vec![]));
+
+    let (code, _, stderr) = run(&["org", "create", "--name", "Again", "--short-name", "astro"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr
+            .contains("--short-name: an organisation with the short name \"astro\" already exists"),
+        "{stderr}"
+    );
+
+    let (code, stdout, stderr) = run(&[
+        "invite",
+        "create",
+        "--org",
+        "astro",
+        "--email",
+        "pi@example.org",
+        "--surname",
+        "Curie",
+        "--role",
+        "owner",
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let link = stdout.lines().last().unwrap().to_string();
+    app.mail_with_link(&link).await;
+    let (code, _, stderr) = run(&[
+        "invite",
+        "create",
+        "--org",
+        "nosuch",
+        "--email",
+        "x@example.org",
+        "--surname",
+        "X",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("--org: no organisation is called nosuch"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&[
+        "invite",
+        "create",
+        "--org",
+        "astro",
+        "--email",
+        "x@example.org",
+        "--surname",
+        "X",
+        "--role",
+        "admin",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("--role: use member, manager or owner"),
+        "{stderr}"
+    );
+
+    // The PI accepts and is the owner.
+    let browser = app.new_browser();
+    assert_eq!(
+        browser
+            .accept_invitation(&link, GOOD_PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(
+        browser
+            .get(&format!("/orgs/{org_id}/history"))
+            .await
+            .status(),
+        200
+    );
+
+    let (code, stdout, _) = run(&["invite", "list", "--org", "astro"]);
+    assert_eq!(code, Some(0));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        "state\temail\tsurname\trole\tsent\texpires\tinvited_by"
+    );
+    assert!(
+        lines[1].starts_with("accepted\tpi@example.org\tCurie\towner\t"),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(lines.len(), 2);
+}

@@ -159,3 +159,130 @@ async fn a_stale_description_edit_is_refused_and_nothing_is_lost() {
         .unwrap();
     assert_eq!(current.description, "First");
 }
+
+#[tokio::test]
+async fn an_admin_appoints_a_pi_by_inviting_them_as_owner() {
+    let app = TestApp::spawn().await;
+    app.signed_in_admin("admin@example.org").await;
+    let org = app.create_org("Astro", "astro").await;
+    let path = format!("/orgs/{}/invitations", org.id);
+    let page = app.browser.page(&path).await;
+    assert_eq!(
+        page.select_all("select#role option"),
+        vec!["Member", "Manager", "Owner"]
+    );
+    let response = into_page(
+        app.browser
+            .submit(
+                &path,
+                &path,
+                &[
+                    ("surname", "Curie"),
+                    ("email", "pi@example.org"),
+                    ("role", "owner"),
+                ],
+            )
+            .await,
+    )
+    .await;
+    let link = response.attr("#invitation-link", "value").unwrap();
+    let pi = app.new_browser();
+    assert_eq!(
+        pi.accept_invitation(&link, crate::support::app::GOOD_PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    let members = pi.page(&format!("/orgs/{}/members", org.id)).await;
+    assert_eq!(members.text("td.role"), "Owner");
+    assert_eq!(
+        pi.get(&format!("/orgs/{}/history", org.id)).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn directory_changes_wait_while_ldap_is_down_and_are_applied_when_it_returns() {
+    let mut app = TestApp::spawn().await;
+    app.signed_in_admin("admin@example.org").await;
+    let org = app.create_org("Astro", "astro").await;
+    let owner = app.browser_for(&org, "pi@example.org", Role::Owner).await;
+    let token = owner
+        .page(&format!("/orgs/{}/directory", org.id))
+        .await
+        .csrf_token();
+    for uid in ["jsmith", "esmith"] {
+        let added = owner
+            .post_form(
+                &format!("/orgs/{}/members", org.id),
+                &[("csrf_token", &token), ("uid", uid)],
+            )
+            .await;
+        assert_eq!(added.status(), 303);
+    }
+    assert_eq!(
+        app.ldap_member_uids("astro").await,
+        Some(vec!["esmith".into(), "jsmith".into()])
+    );
+
+    app.slapd.stop();
+    // Creating an organisation needs LDAP to pick a free gidNumber: a clear 503, nothing made.
+    let refused = into_page(
+        app.browser
+            .submit("/orgs", "/orgs", &[("name", "Bio"), ("short_name", "bio")])
+            .await,
+    )
+    .await;
+    assert_eq!(refused.status, 503);
+    assert!(
+        refused
+            .text(".error-message")
+            .starts_with("The directory could not be asked")
+    );
+    assert_eq!(
+        app.context.store.all_organisations().await.unwrap().len(),
+        1
+    );
+
+    // Removing a member is stored at once and shown as pending.
+    let page = owner
+        .page(&format!("/orgs/{}/members?q=jsmith", org.id))
+        .await;
+    let remove = page.attr("form[action$='/remove']", "action").unwrap();
+    let version = page
+        .attr("form[action$='/remove'] input[name=version]", "value")
+        .unwrap();
+    let response = owner
+        .post_form(
+            &remove,
+            &[("csrf_token", &page.csrf_token()), ("version", &version)],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let after = owner.page(&format!("/orgs/{}/members", org.id)).await;
+    assert_eq!(
+        after.text(".pending"),
+        "Directory changes are pending — they will be applied automatically."
+    );
+    assert_eq!(
+        after.select_all("td.username"),
+        vec!["esmith", "none yet"],
+        "jsmith is gone; the PI has no username yet"
+    );
+
+    app.slapd.start_again();
+    // The worker retries with backoff (5 s after the first failure).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if app.ldap_member_uids("astro").await == Some(vec!["esmith".to_string()]) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the change never reached LDAP"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let settled = owner.page(&format!("/orgs/{}/members", org.id)).await;
+    assert!(settled.select_all(".pending").is_empty());
+}
