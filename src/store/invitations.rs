@@ -388,10 +388,18 @@ impl Store {
             .await?;
         match invitation.organisation_id.as_deref() {
             Some(organisation_id) => {
+                let keys = memberships::MemberKeys::of(
+                    &person_id,
+                    surname.as_str(),
+                    given_name.as_ref().map(PersonName::as_str),
+                    email.as_str(),
+                    None,
+                );
                 memberships::insert(
                     &mut tx,
                     organisation_id,
                     &person_id,
+                    &keys,
                     invitation.role,
                     invitation.ends_on.as_deref(),
                     now,

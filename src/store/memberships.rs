@@ -88,18 +88,49 @@ pub enum MembershipChange {
     Remove,
 }
 
+/// The member list's sort and search keys for one person: lowercased name, email and
+/// username, stored with each membership (migration 0003).
+pub(crate) struct MemberKeys {
+    sort_key: String,
+    search_text: String,
+}
+
+impl MemberKeys {
+    pub(crate) fn of(
+        person_id: &str,
+        surname: &str,
+        given_name: Option<&str>,
+        email: &str,
+        username: Option<&str>,
+    ) -> Self {
+        let (surname, given) = (
+            surname.to_lowercase(),
+            given_name.unwrap_or("").to_lowercase(),
+        );
+        Self {
+            sort_key: format!("{surname} {given} {person_id}"),
+            search_text: format!(
+                "{surname} {given} {} {}",
+                email.to_lowercase(),
+                username.unwrap_or("").to_lowercase()
+            ),
+        }
+    }
+}
+
 pub(crate) async fn insert(
     conn: &mut sqlx::AnyConnection,
     organisation_id: &str,
     person_id: &str,
+    keys: &MemberKeys,
     role: Role,
     ends_on: Option<&str>,
     now: UnixTime,
 ) -> StoreResult<String> {
     let id = new_id();
     let inserted = sqlx::query(
-        "INSERT INTO memberships (id, organisation_id, person_id, role, ends_on, version, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, 1, $6, $6)",
+        "INSERT INTO memberships (id, organisation_id, person_id, role, ends_on, version, created_at, \
+         updated_at, sort_key, search_text) VALUES ($1, $2, $3, $4, $5, 1, $6, $6, $7, $8)",
     )
     .bind(&id)
     .bind(organisation_id)
@@ -107,6 +138,8 @@ pub(crate) async fn insert(
     .bind(role.as_str())
     .bind(ends_on)
     .bind(now)
+    .bind(&keys.sort_key)
+    .bind(&keys.search_text)
     .execute(&mut *conn)
     .await;
     match inserted {
@@ -118,7 +151,8 @@ pub(crate) async fn insert(
 
 impl Store {
     /// One page of an organisation's members, by surname, optionally filtered by a
-    /// case-insensitive substring of name, email or username.
+    /// case-insensitive substring of name, email or username. Both walk the
+    /// (organisation, sort key) index; see migration 0003.
     pub async fn members_page(
         &self,
         organisation_id: &str,
@@ -126,31 +160,28 @@ impl Store {
         page: i64,
         per_page: i64,
     ) -> StoreResult<MemberPage> {
-        let filter = "m.organisation_id = $1 AND ($2 = '' OR LOWER(p.surname) LIKE $2 ESCAPE '\\' \
-             OR LOWER(COALESCE(p.given_name, '')) LIKE $2 ESCAPE '\\' \
-             OR p.email_normalized LIKE $2 ESCAPE '\\' OR COALESCE(p.username, '') LIKE $2 ESCAPE '\\')";
         let pattern = search.map(contains_pattern).unwrap_or_default();
-        let count_sql = format!(
-            "SELECT COUNT(*) AS n FROM memberships m JOIN people p ON p.id = m.person_id WHERE {filter}"
-        );
-        let total: i64 = sqlx::query(AssertSqlSafe(count_sql))
-            .bind(organisation_id)
-            .bind(&pattern)
-            .fetch_one(self.pool())
-            .await?
-            .try_get("n")?;
+        let total: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM memberships \
+             WHERE organisation_id = $1 AND ($2 = '' OR search_text LIKE $2 ESCAPE '\\')",
+        )
+        .bind(organisation_id)
+        .bind(&pattern)
+        .fetch_one(self.pool())
+        .await?
+        .try_get("n")?;
         let last_page = ((total + per_page - 1) / per_page).max(1);
         let page = page.clamp(1, last_page);
-        let (limit, offset) = (per_page, (page - 1) * per_page);
         let sql = format!(
             "SELECT {COLUMNS} FROM memberships m JOIN people p ON p.id = m.person_id \
-             WHERE {filter} ORDER BY p.surname, p.given_name, p.id LIMIT $3 OFFSET $4"
+             WHERE m.organisation_id = $1 AND ($2 = '' OR m.search_text LIKE $2 ESCAPE '\\') \
+             ORDER BY m.sort_key LIMIT $3 OFFSET $4"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(organisation_id)
             .bind(&pattern)
-            .bind(limit)
-            .bind(offset)
+            .bind(per_page)
+            .bind((page - 1) * per_page)
             .fetch_all(self.pool())
             .await?;
         Ok(MemberPage {
@@ -198,15 +229,29 @@ impl Store {
             .collect()
     }
 
-    /// Usernames of everyone in the organisation, to mark directory results as members.
-    pub async fn member_usernames(&self, organisation_id: &str) -> StoreResult<Vec<String>> {
-        let rows = sqlx::query(
+    /// Which of `usernames` (at most a page of directory results) are members.
+    pub async fn members_among(
+        &self,
+        organisation_id: &str,
+        usernames: &[&str],
+    ) -> StoreResult<Vec<String>> {
+        if usernames.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Only generated placeholders go into the SQL text; the names are bound.
+        let placeholders: Vec<String> = (0..usernames.len())
+            .map(|n| format!("${}", n + 2))
+            .collect();
+        let sql = format!(
             "SELECT p.username FROM memberships m JOIN people p ON p.id = m.person_id \
-             WHERE m.organisation_id = $1 AND p.username IS NOT NULL",
-        )
-        .bind(organisation_id)
-        .fetch_all(self.pool())
-        .await?;
+             WHERE m.organisation_id = $1 AND p.username IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(organisation_id);
+        for username in usernames {
+            query = query.bind(*username);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
         rows.iter()
             .map(|row| row.try_get::<String, _>("username").map_err(Into::into))
             .collect()
@@ -347,7 +392,14 @@ impl Store {
                 None => return Err(AddMemberError::EmailTaken),
             }
         };
-        match insert(&mut tx, organisation_id, &person_id, role, None, now).await {
+        let keys = MemberKeys::of(
+            &person_id,
+            person.surname,
+            person.given_name,
+            person.email.as_str(),
+            Some(person.uid),
+        );
+        match insert(&mut tx, organisation_id, &person_id, &keys, role, None, now).await {
             Ok(_) => {}
             Err(StoreError::Conflict(_)) => return Err(AddMemberError::AlreadyMember),
             Err(other) => return Err(other.into()),

@@ -591,6 +591,11 @@ pub async fn directory(
         organisation: &organisation,
     };
     let text = match SearchText::parse(&raw) {
+        // One letter matches much of any directory and makes the server read every entry.
+        Ok(Some(text)) if text.as_str().chars().count() < 2 => {
+            page.error = Some("Type at least 2 characters to search.".into());
+            return render_with_status(StatusCode::BAD_REQUEST, &page);
+        }
         Ok(Some(text)) => text,
         Ok(None) => return render(&page),
         Err(error) => {
@@ -611,16 +616,20 @@ pub async fn directory(
             return render_with_status(StatusCode::SERVICE_UNAVAILABLE, &page);
         }
     };
-    let members = ctx.store.member_usernames(&organisation.id).await?;
     let per_page = i64::try_from(DIRECTORY_PER_PAGE).unwrap_or(25);
     let total = i64::try_from(results.people.len()).unwrap_or(i64::MAX);
     page.pager = Pager::new(query.page, per_page, total);
     page.truncated = results.truncated;
-    page.rows = results
+    let shown: Vec<_> = results
         .people
         .into_iter()
         .skip(usize::try_from(page.pager.offset()).unwrap_or(0))
         .take(DIRECTORY_PER_PAGE)
+        .collect();
+    let uids: Vec<&str> = shown.iter().map(|person| person.uid.as_str()).collect();
+    let members = ctx.store.members_among(&organisation.id, &uids).await?;
+    page.rows = shown
+        .into_iter()
         .map(|person| DirectoryRow {
             is_member: members.iter().any(|uid| uid == &person.uid),
             name: person.display_name(),

@@ -59,14 +59,14 @@ async fn hostile_search_text_never_widens_the_search_or_fails() {
         .await;
     // Each of these, escaped, is a literal that no sample person contains.
     for q in [
-        "*",
+        "**",
         "*)(uid=*",
         "*)(|(objectClass=*",
-        "\\",
+        "\\\\",
         "\\2a",
         "smith)(uid=*",
-        "(",
-        ")",
+        "((",
+        "))",
     ] {
         let page = owner.page(&search_path(&org.id, q)).await;
         assert_eq!(page.status, 200, "{q}");
@@ -79,8 +79,10 @@ async fn hostile_search_text_never_widens_the_search_or_fails() {
             format!("Nobody in the directory matches “{q}”.")
         );
     }
-    // NUL and 10 kB: a clear 400 next to the search box.
+    // One character, NUL and 10 kB: a clear 400 next to the search box.
     for (q, message) in [
+        ("*".to_string(), "Type at least 2 characters to search."),
+        ("\\".to_string(), "Type at least 2 characters to search."),
         (
             "a\u{0}b".to_string(),
             "Remove control characters from the search.",

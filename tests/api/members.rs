@@ -234,11 +234,13 @@ async fn the_member_list_pages_and_searches() {
         .await
         .unwrap();
         sqlx::query(
-            "INSERT INTO memberships (id, organisation_id, person_id, role, version, created_at, updated_at) \
-             VALUES ($1, $2, $1, 'member', 1, 0, 0)",
+            "INSERT INTO memberships (id, organisation_id, person_id, role, version, created_at, updated_at, sort_key, search_text) \
+             VALUES ($1, $2, $1, 'member', 1, 0, 0, $3, $4)",
         )
         .bind(&person)
         .bind(&org.id)
+        .bind(format!("zeta{n:03}  {person}"))
+        .bind(format!("zeta{n:03}  {person}@example.org "))
         .execute(&pool)
         .await
         .unwrap();
