@@ -14,14 +14,7 @@ use crate::web::error::WebError;
 
 pub struct SignedIn {
     pub person: Person,
-    pub roles: Vec<String>,
     pub session: Session,
-}
-
-impl SignedIn {
-    pub fn has_role(&self, role: crate::domain::Role) -> bool {
-        self.roles.iter().any(|r| r == role.as_str())
-    }
 }
 
 /// Marks the session as belonging to `person_id`, under a new session key so a key
@@ -52,12 +45,7 @@ impl FromRequest for SignedIn {
             let person = ctx.store.person_by_id(&person_id).await?;
             match person {
                 Some(person) if person.status == AccountStatus::Active => {
-                    let roles = ctx.store.person_roles(&person.id).await?;
-                    Ok(SignedIn {
-                        person,
-                        roles,
-                        session,
-                    })
+                    Ok(SignedIn { person, session })
                 }
                 _ => {
                     session.purge();

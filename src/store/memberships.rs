@@ -161,15 +161,19 @@ impl Store {
         per_page: i64,
     ) -> StoreResult<MemberPage> {
         let pattern = search.map(contains_pattern).unwrap_or_default();
-        let total: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM memberships \
-             WHERE organisation_id = $1 AND ($2 = '' OR search_text LIKE $2 ESCAPE '\\')",
-        )
-        .bind(organisation_id)
-        .bind(&pattern)
-        .fetch_one(self.pool())
-        .await?
-        .try_get("n")?;
+        // Without a search the count is answered from the index alone.
+        let count = if pattern.is_empty() {
+            sqlx::query("SELECT COUNT(*) AS n FROM memberships WHERE organisation_id = $1")
+                .bind(organisation_id)
+        } else {
+            sqlx::query(
+                "SELECT COUNT(*) AS n FROM memberships \
+                 WHERE organisation_id = $1 AND search_text LIKE $2 ESCAPE '\\'",
+            )
+            .bind(organisation_id)
+            .bind(&pattern)
+        };
+        let total: i64 = count.fetch_one(self.pool()).await?.try_get("n")?;
         let last_page = ((total + per_page - 1) / per_page).max(1);
         let page = page.clamp(1, last_page);
         let sql = format!(

@@ -44,9 +44,15 @@ pub struct HomeQuery {
     welcome: Option<String>,
 }
 
-pub async fn home(user: SignedIn, query: web::Query<HomeQuery>) -> Result<HttpResponse, WebError> {
-    let roles = user
-        .roles
+pub async fn home(
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    query: web::Query<HomeQuery>,
+) -> Result<HttpResponse, WebError> {
+    let roles = ctx
+        .store
+        .person_roles(&user.person.id)
+        .await?
         .iter()
         .filter_map(|role| crate::domain::Role::parse(role))
         .map(|role| role.label())

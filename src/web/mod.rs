@@ -32,6 +32,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/orgs/{org}/members", web::get().to(orgs::members))
         .route("/orgs/{org}/members", web::post().to(orgs::add_member))
         .route(
+            "/orgs/{org}/members/{membership}",
+            web::get().to(orgs::member),
+        )
+        .route(
             "/orgs/{org}/members/{membership}/role",
             web::post().to(orgs::change_role),
         )

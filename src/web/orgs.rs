@@ -351,7 +351,6 @@ struct MembersPage<'a> {
     search_error: Option<String>,
     can_manage: bool,
     roles: Vec<Role>,
-    today: String,
 }
 
 impl MembersPage<'_> {
@@ -409,10 +408,50 @@ pub async fn members(
             search_error,
             can_manage: granted.allows(Permission::ManageMembers),
             roles: grantable_roles(&granted),
-            today: EndDate::from_date(today()).to_iso(),
             organisation: &organisation,
         },
     )
+}
+
+#[derive(Template)]
+#[template(path = "orgs/member.html")]
+struct MemberPage<'a> {
+    layout: Layout,
+    organisation: &'a Organisation,
+    nav: OrgNav,
+    member: Member,
+    roles: Vec<Role>,
+    today: String,
+}
+
+/// One member's page with the forms to change them (owners and managers only).
+pub async fn member(
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (organisation_id, membership_id) = path.into_inner();
+    let (organisation, granted) =
+        guard::organisation(&ctx, &user, &organisation_id, Permission::ManageMembers).await?;
+    let member = ctx
+        .store
+        .member(&organisation.id, &membership_id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let roles = grantable_roles(&granted);
+    if !roles.contains(&member.role) {
+        return Err(WebError::Forbidden(
+            "Only the organisation's owner can change its owners and managers.".into(),
+        ));
+    }
+    render(&MemberPage {
+        layout: Layout::for_user(&user)?,
+        nav: org_nav(&granted, &organisation, "members"),
+        organisation: &organisation,
+        member,
+        roles,
+        today: EndDate::from_date(today()).to_iso(),
+    })
 }
 
 #[derive(Deserialize)]

@@ -25,6 +25,20 @@ async fn add_from_directory(
     let _ = app;
 }
 
+/// The change page of the one member the list shows for `q`, as a person gets there: by
+/// the row's "Change" link.
+async fn member_page(
+    browser: &crate::support::app::Browser,
+    org_id: &str,
+    q: &str,
+) -> crate::support::app::Page {
+    let list = browser.page(&format!("/orgs/{org_id}/members?q={q}")).await;
+    let link = list
+        .attr("td.actions a", "href")
+        .expect("the row has a Change link");
+    browser.page(&link).await
+}
+
 #[tokio::test]
 async fn member_uid_in_ldap_follows_adds_and_removals() {
     let app = TestApp::spawn().await;
@@ -38,18 +52,15 @@ async fn member_uid_in_ldap_follows_adds_and_removals() {
         Some(vec!["amueller".into(), "esmith".into(), "jsmith".into()])
     );
 
-    let page = owner
+    let list = owner
         .page(&format!("/orgs/{}/members?q=smith", org.id))
         .await;
-    assert_eq!(page.select_all("td.username"), vec!["esmith", "jsmith"]);
-    let remove = page
-        .attr("tr:nth-child(2) form[action$='/remove']", "action")
-        .unwrap();
+    assert_eq!(list.select_all("td.username"), vec!["esmith", "jsmith"]);
+    let page = member_page(&owner, &org.id, "jsmith").await;
+    assert_eq!(page.text("dd.username"), "jsmith");
+    let remove = page.attr("form[action$='/remove']", "action").unwrap();
     let version = page
-        .attr(
-            "tr:nth-child(2) form[action$='/remove'] input[name=version]",
-            "value",
-        )
+        .attr("form[action$='/remove'] input[name=version]", "value")
         .unwrap();
     let response = owner
         .post_form(
@@ -97,12 +108,12 @@ async fn role_and_end_date_changes_are_saved_and_a_stale_form_is_refused() {
         .browser_for(&org, "manager@example.org", Role::Manager)
         .await;
     add_from_directory(&app, &owner, &org.id, "jsmith").await;
-    let path = format!("/orgs/{}/members?q=jsmith", org.id);
+    let list_path = format!("/orgs/{}/members?q=jsmith", org.id);
 
-    // Owner and manager open the list; the owner sets an end date, then the manager's
-    // role change, made on the old version, is refused.
-    let owner_page = owner.page(&path).await;
-    let manager_page = manager.page(&path).await;
+    // Owner and manager open jsmith's page; the owner sets an end date, then the manager's
+    // role change, made on the old version, is refused and changes nothing.
+    let owner_page = member_page(&owner, &org.id, "jsmith").await;
+    let manager_page = member_page(&manager, &org.id, "jsmith").await;
     let end_action = owner_page
         .attr("form[action$='/end-date']", "action")
         .unwrap();
@@ -140,8 +151,9 @@ async fn role_and_end_date_changes_are_saved_and_a_stale_form_is_refused() {
             .text(".error-message")
             .starts_with("This changed since you opened the page")
     );
-    let now = owner.page(&path).await;
-    assert_eq!(now.text("td.ends"), "2099-01-31", "the first edit stands");
+    let now = member_page(&owner, &org.id, "jsmith").await;
+    assert_eq!(now.text("dd.ends"), "2099-01-31", "the first edit stands");
+    assert_eq!(owner.page(&list_path).await.text("td.ends"), "2099-01-31");
 
     // The owner makes them a manager; a manager cannot change a manager.
     let version = now
@@ -158,11 +170,15 @@ async fn role_and_end_date_changes_are_saved_and_a_stale_form_is_refused() {
         )
         .await;
     assert_eq!(promoted.status(), 303);
-    let fresh = manager.page(&path).await;
+    let fresh = manager.page(&list_path).await;
     assert_eq!(fresh.text("td.role"), "Manager");
-    assert!(fresh.select_all("form[action$='/role']").is_empty());
-    let version = owner
-        .page(&path)
+    assert!(
+        fresh.select_all("td.actions a").is_empty(),
+        "no Change link for a manager"
+    );
+    let member_path = role_action.trim_end_matches("/role").to_string();
+    assert_eq!(manager.get(&member_path).await.status(), 403);
+    let version = member_page(&owner, &org.id, "jsmith")
         .await
         .attr("form[action$='/end-date'] input[name=version]", "value")
         .unwrap();
@@ -180,7 +196,7 @@ async fn role_and_end_date_changes_are_saved_and_a_stale_form_is_refused() {
 
     // The owner sets an end date, then clears it; a malformed date is a 400.
     for (value, expected) in [("2099-02-28", "2099-02-28"), ("", "—")] {
-        let page = owner.page(&path).await;
+        let page = member_page(&owner, &org.id, "jsmith").await;
         let version = page
             .attr("form[action$='/end-date'] input[name=version]", "value")
             .unwrap();
@@ -195,9 +211,9 @@ async fn role_and_end_date_changes_are_saved_and_a_stale_form_is_refused() {
             )
             .await;
         assert_eq!(response.status(), 303);
-        assert_eq!(owner.page(&path).await.text("td.ends"), expected);
+        assert_eq!(owner.page(&list_path).await.text("td.ends"), expected);
     }
-    let page = owner.page(&path).await;
+    let page = member_page(&owner, &org.id, "jsmith").await;
     let version = page
         .attr("form[action$='/end-date'] input[name=version]", "value")
         .unwrap();

@@ -245,8 +245,11 @@ async fn directory_changes_wait_while_ldap_is_down_and_are_applied_when_it_retur
     );
 
     // Removing a member is stored at once and shown as pending.
-    let page = owner
+    let list = owner
         .page(&format!("/orgs/{}/members?q=jsmith", org.id))
+        .await;
+    let page = owner
+        .page(&list.attr("td.actions a", "href").unwrap())
         .await;
     let remove = page.attr("form[action$='/remove']", "action").unwrap();
     let version = page

@@ -11,6 +11,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/orgs/{org}/description"),
     ("GET", "/orgs/{org}/members"),
     ("POST", "/orgs/{org}/members"),
+    ("GET", "/orgs/{org}/members/{membership}"),
     ("POST", "/orgs/{org}/members/{membership}/role"),
     ("POST", "/orgs/{org}/members/{membership}/end-date"),
     ("POST", "/orgs/{org}/members/{membership}/remove"),
