@@ -74,6 +74,7 @@ fn contains_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
+#[derive(Clone)]
 pub struct MemberPage {
     pub members: Vec<Member>,
     pub total: i64,
@@ -143,27 +144,94 @@ pub(crate) async fn insert(
     .execute(&mut *conn)
     .await;
     match inserted {
-        Ok(_) => Ok(id),
-        Err(error) if is_unique_violation(&error) => Err(StoreError::Conflict("this membership")),
-        Err(error) => Err(error.into()),
+        Ok(_) => {}
+        Err(error) if is_unique_violation(&error) => {
+            return Err(StoreError::Conflict("this membership"));
+        }
+        Err(error) => return Err(error.into()),
     }
+    adjust_member_count(conn, organisation_id, 1).await?;
+    Ok(id)
+}
+
+/// Keeps `organisations.member_count` in step, inside the membership's transaction, and
+/// moves `members_version` so member-list pages read before are not reused.
+async fn adjust_member_count(
+    conn: &mut sqlx::AnyConnection,
+    organisation_id: &str,
+    delta: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE organisations SET member_count = member_count + $1, \
+         members_version = members_version + 1 WHERE id = $2",
+    )
+        .bind(delta)
+        .bind(organisation_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 impl Store {
     /// One page of an organisation's members, by surname, optionally filtered by a
     /// case-insensitive substring of name, email or username. Both walk the
-    /// (organisation, sort key) index; see migration 0003.
+    /// (organisation, sort key) index; see migration 0003. `known_total` is the
+    /// organisation's member count when the caller already has it (no search).
     pub async fn members_page(
         &self,
         organisation_id: &str,
         search: Option<&str>,
         page: i64,
         per_page: i64,
+        known_total: Option<i64>,
+    ) -> StoreResult<MemberPage> {
+        self.members_page_at(organisation_id, search, page, per_page, known_total, None)
+            .await
+    }
+
+    /// Like [`Store::members_page`], reusing a page read at the same `members_version`
+    /// of the organisation. The version lives in the database, so every instance sees a
+    /// change at once; the cache only saves re-reading rows that cannot have changed.
+    pub async fn members_page_at(
+        &self,
+        organisation_id: &str,
+        search: Option<&str>,
+        page: i64,
+        per_page: i64,
+        known_total: Option<i64>,
+        members_version: Option<i64>,
+    ) -> StoreResult<MemberPage> {
+        let key = members_version.map(|version| MemberPageKey {
+            organisation_id: organisation_id.to_string(),
+            version,
+            search: search.unwrap_or("").to_string(),
+            page,
+            per_page,
+        });
+        if let Some(hit) = key.as_ref().and_then(|key| self.member_pages.get(key)) {
+            return Ok(hit);
+        }
+        let read = self
+            .read_members_page(organisation_id, search, page, per_page, known_total)
+            .await?;
+        if let Some(key) = key {
+            self.member_pages.put(key, read.clone());
+        }
+        Ok(read)
+    }
+
+    async fn read_members_page(
+        &self,
+        organisation_id: &str,
+        search: Option<&str>,
+        page: i64,
+        per_page: i64,
+        known_total: Option<i64>,
     ) -> StoreResult<MemberPage> {
         let pattern = search.map(contains_pattern).unwrap_or_default();
-        // Without a search the count is answered from the index alone.
+        // Without a search the count is kept on the organisation (migration 0003).
         let count = if pattern.is_empty() {
-            sqlx::query("SELECT COUNT(*) AS n FROM memberships WHERE organisation_id = $1")
+            sqlx::query("SELECT member_count AS n FROM organisations WHERE id = $1")
                 .bind(organisation_id)
         } else {
             sqlx::query(
@@ -173,7 +241,10 @@ impl Store {
             .bind(organisation_id)
             .bind(&pattern)
         };
-        let total: i64 = count.fetch_one(self.pool()).await?.try_get("n")?;
+        let total: i64 = match known_total.filter(|_| pattern.is_empty()) {
+            Some(total) => total,
+            None => count.fetch_one(self.pool()).await?.try_get("n")?,
+        };
         let last_page = ((total + per_page - 1) / per_page).max(1);
         let page = page.clamp(1, last_page);
         let sql = format!(
@@ -242,13 +313,14 @@ impl Store {
         if usernames.is_empty() {
             return Ok(Vec::new());
         }
-        // Only generated placeholders go into the SQL text; the names are bound.
+        // Only generated placeholders go into the SQL text; the names are bound. Driven
+        // from the usernames (unique index), so the cost does not grow with the organisation.
         let placeholders: Vec<String> = (0..usernames.len())
             .map(|n| format!("${}", n + 2))
             .collect();
         let sql = format!(
-            "SELECT p.username FROM memberships m JOIN people p ON p.id = m.person_id \
-             WHERE m.organisation_id = $1 AND p.username IN ({})",
+            "SELECT p.username FROM people p WHERE p.username IN ({}) AND EXISTS \
+             (SELECT 1 FROM memberships m WHERE m.organisation_id = $1 AND m.person_id = p.id)",
             placeholders.join(", ")
         );
         let mut query = sqlx::query(AssertSqlSafe(sql)).bind(organisation_id);
@@ -312,6 +384,12 @@ impl Store {
         if result.rows_affected() != 1 {
             return Ok(Versioned::Stale);
         }
+        let delta = if matches!(change, MembershipChange::Remove) {
+            -1
+        } else {
+            0
+        };
+        adjust_member_count(&mut tx, organisation_id, delta).await?;
         audit::insert(
             &mut tx,
             &AuditEvent {
@@ -421,5 +499,38 @@ impl Store {
         jobs::enqueue(&mut tx, JobKind::SyncGroup, organisation_id, now).await?;
         tx.commit().await?;
         Ok(person_id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct MemberPageKey {
+    organisation_id: String,
+    version: i64,
+    search: String,
+    page: i64,
+    per_page: i64,
+}
+
+/// Member-list pages recently read, by organisation version. Bounded: when full it is
+/// emptied, which costs only re-reading.
+#[derive(Clone, Default)]
+pub(crate) struct MemberPageCache(
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<MemberPageKey, MemberPage>>>,
+);
+
+const MEMBER_PAGE_CACHE_ENTRIES: usize = 512;
+
+impl MemberPageCache {
+    fn get(&self, key: &MemberPageKey) -> Option<MemberPage> {
+        self.0.lock().ok()?.get(key).cloned()
+    }
+
+    fn put(&self, key: MemberPageKey, page: MemberPage) {
+        if let Ok(mut pages) = self.0.lock() {
+            if pages.len() >= MEMBER_PAGE_CACHE_ENTRIES {
+                pages.clear();
+            }
+            pages.insert(key, page);
+        }
     }
 }

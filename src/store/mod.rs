@@ -50,6 +50,7 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    member_pages: memberships::MemberPageCache,
 }
 
 impl Store {
@@ -90,7 +91,11 @@ impl Store {
             });
         }
         let pool = pool_options.connect_with(options).await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            member_pages: memberships::MemberPageCache::default(),
+        })
     }
 
     pub async fn migrate(&self) -> StoreResult<()> {

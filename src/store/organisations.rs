@@ -18,9 +18,18 @@ pub struct Organisation {
     pub gid_number: i64,
     pub version: i64,
     pub created_at: UnixTime,
+    pub member_count: i64,
+    /// Changes whenever the member list would look different (see `members_page`).
+    pub members_version: i64,
+    /// Directory work for this organisation's group is waiting (LDAP down or busy).
+    pub sync_pending: bool,
 }
 
-const COLUMNS: &str = "id, name, short_name, description, gid_number, version, created_at";
+/// Selected from `organisations o`; the pending-job flag comes along so a page needs no
+/// extra query for its "pending" banner.
+const COLUMNS: &str = "o.id, o.name, o.short_name, o.description, o.gid_number, o.version, \
+     o.created_at, o.member_count, o.members_version, (SELECT COUNT(*) FROM jobs j WHERE j.kind = 'sync_group' \
+     AND j.subject_id = o.id AND j.status = 'pending') AS pending_jobs";
 
 fn from_row(row: &AnyRow) -> StoreResult<Organisation> {
     Ok(Organisation {
@@ -31,6 +40,9 @@ fn from_row(row: &AnyRow) -> StoreResult<Organisation> {
         gid_number: row.try_get("gid_number")?,
         version: row.try_get("version")?,
         created_at: row.try_get("created_at")?,
+        member_count: row.try_get("member_count")?,
+        members_version: row.try_get("members_version")?,
+        sync_pending: row.try_get::<i64, _>("pending_jobs")? > 0,
     })
 }
 
@@ -90,7 +102,7 @@ impl Store {
     }
 
     pub async fn organisation(&self, id: &str) -> StoreResult<Option<Organisation>> {
-        let sql = format!("SELECT {COLUMNS} FROM organisations WHERE id = $1");
+        let sql = format!("SELECT {COLUMNS} FROM organisations o WHERE o.id = $1");
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(id)
             .fetch_optional(self.pool())
@@ -102,7 +114,7 @@ impl Store {
         &self,
         short_name: &ShortName,
     ) -> StoreResult<Option<Organisation>> {
-        let sql = format!("SELECT {COLUMNS} FROM organisations WHERE short_name = $1");
+        let sql = format!("SELECT {COLUMNS} FROM organisations o WHERE o.short_name = $1");
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(short_name.as_str())
             .fetch_optional(self.pool())
@@ -112,7 +124,7 @@ impl Store {
 
     /// Every organisation (for site staff), by name.
     pub async fn all_organisations(&self) -> StoreResult<Vec<Organisation>> {
-        let sql = format!("SELECT {COLUMNS} FROM organisations ORDER BY name");
+        let sql = format!("SELECT {COLUMNS} FROM organisations o ORDER BY o.name");
         let rows = sqlx::query(AssertSqlSafe(sql))
             .fetch_all(self.pool())
             .await?;
@@ -122,13 +134,8 @@ impl Store {
     /// The organisations a person belongs to, by name.
     pub async fn organisations_of(&self, person_id: &str) -> StoreResult<Vec<Organisation>> {
         let sql = format!(
-            "SELECT {} FROM organisations o JOIN memberships m ON m.organisation_id = o.id \
-             WHERE m.person_id = $1 ORDER BY o.name",
-            COLUMNS
-                .split(", ")
-                .map(|c| format!("o.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "SELECT {COLUMNS} FROM organisations o JOIN memberships m ON m.organisation_id = o.id \
+             WHERE m.person_id = $1 ORDER BY o.name"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(person_id)

@@ -58,14 +58,6 @@ pub struct NoticeQuery {
     done: Option<String>,
 }
 
-/// Whether the directory part of the organisation is up to date, for the status banner.
-async fn ldap_pending(ctx: &AppContext, organisation: &Organisation) -> Result<bool, WebError> {
-    Ok(ctx
-        .store
-        .has_pending_job(JobKind::SyncGroup, &organisation.id)
-        .await?)
-}
-
 fn stale() -> WebError {
     WebError::Conflict(
         "This changed since you opened the page: someone else edited it. Nothing was saved. \
@@ -226,8 +218,7 @@ fn org_nav(granted: &Granted, organisation: &Organisation, current: &'static str
     }
 }
 
-async fn show_page<'a>(
-    ctx: &AppContext,
+fn show_page<'a>(
     user: &SignedIn,
     organisation: &'a Organisation,
     granted: &Granted,
@@ -235,18 +226,13 @@ async fn show_page<'a>(
     description: String,
     errors: FormErrors,
 ) -> Result<ShowPage<'a>, WebError> {
-    let member_count = ctx
-        .store
-        .members_page(&organisation.id, None, 1, 1)
-        .await?
-        .total;
     Ok(ShowPage {
         layout: Layout::for_user(user)?,
         nav: org_nav(granted, organisation, "overview"),
-        pending: ldap_pending(ctx, organisation).await?,
+        pending: organisation.sync_pending,
         organisation,
         notice,
-        member_count,
+        member_count: organisation.member_count,
         description,
         errors,
     })
@@ -261,18 +247,14 @@ pub async fn show(
     let (organisation, granted) =
         guard::organisation(&ctx, &user, &path, Permission::ViewOrganisation).await?;
     let description = organisation.description.clone();
-    render(
-        &show_page(
-            &ctx,
-            &user,
-            &organisation,
-            &granted,
-            notice_for(query.done.as_deref()),
-            description,
-            FormErrors::default(),
-        )
-        .await?,
-    )
+    render(&show_page(
+        &user,
+        &organisation,
+        &granted,
+        notice_for(query.done.as_deref()),
+        description,
+        FormErrors::default(),
+    )?)
 }
 
 #[derive(Deserialize)]
@@ -296,15 +278,13 @@ pub async fn update_description(
             let mut errors = FormErrors::default();
             errors.add(error);
             let page = show_page(
-                &ctx,
                 &user,
                 &organisation,
                 &granted,
                 None,
                 form.description.clone(),
                 errors,
-            )
-            .await?;
+            )?;
             return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
         }
     };
@@ -382,11 +362,13 @@ pub async fn members(
     };
     let page = ctx
         .store
-        .members_page(
+        .members_page_at(
             &organisation.id,
             search.as_ref().map(SearchText::as_str),
             query.page.unwrap_or(1),
             MEMBERS_PER_PAGE,
+            Some(organisation.member_count),
+            Some(organisation.members_version),
         )
         .await?;
     let status = if search_error.is_some() {
@@ -400,7 +382,7 @@ pub async fn members(
             layout: Layout::for_user(&user)?,
             nav: org_nav(&granted, &organisation, "members"),
             notice: notice_for(query.done.as_deref()),
-            pending: ldap_pending(&ctx, &organisation).await?,
+            pending: organisation.sync_pending,
             pager: Pager::new(Some(page.page), MEMBERS_PER_PAGE, page.total),
             members: page.members,
             q_encoded: query_value(&raw),

@@ -261,6 +261,11 @@ async fn the_member_list_pages_and_searches() {
         .await
         .unwrap();
     }
+    sqlx::query("UPDATE organisations SET member_count = member_count + 60, members_version = members_version + 1 WHERE id = $1")
+        .bind(&org.id)
+        .execute(&pool)
+        .await
+        .unwrap();
     let first = owner.page(&format!("/orgs/{}/members", org.id)).await;
     assert_eq!(first.text(".count"), "61 members.");
     assert_eq!(first.select_all("table.members tbody tr").len(), 50);
@@ -285,4 +290,39 @@ async fn the_member_list_pages_and_searches() {
         .page(&format!("/orgs/{}/members?q={}", org.id, "x".repeat(500)))
         .await;
     assert_eq!(hostile.status, 400);
+}
+
+#[tokio::test]
+async fn a_change_on_one_instance_shows_at_once_on_another() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Astro", "astro").await;
+    let owner = app.browser_for(&org, "pi@example.org", Role::Owner).await;
+    add_from_directory(&app, &owner, &org.id, "jsmith").await;
+    let (second, _) = crate::support::app::start_instance(app.settings.clone()).await;
+    let other = crate::support::app::Browser::new(&second);
+    let list = format!("/orgs/{}/members?q=jsmith", org.id);
+    // The second instance reads (and keeps) the page...
+    let cookies = owner.cookies();
+    let before = into_page(other.get_with_cookies(&list, &cookies).await).await;
+    assert_eq!(before.text("td.role"), "Member");
+    // ...the first changes the role...
+    let page = member_page(&owner, &org.id, "jsmith").await;
+    let action = page.attr("form[action$='/role']", "action").unwrap();
+    let version = page
+        .attr("form[action$='/role'] input[name=version]", "value")
+        .unwrap();
+    let response = owner
+        .post_form(
+            &action,
+            &[
+                ("csrf_token", &page.csrf_token()),
+                ("version", &version),
+                ("role", "manager"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    // ...and the second shows the new role straight away.
+    let after = into_page(other.get_with_cookies(&list, &cookies).await).await;
+    assert_eq!(after.text("td.role"), "Manager");
 }

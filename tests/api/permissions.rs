@@ -62,7 +62,7 @@ async fn a_manager_of_one_organisation_gets_403_on_every_route_of_another() {
     let members_b = app
         .context
         .store
-        .members_page(&org_b.id, None, 1, 50)
+        .members_page(&org_b.id, None, 1, 50, None)
         .await
         .unwrap();
     let membership_b = members_b.members[0].membership_id.clone();
@@ -114,7 +114,7 @@ async fn a_manager_of_one_organisation_gets_403_on_every_route_of_another() {
     assert_eq!(
         app.context
             .store
-            .members_page(&org_b.id, None, 1, 50)
+            .members_page(&org_b.id, None, 1, 50, None)
             .await
             .unwrap()
             .total,
