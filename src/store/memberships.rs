@@ -165,10 +165,10 @@ async fn adjust_member_count(
         "UPDATE organisations SET member_count = member_count + $1, \
          members_version = members_version + 1 WHERE id = $2",
     )
-        .bind(delta)
-        .bind(organisation_id)
-        .execute(&mut *conn)
-        .await?;
+    .bind(delta)
+    .bind(organisation_id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

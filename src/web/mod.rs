@@ -16,6 +16,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/static/roster.css", web::get().to(assets::stylesheet))
+        .route("/static/copy.js", web::get().to(assets::copy_script))
         .route("/", web::get().to(account::home))
         .route("/sign-in", web::get().to(account::sign_in_form))
         .route("/sign-in", web::post().to(account::sign_in))

@@ -226,3 +226,41 @@ async fn a_revoked_invitation_link_says_it_was_withdrawn() {
         .await;
     assert_eq!(again.status(), 409);
 }
+
+#[tokio::test]
+async fn an_expired_invitation_is_listed_as_expired_and_can_be_resent() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Astro", "astro").await;
+    let owner = app.browser_for(&org, "pi@example.org", Role::Owner).await;
+    let link = invite(
+        &owner,
+        &org.id,
+        &[("surname", "Curie"), ("email", "marie@example.org")],
+    )
+    .await
+    .attr("#invitation-link", "value")
+    .unwrap();
+    let pool = app.database.pool().await;
+    sqlx::query("UPDATE invitations SET expires_at = 1 WHERE email = 'marie@example.org'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(app.new_browser().page(&link).await.status, 410);
+    let list = owner.page(&format!("/orgs/{}/invitations", org.id)).await;
+    assert_eq!(list.select_all("td.state")[0], "expired");
+    let resend = list
+        .attr("table.invitations form[action$='/resend']", "action")
+        .unwrap();
+    let page = into_page(
+        owner
+            .post_form(&resend, &[("csrf_token", &list.csrf_token())])
+            .await,
+    )
+    .await;
+    let fresh = page.attr("#invitation-link", "value").unwrap();
+    assert_eq!(
+        app.new_browser().page(&fresh).await.status,
+        200,
+        "a resend gives a new expiry"
+    );
+}

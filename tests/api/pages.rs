@@ -80,13 +80,42 @@ async fn our_failures_get_a_500_page_with_a_request_id_and_no_details() {
 async fn pages_have_labelled_inputs_a_skip_link_and_a_language() {
     let app = TestApp::spawn().await;
     let link = app.invite_admin("ada@example.org", "Lovelace").await;
-    for path in ["/sign-in", link.as_str()] {
-        let page = app.browser.page(path).await;
+    let org = app.create_org("Astro", "astro").await;
+    let owner = app
+        .browser_for(&org, "pi@example.org", roster::domain::Role::Owner)
+        .await;
+    let members = app
+        .context
+        .store
+        .members_page(&org.id, None, 1, 1, None)
+        .await
+        .unwrap();
+    let org_pages = [
+        format!("/orgs/{}", org.id),
+        format!("/orgs/{}/members", org.id),
+        format!(
+            "/orgs/{}/members/{}",
+            org.id, members.members[0].membership_id
+        ),
+        format!("/orgs/{}/directory?q=smith", org.id),
+        format!("/orgs/{}/invitations", org.id),
+        "/orgs".to_string(),
+    ];
+    let anonymous = ["/sign-in".to_string(), link.clone()];
+    let mut checked = 0;
+    for (browser, path) in anonymous
+        .iter()
+        .map(|path| (&app.browser, path))
+        .chain(org_pages.iter().map(|path| (&owner, path)))
+    {
+        let page = browser.page(path).await;
+        assert_eq!(page.status, 200, "{path}");
         assert_eq!(page.attr("html", "lang").as_deref(), Some("en"));
         assert_eq!(page.attr("a.skip-link", "href").as_deref(), Some("#main"));
-        let selector = scraper::Selector::parse("input:not([type=hidden])").unwrap();
+        let selector =
+            scraper::Selector::parse("input:not([type=hidden]), select, textarea").unwrap();
         let inputs: Vec<_> = page.html.select(&selector).collect();
-        assert!(!inputs.is_empty());
+        checked += inputs.len();
         for input in inputs {
             let id = input.value().attr("id").expect("input has an id");
             let label = page.select_all(&format!("label[for='{id}']"));
@@ -94,6 +123,7 @@ async fn pages_have_labelled_inputs_a_skip_link_and_a_language() {
             assert!(!label[0].is_empty());
         }
     }
+    assert!(checked >= 10, "only {checked} controls were checked");
 }
 
 #[tokio::test]
@@ -107,6 +137,12 @@ async fn the_stylesheet_is_served_without_inline_styles_in_pages() {
     );
     let page = app.browser.page("/sign-in").await;
     assert!(page.select_all("style").is_empty());
-    assert!(page.select_all("script").is_empty());
+    // Scripts only from our own files (the optional copy button), never inline.
+    assert_eq!(page.select_all("script"), vec![String::new()]);
+    assert_eq!(
+        page.attr("script", "src").as_deref(),
+        Some("/static/copy.js")
+    );
+    assert_eq!(app.browser.get("/static/copy.js").await.status(), 200);
     assert!(page.select_all("[style]").is_empty());
 }
