@@ -10,6 +10,7 @@ mod password;
 mod permission;
 mod role;
 mod token;
+mod username;
 
 pub use email::Email;
 pub use invitation::{InvitationState, InvitationStatus};
@@ -20,6 +21,7 @@ pub use password::NewPassword;
 pub use permission::{Permission, SearchText};
 pub use role::Role;
 pub use token::{SecretToken, TokenHash};
+pub use username::PosixUsername;
 
 /// A user mistake found while parsing input: which field, and what to tell the person.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -42,6 +42,14 @@ impl NewPassword {
                 "Do not use your name or email address in your password.",
             ));
         }
+        // zxcvbn estimates guesses from dictionaries, keyboard patterns and the person's own
+        // names; below "three" (10^10 guesses) is refused.
+        if zxcvbn::zxcvbn(password, context).score() < zxcvbn::Score::Three {
+            return Err(FieldError::new(
+                FIELD,
+                "This password is too easy to guess. Use a longer one: several unrelated words work well.",
+            ));
+        }
         if password != confirmation {
             return Err(FieldError::new(
                 "password_confirmation",
@@ -81,5 +89,14 @@ mod tests {
             field("correct horse battery", "correct horse battery"),
             None
         );
+        // Long enough, but guessable.
+        for weak in [
+            "password1234",
+            "qwertyuiop123",
+            "aaaaaaaaaaaa",
+            "123456789012",
+        ] {
+            assert_eq!(field(weak, weak), Some("password"), "{weak}");
+        }
     }
 }
