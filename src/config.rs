@@ -128,6 +128,20 @@ pub struct LdapSettings {
     /// Seconds to wait for the directory before treating it as unreachable.
     #[serde(default = "default_ldap_timeout")]
     pub timeout_seconds: u64,
+    /// Login shells people may choose; the first is the default.
+    #[serde(default = "default_login_shells")]
+    pub login_shells: Vec<String>,
+    /// Home directory of a new account; `{username}` is replaced.
+    #[serde(default = "default_home_directory")]
+    pub home_directory: String,
+}
+
+fn default_login_shells() -> Vec<String> {
+    vec!["/bin/bash".into(), "/bin/zsh".into(), "/bin/sh".into()]
+}
+
+fn default_home_directory() -> String {
+    "/home/{username}".into()
 }
 
 fn default_ldap_timeout() -> u64 {
@@ -294,6 +308,12 @@ impl Settings {
         }
         if self.ldap.uid_number_min > self.ldap.uid_number_max {
             return invalid("ldap.uid_number_min is above ldap.uid_number_max".into());
+        }
+        if self.ldap.login_shells.is_empty() {
+            return invalid("ldap.login_shells must list at least one shell".into());
+        }
+        if !self.ldap.home_directory.contains("{username}") {
+            return invalid("ldap.home_directory must contain {username}".into());
         }
         if self.ldap.gid_number_min > self.ldap.gid_number_max {
             return invalid("ldap.gid_number_min is above ldap.gid_number_max".into());

@@ -4,9 +4,11 @@
 //! it. A broken connection is dropped and the next operation reconnects. Every value from
 //! a user goes into filters through `ldap_escape` and into DNs through `dn_escape`.
 
+mod accounts;
 mod groups;
 mod people;
 
+pub use accounts::AccountState;
 pub use groups::GroupState;
 pub use people::{DirectoryPerson, SearchResults};
 

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::context::{AppContext, now};
-use crate::directory::GroupState;
+use crate::directory::{AccountState, GroupState};
 use crate::store::jobs::{Job, JobKind};
 use crate::usecases::organisations::today_iso;
 
@@ -85,6 +85,7 @@ pub fn backoff_seconds(attempts: i64) -> i64 {
 async fn run(ctx: &AppContext, job: &Job) {
     let outcome = match job.kind {
         JobKind::SyncGroup => sync_group(ctx, &job.subject_id).await,
+        JobKind::SyncAccount => sync_account(ctx, &job.subject_id).await,
     };
     let stored = match outcome {
         Ok(()) => {
@@ -123,6 +124,45 @@ async fn sync_group(ctx: &AppContext, organisation_id: &str) -> Result<(), Strin
             cn: organisation.short_name,
             gid_number: organisation.gid_number,
             member_uids,
+        })
+        .await
+        .map_err(|error| error.to_string())
+}
+
+async fn sync_account(ctx: &AppContext, person_id: &str) -> Result<(), String> {
+    let person = ctx
+        .store
+        .person_by_id(person_id)
+        .await
+        .map_err(|error| error.to_string())?;
+    let Some(person) = person else {
+        return Ok(());
+    };
+    let (Some(username), Some(uid_number), Some(gid_number)) = (
+        person.username.clone(),
+        person.uid_number,
+        person.gid_number,
+    ) else {
+        // A linked directory entry the portal does not manage, or not complete yet.
+        return Ok(());
+    };
+    let ldap = &ctx.settings.ldap;
+    let login_shell = person
+        .login_shell
+        .clone()
+        .or_else(|| ldap.login_shells.first().cloned())
+        .unwrap_or_else(|| "/bin/bash".into());
+    ctx.directory
+        .sync_account(&AccountState {
+            home_directory: ldap.home_directory.replace("{username}", &username),
+            username,
+            surname: person.surname,
+            given_name: person.given_name,
+            email: person.email,
+            uid_number,
+            gid_number,
+            login_shell,
+            password_hash: person.password_hash,
         })
         .await
         .map_err(|error| error.to_string())

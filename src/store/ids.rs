@@ -50,3 +50,20 @@ impl Store {
         Ok(row.map(|row| row.try_get::<i64, _>("taken")).transpose()?)
     }
 }
+
+impl Store {
+    /// Claims a gidNumber for `owner` (an organisation or a person's private group).
+    /// False when something else claimed it first; a claimed number is never reused.
+    pub async fn claim_gid_number(&self, number: i64, owner: &str, now: i64) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "INSERT INTO gid_claims (gid_number, claimed_by, claimed_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (gid_number) DO NOTHING",
+        )
+        .bind(number)
+        .bind(owner)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+}

@@ -11,16 +11,23 @@ use crate::domain::UnixTime;
 pub enum JobKind {
     /// Make an organisation's posixGroup match the portal (cn, gidNumber, memberUid).
     SyncGroup,
+    /// Make a person's posixAccount entry and private group match the portal.
+    SyncAccount,
 }
 
 impl JobKind {
     pub const fn as_str(self) -> &'static str {
         match self {
             JobKind::SyncGroup => "sync_group",
+            JobKind::SyncAccount => "sync_account",
         }
     }
     fn parse(value: &str) -> Option<Self> {
-        (value == "sync_group").then_some(JobKind::SyncGroup)
+        match value {
+            "sync_group" => Some(JobKind::SyncGroup),
+            "sync_account" => Some(JobKind::SyncAccount),
+            _ => None,
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! store API instead of two copies; only the migrations are kept per backend. `Any` carries
 //! basic types only, so ids are TEXT (UUIDs) and times are BIGINT Unix seconds.
 
+pub mod accounts;
 pub mod audit;
 pub mod grants;
 pub mod ids;

@@ -41,9 +41,19 @@ pub struct Person {
     pub password_hash: Option<String>,
     pub status: AccountStatus,
     pub created_at: UnixTime,
+    /// The directory entry this account is, once it exists (or was linked).
+    pub ldap_dn: Option<String>,
+    pub uid_number: Option<i64>,
+    pub gid_number: Option<i64>,
+    pub login_shell: Option<String>,
 }
 
 impl Person {
+    /// Whether the person still has to choose a username to get their POSIX account.
+    pub fn needs_account(&self) -> bool {
+        self.username.is_none() && self.ldap_dn.is_none()
+    }
+
     pub fn display_name(&self) -> String {
         match &self.given_name {
             Some(given) => format!("{given} {}", self.surname),
@@ -52,7 +62,8 @@ impl Person {
     }
 }
 
-const COLUMNS: &str = "id, email, username, surname, given_name, password_hash, status, created_at";
+const COLUMNS: &str = "id, email, username, surname, given_name, password_hash, status, \
+     created_at, ldap_dn, uid_number, gid_number, login_shell";
 
 fn from_row(row: &AnyRow) -> StoreResult<Person> {
     Ok(Person {
@@ -64,6 +75,10 @@ fn from_row(row: &AnyRow) -> StoreResult<Person> {
         password_hash: row.try_get("password_hash")?,
         status: AccountStatus::parse(&row.try_get::<String, _>("status")?)?,
         created_at: row.try_get("created_at")?,
+        ldap_dn: row.try_get("ldap_dn")?,
+        uid_number: row.try_get("uid_number")?,
+        gid_number: row.try_get("gid_number")?,
+        login_shell: row.try_get("login_shell")?,
     })
 }
 

@@ -1,5 +1,6 @@
 //! Operations shared by the web handlers and the CLI. They take parsed domain values,
 //! orchestrate store, directory and mail, and know nothing of HTTP.
 
+pub mod accounts;
 pub mod invitations;
 pub mod organisations;

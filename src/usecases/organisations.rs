@@ -31,9 +31,10 @@ pub struct NewOrganisationRequest<'a> {
     pub client_ip: Option<&'a str>,
 }
 
-/// Takes gidNumbers from the configured range until one is free in LDAP. Numbers found
-/// taken are burned, never offered again; so are numbers of deleted groups.
-async fn allocate_gid(ctx: &AppContext) -> Result<i64, OrganisationError> {
+/// Takes gidNumbers from the configured range until one is free in LDAP and not claimed
+/// by anything in the portal, and claims it for `owner`. Numbers found taken are burned,
+/// never offered again; so are numbers of deleted groups.
+pub async fn allocate_gid(ctx: &AppContext, owner: &str) -> Result<i64, OrganisationError> {
     let ldap = &ctx.settings.ldap;
     loop {
         let number = ctx
@@ -45,10 +46,13 @@ async fn allocate_gid(ctx: &AppContext) -> Result<i64, OrganisationError> {
             )
             .await?
             .ok_or(OrganisationError::GidRangeExhausted)?;
-        if !ctx.directory.gid_number_in_use(number).await? {
+        if ctx.directory.gid_number_in_use(number).await? {
+            tracing::info!(number, "gidNumber already in LDAP; skipped");
+            continue;
+        }
+        if ctx.store.claim_gid_number(number, owner, now()).await? {
             return Ok(number);
         }
-        tracing::info!(number, "gidNumber already in LDAP; skipped");
     }
 }
 
@@ -58,17 +62,27 @@ pub async fn create_organisation(
 ) -> Result<Organisation, OrganisationError> {
     // Check first so a taken name does not burn a gidNumber; the unique index still
     // decides races.
+    // Group names are shared with people's private groups, hence any name in use.
     if ctx
         .store
-        .organisation_by_short_name(&request.short_name)
+        .name_used_in_portal(request.short_name.as_str())
         .await?
-        .is_some()
     {
         return Err(OrganisationError::ShortNameTaken(
             request.short_name.to_string(),
         ));
     }
-    let gid_number = allocate_gid(ctx).await?;
+    // An existing group or person of that name in LDAP would be taken over.
+    if ctx
+        .directory
+        .name_taken(request.short_name.as_str())
+        .await?
+    {
+        return Err(OrganisationError::ShortNameTaken(
+            request.short_name.to_string(),
+        ));
+    }
+    let gid_number = allocate_gid(ctx, request.short_name.as_str()).await?;
     let id = ctx
         .store
         .create_organisation(

@@ -14,6 +14,7 @@ use crate::auth::{csrf, rate_limit::RetryAfter};
 use crate::context::{AppContext, now};
 use crate::domain::LoginName;
 use crate::store::audit::AuditEvent;
+use crate::store::jobs::JobKind;
 use crate::store::people::AccountStatus;
 
 /// Shown for every failed sign-in, whether or not the account exists.
@@ -37,6 +38,9 @@ struct HomePage<'a> {
     username: Option<&'a str>,
     roles: Vec<&'static str>,
     notice: Option<&'a str>,
+    uid_number: Option<i64>,
+    gid_number: Option<i64>,
+    ldap_pending: bool,
 }
 
 #[derive(Deserialize)]
@@ -49,6 +53,20 @@ pub async fn home(
     user: SignedIn,
     query: web::Query<HomeQuery>,
 ) -> Result<HttpResponse, WebError> {
+    // Members need their POSIX account: keep bringing them back until it is set up.
+    if user.person.needs_account()
+        && !ctx
+            .store
+            .organisation_ids_of(&user.person.id)
+            .await?
+            .is_empty()
+    {
+        return Ok(see_other("/account/setup"));
+    }
+    let ldap_pending = ctx
+        .store
+        .has_pending_job(JobKind::SyncAccount, &user.person.id)
+        .await?;
     let roles = ctx
         .store
         .person_roles(&user.person.id)
@@ -66,10 +84,19 @@ pub async fn home(
         email: &user.person.email,
         username: user.person.username.as_deref(),
         roles,
-        notice: query
-            .welcome
-            .is_some()
-            .then_some("Your account is active. Welcome to Roster."),
+        notice: match query.welcome.as_deref() {
+            None => None,
+            Some("account") => {
+                Some("Your account is ready: you can now log in with your username and password.")
+            }
+            Some("pending") => Some(
+                "Your account is set up. The directory is busy: it will be created there automatically shortly.",
+            ),
+            Some(_) => Some("Your account is active. Welcome to Roster."),
+        },
+        uid_number: user.person.uid_number,
+        gid_number: user.person.gid_number,
+        ldap_pending,
     })
 }
 

@@ -179,5 +179,9 @@ pub async fn accept(
         })?;
     tracing::info!(person = %person_id, invitation = %invitation.id, "invitation accepted");
     identity::sign_in(&session, &person_id)?;
+    // Members go on to choose their username; staff invitations are done here.
+    if invitation.organisation_id.is_some() {
+        return Ok(see_other("/account/setup"));
+    }
     Ok(see_other("/?welcome=1"))
 }

@@ -9,6 +9,7 @@ pub mod invitations;
 pub mod middleware;
 pub mod orgs;
 pub mod pages;
+pub mod setup;
 
 use actix_web::web;
 
@@ -23,6 +24,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/sign-out", web::post().to(account::sign_out))
         .route("/invitations/{token}", web::get().to(invitations::show))
         .route("/invitations/{token}", web::post().to(invitations::accept))
+        .route("/account/setup", web::get().to(setup::show))
+        .route("/account/setup", web::post().to(setup::review))
+        .route("/account/setup/confirm", web::post().to(setup::confirm))
         .route("/orgs", web::get().to(orgs::list))
         .route("/orgs", web::post().to(orgs::create))
         .route("/orgs/{org}", web::get().to(orgs::show))

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod activation;
 mod cli;
 mod csrf;
 mod directory;

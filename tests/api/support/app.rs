@@ -58,6 +58,8 @@ pub fn test_settings(slapd: &Slapd, smtp: &SmtpSink, database: &TestDatabase) ->
             gid_number_min: 100_000,
             gid_number_max: 199_999,
             timeout_seconds: 2,
+            login_shells: vec!["/bin/bash".into(), "/bin/zsh".into()],
+            home_directory: "/home/{username}".into(),
         },
         mail: MailSettings {
             transport: MailTransportKind::Smtp,
@@ -84,6 +86,10 @@ impl TestApp {
 
     /// Starts the components, lets the test adjust the settings, then starts the portal.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        // `TEST_LOG=1 cargo test ...` shows the portal's logs for a failing test.
+        if std::env::var_os("TEST_LOG").is_some() {
+            roster::telemetry::init("info");
+        }
         let slapd = Slapd::start();
         let smtp = SmtpSink::start();
         let database = TestDatabase::create().await;

@@ -1,0 +1,126 @@
+//! POSIX accounts: completing a person's account (username, numbers, shell) and what the
+//! directory entry must hold.
+
+use sqlx::Row;
+
+use super::audit::{self, AuditEvent};
+use super::jobs::{self, JobKind};
+use super::{Store, StoreError, StoreResult, is_unique_violation};
+use crate::domain::{PosixUsername, UnixTime};
+
+pub struct NewAccount<'a> {
+    pub username: &'a PosixUsername,
+    pub uid_number: i64,
+    pub gid_number: i64,
+    pub login_shell: &'a str,
+    pub ldap_dn: &'a str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CompleteError {
+    #[error("the username is taken")]
+    UsernameTaken,
+    #[error("the account is already complete")]
+    AlreadyComplete,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for CompleteError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Store(error.into())
+    }
+}
+
+impl Store {
+    /// Whether the portal already uses `name` as a username or an organisation's group.
+    pub async fn name_used_in_portal(&self, name: &str) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM people WHERE username = $1) + \
+                    (SELECT COUNT(*) FROM organisations WHERE short_name = $1) AS n",
+        )
+        .bind(name)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
+    /// Records a completed account and queues its directory entry (and the groups of its
+    /// organisations, which now list its username), in one transaction.
+    pub async fn complete_account(
+        &self,
+        person_id: &str,
+        account: NewAccount<'_>,
+        event: AuditEvent<'_>,
+        now: UnixTime,
+    ) -> Result<(), CompleteError> {
+        let mut tx = self.pool().begin().await?;
+        let updated = sqlx::query(
+            "UPDATE people SET username = $1, uid_number = $2, gid_number = $3, login_shell = $4, \
+             ldap_dn = $5, updated_at = $6 WHERE id = $7 AND username IS NULL AND ldap_dn IS NULL",
+        )
+        .bind(account.username.as_str())
+        .bind(account.uid_number)
+        .bind(account.gid_number)
+        .bind(account.login_shell)
+        .bind(account.ldap_dn)
+        .bind(now)
+        .bind(person_id)
+        .execute(&mut *tx)
+        .await;
+        match updated {
+            Ok(result) if result.rows_affected() == 1 => {}
+            Ok(_) => return Err(CompleteError::AlreadyComplete),
+            Err(error) if is_unique_violation(&error) => return Err(CompleteError::UsernameTaken),
+            Err(error) => return Err(error.into()),
+        }
+        // The member lists show usernames: refresh their search text and versions.
+        sqlx::query("UPDATE memberships SET search_text = search_text || $1 WHERE person_id = $2")
+            .bind(account.username.as_str())
+            .bind(person_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE organisations SET members_version = members_version + 1 \
+             WHERE id IN (SELECT organisation_id FROM memberships WHERE person_id = $1)",
+        )
+        .bind(person_id)
+        .execute(&mut *tx)
+        .await?;
+        jobs::enqueue(&mut tx, JobKind::SyncAccount, person_id, now).await?;
+        let organisations =
+            sqlx::query("SELECT organisation_id FROM memberships WHERE person_id = $1")
+                .bind(person_id)
+                .fetch_all(&mut *tx)
+                .await?;
+        for row in organisations {
+            let organisation_id: String = row.try_get("organisation_id")?;
+            jobs::enqueue(&mut tx, JobKind::SyncGroup, &organisation_id, now).await?;
+        }
+        audit::insert(
+            &mut tx,
+            &AuditEvent {
+                subject_id: Some(person_id),
+                ..event
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The organisations a person belongs to, by id.
+    pub async fn organisation_ids_of(&self, person_id: &str) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query("SELECT organisation_id FROM memberships WHERE person_id = $1")
+            .bind(person_id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|row| {
+                row.try_get::<String, _>("organisation_id")
+                    .map_err(Into::into)
+            })
+            .collect()
+    }
+}

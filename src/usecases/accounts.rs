@@ -1,0 +1,138 @@
+//! Turning an activated person into a POSIX account: username, uidNumber, private group,
+//! shell, and the directory entry (through the outbox).
+
+use crate::context::{AppContext, now};
+use crate::directory::DirectoryError;
+use crate::domain::PosixUsername;
+use crate::store::StoreError;
+use crate::store::accounts::{CompleteError, NewAccount};
+use crate::store::audit::AuditEvent;
+use crate::store::ids::IdKind;
+use crate::store::jobs::JobKind;
+use crate::store::people::Person;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("the username is taken")]
+    UsernameTaken,
+    #[error("the account is already set up")]
+    AlreadyComplete,
+    #[error("no {0} is left in the configured range")]
+    RangeExhausted(&'static str),
+    #[error("the directory is unavailable: {0}")]
+    Directory(#[from] DirectoryError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Free in the portal (people and organisation groups) and in the directory (uids and
+/// group names)?
+pub async fn username_available(
+    ctx: &AppContext,
+    username: &PosixUsername,
+) -> Result<bool, AccountError> {
+    if ctx.store.name_used_in_portal(username.as_str()).await? {
+        return Ok(false);
+    }
+    Ok(!ctx.directory.name_taken(username.as_str()).await?)
+}
+
+/// The next uidNumber LDAP does not hold; skipped numbers are burned.
+async fn allocate_uid(ctx: &AppContext) -> Result<i64, AccountError> {
+    let ldap = &ctx.settings.ldap;
+    loop {
+        let number = ctx
+            .store
+            .take_id_number(
+                IdKind::Uid,
+                i64::from(ldap.uid_number_min),
+                i64::from(ldap.uid_number_max),
+            )
+            .await?
+            .ok_or(AccountError::RangeExhausted("uidNumber"))?;
+        if !ctx.directory.uid_number_in_use(number).await? {
+            return Ok(number);
+        }
+        tracing::info!(number, "uidNumber already in LDAP; skipped");
+    }
+}
+
+/// The private group's gidNumber: the same as the uidNumber when that is free, otherwise
+/// the next free one of the gid range.
+async fn allocate_private_gid(
+    ctx: &AppContext,
+    uid_number: i64,
+    owner: &str,
+) -> Result<i64, AccountError> {
+    if !ctx.directory.gid_number_in_use(uid_number).await?
+        && ctx.store.claim_gid_number(uid_number, owner, now()).await?
+    {
+        return Ok(uid_number);
+    }
+    crate::usecases::organisations::allocate_gid(ctx, owner)
+        .await
+        .map_err(|error| match error {
+            crate::usecases::organisations::OrganisationError::Directory(error) => {
+                AccountError::Directory(error)
+            }
+            crate::usecases::organisations::OrganisationError::Store(error) => {
+                AccountError::Store(error)
+            }
+            _ => AccountError::RangeExhausted("gidNumber"),
+        })
+}
+
+/// Gives `person` their POSIX account. Returns true when the directory entry is already
+/// in place, false when it waits for LDAP (the worker applies it later).
+pub async fn complete_account(
+    ctx: &AppContext,
+    person: &Person,
+    username: &PosixUsername,
+    login_shell: &str,
+    client_ip: Option<&str>,
+) -> Result<bool, AccountError> {
+    if !person.needs_account() {
+        return Err(AccountError::AlreadyComplete);
+    }
+    if !username_available(ctx, username).await? {
+        return Err(AccountError::UsernameTaken);
+    }
+    let uid_number = allocate_uid(ctx).await?;
+    let gid_number = allocate_private_gid(ctx, uid_number, &person.id).await?;
+    let ldap_dn = ctx.directory.person_dn(username.as_str());
+    ctx.store
+        .complete_account(
+            &person.id,
+            NewAccount {
+                username,
+                uid_number,
+                gid_number,
+                login_shell,
+                ldap_dn: &ldap_dn,
+            },
+            AuditEvent {
+                actor_id: Some(&person.id),
+                action: "account.created",
+                client_ip,
+                details: format!(
+                    "chose username {username}; uidNumber {uid_number}, gidNumber {gid_number}"
+                ),
+                ..AuditEvent::default()
+            },
+            now(),
+        )
+        .await
+        .map_err(|error| match error {
+            CompleteError::UsernameTaken => AccountError::UsernameTaken,
+            CompleteError::AlreadyComplete => AccountError::AlreadyComplete,
+            CompleteError::Store(error) => AccountError::Store(error),
+        })?;
+    crate::jobs::apply_now(ctx, JobKind::SyncAccount, &person.id).await;
+    for organisation_id in ctx.store.organisation_ids_of(&person.id).await? {
+        crate::jobs::apply_now(ctx, JobKind::SyncGroup, &organisation_id).await;
+    }
+    Ok(!ctx
+        .store
+        .has_pending_job(JobKind::SyncAccount, &person.id)
+        .await?)
+}
