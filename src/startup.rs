@@ -68,6 +68,11 @@ impl Application {
         &self.context
     }
 
+    /// Stops the server (and with it this instance's background jobs) from elsewhere.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let housekeeping = crate::jobs::spawn_housekeeping(self.context.clone());
         let worker = crate::jobs::spawn_worker(self.context.clone());

@@ -91,6 +91,65 @@ impl Directory {
             ),
         ];
         let mut ldap = self.handle().await?;
+        // Never take over an entry that is not this account: an existing uid=<username>
+        // must carry our uidNumber, and a new one must not reuse someone else's.
+        let existing = match ldap
+            .search(&dn, Scope::Base, "(objectClass=*)", vec!["uidNumber"])
+            .await
+        {
+            Ok(result) => result,
+            Err(error) => return Err(self.failed(error).await),
+        };
+        if existing.1.rc == 0 {
+            let theirs = existing
+                .0
+                .into_iter()
+                .next()
+                .map(ldap3::SearchEntry::construct)
+                .and_then(|entry| {
+                    entry
+                        .attrs
+                        .get("uidNumber")
+                        .and_then(|v| v.first())
+                        .cloned()
+                });
+            if theirs.as_deref().is_some_and(|theirs| theirs != uid_number) {
+                return Err(DirectoryError::Operation(format!(
+                    "{dn} already exists in LDAP with another uidNumber; not overwritten, resolve by hand"
+                )));
+            }
+        } else if existing.1.rc == NO_SUCH_OBJECT {
+            let filter = format!(
+                "(&(uidNumber={})(!(uid={})))",
+                ldap_escape(uid_number.as_str()),
+                ldap_escape(state.username.as_str())
+            );
+            let clash = match ldap
+                .with_search_options(SearchOptions::new().sizelimit(1))
+                .search(
+                    &self.settings().base_dn,
+                    Scope::Subtree,
+                    &filter,
+                    vec!["1.1"],
+                )
+                .await
+            {
+                Ok(result) => result,
+                Err(error) => return Err(self.failed(error).await),
+            };
+            if let Some(other) = clash
+                .0
+                .into_iter()
+                .next()
+                .map(ldap3::SearchEntry::construct)
+            {
+                return Err(DirectoryError::Operation(format!(
+                    "uidNumber {uid_number} is already used by {} in LDAP; not created, resolve by hand",
+                    other.dn
+                )));
+            }
+        }
+        let mut ldap = self.handle().await?;
         let replaced = ldap
             .modify(
                 &dn,

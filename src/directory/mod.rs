@@ -32,6 +32,13 @@ pub enum DirectoryError {
     Operation(String),
 }
 
+impl DirectoryError {
+    /// The directory could not be reached at all (as opposed to refusing a request).
+    pub fn is_outage(&self) -> bool {
+        matches!(self, Self::Unreachable { .. } | Self::Timeout { .. })
+    }
+}
+
 #[derive(Clone)]
 pub struct Directory {
     settings: LdapSettings,

@@ -76,10 +76,11 @@ pub async fn apply_now(ctx: &AppContext, kind: JobKind, subject_id: &str) {
     ctx.job_signal.notify_one();
 }
 
-/// Seconds before the next attempt: 5 s doubling to at most 10 minutes.
+/// Seconds before the next attempt: 5 s doubling to at most 2 minutes, so a directory
+/// that comes back is noticed soon.
 pub fn backoff_seconds(attempts: i64) -> i64 {
     let exponent = u32::try_from(attempts.clamp(1, 8) - 1).unwrap_or(0);
-    (5 * 2_i64.pow(exponent)).min(600)
+    (5 * 2_i64.pow(exponent)).min(120)
 }
 
 async fn run(ctx: &AppContext, job: &Job) {
@@ -174,7 +175,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_is_capped() {
-        let waits: Vec<i64> = (1..=10).map(backoff_seconds).collect();
-        assert_eq!(waits, vec![5, 10, 20, 40, 80, 160, 320, 600, 600, 600]);
+        let waits: Vec<i64> = (0..=8).map(backoff_seconds).collect();
+        assert_eq!(waits, vec![5, 5, 10, 20, 40, 80, 120, 120, 120]);
     }
 }

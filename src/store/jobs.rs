@@ -149,7 +149,8 @@ impl Store {
 
 impl Store {
     /// Claims the waiting job for one subject, whether or not it is due yet: used right
-    /// after a change, so its result shows at once when LDAP is up.
+    /// after a change, so its result shows at once when LDAP is up. Such attempts do not
+    /// count towards the worker's backoff, or busy pages would push retries far out.
     pub async fn claim_job_for(
         &self,
         kind: JobKind,
@@ -158,7 +159,7 @@ impl Store {
         lease_seconds: i64,
     ) -> StoreResult<Option<Job>> {
         let claimed = sqlx::query(
-            "UPDATE jobs SET locked_until = $1, attempts = attempts + 1, updated_at = $2 \
+            "UPDATE jobs SET locked_until = $1, updated_at = $2 \
              WHERE id = (SELECT id FROM jobs WHERE kind = $3 AND subject_id = $4 AND status = 'pending' \
                          AND (locked_until IS NULL OR locked_until < $2) ORDER BY created_at LIMIT 1) \
              AND (locked_until IS NULL OR locked_until < $2) \

@@ -26,7 +26,9 @@ pub enum AccountError {
 }
 
 /// Free in the portal (people and organisation groups) and in the directory (uids and
-/// group names)?
+/// group names)? While LDAP is down only the portal can answer; the directory is checked
+/// again when the entry is written, and a clash is never overwritten (see
+/// `Directory::sync_account`).
 pub async fn username_available(
     ctx: &AppContext,
     username: &PosixUsername,
@@ -34,7 +36,29 @@ pub async fn username_available(
     if ctx.store.name_used_in_portal(username.as_str()).await? {
         return Ok(false);
     }
-    Ok(!ctx.directory.name_taken(username.as_str()).await?)
+    match ctx.directory.name_taken(username.as_str()).await {
+        Ok(taken) => Ok(!taken),
+        Err(error) if error.is_outage() => {
+            tracing::warn!(%error, "LDAP down: username checked in the portal only");
+            Ok(true)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Whether LDAP holds `number` as a uidNumber (or gidNumber); `false` while LDAP is down,
+/// since the entry is checked again when it is written.
+async fn held_in_ldap(ctx: &AppContext, number: i64, uid: bool) -> Result<bool, AccountError> {
+    let held = if uid {
+        ctx.directory.uid_number_in_use(number).await
+    } else {
+        ctx.directory.gid_number_in_use(number).await
+    };
+    match held {
+        Ok(held) => Ok(held),
+        Err(error) if error.is_outage() => Ok(false),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// The next uidNumber LDAP does not hold; skipped numbers are burned.
@@ -50,7 +74,7 @@ async fn allocate_uid(ctx: &AppContext) -> Result<i64, AccountError> {
             )
             .await?
             .ok_or(AccountError::RangeExhausted("uidNumber"))?;
-        if !ctx.directory.uid_number_in_use(number).await? {
+        if !held_in_ldap(ctx, number, true).await? {
             return Ok(number);
         }
         tracing::info!(number, "uidNumber already in LDAP; skipped");
@@ -64,22 +88,28 @@ async fn allocate_private_gid(
     uid_number: i64,
     owner: &str,
 ) -> Result<i64, AccountError> {
-    if !ctx.directory.gid_number_in_use(uid_number).await?
+    if !held_in_ldap(ctx, uid_number, false).await?
         && ctx.store.claim_gid_number(uid_number, owner, now()).await?
     {
         return Ok(uid_number);
     }
-    crate::usecases::organisations::allocate_gid(ctx, owner)
-        .await
-        .map_err(|error| match error {
-            crate::usecases::organisations::OrganisationError::Directory(error) => {
-                AccountError::Directory(error)
-            }
-            crate::usecases::organisations::OrganisationError::Store(error) => {
-                AccountError::Store(error)
-            }
-            _ => AccountError::RangeExhausted("gidNumber"),
-        })
+    let ldap = &ctx.settings.ldap;
+    loop {
+        let number = ctx
+            .store
+            .take_id_number(
+                IdKind::Gid,
+                i64::from(ldap.gid_number_min),
+                i64::from(ldap.gid_number_max),
+            )
+            .await?
+            .ok_or(AccountError::RangeExhausted("gidNumber"))?;
+        if !held_in_ldap(ctx, number, false).await?
+            && ctx.store.claim_gid_number(number, owner, now()).await?
+        {
+            return Ok(number);
+        }
+    }
 }
 
 /// Gives `person` their POSIX account. Returns true when the directory entry is already

@@ -306,3 +306,78 @@ async fn a_private_group_takes_the_next_free_gid_when_its_uid_number_is_taken() 
     let next = app.create_org("Bio", "bio").await;
     assert_eq!(next.gid_number, 100_002);
 }
+
+#[tokio::test]
+async fn accounts_made_while_ldap_is_down_appear_exactly_once_after_a_portal_restart() {
+    let mut app = TestApp::spawn().await;
+    let org = app.create_org("Astro", "astro").await;
+    // A second instance serves the newcomers; it is stopped half-way, like a restart.
+    let (address, _, first) =
+        crate::support::app::start_stoppable_instance(app.settings.clone()).await;
+    let mut links = Vec::new();
+    for n in 0..20 {
+        links.push(
+            app.invite_to(&org, &format!("p{n}@example.org"), "Person", Role::Member)
+                .await,
+        );
+    }
+    app.slapd.stop();
+    for (n, link) in links.iter().enumerate() {
+        let browser = Browser::new(&address);
+        assert_eq!(
+            browser
+                .accept_invitation(link, GOOD_PASSWORD)
+                .await
+                .status(),
+            303
+        );
+        let response = confirm(&browser, &format!("person{n:02}"), "/bin/bash").await;
+        assert_eq!(location(&response), "/?welcome=pending", "person{n:02}");
+        if n == 0 {
+            let home = browser.page("/?welcome=pending").await;
+            assert_eq!(
+                home.text(".facts dd.ldap-state"),
+                "pending — will be applied automatically"
+            );
+        }
+    }
+    first.stop(true).await;
+    // Back up: the remaining instance's worker applies every queued change.
+    app.slapd.start_again();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    loop {
+        let found = app
+            .slapd
+            .search(app.slapd.people_dn(), "(uid=person*)")
+            .await;
+        if found.len() == 20 && app.ldap_member_uids("astro").await.map(|u| u.len()) == Some(20) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {} entries after 40 s",
+            found.len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let mut uids: Vec<String> = app
+        .slapd
+        .search(app.slapd.people_dn(), "(uid=person*)")
+        .await
+        .into_iter()
+        .map(|entry| entry.attrs["uid"][0].clone())
+        .collect();
+    uids.sort();
+    uids.dedup();
+    assert_eq!(uids.len(), 20, "each entry exactly once");
+    let browser = app.new_browser();
+    assert_eq!(
+        browser.sign_in("person07", GOOD_PASSWORD).await.status(),
+        303
+    );
+    assert!(
+        app.slapd
+            .can_bind(&app.slapd.person_dn("person07"), GOOD_PASSWORD)
+            .await
+    );
+}

@@ -265,13 +265,22 @@ impl TestApp {
 
 /// Builds and runs one portal instance; returns its base URL and services.
 pub async fn start_instance(settings: Settings) -> (String, AppContext) {
+    let (address, context, _) = start_stoppable_instance(settings).await;
+    (address, context)
+}
+
+/// Like [`start_instance`], with the handle that stops it (a portal restart in tests).
+pub async fn start_stoppable_instance(
+    settings: Settings,
+) -> (String, AppContext, actix_web::dev::ServerHandle) {
     let app = Application::build(settings)
         .await
         .expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let context = app.context().clone();
+    let handle = app.handle();
     tokio::spawn(app.run_until_stopped());
-    (address, context)
+    (address, context, handle)
 }
 
 pub fn invitation_link(mail: &ReceivedMail) -> String {
