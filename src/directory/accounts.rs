@@ -23,6 +23,8 @@ pub struct AccountState {
     pub login_shell: String,
     /// The portal's bcrypt hash; stored as `{CRYPT}<hash>` so LDAP binds check it too.
     pub password_hash: Option<String>,
+    /// Every `sshPublicKey` value the entry must hold, exactly.
+    pub ssh_keys: Vec<String>,
 }
 
 impl AccountState {
@@ -88,6 +90,10 @@ impl Directory {
             (
                 "userPassword",
                 password.iter().map(String::as_str).collect(),
+            ),
+            (
+                "sshPublicKey",
+                state.ssh_keys.iter().map(String::as_str).collect(),
             ),
         ];
         let mut ldap = self.handle().await?;

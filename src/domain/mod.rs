@@ -9,6 +9,7 @@ mod organisation;
 mod password;
 mod permission;
 mod role;
+mod ssh_key;
 mod token;
 mod username;
 
@@ -20,6 +21,7 @@ pub use organisation::{Description, EndDate, OrganisationName, ShortName};
 pub use password::NewPassword;
 pub use permission::{Permission, SearchText};
 pub use role::Role;
+pub use ssh_key::SshPublicKey;
 pub use token::{SecretToken, TokenHash};
 pub use username::PosixUsername;
 

@@ -153,6 +153,14 @@ async fn sync_account(ctx: &AppContext, person_id: &str) -> Result<(), String> {
         .clone()
         .or_else(|| ldap.login_shells.first().cloned())
         .unwrap_or_else(|| "/bin/bash".into());
+    let ssh_keys = ctx
+        .store
+        .keys_of(person_id)
+        .await
+        .map_err(|error| error.to_string())?
+        .into_iter()
+        .map(|key| key.openssh)
+        .collect();
     ctx.directory
         .sync_account(&AccountState {
             home_directory: ldap.home_directory.replace("{username}", &username),
@@ -164,6 +172,7 @@ async fn sync_account(ctx: &AppContext, person_id: &str) -> Result<(), String> {
             gid_number,
             login_shell,
             password_hash: person.password_hash,
+            ssh_keys,
         })
         .await
         .map_err(|error| error.to_string())

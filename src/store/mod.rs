@@ -15,6 +15,7 @@ pub mod organisations;
 pub mod people;
 pub mod permissions;
 pub mod sessions;
+pub mod ssh_keys;
 
 use std::str::FromStr;
 use std::time::Duration;

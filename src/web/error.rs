@@ -37,6 +37,9 @@ pub enum WebError {
     TooManyRequests { retry_after_seconds: u64 },
     #[error("sign-in required")]
     SignInRequired,
+    /// The person must first set up their POSIX account.
+    #[error("account set-up required")]
+    SetupRequired,
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
 }
@@ -77,6 +80,7 @@ impl WebError {
                 ),
             },
             Self::SignInRequired => page("Sign-in required", "Sign in to continue."),
+            Self::SetupRequired => page("Set up your account", "Choose your username first."),
             Self::Internal(_) => page(
                 "Something went wrong",
                 "Roster could not complete this request. Nothing you did caused this. \
@@ -106,7 +110,7 @@ impl ResponseError for WebError {
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Gone { .. } => StatusCode::GONE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::SignInRequired => StatusCode::SEE_OTHER,
+            Self::SignInRequired | Self::SetupRequired => StatusCode::SEE_OTHER,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -116,6 +120,11 @@ impl ResponseError for WebError {
             Self::SignInRequired => {
                 return HttpResponse::SeeOther()
                     .insert_header((LOCATION, "/sign-in"))
+                    .finish();
+            }
+            Self::SetupRequired => {
+                return HttpResponse::SeeOther()
+                    .insert_header((LOCATION, "/account/setup"))
                     .finish();
             }
             Self::Internal(error) => {

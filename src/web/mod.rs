@@ -6,6 +6,7 @@ pub mod assets;
 pub mod error;
 pub mod health;
 pub mod invitations;
+pub mod keys;
 pub mod middleware;
 pub mod orgs;
 pub mod pages;
@@ -24,6 +25,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/sign-out", web::post().to(account::sign_out))
         .route("/invitations/{token}", web::get().to(invitations::show))
         .route("/invitations/{token}", web::post().to(invitations::accept))
+        .route("/account/keys", web::get().to(keys::list))
+        .route("/account/keys", web::post().to(keys::add))
+        .route("/account/keys/{key}/remove", web::post().to(keys::remove))
         .route("/account/setup", web::get().to(setup::show))
         .route("/account/setup", web::post().to(setup::review))
         .route("/account/setup/confirm", web::post().to(setup::confirm))

@@ -9,6 +9,7 @@ mod csrf;
 mod directory;
 mod health;
 mod invitations;
+mod keys;
 mod mail;
 mod members;
 mod org_invitations;

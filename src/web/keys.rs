@@ -1,0 +1,216 @@
+//! A person's SSH keys: list with fingerprints, add by pasting, remove.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::account::see_other;
+use super::error::WebError;
+use super::pages::{FormErrors, Layout, render, render_with_status};
+use crate::auth::identity::SignedIn;
+use crate::context::{AppContext, now};
+use crate::domain::{FieldError, SshPublicKey};
+use crate::store::audit::AuditEvent;
+use crate::store::jobs::JobKind;
+use crate::store::ssh_keys::{AddKeyError, MAX_KEYS};
+use crate::usecases::invitations::format_date;
+
+struct KeyRow {
+    id: String,
+    algorithm: String,
+    bits: Option<i64>,
+    fingerprint: String,
+    comment: String,
+    added: String,
+}
+
+#[derive(Template)]
+#[template(path = "account/keys.html")]
+struct KeysPage {
+    layout: Layout,
+    keys: Vec<KeyRow>,
+    notice: Option<&'static str>,
+    pending: bool,
+    errors: FormErrors,
+    pasted: String,
+    max_keys: i64,
+}
+
+/// Keys belong to a POSIX account the portal manages; send others where they belong.
+fn require_account(user: &SignedIn) -> Result<(), WebError> {
+    if user.person.needs_account() {
+        return Err(WebError::SetupRequired);
+    }
+    if user.person.uid_number.is_none() {
+        return Err(WebError::Conflict(
+            "Your directory entry is managed outside Roster, so your SSH keys are too. Ask the helpdesk.".into(),
+        ));
+    }
+    Ok(())
+}
+
+async fn page(
+    ctx: &AppContext,
+    user: &SignedIn,
+    notice: Option<&'static str>,
+    errors: FormErrors,
+    pasted: String,
+) -> Result<KeysPage, WebError> {
+    let keys = ctx
+        .store
+        .keys_of(&user.person.id)
+        .await?
+        .into_iter()
+        .map(|key| KeyRow {
+            added: format_date(key.created_at),
+            id: key.id,
+            algorithm: key.algorithm,
+            bits: key.bits,
+            fingerprint: key.fingerprint,
+            comment: key.comment,
+        })
+        .collect();
+    Ok(KeysPage {
+        layout: Layout::for_user(user)?,
+        keys,
+        notice,
+        pending: ctx
+            .store
+            .has_pending_job(JobKind::SyncAccount, &user.person.id)
+            .await?,
+        errors,
+        pasted,
+        max_keys: MAX_KEYS,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct KeysQuery {
+    done: Option<String>,
+}
+
+pub async fn list(
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    query: web::Query<KeysQuery>,
+) -> Result<HttpResponse, WebError> {
+    require_account(&user)?;
+    let notice = match query.done.as_deref() {
+        Some("added") => Some("The key was added."),
+        Some("removed") => Some("The key was removed."),
+        _ => None,
+    };
+    render(&page(&ctx, &user, notice, FormErrors::default(), String::new()).await?)
+}
+
+/// The keys page again, with the error next to the key field.
+async fn refused(
+    ctx: &AppContext,
+    user: &SignedIn,
+    status: StatusCode,
+    error: FieldError,
+    pasted: String,
+) -> Result<HttpResponse, WebError> {
+    let mut errors = FormErrors::default();
+    errors.add(error);
+    render_with_status(status, &page(ctx, user, None, errors, pasted).await?)
+}
+
+#[derive(Deserialize)]
+pub struct AddForm {
+    #[serde(default)]
+    key: String,
+}
+
+pub async fn add(
+    req: HttpRequest,
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    form: web::Form<AddForm>,
+) -> Result<HttpResponse, WebError> {
+    require_account(&user)?;
+    // Only a bounded prefix is shown again, so a huge paste does not come back whole.
+    let pasted: String = form.key.chars().take(4096).collect();
+    let key = match SshPublicKey::parse(&form.key) {
+        Ok(key) => key,
+        Err(error) => {
+            return refused(&ctx, &user, StatusCode::UNPROCESSABLE_ENTITY, error, pasted).await;
+        }
+    };
+    let ip =
+        super::client_ip(&req, ctx.settings.server.trust_forwarded_for).map(|ip| ip.to_string());
+    let added = ctx
+        .store
+        .add_key(
+            &user.person.id,
+            &key,
+            AuditEvent {
+                actor_id: Some(&user.person.id),
+                action: "ssh_key.added",
+                client_ip: ip.as_deref(),
+                details: format!("added {} key {}", key.algorithm, key.fingerprint),
+                ..AuditEvent::default()
+            },
+            now(),
+        )
+        .await;
+    match added {
+        Ok(()) => {
+            crate::jobs::apply_now(&ctx, JobKind::SyncAccount, &user.person.id).await;
+            Ok(see_other("/account/keys?done=added"))
+        }
+        Err(AddKeyError::Duplicate) => {
+            refused(
+                &ctx,
+                &user,
+                StatusCode::CONFLICT,
+                FieldError::new("key", "This key is already registered (on this or another account). Each key may be used by one account only."),
+                pasted,
+            )
+            .await
+        }
+        Err(AddKeyError::TooMany) => {
+            refused(
+                &ctx,
+                &user,
+                StatusCode::CONFLICT,
+                FieldError::new("key", format!("You already have {MAX_KEYS} keys. Remove one you no longer use first.")),
+                pasted,
+            )
+            .await
+        }
+        Err(AddKeyError::Store(error)) => Err(error.into()),
+    }
+}
+
+pub async fn remove(
+    req: HttpRequest,
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    require_account(&user)?;
+    let ip =
+        super::client_ip(&req, ctx.settings.server.trust_forwarded_for).map(|ip| ip.to_string());
+    let removed = ctx
+        .store
+        .remove_key(
+            &user.person.id,
+            &path,
+            AuditEvent {
+                actor_id: Some(&user.person.id),
+                action: "ssh_key.removed",
+                client_ip: ip.as_deref(),
+                details: "removed a key".into(),
+                ..AuditEvent::default()
+            },
+            now(),
+        )
+        .await?;
+    if !removed {
+        return Err(WebError::NotFound);
+    }
+    crate::jobs::apply_now(&ctx, JobKind::SyncAccount, &user.person.id).await;
+    Ok(see_other("/account/keys?done=removed"))
+}
