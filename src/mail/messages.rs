@@ -35,3 +35,32 @@ impl InvitationMail {
         })
     }
 }
+
+#[derive(Template)]
+#[template(path = "mail/password_reset.txt")]
+struct PasswordResetText<'a> {
+    mail: &'a PasswordResetMail,
+}
+
+#[derive(Template)]
+#[template(path = "mail/password_reset.html")]
+struct PasswordResetHtml<'a> {
+    mail: &'a PasswordResetMail,
+}
+
+/// A single-use link to choose a new password.
+pub struct PasswordResetMail {
+    pub greeting_name: String,
+    pub link: String,
+    pub expires: String,
+}
+
+impl PasswordResetMail {
+    pub fn render(&self) -> Result<RenderedMail, MailError> {
+        Ok(RenderedMail {
+            subject: "Reset your Roster password".into(),
+            text: PasswordResetText { mail: self }.render()?,
+            html: PasswordResetHtml { mail: self }.render()?,
+        })
+    }
+}

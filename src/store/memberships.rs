@@ -119,6 +119,31 @@ impl MemberKeys {
     }
 }
 
+impl MemberKeys {
+    /// Writes these keys to every membership of the person and moves the versions of
+    /// their organisations' member lists.
+    pub(crate) async fn store_for(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        person_id: &str,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE memberships SET sort_key = $1, search_text = $2 WHERE person_id = $3")
+            .bind(&self.sort_key)
+            .bind(&self.search_text)
+            .bind(person_id)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "UPDATE organisations SET members_version = members_version + 1 \
+             WHERE id IN (SELECT organisation_id FROM memberships WHERE person_id = $1)",
+        )
+        .bind(person_id)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+}
+
 pub(crate) async fn insert(
     conn: &mut sqlx::AnyConnection,
     organisation_id: &str,
@@ -532,5 +557,26 @@ impl MemberPageCache {
             }
             pages.insert(key, page);
         }
+    }
+}
+
+impl Store {
+    /// The person's role in the organisation, if they are a member.
+    pub async fn membership_role(
+        &self,
+        organisation_id: &str,
+        person_id: &str,
+    ) -> StoreResult<Option<Role>> {
+        let row = sqlx::query(
+            "SELECT role FROM memberships WHERE organisation_id = $1 AND person_id = $2",
+        )
+        .bind(organisation_id)
+        .bind(person_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row
+            .map(|row| row.try_get::<String, _>("role"))
+            .transpose()?
+            .and_then(|role| Role::parse(&role)))
     }
 }

@@ -12,6 +12,7 @@ pub mod invitations;
 pub mod jobs;
 pub mod memberships;
 pub mod organisations;
+pub mod passwords;
 pub mod people;
 pub mod permissions;
 pub mod sessions;

@@ -10,6 +10,7 @@ pub mod keys;
 pub mod middleware;
 pub mod orgs;
 pub mod pages;
+pub mod profile;
 pub mod setup;
 
 use actix_web::web;
@@ -25,6 +26,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/sign-out", web::post().to(account::sign_out))
         .route("/invitations/{token}", web::get().to(invitations::show))
         .route("/invitations/{token}", web::post().to(invitations::accept))
+        .route("/account", web::get().to(profile::show))
+        .route("/account/name", web::post().to(profile::rename))
+        .route(
+            "/account/password",
+            web::post().to(profile::change_password),
+        )
+        .route("/password-reset", web::get().to(profile::reset_form))
+        .route("/password-reset", web::post().to(profile::reset_request))
+        .route(
+            "/password-reset/{token}",
+            web::get().to(profile::reset_choose),
+        )
+        .route(
+            "/password-reset/{token}",
+            web::post().to(profile::reset_set),
+        )
         .route("/account/keys", web::get().to(keys::list))
         .route("/account/keys", web::post().to(keys::add))
         .route("/account/keys/{key}/remove", web::post().to(keys::remove))

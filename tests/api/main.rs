@@ -16,5 +16,6 @@ mod org_invitations;
 mod orgs;
 mod pages;
 mod permissions;
+mod profile;
 mod sessions;
 mod sign_in;

@@ -1,0 +1,186 @@
+//! Password changes and reset links. A new password reaches LDAP through the account's
+//! sync job, and every session of the person ends.
+
+use sqlx::Row;
+
+use super::audit::{self, AuditEvent};
+use super::jobs::{self, JobKind};
+use super::{Store, StoreResult, new_id};
+use crate::domain::{TokenHash, UnixTime};
+
+impl Store {
+    /// Stores a new password hash, queues the directory update and ends every session of
+    /// the person, in one transaction.
+    pub async fn set_password(
+        &self,
+        person_id: &str,
+        password_hash: &str,
+        event: AuditEvent<'_>,
+        now: UnixTime,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("UPDATE people SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(password_hash)
+            .bind(now)
+            .bind(person_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE person_id = $1")
+            .bind(person_id)
+            .execute(&mut *tx)
+            .await?;
+        jobs::enqueue(&mut tx, JobKind::SyncAccount, person_id, now).await?;
+        audit::insert(
+            &mut tx,
+            &AuditEvent {
+                subject_id: Some(person_id),
+                ..event
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Changes a person's names (and the member-list keys and versions that show them).
+    pub async fn rename_person(
+        &self,
+        person_id: &str,
+        surname: &str,
+        given_name: Option<&str>,
+        event: AuditEvent<'_>,
+        now: UnixTime,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "UPDATE people SET surname = $1, given_name = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(surname)
+        .bind(given_name)
+        .bind(now)
+        .bind(person_id)
+        .execute(&mut *tx)
+        .await?;
+        let person = sqlx::query("SELECT email, username FROM people WHERE id = $1")
+            .bind(person_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let email: String = person.try_get("email")?;
+        let username: Option<String> = person.try_get("username")?;
+        let keys = super::memberships::MemberKeys::of(
+            person_id,
+            surname,
+            given_name,
+            &email,
+            username.as_deref(),
+        );
+        keys.store_for(&mut tx, person_id).await?;
+        jobs::enqueue(&mut tx, JobKind::SyncAccount, person_id, now).await?;
+        audit::insert(
+            &mut tx,
+            &AuditEvent {
+                subject_id: Some(person_id),
+                ..event
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn create_password_reset(
+        &self,
+        person_id: &str,
+        token_hash: &TokenHash,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO password_resets (id, token_hash, person_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(new_id())
+        .bind(token_hash.as_str())
+        .bind(person_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The person an unused, unexpired reset link belongs to.
+    pub async fn password_reset_person(
+        &self,
+        token_hash: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<String>> {
+        let row = sqlx::query(
+            "SELECT person_id FROM password_resets WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(token_hash.as_str())
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|row| row.try_get("person_id")).transpose()?)
+    }
+
+    /// Uses a reset link: marks it (and every other link of the person) used and sets the
+    /// password, in one transaction. `None` when the link was used or expired meanwhile.
+    pub async fn use_password_reset(
+        &self,
+        token_hash: &TokenHash,
+        password_hash: &str,
+        client_ip: Option<&str>,
+        now: UnixTime,
+    ) -> StoreResult<Option<String>> {
+        let mut tx = self.pool().begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE password_resets SET used_at = $1 \
+             WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING person_id",
+        )
+        .bind(now)
+        .bind(token_hash.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(claimed) = claimed else {
+            return Ok(None);
+        };
+        let person_id: String = claimed.try_get("person_id")?;
+        sqlx::query(
+            "UPDATE password_resets SET used_at = $1 WHERE person_id = $2 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(&person_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE people SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(password_hash)
+            .bind(now)
+            .bind(&person_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE person_id = $1")
+            .bind(&person_id)
+            .execute(&mut *tx)
+            .await?;
+        jobs::enqueue(&mut tx, JobKind::SyncAccount, &person_id, now).await?;
+        audit::insert(
+            &mut tx,
+            &AuditEvent {
+                actor_id: Some(&person_id),
+                action: "password.reset",
+                subject_id: Some(&person_id),
+                client_ip,
+                details: "set a new password with a reset link".into(),
+                ..AuditEvent::default()
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(person_id))
+    }
+}

@@ -1,0 +1,432 @@
+//! The signed-in person's own account: details, organisations, name and password changes,
+//! and the forgotten-password links.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::account::see_other;
+use super::error::WebError;
+use super::pages::{FormErrors, Layout, render, render_with_status};
+use crate::auth::identity::{self, SignedIn};
+use crate::auth::rate_limit::RetryAfter;
+use crate::context::{AppContext, now};
+use crate::domain::{Email, FieldError, NewPassword, PersonName, SecretToken};
+use crate::mail::PasswordResetMail;
+use crate::store::audit::AuditEvent;
+use crate::store::jobs::JobKind;
+use crate::usecases::invitations::format_date;
+
+/// Reset links live one hour.
+const RESET_SECONDS: i64 = 3600;
+
+#[derive(Template)]
+#[template(path = "account/profile.html")]
+struct ProfilePage {
+    layout: Layout,
+    notice: Option<&'static str>,
+    name: String,
+    surname: String,
+    given_name: String,
+    email: String,
+    username: Option<String>,
+    uid_number: Option<i64>,
+    gid_number: Option<i64>,
+    ldap_pending: bool,
+    key_count: usize,
+    organisations: Vec<(String, &'static str)>,
+    errors: FormErrors,
+}
+
+async fn profile_page(
+    ctx: &AppContext,
+    user: &SignedIn,
+    notice: Option<&'static str>,
+    errors: FormErrors,
+) -> Result<ProfilePage, WebError> {
+    let person = &user.person;
+    let mut organisations = Vec::new();
+    for organisation in ctx.store.organisations_of(&person.id).await? {
+        let role = ctx
+            .store
+            .membership_role(&organisation.id, &person.id)
+            .await?;
+        organisations.push((
+            organisation.name,
+            role.map(|role| role.label()).unwrap_or("Member"),
+        ));
+    }
+    Ok(ProfilePage {
+        layout: Layout::for_user(user)?,
+        notice,
+        name: person.display_name(),
+        surname: person.surname.clone(),
+        given_name: person.given_name.clone().unwrap_or_default(),
+        email: person.email.clone(),
+        username: person.username.clone(),
+        uid_number: person.uid_number,
+        gid_number: person.gid_number,
+        ldap_pending: ctx
+            .store
+            .has_pending_job(JobKind::SyncAccount, &person.id)
+            .await?,
+        key_count: ctx.store.keys_of(&person.id).await?.len(),
+        organisations,
+        errors,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ProfileQuery {
+    done: Option<String>,
+}
+
+pub async fn show(
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    query: web::Query<ProfileQuery>,
+) -> Result<HttpResponse, WebError> {
+    let notice = match query.done.as_deref() {
+        Some("name") => Some("Your name was saved."),
+        Some("password") => Some("Your password was changed. Every other session was signed out."),
+        _ => None,
+    };
+    render(&profile_page(&ctx, &user, notice, FormErrors::default()).await?)
+}
+
+#[derive(Deserialize)]
+pub struct NameForm {
+    #[serde(default)]
+    surname: String,
+    #[serde(default)]
+    given_name: String,
+}
+
+pub async fn rename(
+    req: HttpRequest,
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    form: web::Form<NameForm>,
+) -> Result<HttpResponse, WebError> {
+    let mut errors = FormErrors::default();
+    let surname = errors.check(PersonName::parse("surname", &form.surname));
+    let given_name = errors.check(PersonName::parse_optional("given_name", &form.given_name));
+    let (Some(surname), Some(given_name)) = (surname, given_name) else {
+        return render_with_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &profile_page(&ctx, &user, None, errors).await?,
+        );
+    };
+    let ip =
+        super::client_ip(&req, ctx.settings.server.trust_forwarded_for).map(|ip| ip.to_string());
+    ctx.store
+        .rename_person(
+            &user.person.id,
+            surname.as_str(),
+            given_name.as_ref().map(PersonName::as_str),
+            AuditEvent {
+                actor_id: Some(&user.person.id),
+                action: "person.renamed",
+                client_ip: ip.as_deref(),
+                details: format!(
+                    "changed their name to {}",
+                    match &given_name {
+                        Some(given) => format!("{given} {surname}"),
+                        None => surname.to_string(),
+                    }
+                ),
+                ..AuditEvent::default()
+            },
+            now(),
+        )
+        .await?;
+    crate::jobs::apply_now(&ctx, JobKind::SyncAccount, &user.person.id).await;
+    Ok(see_other("/account?done=name"))
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirmation: String,
+}
+
+fn password_context(person: &crate::store::people::Person) -> Vec<String> {
+    let mut context = vec![person.surname.clone(), person.email.clone()];
+    context.extend(person.email.split('@').next().map(str::to_string));
+    context.extend(person.given_name.clone());
+    context.extend(person.username.clone());
+    context
+}
+
+pub async fn change_password(
+    req: HttpRequest,
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, WebError> {
+    let ip = super::client_ip(&req, ctx.settings.server.trust_forwarded_for);
+    // Guessing the current password here is as rate-limited as signing in.
+    if let Some(Err(RetryAfter(wait))) = ip.map(|ip| {
+        ctx.sign_in_limiter
+            .check(ip, &user.person.email.to_lowercase())
+    }) {
+        return Err(WebError::TooManyRequests {
+            retry_after_seconds: wait.as_secs().max(1),
+        });
+    }
+    let mut errors = FormErrors::default();
+    let current_ok = ctx
+        .hasher
+        .verify(&form.current_password, user.person.password_hash.as_deref())
+        .await
+        .map_err(WebError::internal)?;
+    if !current_ok {
+        errors.add(FieldError::new(
+            "current_password",
+            "This is not your current password.",
+        ));
+    }
+    let context = password_context(&user.person);
+    let context: Vec<&str> = context.iter().map(String::as_str).collect();
+    let password = errors.check(NewPassword::parse(
+        &form.password,
+        &form.password_confirmation,
+        &context,
+    ));
+    let Some(password) = password.filter(|_| errors.is_empty()) else {
+        return render_with_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &profile_page(&ctx, &user, None, errors).await?,
+        );
+    };
+    let hash = ctx
+        .hasher
+        .hash(&password)
+        .await
+        .map_err(WebError::internal)?;
+    let ip_text = ip.map(|ip| ip.to_string());
+    ctx.store
+        .set_password(
+            &user.person.id,
+            &hash,
+            AuditEvent {
+                actor_id: Some(&user.person.id),
+                action: "password.changed",
+                client_ip: ip_text.as_deref(),
+                details: "changed their password; other sessions ended".into(),
+                ..AuditEvent::default()
+            },
+            now(),
+        )
+        .await?;
+    // Every session ended with the change; this browser gets a fresh one.
+    identity::sign_in(&user.session, &user.person.id)?;
+    crate::jobs::apply_now(&ctx, JobKind::SyncAccount, &user.person.id).await;
+    Ok(see_other("/account?done=password"))
+}
+
+// ---------------------------------------------------------------- forgotten password
+
+#[derive(Template)]
+#[template(path = "auth/reset_request.html")]
+struct ResetRequestPage {
+    layout: Layout,
+    sent: bool,
+    email: String,
+    errors: FormErrors,
+}
+
+pub async fn reset_form(session: Session) -> Result<HttpResponse, WebError> {
+    render(&ResetRequestPage {
+        layout: Layout {
+            user_name: None,
+            csrf_token: crate::auth::csrf::token(&session)?,
+        },
+        sent: false,
+        email: String::new(),
+        errors: FormErrors::default(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ResetRequestForm {
+    #[serde(default)]
+    email: String,
+}
+
+/// Answers the same whether or not the address has an account, and sends the mail in the
+/// background so the answer takes the same time too.
+pub async fn reset_request(
+    req: HttpRequest,
+    ctx: web::Data<AppContext>,
+    session: Session,
+    form: web::Form<ResetRequestForm>,
+) -> Result<HttpResponse, WebError> {
+    let layout = Layout {
+        user_name: None,
+        csrf_token: crate::auth::csrf::token(&session)?,
+    };
+    let email = match Email::parse(&form.email) {
+        Ok(email) => email,
+        Err(error) => {
+            let mut errors = FormErrors::default();
+            errors.add(error);
+            return render_with_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &ResetRequestPage {
+                    layout,
+                    sent: false,
+                    email: form.email.clone(),
+                    errors,
+                },
+            );
+        }
+    };
+    let ip = super::client_ip(&req, ctx.settings.server.trust_forwarded_for);
+    if let Some(Err(RetryAfter(wait))) =
+        ip.map(|ip| ctx.sign_in_limiter.check(ip, &email.normalized()))
+    {
+        return Err(WebError::TooManyRequests {
+            retry_after_seconds: wait.as_secs().max(1),
+        });
+    }
+    let ctx = ctx.into_inner();
+    tokio::spawn(async move {
+        if let Err(error) = send_reset_link(&ctx, &email).await {
+            tracing::warn!(%error, "password reset link not sent");
+        }
+    });
+    render(&ResetRequestPage {
+        layout,
+        sent: true,
+        email: String::new(),
+        errors: FormErrors::default(),
+    })
+}
+
+async fn send_reset_link(ctx: &AppContext, email: &Email) -> anyhow::Result<()> {
+    let Some(person) = ctx.store.person_by_email(email).await? else {
+        tracing::info!("password reset asked for an unknown address");
+        return Ok(());
+    };
+    let token = SecretToken::generate()?;
+    let expires_at = now() + RESET_SECONDS;
+    ctx.store
+        .create_password_reset(&person.id, &token.hash(), expires_at, now())
+        .await?;
+    let mail = PasswordResetMail {
+        greeting_name: person.display_name(),
+        link: ctx.public_link(&format!("/password-reset/{}", token.expose())),
+        expires: format_date(expires_at),
+    };
+    ctx.mailer.send(&person.email, mail.render()?).await?;
+    Ok(())
+}
+
+#[derive(Template)]
+#[template(path = "auth/reset_choose.html")]
+struct ResetChoosePage {
+    layout: Layout,
+    action: String,
+    errors: FormErrors,
+}
+
+fn reset_link_invalid() -> WebError {
+    WebError::Gone {
+        title: "Reset link not valid".into(),
+        message: "This link was already used, has expired, or is not complete. Ask for a new one from the sign-in page.".into(),
+    }
+}
+
+async fn reset_person(
+    ctx: &AppContext,
+    raw: &str,
+) -> Result<(SecretToken, crate::store::people::Person), WebError> {
+    let token = SecretToken::parse(raw).ok_or_else(reset_link_invalid)?;
+    let person_id = ctx
+        .store
+        .password_reset_person(&token.hash(), now())
+        .await?
+        .ok_or_else(reset_link_invalid)?;
+    let person = ctx
+        .store
+        .person_by_id(&person_id)
+        .await?
+        .ok_or_else(reset_link_invalid)?;
+    Ok((token, person))
+}
+
+pub async fn reset_choose(
+    ctx: web::Data<AppContext>,
+    session: Session,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    reset_person(&ctx, &path).await?;
+    render(&ResetChoosePage {
+        layout: Layout {
+            user_name: None,
+            csrf_token: crate::auth::csrf::token(&session)?,
+        },
+        action: format!("/password-reset/{}", path.as_str()),
+        errors: FormErrors::default(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_confirmation: String,
+}
+
+pub async fn reset_set(
+    req: HttpRequest,
+    ctx: web::Data<AppContext>,
+    session: Session,
+    path: web::Path<String>,
+    form: web::Form<ResetForm>,
+) -> Result<HttpResponse, WebError> {
+    let (token, person) = reset_person(&ctx, &path).await?;
+    let context = password_context(&person);
+    let context: Vec<&str> = context.iter().map(String::as_str).collect();
+    let password = match NewPassword::parse(&form.password, &form.password_confirmation, &context) {
+        Ok(password) => password,
+        Err(error) => {
+            let mut errors = FormErrors::default();
+            errors.add(error);
+            return render_with_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &ResetChoosePage {
+                    layout: Layout {
+                        user_name: None,
+                        csrf_token: crate::auth::csrf::token(&session)?,
+                    },
+                    action: format!("/password-reset/{}", path.as_str()),
+                    errors,
+                },
+            );
+        }
+    };
+    let hash = ctx
+        .hasher
+        .hash(&password)
+        .await
+        .map_err(WebError::internal)?;
+    let ip =
+        super::client_ip(&req, ctx.settings.server.trust_forwarded_for).map(|ip| ip.to_string());
+    let person_id = ctx
+        .store
+        .use_password_reset(&token.hash(), &hash, ip.as_deref(), now())
+        .await?
+        .ok_or_else(reset_link_invalid)?;
+    crate::jobs::apply_now(&ctx, JobKind::SyncAccount, &person_id).await;
+    identity::sign_in(&session, &person_id)?;
+    Ok(see_other("/account?done=password"))
+}

@@ -1,0 +1,266 @@
+//! A person's own account: name and password changes (reaching LDAP), and forgotten
+//! passwords by email.
+
+use roster::domain::Role;
+
+use crate::support::app::{Browser, GOOD_PASSWORD, TestApp, into_page, location};
+
+const NEW_PASSWORD: &str = "saffron kayak meadow 77";
+
+async fn activated(
+    app: &TestApp,
+    org: &roster::store::organisations::Organisation,
+    username: &str,
+) -> Browser {
+    let link = app
+        .invite_to(
+            org,
+            &format!("{username}@example.org"),
+            "Person",
+            Role::Member,
+        )
+        .await;
+    let browser = app.new_browser();
+    assert_eq!(
+        browser
+            .accept_invitation(&link, GOOD_PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    let review = into_page(
+        browser
+            .submit(
+                "/account/setup",
+                "/account/setup",
+                &[("username", username), ("login_shell", "/bin/bash")],
+            )
+            .await,
+    )
+    .await;
+    let done = browser
+        .post_form(
+            "/account/setup/confirm",
+            &[
+                ("csrf_token", &review.csrf_token()),
+                ("username", username),
+                ("login_shell", "/bin/bash"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&done), "/?welcome=account");
+    browser
+}
+
+#[tokio::test]
+async fn a_password_change_reaches_ldap_and_ends_other_sessions() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Astro", "astro").await;
+    let browser = activated(&app, &org, "mcurie").await;
+    let laptop = app.new_browser();
+    assert_eq!(laptop.sign_in("mcurie", GOOD_PASSWORD).await.status(), 303);
+
+    let profile = browser.page("/account").await;
+    assert_eq!(profile.text("dd.username"), "mcurie");
+    assert_eq!(
+        profile.select_all("ul.organisations li"),
+        vec!["Astro — Member"]
+    );
+    let wrong = into_page(
+        browser
+            .submit(
+                "/account",
+                "/account/password",
+                &[
+                    ("current_password", "nope"),
+                    ("password", NEW_PASSWORD),
+                    ("password_confirmation", NEW_PASSWORD),
+                ],
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(wrong.status, 422);
+    assert_eq!(
+        wrong.text("#current_password-error"),
+        "Error: This is not your current password."
+    );
+
+    let changed = browser
+        .submit(
+            "/account",
+            "/account/password",
+            &[
+                ("current_password", GOOD_PASSWORD),
+                ("password", NEW_PASSWORD),
+                ("password_confirmation", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(location(&changed), "/account?done=password");
+    assert_eq!(
+        browser.page("/account?done=password").await.status,
+        200,
+        "this browser stays signed in"
+    );
+    assert_eq!(
+        location(&laptop.get("/").await),
+        "/sign-in",
+        "the other session ended"
+    );
+
+    let dn = app.slapd.person_dn("mcurie");
+    assert!(app.slapd.can_bind(&dn, NEW_PASSWORD).await);
+    assert!(!app.slapd.can_bind(&dn, GOOD_PASSWORD).await);
+    assert_eq!(
+        app.new_browser()
+            .sign_in("mcurie", NEW_PASSWORD)
+            .await
+            .status(),
+        303
+    );
+}
+
+#[tokio::test]
+async fn a_name_change_reaches_ldap_and_the_member_list() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Astro", "astro").await;
+    let owner = app.browser_for(&org, "pi@example.org", Role::Owner).await;
+    let browser = activated(&app, &org, "mcurie").await;
+    // The owner's list is read (and kept) before the change.
+    let before = owner
+        .page(&format!("/orgs/{}/members?q=mcurie", org.id))
+        .await;
+    assert_eq!(before.text("td.name"), "Person");
+    let response = browser
+        .submit(
+            "/account",
+            "/account/name",
+            &[("given_name", "Marie"), ("surname", "Skłodowska-Curie")],
+        )
+        .await;
+    assert_eq!(location(&response), "/account?done=name");
+    let entry = app
+        .slapd
+        .search_entry(&app.slapd.person_dn("mcurie"))
+        .await
+        .unwrap();
+    assert_eq!(entry.attrs["cn"], vec!["Marie Skłodowska-Curie"]);
+    assert_eq!(entry.attrs["sn"], vec!["Skłodowska-Curie"]);
+    assert_eq!(entry.attrs["givenName"], vec!["Marie"]);
+    let after = owner
+        .page(&format!("/orgs/{}/members?q=marie", org.id))
+        .await;
+    assert_eq!(after.text("td.name"), "Marie Skłodowska-Curie");
+    let bad = into_page(
+        browser
+            .submit("/account", "/account/name", &[("surname", "  ")])
+            .await,
+    )
+    .await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.text("#surname-error"), "Error: This field is required.");
+}
+
+#[tokio::test]
+async fn a_forgotten_password_is_reset_by_an_emailed_single_use_link() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Astro", "astro").await;
+    activated(&app, &org, "mcurie").await;
+    let stranger = app.new_browser();
+
+    // Known and unknown addresses get the same answer.
+    let known = into_page(
+        stranger
+            .submit(
+                "/password-reset",
+                "/password-reset",
+                &[("email", "mcurie@example.org")],
+            )
+            .await,
+    )
+    .await;
+    let unknown = into_page(
+        stranger
+            .submit(
+                "/password-reset",
+                "/password-reset",
+                &[("email", "nobody@example.org")],
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(known.status, 200);
+    assert_eq!(known.text(".notice"), unknown.text(".notice"));
+
+    let mail = app.mail_to("mcurie@example.org").await;
+    let mail = if mail.subject == "Reset your Roster password" {
+        mail
+    } else {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(found) = app
+                .smtp
+                .messages()
+                .into_iter()
+                .find(|m| m.subject == "Reset your Roster password")
+            {
+                break found;
+            }
+            assert!(std::time::Instant::now() < deadline, "no reset mail");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    let link = mail
+        .links()
+        .into_iter()
+        .find(|l| l.contains("/password-reset/"))
+        .unwrap();
+    assert!(
+        app.smtp
+            .messages()
+            .iter()
+            .all(|m| !m.is_to("nobody@example.org"))
+    );
+
+    let response = stranger
+        .submit(
+            &link,
+            &link,
+            &[
+                ("password", NEW_PASSWORD),
+                ("password_confirmation", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(location(&response), "/account?done=password");
+    let dn = app.slapd.person_dn("mcurie");
+    assert!(
+        app.slapd.can_bind(&dn, NEW_PASSWORD).await,
+        "LDAP has the new password"
+    );
+    assert!(!app.slapd.can_bind(&dn, GOOD_PASSWORD).await);
+
+    // Single use.
+    let again = app.new_browser().page(&link).await;
+    assert_eq!(again.status, 410);
+    assert_eq!(again.text("h1"), "Reset link not valid");
+    assert_eq!(
+        app.new_browser()
+            .page("/password-reset/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+            .await
+            .status,
+        410
+    );
+    let malformed = into_page(
+        stranger
+            .submit(
+                "/password-reset",
+                "/password-reset",
+                &[("email", "not-an-email")],
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(malformed.status, 422);
+}
