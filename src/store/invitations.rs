@@ -104,6 +104,8 @@ pub enum AcceptError {
     NoLongerOpen,
     #[error("an account with this email address already exists")]
     AccountExists,
+    #[error("already a member")]
+    AlreadyMember,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -438,5 +440,106 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(person_id)
+    }
+}
+
+impl Store {
+    /// Accepts an invitation for a person who already has an account: only the membership
+    /// (or the site-wide role) is added, in one transaction with the claim.
+    pub async fn accept_invitation_as(
+        &self,
+        invitation_id: &str,
+        person_id: &str,
+        client_ip: Option<&str>,
+        now: UnixTime,
+    ) -> Result<(), AcceptError> {
+        let mut tx = self.pool().begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE invitations SET status = $1, accepted_at = $2, accepted_by = $5 \
+             WHERE id = $3 AND status = $4 AND expires_at > $2",
+        )
+        .bind(InvitationStatus::Accepted.as_str())
+        .bind(now)
+        .bind(invitation_id)
+        .bind(InvitationStatus::Pending.as_str())
+        .bind(person_id)
+        .execute(&mut *tx)
+        .await?;
+        if claimed.rows_affected() != 1 {
+            return Err(AcceptError::NoLongerOpen);
+        }
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM invitations WHERE id = $1"
+        )))
+        .bind(invitation_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let invitation = from_row(&row)?;
+        let person =
+            sqlx::query("SELECT surname, given_name, email, username FROM people WHERE id = $1")
+                .bind(person_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        match invitation.organisation_id.as_deref() {
+            Some(organisation_id) => {
+                let surname: String = person.try_get("surname")?;
+                let given_name: Option<String> = person.try_get("given_name")?;
+                let email: String = person.try_get("email")?;
+                let username: Option<String> = person.try_get("username")?;
+                let keys = memberships::MemberKeys::of(
+                    person_id,
+                    &surname,
+                    given_name.as_deref(),
+                    &email,
+                    username.as_deref(),
+                );
+                match memberships::insert(
+                    &mut tx,
+                    organisation_id,
+                    person_id,
+                    &keys,
+                    invitation.role,
+                    invitation.ends_on.as_deref(),
+                    now,
+                )
+                .await
+                {
+                    Ok(_) => {}
+                    Err(StoreError::Conflict(_)) => return Err(AcceptError::AlreadyMember),
+                    Err(other) => return Err(other.into()),
+                }
+                jobs::enqueue(&mut tx, JobKind::SyncGroup, organisation_id, now).await?;
+            }
+            None => {
+                grants::insert(
+                    &mut tx,
+                    person_id,
+                    invitation.role,
+                    None,
+                    invitation.invited_by.as_deref(),
+                    now,
+                )
+                .await
+                .map_err(|_| AcceptError::AlreadyMember)?;
+            }
+        }
+        audit::insert(
+            &mut tx,
+            &AuditEvent {
+                actor_id: Some(person_id),
+                action: "invitation.accepted",
+                subject_id: Some(person_id),
+                organisation_id: invitation.organisation_id.as_deref(),
+                client_ip,
+                details: format!(
+                    "accepted invitation {} with an existing account",
+                    invitation.id
+                ),
+            },
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -25,6 +25,7 @@ pub const SIGN_IN_FAILED: &str = "The email address, username or password is not
 struct SignInPage<'a> {
     layout: Layout,
     login: &'a str,
+    next: &'a str,
     error: Option<String>,
     notice: Option<&'a str>,
 }
@@ -103,6 +104,22 @@ pub async fn home(
 #[derive(Deserialize)]
 pub struct SignInQuery {
     signed_out: Option<String>,
+    next: Option<String>,
+}
+
+/// Where to go after signing in: only a path on this site, never another origin.
+pub fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && !path.chars().any(char::is_control) =>
+        {
+            path
+        }
+        _ => "/",
+    }
 }
 
 pub async fn sign_in_form(
@@ -118,6 +135,7 @@ pub async fn sign_in_form(
             csrf_token: csrf::token(&session)?,
         },
         login: "",
+        next: safe_next(query.next.as_deref()),
         error: None,
         notice: query.signed_out.is_some().then_some("You have signed out."),
     })
@@ -127,6 +145,7 @@ pub async fn sign_in_form(
 pub struct SignInForm {
     login: String,
     password: String,
+    next: Option<String>,
 }
 
 pub async fn sign_in(
@@ -144,6 +163,7 @@ pub async fn sign_in(
                     csrf_token: csrf::token(&session)?,
                 },
                 login: &form.login,
+                next: safe_next(form.next.as_deref()),
                 error: Some(message),
                 notice: None,
             },
@@ -205,7 +225,7 @@ pub async fn sign_in(
         )
         .await?;
     tracing::info!(person = %person.id, "signed in");
-    Ok(see_other("/"))
+    Ok(see_other(safe_next(form.next.as_deref())))
 }
 
 pub async fn sign_out(session: Session) -> HttpResponse {

@@ -9,10 +9,12 @@ use serde::Deserialize;
 use super::account::see_other;
 use super::error::WebError;
 use super::pages::{FormErrors, Layout, render, render_with_status};
+use crate::auth::identity::SignedIn;
 use crate::auth::{csrf, identity};
 use crate::context::{AppContext, now};
 use crate::domain::{InvitationState, NewPassword, SecretToken};
 use crate::store::invitations::{AcceptError, Acceptance, Invitation};
+use crate::store::jobs::JobKind;
 use crate::usecases::invitations::format_date;
 
 #[derive(Template)]
@@ -96,18 +98,111 @@ fn accept_page<'a>(
     })
 }
 
+#[derive(Template)]
+#[template(path = "invitations/existing.html")]
+struct ExistingAccountPage<'a> {
+    layout: Layout,
+    invited_to: String,
+    role_label: String,
+    email: &'a str,
+    signed_in_as_invitee: bool,
+    action: String,
+    next_encoded: String,
+}
+
 pub async fn show(
     ctx: web::Data<AppContext>,
     session: Session,
     token: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let invitation = open_invitation(&ctx, &token).await?;
-    render(&accept_page(
-        &session,
-        &token,
-        &invitation,
-        FormErrors::default(),
-    )?)
+    let Some(invitee) = existing_account(&ctx, &invitation).await? else {
+        return render(&accept_page(
+            &session,
+            &token,
+            &invitation,
+            FormErrors::default(),
+        )?);
+    };
+    // Someone who already has an account only joins: no new password or username.
+    let signed_in = identity::signed_in_person_id(&session);
+    let signed_in_name = match &signed_in {
+        Some(id) => ctx
+            .store
+            .person_by_id(id)
+            .await?
+            .map(|person| person.display_name()),
+        None => None,
+    };
+    let invited_to = match &invitation.organisation_id {
+        Some(id) => ctx
+            .store
+            .organisation(id)
+            .await?
+            .map(|o| o.name)
+            .unwrap_or_else(|| "the organisation".into()),
+        None => "Roster".into(),
+    };
+    render(&ExistingAccountPage {
+        layout: Layout {
+            user_name: signed_in_name,
+            csrf_token: csrf::token(&session)?,
+        },
+        invited_to,
+        role_label: invitation.role.label().to_lowercase(),
+        email: &invitation.email,
+        signed_in_as_invitee: signed_in.as_deref() == Some(invitee.id.as_str()),
+        action: format!("/invitations/{}/join", token.as_str()),
+        next_encoded: super::pages::query_value(&format!("/invitations/{}", token.as_str())),
+    })
+}
+
+/// The account the invitation's email already belongs to, if any.
+async fn existing_account(
+    ctx: &AppContext,
+    invitation: &Invitation,
+) -> Result<Option<crate::store::people::Person>, WebError> {
+    let Ok(email) = crate::domain::Email::parse(&invitation.email) else {
+        return Ok(None);
+    };
+    Ok(ctx.store.person_by_email(&email).await?)
+}
+
+/// Accepting with an existing account: only the membership (or role) is added.
+pub async fn join(
+    req: HttpRequest,
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    token: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let invitation = open_invitation(&ctx, &token).await?;
+    let invitee = existing_account(&ctx, &invitation).await?;
+    if invitee.as_ref().map(|person| person.id.as_str()) != Some(user.person.id.as_str()) {
+        return Err(WebError::Forbidden(
+            "This invitation is for another account. Sign in as the person it was sent to.".into(),
+        ));
+    }
+    let client_ip =
+        super::client_ip(&req, ctx.settings.server.trust_forwarded_for).map(|ip| ip.to_string());
+    ctx.store
+        .accept_invitation_as(&invitation.id, &user.person.id, client_ip.as_deref(), now())
+        .await
+        .map_err(|error| match error {
+            AcceptError::NoLongerOpen => WebError::Gone {
+                title: "Invitation already used".into(),
+                message: "This invitation was used or withdrawn a moment ago.".into(),
+            },
+            AcceptError::AlreadyMember => WebError::Conflict("You are already a member.".into()),
+            AcceptError::AccountExists => WebError::Conflict("You already have this role.".into()),
+            AcceptError::Store(error) => WebError::internal(error),
+        })?;
+    match invitation.organisation_id {
+        Some(organisation_id) => {
+            crate::jobs::apply_now(&ctx, JobKind::SyncGroup, &organisation_id).await;
+            Ok(see_other(&format!("/orgs/{organisation_id}")))
+        }
+        None => Ok(see_other("/")),
+    }
 }
 
 #[derive(Deserialize)]
@@ -172,9 +267,10 @@ pub async fn accept(
                 title: "Invitation already used".into(),
                 message: "This invitation was used or withdrawn a moment ago. Sign in if the account is yours.".into(),
             },
-            AcceptError::AccountExists => WebError::Conflict(
+                        AcceptError::AccountExists => WebError::Conflict(
                 "An account with this email address already exists. Sign in with it instead.".into(),
             ),
+            AcceptError::AlreadyMember => WebError::Conflict("You are already a member.".into()),
             AcceptError::Store(error) => WebError::internal(error),
         })?;
     tracing::info!(person = %person_id, invitation = %invitation.id, "invitation accepted");

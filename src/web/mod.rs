@@ -26,6 +26,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/sign-out", web::post().to(account::sign_out))
         .route("/invitations/{token}", web::get().to(invitations::show))
         .route("/invitations/{token}", web::post().to(invitations::accept))
+        .route(
+            "/invitations/{token}/join",
+            web::post().to(invitations::join),
+        )
         .route("/account", web::get().to(profile::show))
         .route("/account/name", web::post().to(profile::rename))
         .route(

@@ -333,6 +333,19 @@ async fn accounts_made_while_ldap_is_down_appear_exactly_once_after_a_portal_res
         );
         let response = confirm(&browser, &format!("person{n:02}"), "/bin/bash").await;
         assert_eq!(location(&response), "/?welcome=pending", "person{n:02}");
+        if n < 3 {
+            // Keys added while LDAP is down wait with the account.
+            let key = crate::keys::ed25519_key(u8::try_from(n + 1).unwrap());
+            let added = browser
+                .submit("/account/keys", "/account/keys", &[("key", &key)])
+                .await;
+            assert_eq!(location(&added), "/account/keys?done=added");
+            let page = browser.page("/account/keys").await;
+            assert_eq!(
+                page.text(".pending"),
+                "Key changes are pending — they will be applied to the directory automatically."
+            );
+        }
         if n == 0 {
             let home = browser.page("/?welcome=pending").await;
             assert_eq!(
@@ -370,6 +383,18 @@ async fn accounts_made_while_ldap_is_down_appear_exactly_once_after_a_portal_res
     uids.sort();
     uids.dedup();
     assert_eq!(uids.len(), 20, "each entry exactly once");
+    for n in 0..3u8 {
+        let entry = app
+            .slapd
+            .search_entry(&app.slapd.person_dn(&format!("person{n:02}")))
+            .await
+            .unwrap();
+        assert_eq!(
+            entry.attrs["sshPublicKey"],
+            vec![crate::keys::ed25519_key(n + 1)],
+            "person{n:02}"
+        );
+    }
     let browser = app.new_browser();
     assert_eq!(
         browser.sign_in("person07", GOOD_PASSWORD).await.status(),

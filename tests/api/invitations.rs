@@ -226,19 +226,113 @@ async fn only_a_hash_of_the_token_is_stored() {
 }
 
 #[tokio::test]
-async fn an_invitation_for_an_existing_account_is_refused_clearly() {
+async fn an_existing_account_signs_in_and_only_joins() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Astro", "astro").await;
+    app.signed_in_admin("ada@example.org").await;
+    let link = app
+        .invite_to(
+            &org,
+            "ada@example.org",
+            "Lovelace",
+            roster::domain::Role::Manager,
+        )
+        .await;
+
+    // Not signed in: the page says an account exists and offers sign-in, no password form.
+    let browser = app.new_browser();
+    let page = browser.page(&link).await;
+    assert_eq!(page.text("h1"), "Join Astro");
+    assert!(page.select_all("input[type=password]").is_empty());
+    let sign_in = page.attr("a[href^='/sign-in?next=']", "href").unwrap();
+    let form = browser.page(&sign_in).await;
+    let next = form.attr("input[name=next]", "value").unwrap();
+    assert_eq!(format!("{}{next}", app.address), link);
+    let response = browser
+        .post_form(
+            "/sign-in",
+            &[
+                ("csrf_token", &form.csrf_token()),
+                ("login", "ada@example.org"),
+                ("password", GOOD_PASSWORD),
+                ("next", &next),
+            ],
+        )
+        .await;
+    assert_eq!(
+        format!("{}{}", app.address, location(&response)),
+        link,
+        "back to the invitation"
+    );
+
+    // Signed in as the invitee: one button adds the membership, nothing else.
+    let page = browser.page(&link).await;
+    let action = page.attr("form[action$='/join']", "action").unwrap();
+    let joined = browser
+        .post_form(&action, &[("csrf_token", &page.csrf_token())])
+        .await;
+    assert_eq!(location(&joined), format!("/orgs/{}", org.id));
+    let members = browser.page(&format!("/orgs/{}/members", org.id)).await;
+    assert_eq!(members.text("td.role"), "Manager");
+    let pool = app.database.pool().await;
+    let (people,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM people")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(people, 1, "no second account");
+    assert_eq!(
+        app.new_browser().page(&link).await.status,
+        410,
+        "single use"
+    );
+
+    // The password form of such an invitation is refused clearly, too.
+    let another = app
+        .invite_to(
+            &org,
+            "ada@example.org",
+            "Lovelace",
+            roster::domain::Role::Member,
+        )
+        .await;
+    let stranger = app.new_browser();
+    let token = stranger.page("/sign-in").await.csrf_token();
+    let refused = stranger
+        .post_form(
+            &another,
+            &[
+                ("csrf_token", &token),
+                ("password", GOOD_PASSWORD),
+                ("password_confirmation", GOOD_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), 409);
+}
+
+#[tokio::test]
+async fn sign_in_never_redirects_to_another_site() {
     let app = TestApp::spawn().await;
     app.signed_in_admin("ada@example.org").await;
-    let second = app.invite_admin("ada@example.org", "Lovelace").await;
-    let page = into_page(
-        app.new_browser()
-            .accept_invitation(&second, GOOD_PASSWORD)
-            .await,
-    )
-    .await;
-    assert_eq!(page.status, 409);
-    assert_eq!(
-        page.text(".error-message"),
-        "An account with this email address already exists. Sign in with it instead."
-    );
+    for next in [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+        "javascript:alert(1)",
+    ] {
+        let browser = app.new_browser();
+        let form = browser.page("/sign-in").await;
+        let response = browser
+            .post_form(
+                "/sign-in",
+                &[
+                    ("csrf_token", &form.csrf_token()),
+                    ("login", "ada@example.org"),
+                    ("password", GOOD_PASSWORD),
+                    ("next", next),
+                ],
+            )
+            .await;
+        assert_eq!(location(&response), "/", "{next}");
+    }
 }

@@ -15,7 +15,7 @@ fn fixture(name: &str) -> String {
 }
 
 /// A syntactically valid ed25519 public key made from `seed`.
-fn ed25519_key(seed: u8) -> String {
+pub fn ed25519_key(seed: u8) -> String {
     let mut blob = Vec::new();
     for part in [b"ssh-ed25519".as_slice(), &[seed; 32]] {
         blob.extend_from_slice(&u32::try_from(part.len()).unwrap().to_be_bytes());
