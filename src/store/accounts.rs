@@ -5,6 +5,7 @@ use sqlx::Row;
 
 use super::audit::{self, AuditEvent};
 use super::jobs::{self, JobKind};
+use super::memberships::MemberKeys;
 use super::{Store, StoreError, StoreResult, is_unique_violation};
 use crate::domain::{PosixUsername, UnixTime};
 
@@ -74,18 +75,22 @@ impl Store {
             Err(error) if is_unique_violation(&error) => return Err(CompleteError::UsernameTaken),
             Err(error) => return Err(error.into()),
         }
-        // The member lists show usernames: refresh their search text and versions.
-        sqlx::query("UPDATE memberships SET search_text = search_text || $1 WHERE person_id = $2")
-            .bind(account.username.as_str())
+        // The member lists show usernames: refresh their keys and versions.
+        let person = sqlx::query("SELECT surname, given_name, email FROM people WHERE id = $1")
             .bind(person_id)
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await?;
-        sqlx::query(
-            "UPDATE organisations SET members_version = members_version + 1 \
-             WHERE id IN (SELECT organisation_id FROM memberships WHERE person_id = $1)",
+        let surname: String = person.try_get("surname")?;
+        let given_name: Option<String> = person.try_get("given_name")?;
+        let email: String = person.try_get("email")?;
+        MemberKeys::of(
+            person_id,
+            &surname,
+            given_name.as_deref(),
+            &email,
+            Some(account.username.as_str()),
         )
-        .bind(person_id)
-        .execute(&mut *tx)
+        .store_for(&mut tx, person_id)
         .await?;
         jobs::enqueue(&mut tx, JobKind::SyncAccount, person_id, now).await?;
         let organisations =
