@@ -298,12 +298,7 @@ async fn list_invitations(settings: Settings, args: InviteListArgs) -> Result<()
     println!("state\temail\tsurname\trole\tsent\texpires\tinvited_by");
     for listed in invitations {
         let invitation = listed.invitation;
-        let state = match InvitationState::of(invitation.status, invitation.expires_at, at) {
-            InvitationState::Open => "pending",
-            InvitationState::Expired => "expired",
-            InvitationState::Revoked => "revoked",
-            InvitationState::Used => "accepted",
-        };
+        let state = InvitationState::of(invitation.status, invitation.expires_at, at).label();
         println!(
             "{state}\t{}\t{}\t{}\t{}\t{}\t{}",
             invitation.email,

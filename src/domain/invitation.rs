@@ -37,6 +37,16 @@ pub enum InvitationState {
 }
 
 impl InvitationState {
+    /// How lists and the CLI name the state.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Open => "pending",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+            Self::Used => "accepted",
+        }
+    }
+
     pub fn of(status: InvitationStatus, expires_at: UnixTime, now: UnixTime) -> Self {
         match status {
             InvitationStatus::Accepted => Self::Used,

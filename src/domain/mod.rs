@@ -18,7 +18,7 @@ pub use invitation::{InvitationState, InvitationStatus};
 pub use login::LoginName;
 pub use name::PersonName;
 pub use organisation::{Description, EndDate, OrganisationName, ShortName};
-pub use password::NewPassword;
+pub use password::{NewPassword, personal_words};
 pub use permission::{Permission, SearchText};
 pub use role::Role;
 pub use ssh_key::SshPublicKey;

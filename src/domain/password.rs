@@ -14,6 +14,21 @@ impl std::fmt::Debug for NewPassword {
     }
 }
 
+/// The words of a person a password must not contain: names, email and its local part,
+/// username.
+pub fn personal_words(
+    surname: &str,
+    given_name: Option<&str>,
+    email: &str,
+    username: Option<&str>,
+) -> Vec<String> {
+    let mut words = vec![surname.to_string(), email.to_string()];
+    words.extend(email.split('@').next().map(str::to_string));
+    words.extend(given_name.map(str::to_string));
+    words.extend(username.map(str::to_string));
+    words
+}
+
 impl NewPassword {
     /// `context` holds the person's names and email: a password containing one is refused.
     pub fn parse(password: &str, confirmation: &str, context: &[&str]) -> Result<Self, FieldError> {

@@ -8,6 +8,26 @@ use super::jobs::{self, JobKind};
 use super::{Store, StoreResult, new_id};
 use crate::domain::{TokenHash, UnixTime};
 
+/// The new hash, the end of every session of the person, and the directory update.
+async fn write_password(
+    conn: &mut sqlx::AnyConnection,
+    person_id: &str,
+    password_hash: &str,
+    now: UnixTime,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE people SET password_hash = $1, updated_at = $2 WHERE id = $3")
+        .bind(password_hash)
+        .bind(now)
+        .bind(person_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM sessions WHERE person_id = $1")
+        .bind(person_id)
+        .execute(&mut *conn)
+        .await?;
+    jobs::enqueue(conn, JobKind::SyncAccount, person_id, now).await
+}
+
 impl Store {
     /// Stores a new password hash, queues the directory update and ends every session of
     /// the person, in one transaction.
@@ -19,17 +39,7 @@ impl Store {
         now: UnixTime,
     ) -> StoreResult<()> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query("UPDATE people SET password_hash = $1, updated_at = $2 WHERE id = $3")
-            .bind(password_hash)
-            .bind(now)
-            .bind(person_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM sessions WHERE person_id = $1")
-            .bind(person_id)
-            .execute(&mut *tx)
-            .await?;
-        jobs::enqueue(&mut tx, JobKind::SyncAccount, person_id, now).await?;
+        write_password(&mut tx, person_id, password_hash, now).await?;
         audit::insert(
             &mut tx,
             &AuditEvent {
@@ -156,17 +166,7 @@ impl Store {
         .bind(&person_id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE people SET password_hash = $1, updated_at = $2 WHERE id = $3")
-            .bind(password_hash)
-            .bind(now)
-            .bind(&person_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM sessions WHERE person_id = $1")
-            .bind(&person_id)
-            .execute(&mut *tx)
-            .await?;
-        jobs::enqueue(&mut tx, JobKind::SyncAccount, &person_id, now).await?;
+        write_password(&mut tx, &person_id, password_hash, now).await?;
         audit::insert(
             &mut tx,
             &AuditEvent {

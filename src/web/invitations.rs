@@ -219,20 +219,13 @@ pub async fn accept(
     form: web::Form<AcceptForm>,
 ) -> Result<HttpResponse, WebError> {
     let invitation = open_invitation(&ctx, &token).await?;
-    let email_local = invitation
-        .email
-        .split('@')
-        .next()
-        .unwrap_or_default()
-        .to_string();
-    let mut context = vec![
-        invitation.surname.as_str(),
-        invitation.email.as_str(),
-        &email_local,
-    ];
-    if let Some(given) = &invitation.given_name {
-        context.push(given);
-    }
+    let words = crate::domain::personal_words(
+        &invitation.surname,
+        invitation.given_name.as_deref(),
+        &invitation.email,
+        None,
+    );
+    let context: Vec<&str> = words.iter().map(String::as_str).collect();
     let password = match NewPassword::parse(&form.password, &form.password_confirmation, &context) {
         Ok(password) => password,
         Err(error) => {

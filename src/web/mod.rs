@@ -66,16 +66,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(orgs::member),
         )
         .route(
-            "/orgs/{org}/members/{membership}/role",
-            web::post().to(orgs::change_role),
-        )
-        .route(
-            "/orgs/{org}/members/{membership}/end-date",
-            web::post().to(orgs::set_end_date),
-        )
-        .route(
-            "/orgs/{org}/members/{membership}/remove",
-            web::post().to(orgs::remove_member),
+            "/orgs/{org}/members/{membership}/{change}",
+            web::post().to(orgs::change_member),
         )
         .route("/orgs/{org}/directory", web::get().to(orgs::directory))
         .route("/orgs/{org}/invitations", web::get().to(orgs::invitations))

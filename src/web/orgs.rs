@@ -445,15 +445,21 @@ pub struct MembershipForm {
     ends_on: String,
 }
 
-async fn change_membership(
+/// `POST /orgs/{org}/members/{membership}/{role|end-date|remove}`.
+pub async fn change_member(
     req: HttpRequest,
     ctx: web::Data<AppContext>,
     user: SignedIn,
-    path: web::Path<(String, String)>,
+    path: web::Path<(String, String, String)>,
     form: web::Form<MembershipForm>,
-    kind: &'static str,
 ) -> Result<HttpResponse, WebError> {
-    let (organisation_id, membership_id) = path.into_inner();
+    let (organisation_id, membership_id, change) = path.into_inner();
+    let kind = match change.as_str() {
+        "role" => "role",
+        "end-date" => "end-date",
+        "remove" => "remove",
+        _ => return Err(WebError::NotFound),
+    };
     let (organisation, granted) =
         guard::organisation(&ctx, &user, &organisation_id, Permission::ManageMembers).await?;
     let member = ctx
@@ -530,36 +536,6 @@ async fn change_membership(
             )))
         }
     }
-}
-
-pub async fn change_role(
-    req: HttpRequest,
-    ctx: web::Data<AppContext>,
-    user: SignedIn,
-    path: web::Path<(String, String)>,
-    form: web::Form<MembershipForm>,
-) -> Result<HttpResponse, WebError> {
-    change_membership(req, ctx, user, path, form, "role").await
-}
-
-pub async fn set_end_date(
-    req: HttpRequest,
-    ctx: web::Data<AppContext>,
-    user: SignedIn,
-    path: web::Path<(String, String)>,
-    form: web::Form<MembershipForm>,
-) -> Result<HttpResponse, WebError> {
-    change_membership(req, ctx, user, path, form, "end-date").await
-}
-
-pub async fn remove_member(
-    req: HttpRequest,
-    ctx: web::Data<AppContext>,
-    user: SignedIn,
-    path: web::Path<(String, String)>,
-    form: web::Form<MembershipForm>,
-) -> Result<HttpResponse, WebError> {
-    change_membership(req, ctx, user, path, form, "remove").await
 }
 
 // ---------------------------------------------------------------- directory search
@@ -737,12 +713,7 @@ fn invitation_row(listed: ListedInvitation, now: i64) -> InvitationRow {
             None => invitation.surname.clone(),
         },
         role: invitation.role.label(),
-        state: match state {
-            InvitationState::Open => "pending",
-            InvitationState::Expired => "expired",
-            InvitationState::Revoked => "revoked",
-            InvitationState::Used => "accepted",
-        },
+        state: state.label(),
         open: matches!(state, InvitationState::Open | InvitationState::Expired),
         invited_by: listed
             .invited_by_name

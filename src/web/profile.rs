@@ -157,11 +157,12 @@ pub struct PasswordForm {
 }
 
 fn password_context(person: &crate::store::people::Person) -> Vec<String> {
-    let mut context = vec![person.surname.clone(), person.email.clone()];
-    context.extend(person.email.split('@').next().map(str::to_string));
-    context.extend(person.given_name.clone());
-    context.extend(person.username.clone());
-    context
+    crate::domain::personal_words(
+        &person.surname,
+        person.given_name.as_deref(),
+        &person.email,
+        person.username.as_deref(),
+    )
 }
 
 pub async fn change_password(

@@ -2,7 +2,6 @@
 //! in LDAP exactly, leaving the entry's other attributes alone.
 
 use base64::Engine;
-use roster::domain::Role;
 
 use crate::support::app::{Browser, GOOD_PASSWORD, TestApp, into_page, location};
 
@@ -27,52 +26,6 @@ pub fn ed25519_key(seed: u8) -> String {
     )
 }
 
-/// A member whose POSIX account `username` exists; signed in.
-async fn activated(
-    app: &TestApp,
-    org: &roster::store::organisations::Organisation,
-    username: &str,
-) -> Browser {
-    let link = app
-        .invite_to(
-            org,
-            &format!("{username}@example.org"),
-            "Person",
-            Role::Member,
-        )
-        .await;
-    let browser = app.new_browser();
-    assert_eq!(
-        browser
-            .accept_invitation(&link, GOOD_PASSWORD)
-            .await
-            .status(),
-        303
-    );
-    let review = into_page(
-        browser
-            .submit(
-                "/account/setup",
-                "/account/setup",
-                &[("username", username), ("login_shell", "/bin/bash")],
-            )
-            .await,
-    )
-    .await;
-    let done = browser
-        .post_form(
-            "/account/setup/confirm",
-            &[
-                ("csrf_token", &review.csrf_token()),
-                ("username", username),
-                ("login_shell", "/bin/bash"),
-            ],
-        )
-        .await;
-    assert_eq!(location(&done), "/?welcome=account");
-    browser
-}
-
 async fn add_key(browser: &Browser, key: &str) -> reqwest::Response {
     browser
         .submit("/account/keys", "/account/keys", &[("key", key)])
@@ -94,7 +47,7 @@ async fn ldap_keys(app: &TestApp, username: &str) -> Vec<String> {
 async fn keys_added_and_removed_show_up_exactly_in_ldap() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Astro", "astro").await;
-    let browser = activated(&app, &org, "mcurie").await;
+    let browser = app.activated_member(&org, "mcurie").await;
     // Something else owns another attribute of the entry; the portal must leave it.
     {
         let mut ldap = app.slapd.admin_conn().await;
@@ -186,7 +139,7 @@ async fn keys_added_and_removed_show_up_exactly_in_ldap() {
 async fn bad_keys_are_refused_with_the_reason_next_to_the_field() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Astro", "astro").await;
-    let browser = activated(&app, &org, "mcurie").await;
+    let browser = app.activated_member(&org, "mcurie").await;
     let ed25519 = fixture("ed25519.pub");
     let mut parts = ed25519.split(' ');
     let (kind, blob) = (parts.next().unwrap(), parts.next().unwrap());
@@ -212,8 +165,8 @@ async fn bad_keys_are_refused_with_the_reason_next_to_the_field() {
 async fn one_key_cannot_serve_two_accounts_and_twenty_is_the_most() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Astro", "astro").await;
-    let marie = activated(&app, &org, "mcurie").await;
-    let pierre = activated(&app, &org, "pcurie").await;
+    let marie = app.activated_member(&org, "mcurie").await;
+    let pierre = app.activated_member(&org, "pcurie").await;
     let key = fixture("ed25519.pub");
     assert_eq!(add_key(&marie, &key).await.status(), 303);
     let page = into_page(add_key(&pierre, &key).await).await;

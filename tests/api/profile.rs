@@ -3,60 +3,15 @@
 
 use roster::domain::Role;
 
-use crate::support::app::{Browser, GOOD_PASSWORD, TestApp, into_page, location};
+use crate::support::app::{GOOD_PASSWORD, TestApp, into_page, location};
 
 const NEW_PASSWORD: &str = "saffron kayak meadow 77";
-
-async fn activated(
-    app: &TestApp,
-    org: &roster::store::organisations::Organisation,
-    username: &str,
-) -> Browser {
-    let link = app
-        .invite_to(
-            org,
-            &format!("{username}@example.org"),
-            "Person",
-            Role::Member,
-        )
-        .await;
-    let browser = app.new_browser();
-    assert_eq!(
-        browser
-            .accept_invitation(&link, GOOD_PASSWORD)
-            .await
-            .status(),
-        303
-    );
-    let review = into_page(
-        browser
-            .submit(
-                "/account/setup",
-                "/account/setup",
-                &[("username", username), ("login_shell", "/bin/bash")],
-            )
-            .await,
-    )
-    .await;
-    let done = browser
-        .post_form(
-            "/account/setup/confirm",
-            &[
-                ("csrf_token", &review.csrf_token()),
-                ("username", username),
-                ("login_shell", "/bin/bash"),
-            ],
-        )
-        .await;
-    assert_eq!(location(&done), "/?welcome=account");
-    browser
-}
 
 #[tokio::test]
 async fn a_password_change_reaches_ldap_and_ends_other_sessions() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Astro", "astro").await;
-    let browser = activated(&app, &org, "mcurie").await;
+    let browser = app.activated_member(&org, "mcurie").await;
     let laptop = app.new_browser();
     assert_eq!(laptop.sign_in("mcurie", GOOD_PASSWORD).await.status(), 303);
 
@@ -126,7 +81,7 @@ async fn a_name_change_reaches_ldap_and_the_member_list() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Astro", "astro").await;
     let owner = app.browser_for(&org, "pi@example.org", Role::Owner).await;
-    let browser = activated(&app, &org, "mcurie").await;
+    let browser = app.activated_member(&org, "mcurie").await;
     // The owner's list is read (and kept) before the change.
     let before = owner
         .page(&format!("/orgs/{}/members?q=mcurie", org.id))
@@ -166,7 +121,7 @@ async fn a_name_change_reaches_ldap_and_the_member_list() {
 async fn a_forgotten_password_is_reset_by_an_emailed_single_use_link() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Astro", "astro").await;
-    activated(&app, &org, "mcurie").await;
+    app.activated_member(&org, "mcurie").await;
     let stranger = app.new_browser();
 
     // Known and unknown addresses get the same answer.

@@ -242,6 +242,44 @@ impl TestApp {
         browser
     }
 
+    /// A member of `organisation` who has set up the POSIX account `username` (password
+    /// [`GOOD_PASSWORD`], shell /bin/bash); the returned browser is signed in.
+    pub async fn activated_member(
+        &self,
+        organisation: &roster::store::organisations::Organisation,
+        username: &str,
+    ) -> Browser {
+        let email = format!("{username}@example.org");
+        let link = self
+            .invite_to(organisation, &email, "Person", roster::domain::Role::Member)
+            .await;
+        let browser = self.new_browser();
+        assert_eq!(
+            browser
+                .accept_invitation(&link, GOOD_PASSWORD)
+                .await
+                .status(),
+            StatusCode::SEE_OTHER
+        );
+        let fields = [("username", username), ("login_shell", "/bin/bash")];
+        let review = into_page(
+            browser
+                .submit("/account/setup", "/account/setup", &fields)
+                .await,
+        )
+        .await;
+        let token = review.csrf_token();
+        let mut confirm = vec![("csrf_token", token.as_str())];
+        confirm.extend_from_slice(&fields);
+        let done = browser.post_form("/account/setup/confirm", &confirm).await;
+        assert_eq!(
+            location(&done),
+            "/?welcome=account",
+            "setting up {username}"
+        );
+        browser
+    }
+
     /// The group's memberUid values as LDAP holds them (None: no such group).
     pub async fn ldap_member_uids(&self, cn: &str) -> Option<Vec<String>> {
         let dn = format!("cn={cn},{}", self.slapd.groups_dn());
