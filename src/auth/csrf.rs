@@ -72,7 +72,17 @@ pub async fn require_token<B: MessageBody>(
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
-    let submitted = match from_header {
+    // A file upload cannot carry the token in a body we read here, so its form puts it in
+    // the action URL (request spans never log URLs; pages send no Referer).
+    let is_upload = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("multipart/form-data"));
+    let from_query = is_upload
+        .then(|| form_field(req.query_string().as_bytes(), FIELD))
+        .flatten();
+    let submitted = match from_header.or(from_query) {
         Some(token) => Some(token),
         None if is_form => {
             let body = match read_body(req.take_payload()).await {

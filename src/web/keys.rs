@@ -130,16 +130,84 @@ pub async fn add(
     form: web::Form<AddForm>,
 ) -> Result<HttpResponse, WebError> {
     require_account(&user)?;
+    add_key_text(&req, &ctx, &user, &form.key).await
+}
+
+/// `POST /account/keys/upload`: the key from a .pub file (multipart form).
+pub async fn upload(
+    req: HttpRequest,
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    mut payload: actix_multipart::Multipart,
+) -> Result<HttpResponse, WebError> {
+    use futures_util::StreamExt;
+    require_account(&user)?;
+    let too_long = || {
+        FieldError::new(
+            "key",
+            "That file is far too large for a public key. Choose your .pub file.",
+        )
+    };
+    let mut text = None;
+    while let Some(field) = payload.next().await {
+        let mut field =
+            field.map_err(|_| WebError::BadRequest("The upload could not be read.".into()))?;
+        if field.name() != Some("file") {
+            continue;
+        }
+        let bytes = match field.bytes(UPLOAD_LIMIT).await {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(_)) => return Err(WebError::BadRequest("The upload could not be read.".into())),
+            Err(_) => {
+                return refused(
+                    &ctx,
+                    &user,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    too_long(),
+                    String::new(),
+                )
+                .await;
+            }
+        };
+        text = Some(String::from_utf8(bytes.to_vec()).map_err(|_| {
+            WebError::BadRequest(
+                "That file is not a text public key. Choose your .pub file.".into(),
+            )
+        })?);
+        break;
+    }
+    let Some(text) = text else {
+        return refused(
+            &ctx,
+            &user,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            FieldError::new("key", "Choose a .pub file to upload."),
+            String::new(),
+        )
+        .await;
+    };
+    add_key_text(&req, &ctx, &user, &text).await
+}
+
+/// Largest upload read; a public key is a few kB at most.
+const UPLOAD_LIMIT: usize = 64 * 1024;
+
+async fn add_key_text(
+    req: &HttpRequest,
+    ctx: &AppContext,
+    user: &SignedIn,
+    text: &str,
+) -> Result<HttpResponse, WebError> {
     // Only a bounded prefix is shown again, so a huge paste does not come back whole.
-    let pasted: String = form.key.chars().take(4096).collect();
-    let key = match SshPublicKey::parse(&form.key) {
+    let pasted: String = text.chars().take(4096).collect();
+    let key = match SshPublicKey::parse(text) {
         Ok(key) => key,
         Err(error) => {
-            return refused(&ctx, &user, StatusCode::UNPROCESSABLE_ENTITY, error, pasted).await;
+            return refused(ctx, user, StatusCode::UNPROCESSABLE_ENTITY, error, pasted).await;
         }
     };
     let ip =
-        super::client_ip(&req, ctx.settings.server.trust_forwarded_for).map(|ip| ip.to_string());
+        super::client_ip(req, ctx.settings.server.trust_forwarded_for).map(|ip| ip.to_string());
     let added = ctx
         .store
         .add_key(
@@ -157,13 +225,13 @@ pub async fn add(
         .await;
     match added {
         Ok(()) => {
-            crate::jobs::apply_now(&ctx, JobKind::SyncAccount, &user.person.id).await;
+            crate::jobs::apply_now(ctx, JobKind::SyncAccount, &user.person.id).await;
             Ok(see_other("/account/keys?done=added"))
         }
         Err(AddKeyError::Duplicate) => {
             refused(
-                &ctx,
-                &user,
+                ctx,
+                user,
                 StatusCode::CONFLICT,
                 FieldError::new("key", "This key is already registered (on this or another account). Each key may be used by one account only."),
                 pasted,
@@ -172,8 +240,8 @@ pub async fn add(
         }
         Err(AddKeyError::TooMany) => {
             refused(
-                &ctx,
-                &user,
+                ctx,
+                user,
                 StatusCode::CONFLICT,
                 FieldError::new("key", format!("You already have {MAX_KEYS} keys. Remove one you no longer use first.")),
                 pasted,

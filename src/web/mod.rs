@@ -48,6 +48,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/account/keys", web::get().to(keys::list))
         .route("/account/keys", web::post().to(keys::add))
+        .route("/account/keys/upload", web::post().to(keys::upload))
         .route("/account/keys/{key}/remove", web::post().to(keys::remove))
         .route("/account/setup", web::get().to(setup::show))
         .route("/account/setup", web::post().to(setup::review))

@@ -192,3 +192,64 @@ async fn one_key_cannot_serve_two_accounts_and_twenty_is_the_most() {
     );
     assert_eq!(ldap_keys(&app, "mcurie").await.len(), 20);
 }
+
+#[tokio::test]
+async fn a_key_file_can_be_uploaded_with_the_form_token() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Astro", "astro").await;
+    let browser = app.activated_member(&org, "mcurie").await;
+    let page = browser.page("/account/keys").await;
+    assert_eq!(page.text("label[for=file]"), "Public key file");
+    let action = page
+        .attr("form[enctype='multipart/form-data']", "action")
+        .unwrap();
+    assert!(action.starts_with("/account/keys/upload?csrf_token="));
+    let upload = |body: Vec<u8>| {
+        reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(body).file_name("id_ed25519.pub"),
+        )
+    };
+    let key = fixture("ed25519.pub");
+
+    // Without the token (or with a wrong one) the upload is refused.
+    for url in [
+        "/account/keys/upload".to_string(),
+        "/account/keys/upload?csrf_token=forged".to_string(),
+    ] {
+        let refused = browser
+            .client
+            .post(format!("{}{url}", browser.base))
+            .multipart(upload(key.clone().into_bytes()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 403, "{url}");
+    }
+    let too_big = into_page(
+        browser
+            .client
+            .post(format!("{}{action}", browser.base))
+            .multipart(upload(vec![b'A'; 200_000]))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(too_big.status, 413);
+    assert!(
+        too_big
+            .text("#key-error")
+            .starts_with("Error: That file is far too large")
+    );
+
+    let added = browser
+        .client
+        .post(format!("{}{action}", browser.base))
+        .multipart(upload(format!("{key}\n").into_bytes()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&added), "/account/keys?done=added");
+    assert_eq!(ldap_keys(&app, "mcurie").await, vec![key]);
+}
