@@ -406,3 +406,42 @@ async fn accounts_made_while_ldap_is_down_appear_exactly_once_after_a_portal_res
             .await
     );
 }
+
+#[tokio::test]
+async fn a_deleted_accounts_uid_number_is_never_handed_out_again() {
+    let app = TestApp::spawn_with(|settings| {
+        settings.ldap.gid_number_min = 300_000;
+        settings.ldap.gid_number_max = 399_999;
+    })
+    .await;
+    let org = app.create_org("Astro", "astro").await;
+    app.activated_member(&org, "first").await;
+    let pool = app.database.pool().await;
+    let (first_uid,): (i64,) =
+        sqlx::query_as("SELECT uid_number FROM people WHERE username = 'first'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    // The account is deleted from the portal and from LDAP.
+    sqlx::query("UPDATE invitations SET accepted_by = NULL WHERE accepted_by IN (SELECT id FROM people WHERE username = 'first')")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM people WHERE username = 'first'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut ldap = app.slapd.admin_conn().await;
+    ldap.delete(&app.slapd.person_dn("first"))
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    app.activated_member(&org, "second").await;
+    let (second_uid,): (i64,) =
+        sqlx::query_as("SELECT uid_number FROM people WHERE username = 'second'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(second_uid, first_uid + 1, "the freed number is not reused");
+}

@@ -207,6 +207,36 @@ async fn a_forgotten_password_is_reset_by_an_emailed_single_use_link() {
             .status,
         410
     );
+    // An expired link is refused the same way.
+    stranger
+        .submit(
+            "/password-reset",
+            "/password-reset",
+            &[("email", "mcurie@example.org")],
+        )
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let second = loop {
+        let links: Vec<String> = app
+            .smtp
+            .messages()
+            .into_iter()
+            .filter(|m| m.subject == "Reset your Roster password")
+            .flat_map(|m| m.links())
+            .filter(|l| l.contains("/password-reset/") && *l != link)
+            .collect();
+        if let Some(found) = links.into_iter().next() {
+            break found;
+        }
+        assert!(std::time::Instant::now() < deadline, "no second reset mail");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let pool = app.database.pool().await;
+    sqlx::query("UPDATE password_resets SET expires_at = 1 WHERE used_at IS NULL")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(app.new_browser().page(&second).await.status, 410);
     let malformed = into_page(
         stranger
             .submit(
