@@ -212,6 +212,21 @@ pub struct SecuritySettings {
     pub signin_attempts_per_ip_per_minute: u32,
     /// Sign-in attempts allowed per account name per 15 minutes.
     pub signin_attempts_per_account_per_15_minutes: u32,
+    /// bcrypt hashes computed at once; 0 means one core fewer than the machine has (at
+    /// least one), which keeps a core free for pages during a burst of sign-ins.
+    pub bcrypt_parallelism: u32,
+}
+
+impl SecuritySettings {
+    pub fn max_concurrent_hashes(&self) -> usize {
+        match self.bcrypt_parallelism {
+            0 => std::thread::available_parallelism()
+                .map(|cores| cores.get().saturating_sub(1))
+                .unwrap_or(1)
+                .max(1),
+            n => usize::try_from(n).unwrap_or(1),
+        }
+    }
 }
 
 impl Default for SecuritySettings {
@@ -222,6 +237,7 @@ impl Default for SecuritySettings {
             invitation_ttl_days: 7,
             signin_attempts_per_ip_per_minute: 30,
             signin_attempts_per_account_per_15_minutes: 10,
+            bcrypt_parallelism: 0,
         }
     }
 }
@@ -467,5 +483,13 @@ mod tests {
         assert_eq!(settings.ldap.bind_password.expose(), "from-a-file");
         std::fs::remove_dir_all(&dir)?;
         Ok(())
+    }
+
+    #[test]
+    fn bcrypt_parallelism_leaves_a_core_for_pages() {
+        let mut security = SecuritySettings::default();
+        assert!(security.max_concurrent_hashes() >= 1);
+        security.bcrypt_parallelism = 3;
+        assert_eq!(security.max_concurrent_hashes(), 3);
     }
 }

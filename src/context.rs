@@ -46,7 +46,10 @@ impl AppContext {
         let mailer = Mailer::new(&settings.mail)?;
         Ok(Self {
             directory: Directory::new(settings.ldap.clone()),
-            hasher: PasswordHasher::new(settings.security.bcrypt_cost),
+            hasher: PasswordHasher::new(
+                settings.security.bcrypt_cost,
+                settings.security.max_concurrent_hashes(),
+            ),
             sign_in_limiter: SignInLimiter::new(&settings.security),
             job_signal: Arc::new(tokio::sync::Notify::new()),
             mailer: Arc::new(mailer),

@@ -12,19 +12,25 @@ pub enum PasswordError {
     Bcrypt(#[from] bcrypt::BcryptError),
     #[error("hashing task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error("hashing is shut down")]
+    Closed(#[from] tokio::sync::AcquireError),
 }
 
 #[derive(Clone)]
 pub struct PasswordHasher {
     cost: u32,
+    /// bcrypt is pure CPU: at most this many hashes run at once, so a burst of sign-ins
+    /// queues for the blocking threads instead of starving the threads serving pages.
+    permits: Arc<tokio::sync::Semaphore>,
     /// Hash checked when no account matches, so a miss costs as much as a wrong password.
     dummy_hash: Arc<OnceCell<String>>,
 }
 
 impl PasswordHasher {
-    pub fn new(cost: u32) -> Self {
+    pub fn new(cost: u32, max_concurrent: usize) -> Self {
         Self {
             cost,
+            permits: Arc::new(tokio::sync::Semaphore::new(max_concurrent.max(1))),
             dummy_hash: Arc::new(OnceCell::new()),
         }
     }
@@ -32,6 +38,7 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &NewPassword) -> Result<String, PasswordError> {
         let password = password.expose().to_string();
         let cost = self.cost;
+        let _permit = self.permits.acquire().await?;
         let hash = tokio::task::spawn_blocking(move || bcrypt::hash(password, cost)).await??;
         Ok(hash)
     }
@@ -48,6 +55,7 @@ impl PasswordHasher {
             None => (self.dummy().await?, false),
         };
         let candidate = candidate.to_string();
+        let _permit = self.permits.acquire().await?;
         let matches =
             tokio::task::spawn_blocking(move || bcrypt::verify(candidate, &hash)).await??;
         Ok(known && matches)
