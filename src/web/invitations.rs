@@ -4,11 +4,10 @@ use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use serde::Deserialize;
 
 use super::account::see_other;
 use super::error::WebError;
-use super::pages::{FormErrors, Layout, render, render_with_status};
+use super::pages::{FormErrors, Layout, NewPasswordForm, render, render_with_status};
 use crate::auth::identity::SignedIn;
 use crate::auth::{csrf, identity};
 use crate::context::{AppContext, now};
@@ -205,18 +204,12 @@ pub async fn join(
     }
 }
 
-#[derive(Deserialize)]
-pub struct AcceptForm {
-    password: String,
-    password_confirmation: String,
-}
-
 pub async fn accept(
     req: HttpRequest,
     ctx: web::Data<AppContext>,
     session: Session,
     token: web::Path<String>,
-    form: web::Form<AcceptForm>,
+    form: web::Form<NewPasswordForm>,
 ) -> Result<HttpResponse, WebError> {
     let invitation = open_invitation(&ctx, &token).await?;
     let words = crate::domain::personal_words(

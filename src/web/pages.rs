@@ -115,3 +115,12 @@ pub fn query_value(value: &str) -> String {
         .map(|encoded| encoded.trim_start_matches('=').to_string())
         .unwrap_or_default()
 }
+
+/// A new password typed twice (invitation acceptance, reset links).
+#[derive(Debug, serde::Deserialize)]
+pub struct NewPasswordForm {
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub password_confirmation: String,
+}

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::account::see_other;
 use super::error::WebError;
-use super::pages::{FormErrors, Layout, render, render_with_status};
+use super::pages::{FormErrors, Layout, NewPasswordForm, render, render_with_status};
 use crate::auth::identity::{self, SignedIn};
 use crate::auth::rate_limit::RetryAfter;
 use crate::context::{AppContext, now};
@@ -379,20 +379,12 @@ pub async fn reset_choose(
     })
 }
 
-#[derive(Deserialize)]
-pub struct ResetForm {
-    #[serde(default)]
-    password: String,
-    #[serde(default)]
-    password_confirmation: String,
-}
-
 pub async fn reset_set(
     req: HttpRequest,
     ctx: web::Data<AppContext>,
     session: Session,
     path: web::Path<String>,
-    form: web::Form<ResetForm>,
+    form: web::Form<NewPasswordForm>,
 ) -> Result<HttpResponse, WebError> {
     let (token, person) = reset_person(&ctx, &path).await?;
     let context = password_context(&person);
