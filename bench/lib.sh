@@ -5,7 +5,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PATH="$PATH:/usr/sbin:/sbin"
 work="$(mktemp -d "${TMPDIR:-/tmp}/roster-bench-XXXXXX")"
-roster_bin="$root/target/release/roster"
+# ROSTER_BIN: another build to measure (default: the release build).
+roster_bin="${ROSTER_BIN:-$root/target/release/roster}"
 pids=()
 
 free_port() {
@@ -85,7 +86,8 @@ roster_cli() {
 
 start_roster() {
     ensure_roster_bin
-    ROSTER_LOG=warn "$roster_bin" --config "$work/roster.toml" serve 2>"$work/roster.log" &
+    ROSTER_LOG=warn "$roster_bin" --config "$work/roster.toml" serve 2>>"$work/roster.log" &
+    roster_pid=$!
     pids+=($!)
     for _ in $(seq 1 200); do
         curl -fs "$BASE/healthz" >/dev/null 2>&1 && return 0
@@ -94,6 +96,17 @@ start_roster() {
     cat "$work/roster.log" >&2
     echo "bench: roster did not start" >&2
     exit 1
+}
+
+# Stops the instance start_roster started last (e.g. to start it again on a changed config).
+stop_roster() {
+    [[ -n "${roster_pid:-}" ]] || return 0
+    kill "$roster_pid" 2>/dev/null || true
+    wait "$roster_pid" 2>/dev/null || true
+    local kept=() pid
+    for pid in "${pids[@]}"; do [[ "$pid" == "$roster_pid" ]] || kept+=("$pid"); done
+    pids=("${kept[@]}")
+    roster_pid=""
 }
 
 csrf_of() { # page -> token, keeping cookies in $JAR
@@ -119,4 +132,57 @@ cookie_header() {
     awk -F '\t' 'NF >= 7 && ($1 !~ /^#/ || $1 ~ /^#HttpOnly_/) {
         printf "%s%s=%s", sep, $6, $7; sep = "; "
     }' "$JAR"
+}
+
+# Signs in through the form as $1 with password $2, keeping the session in a new jar
+# $JAR ($3, default $work/<login>.jar). Fails unless the portal answers 303.
+sign_in_as() {
+    local login="$1" password="$2" token code
+    JAR="${3:-$work/$login.jar}"
+    rm -f "$JAR"
+    token="$(csrf_of /sign-in)"
+    code="$(curl -s -o /dev/null -w '%{http_code}' -b "$JAR" -c "$JAR" \
+        --data-urlencode "csrf_token=$token" --data-urlencode "login=$login" \
+        --data-urlencode "password=$password" "$BASE/sign-in")"
+    [[ "$code" == 303 ]] || { echo "bench: sign-in as $login answered $code, not 303" >&2; return 1; }
+}
+
+# Directory jobs (LDAP writes) not yet applied, read from the SQLite database.
+pending_directory_jobs() {
+    python3 - "$work/roster.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True, timeout=5)
+try:
+    print(db.execute("SELECT COUNT(*) FROM jobs WHERE status = 'pending'").fetchone()[0])
+except sqlite3.OperationalError:
+    print(0)
+PY
+}
+
+# Waits up to $1 seconds (30) for the directory jobs to be applied; fails if they are not.
+wait_for_directory_jobs() {
+    local deadline=$((SECONDS + ${1:-30}))
+    while [[ "$(pending_directory_jobs)" != 0 ]]; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.2
+    done
+}
+
+# wrk durations (850.00us, 12.34ms, 1.02s, 1.50m) on stdin -> milliseconds.
+wrk_to_ms() {
+    awk '{
+        v = $1; unit = v; sub(/^[0-9.]+/, "", unit); sub(/[a-z]+$/, "", v)
+        f = (unit == "us") ? 0.001 : (unit == "ms") ? 1 : (unit == "s") ? 1000 : (unit == "m") ? 60000 : -1
+        if (f < 0) { print "nan" } else { printf "%.2f\n", v * f }
+    }'
+}
+
+# One line on the machine: cores, CPU, memory, load, slapd version, the binary's date.
+machine_facts() {
+    echo "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'),"\
+        "Linux $(uname -r)," \
+        "$(awk '/MemTotal/ { printf "%.1f GB", $2 / 1048576 }' /proc/meminfo))," \
+        "load average $(cut -d' ' -f1-3 /proc/loadavg)," \
+        "$(slapd -VV 2>&1 | sed -n 's/.*\(slapd [0-9.]*\).*/\1/p' | head -n 1)," \
+        "roster binary of $(date -u -r "$roster_bin" '+%Y-%m-%d %H:%M UTC')"
 }
