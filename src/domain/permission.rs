@@ -10,10 +10,11 @@ pub enum Permission {
     ManageMembers,
     GrantManager,
     ManageInvitations,
+    ManageJobs,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 8] = [
+    pub const ALL: [Permission; 9] = [
         Permission::CreateOrganisation,
         Permission::ViewOrganisation,
         Permission::EditOrganisation,
@@ -22,6 +23,7 @@ impl Permission {
         Permission::ManageMembers,
         Permission::GrantManager,
         Permission::ManageInvitations,
+        Permission::ManageJobs,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -34,6 +36,7 @@ impl Permission {
             Permission::ManageMembers => "members.manage",
             Permission::GrantManager => "members.grant_manager",
             Permission::ManageInvitations => "invitations.manage",
+            Permission::ManageJobs => "jobs.manage",
         }
     }
 }

@@ -177,3 +177,61 @@ impl Store {
         }
     }
 }
+
+/// A job as the admin outbox page shows it.
+#[derive(Debug, Clone)]
+pub struct OutboxEntry {
+    pub id: String,
+    pub kind: String,
+    pub subject_id: String,
+    pub attempts: i64,
+    pub next_attempt_at: UnixTime,
+    pub last_error: Option<String>,
+    pub created_at: UnixTime,
+}
+
+impl Store {
+    /// Jobs still waiting, oldest first (the ones with errors are failing and retrying).
+    pub async fn pending_jobs(&self, limit: i64) -> StoreResult<Vec<OutboxEntry>> {
+        let rows = sqlx::query(
+            "SELECT id, kind, subject_id, attempts, next_attempt_at, last_error, created_at FROM jobs \
+             WHERE status = 'pending' ORDER BY created_at, id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OutboxEntry {
+                    id: row.try_get("id")?,
+                    kind: row.try_get("kind")?,
+                    subject_id: row.try_get("subject_id")?,
+                    attempts: row.try_get("attempts")?,
+                    next_attempt_at: row.try_get("next_attempt_at")?,
+                    last_error: row.try_get("last_error")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Makes a waiting job due now; returns its kind and subject, or `None` when it is no
+    /// longer waiting.
+    pub async fn make_job_due(
+        &self,
+        id: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<(JobKind, String)>> {
+        let row = sqlx::query(
+            "UPDATE jobs SET next_attempt_at = $1, updated_at = $1 WHERE id = $2 AND status = 'pending' \
+             RETURNING kind, subject_id",
+        )
+        .bind(now)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let kind: String = row.try_get("kind")?;
+        Ok(JobKind::parse(&kind).map(|kind| (kind, row.try_get("subject_id").unwrap_or_default())))
+    }
+}

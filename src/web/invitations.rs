@@ -262,7 +262,8 @@ pub async fn accept(
     tracing::info!(person = %person_id, invitation = %invitation.id, "invitation accepted");
     identity::sign_in(&session, &person_id)?;
     // Members go on to choose their username; staff invitations are done here.
-    if invitation.organisation_id.is_some() {
+    if let Some(organisation_id) = &invitation.organisation_id {
+        crate::jobs::apply_now(&ctx, JobKind::SyncGroup, organisation_id).await;
         return Ok(see_other("/account/setup"));
     }
     Ok(see_other("/?welcome=1"))

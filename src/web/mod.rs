@@ -2,6 +2,7 @@
 //! into domain types and call `usecases`/`store`; no SQL or LDAP filters live here.
 
 pub mod account;
+pub mod admin;
 pub mod assets;
 pub mod error;
 pub mod health;
@@ -30,6 +31,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/invitations/{token}/join",
             web::post().to(invitations::join),
         )
+        .route("/admin/jobs", web::get().to(admin::jobs))
+        .route("/admin/jobs/{job}/retry", web::post().to(admin::retry))
         .route("/account", web::get().to(profile::show))
         .route("/account/name", web::post().to(profile::rename))
         .route(

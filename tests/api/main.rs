@@ -4,6 +4,7 @@
 mod support;
 
 mod activation;
+mod admin;
 mod cli;
 mod csrf;
 mod directory;
