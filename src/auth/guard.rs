@@ -16,16 +16,28 @@ pub async fn require(
     permission: Permission,
     organisation_id: Option<&str>,
 ) -> Result<(), WebError> {
-    let allowed = ctx
-        .store
-        .has_permission(&user.person.id, permission, organisation_id, &today_iso())
-        .await?;
-    if allowed {
+    if granted(ctx, user, organisation_id)
+        .await?
+        .allows(permission)
+    {
         Ok(())
     } else {
         tracing::info!(person = %user.person.id, permission = permission.as_str(), "permission refused");
         Err(WebError::Forbidden(NOT_ALLOWED.into()))
     }
+}
+
+/// Everything the person may do site-wide and, when given, in one organisation.
+async fn granted(
+    ctx: &AppContext,
+    user: &SignedIn,
+    organisation_id: Option<&str>,
+) -> Result<Granted, WebError> {
+    Ok(Granted(
+        ctx.store
+            .permissions_in(&user.person.id, organisation_id, &today_iso())
+            .await?,
+    ))
 }
 
 /// What a person may do in one organisation, read once per request.
@@ -52,11 +64,7 @@ pub async fn organisation(
         .organisation(organisation_id)
         .await?
         .ok_or(WebError::NotFound)?;
-    let granted = Granted(
-        ctx.store
-            .permissions_in(&user.person.id, Some(&organisation.id), &today_iso())
-            .await?,
-    );
+    let granted = granted(ctx, user, Some(&organisation.id)).await?;
     if !granted.allows(permission) {
         tracing::info!(person = %user.person.id, permission = permission.as_str(), "permission refused");
         return Err(WebError::Forbidden(NOT_ALLOWED.into()));
@@ -71,8 +79,7 @@ pub async fn allows(
     permission: Permission,
     organisation_id: Option<&str>,
 ) -> Result<bool, WebError> {
-    Ok(ctx
-        .store
-        .has_permission(&user.person.id, permission, organisation_id, &today_iso())
-        .await?)
+    Ok(granted(ctx, user, organisation_id)
+        .await?
+        .allows(permission))
 }

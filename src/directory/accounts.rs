@@ -155,7 +155,6 @@ impl Directory {
                 )));
             }
         }
-        let mut ldap = self.handle().await?;
         let replaced = ldap
             .modify(
                 &dn,

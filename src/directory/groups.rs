@@ -94,32 +94,4 @@ impl Directory {
             Err(error) => Err(self.failed(error).await),
         }
     }
-
-    /// The current memberUid values of a group, or `None` when the group does not exist.
-    pub async fn group_member_uids(&self, cn: &str) -> Result<Option<Vec<String>>, DirectoryError> {
-        let mut ldap = self.handle().await?;
-        let result = ldap
-            .search(
-                &self.group_dn(cn),
-                Scope::Base,
-                "(objectClass=posixGroup)",
-                vec!["memberUid"],
-            )
-            .await;
-        let (entries, outcome) = match result {
-            Ok(result) => (result.0, result.1),
-            Err(error) => return Err(self.failed(error).await),
-        };
-        if outcome.rc == NO_SUCH_OBJECT {
-            return Ok(None);
-        }
-        Ok(entries.into_iter().next().map(|entry| {
-            let mut uids = ldap3::SearchEntry::construct(entry)
-                .attrs
-                .remove("memberUid")
-                .unwrap_or_default();
-            uids.sort();
-            uids
-        }))
-    }
 }

@@ -44,20 +44,6 @@ impl Store {
         let mut conn = self.pool().acquire().await?;
         insert(&mut conn, event, now).await
     }
-
-    /// The newest events about one subject, for history pages.
-    pub async fn audit_actions_for(&self, subject_id: &str) -> StoreResult<Vec<String>> {
-        use sqlx::Row;
-        let rows = sqlx::query(
-            "SELECT action FROM audit_events WHERE subject_id = $1 ORDER BY occurred_at_ms DESC",
-        )
-        .bind(subject_id)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter()
-            .map(|row| row.try_get::<String, _>("action").map_err(Into::into))
-            .collect()
-    }
 }
 
 /// An audit event as history pages show it.

@@ -110,10 +110,6 @@ impl Store {
         Ok(())
     }
 
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
     /// For readiness checks: can we run a query right now?
     pub async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

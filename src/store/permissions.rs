@@ -7,31 +7,6 @@ use super::{Store, StoreResult};
 use crate::domain::Permission;
 
 impl Store {
-    /// One query answers "may this person do this, here?". An ended membership
-    /// (`ends_on` before `today`, an ISO date) grants nothing.
-    pub async fn has_permission(
-        &self,
-        person_id: &str,
-        permission: Permission,
-        organisation_id: Option<&str>,
-        today: &str,
-    ) -> StoreResult<bool> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM role_permissions rp WHERE rp.permission = $1 AND rp.role IN ( \
-               SELECT role FROM role_grants WHERE person_id = $2 AND organisation_id IS NULL \
-               UNION \
-               SELECT role FROM memberships WHERE person_id = $2 AND organisation_id = $3 \
-                 AND (ends_on IS NULL OR ends_on >= $4))",
-        )
-        .bind(permission.as_str())
-        .bind(person_id)
-        .bind(organisation_id)
-        .bind(today)
-        .fetch_one(self.pool())
-        .await?;
-        Ok(row.try_get::<i64, _>("n")? > 0)
-    }
-
     pub async fn permission_names(&self) -> StoreResult<Vec<String>> {
         let rows = sqlx::query("SELECT name FROM permissions ORDER BY name")
             .fetch_all(self.pool())
