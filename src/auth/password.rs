@@ -1,8 +1,15 @@
-//! bcrypt hashing off the async executor, with equal cost for unknown accounts.
+//! bcrypt hashing on a few dedicated threads at idle CPU priority, with equal cost for
+//! unknown accounts.
+//!
+//! bcrypt is pure CPU and takes about 0.3 s at cost 12. Run on ordinary threads, a burst
+//! of sign-ins takes every core and stalls the threads serving pages. Here hashes queue
+//! for a fixed pool whose threads run under Linux `SCHED_IDLE`: they use only the CPU
+//! time that page serving, the job worker and the load balancer leave free, so a cheap
+//! page stays fast while sign-ins hash.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, oneshot};
 
 use crate::domain::NewPassword;
 
@@ -10,27 +17,37 @@ use crate::domain::NewPassword;
 pub enum PasswordError {
     #[error("bcrypt failed: {0}")]
     Bcrypt(#[from] bcrypt::BcryptError),
-    #[error("hashing task failed: {0}")]
-    Task(#[from] tokio::task::JoinError),
-    #[error("hashing is shut down")]
-    Closed(#[from] tokio::sync::AcquireError),
+    #[error("hashing threads are shut down")]
+    Closed,
 }
+
+type HashJob = Box<dyn FnOnce() + Send>;
 
 #[derive(Clone)]
 pub struct PasswordHasher {
     cost: u32,
-    /// bcrypt is pure CPU: at most this many hashes run at once, so a burst of sign-ins
-    /// queues for the blocking threads instead of starving the threads serving pages.
-    permits: Arc<tokio::sync::Semaphore>,
+    jobs: std::sync::mpsc::Sender<HashJob>,
     /// Hash checked when no account matches, so a miss costs as much as a wrong password.
     dummy_hash: Arc<OnceCell<String>>,
 }
 
 impl PasswordHasher {
-    pub fn new(cost: u32, max_concurrent: usize) -> Self {
+    /// Starts `threads` hashing threads; they end when the last clone is dropped.
+    pub fn new(cost: u32, threads: usize) -> Self {
+        let (jobs, queue) = std::sync::mpsc::channel::<HashJob>();
+        let queue = Arc::new(Mutex::new(queue));
+        for index in 0..threads.max(1) {
+            let queue = Arc::clone(&queue);
+            let spawned = std::thread::Builder::new()
+                .name(format!("bcrypt-{index}"))
+                .spawn(move || run_hash_thread(&queue));
+            if let Err(error) = spawned {
+                tracing::error!(%error, "could not start a hashing thread");
+            }
+        }
         Self {
             cost,
-            permits: Arc::new(tokio::sync::Semaphore::new(max_concurrent.max(1))),
+            jobs,
             dummy_hash: Arc::new(OnceCell::new()),
         }
     }
@@ -38,9 +55,7 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &NewPassword) -> Result<String, PasswordError> {
         let password = password.expose().to_string();
         let cost = self.cost;
-        let _permit = self.permits.acquire().await?;
-        let hash = tokio::task::spawn_blocking(move || bcrypt::hash(password, cost)).await??;
-        Ok(hash)
+        Ok(self.run(move || bcrypt::hash(password, cost)).await??)
     }
 
     /// Checks `candidate` against `stored`; with no stored hash it checks a dummy one and
@@ -55,9 +70,7 @@ impl PasswordHasher {
             None => (self.dummy().await?, false),
         };
         let candidate = candidate.to_string();
-        let _permit = self.permits.acquire().await?;
-        let matches =
-            tokio::task::spawn_blocking(move || bcrypt::verify(candidate, &hash)).await??;
+        let matches = self.run(move || bcrypt::verify(candidate, &hash)).await??;
         Ok(known && matches)
     }
 
@@ -65,13 +78,103 @@ impl PasswordHasher {
         let cost = self.cost;
         self.dummy_hash
             .get_or_try_init(|| async move {
-                let hash = tokio::task::spawn_blocking(move || {
-                    bcrypt::hash("roster-dummy-password-for-timing", cost)
-                })
-                .await??;
-                Ok::<_, PasswordError>(hash)
+                Ok::<_, PasswordError>(
+                    self.run(move || bcrypt::hash("roster-dummy-password-for-timing", cost))
+                        .await??,
+                )
             })
             .await
             .cloned()
+    }
+
+    /// Queues `work` for the hashing threads and waits for its result.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, PasswordError> {
+        let (reply, result) = oneshot::channel();
+        let job: HashJob = Box::new(move || {
+            // The waiter may have gone (client disconnected); nothing to tell then.
+            let _ = reply.send(work());
+        });
+        self.jobs.send(job).map_err(|_| PasswordError::Closed)?;
+        result.await.map_err(|_| PasswordError::Closed)
+    }
+}
+
+fn run_hash_thread(queue: &Mutex<std::sync::mpsc::Receiver<HashJob>>) {
+    lower_own_priority();
+    loop {
+        // Hold the lock only to take one job, so the other threads can take the next.
+        let next = match queue.lock() {
+            Ok(receiver) => receiver.recv(),
+            Err(_) => return,
+        };
+        match next {
+            Ok(job) => job(),
+            Err(_) => return,
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn lower_own_priority() {
+    use thread_priority::{
+        NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+        set_thread_priority_and_policy, thread_native_id,
+    };
+    let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+    if let Err(error) =
+        set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle)
+    {
+        tracing::warn!(?error, "hashing threads keep normal priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_own_priority() {
+    if let Err(error) =
+        thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min)
+    {
+        tracing::warn!(?error, "hashing threads keep normal priority");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_hash_verifies_and_a_miss_takes_the_dummy_path()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let hasher = PasswordHasher::new(4, 2);
+        let typed = "correct horse battery staple";
+        let password = NewPassword::parse(typed, typed, &[]).map_err(|e| format!("{e:?}"))?;
+        let hash = hasher.hash(&password).await?;
+        assert!(
+            hasher
+                .verify("correct horse battery staple", Some(&hash))
+                .await?
+        );
+        assert!(!hasher.verify("wrong", Some(&hash)).await?);
+        assert!(!hasher.verify("correct horse battery staple", None).await?);
+        Ok(())
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn hashing_threads_run_at_idle_priority() -> Result<(), Box<dyn std::error::Error>> {
+        let hasher = PasswordHasher::new(4, 1);
+        let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+        let policy = runtime.block_on(hasher.run(|| {
+            thread_priority::thread_schedule_policy().map_err(|error| format!("{error:?}"))
+        }))??;
+        assert_eq!(
+            policy,
+            thread_priority::ThreadSchedulePolicy::Normal(
+                thread_priority::NormalThreadSchedulePolicy::Idle
+            )
+        );
+        Ok(())
     }
 }
