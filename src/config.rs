@@ -53,6 +53,8 @@ pub struct Settings {
     pub mail: MailSettings,
     #[serde(default)]
     pub security: SecuritySettings,
+    #[serde(default)]
+    pub lifecycle: LifecycleSettings,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -134,6 +136,38 @@ pub struct LdapSettings {
     /// Home directory of a new account; `{username}` is replaced.
     #[serde(default = "default_home_directory")]
     pub home_directory: String,
+    /// loginShell of a locked account's entry, so it cannot log in with SSH keys either.
+    #[serde(default = "default_locked_shell")]
+    pub locked_shell: String,
+}
+
+fn default_locked_shell() -> String {
+    "/usr/sbin/nologin".into()
+}
+
+/// Membership end dates and what follows them.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LifecycleSettings {
+    /// Days before a membership's end date when the member and the organisation's owners
+    /// are reminded by email.
+    pub reminder_days: u32,
+    /// Days an account with no remaining membership stays usable before it is locked.
+    /// Accounts are never deleted automatically.
+    pub grace_days: u32,
+    /// Minutes between two runs of the lifecycle job on each instance; 0 turns the
+    /// schedule off (run `roster lifecycle run` from cron instead).
+    pub interval_minutes: u32,
+}
+
+impl Default for LifecycleSettings {
+    fn default() -> Self {
+        Self {
+            reminder_days: 14,
+            grace_days: 30,
+            interval_minutes: 60,
+        }
+    }
 }
 
 fn default_login_shells() -> Vec<String> {
@@ -212,8 +246,9 @@ pub struct SecuritySettings {
     pub signin_attempts_per_ip_per_minute: u32,
     /// Sign-in attempts allowed per account name per 15 minutes.
     pub signin_attempts_per_account_per_15_minutes: u32,
-    /// bcrypt hashes computed at once; 0 means one core fewer than the machine has (at
-    /// least one), which keeps a core free for pages during a burst of sign-ins.
+    /// bcrypt hashes computed at once (threads at idle CPU priority); 0 means one core
+    /// fewer than the machine has (at least one), which keeps a core free for pages during
+    /// a burst of sign-ins.
     pub bcrypt_parallelism: u32,
 }
 

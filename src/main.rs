@@ -43,6 +43,21 @@ enum Command {
     /// Invitations into an organisation, for scripted provisioning.
     #[command(subcommand)]
     Invite(InviteCommand),
+    /// Membership end dates: reminders, endings and locking accounts left without one.
+    #[command(subcommand)]
+    Lifecycle(LifecycleCommand),
+}
+
+#[derive(Subcommand)]
+enum LifecycleCommand {
+    /// Run the lifecycle job once, now, and print what it did.
+    ///
+    /// Sends the reminders due (lifecycle.reminder_days before an end date), ends the
+    /// memberships past their end date (memberUid removed from the group), and locks
+    /// accounts without a membership for lifecycle.grace_days. Nothing is deleted. Each
+    /// instance already runs this every lifecycle.interval_minutes; use this from cron
+    /// when that is 0. Safe to run beside running instances.
+    Run,
 }
 
 #[derive(Subcommand)]
@@ -175,6 +190,17 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Org(OrgCommand::Create(args)) => create_org(settings, args).await,
         Command::Invite(InviteCommand::Create(args)) => invite_member(settings, args).await,
         Command::Invite(InviteCommand::List(args)) => list_invitations(settings, args).await,
+        Command::Lifecycle(LifecycleCommand::Run) => {
+            let ctx = connect(settings).await?;
+            let report = roster::jobs::lifecycle::run_lifecycle(&ctx, roster::context::now())
+                .await
+                .map_err(|error| CliError::Failed(format!("{error:#}")))?;
+            println!(
+                "reminders sent: {}\nmemberships ended: {}\naccounts locked: {}",
+                report.reminders, report.endings, report.locked
+            );
+            Ok(())
+        }
     }
 }
 

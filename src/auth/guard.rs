@@ -72,6 +72,11 @@ pub async fn organisation(
     Ok((organisation, granted))
 }
 
+/// Everything the person may do site-wide, for pages that show or hide staff controls.
+pub async fn site_wide(ctx: &AppContext, user: &SignedIn) -> Result<Granted, WebError> {
+    granted(ctx, user, None).await
+}
+
 /// Whether the person holds `permission` here, for showing or hiding controls.
 pub async fn allows(
     ctx: &AppContext,

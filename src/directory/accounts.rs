@@ -1,6 +1,6 @@
 //! posixAccount entries for people, with their private group.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use ldap3::{Mod, Scope, SearchOptions, dn_escape, ldap_escape};
 
@@ -34,7 +34,33 @@ impl AccountState {
             None => self.surname.clone(),
         }
     }
+
+    /// Every attribute the portal owns on the entry with the values it must hold exactly
+    /// (an empty list: the attribute must be absent). Other attributes are left alone.
+    pub fn owned_attributes(&self) -> Vec<(&'static str, Vec<String>)> {
+        vec![
+            ("cn", vec![self.common_name()]),
+            ("sn", vec![self.surname.clone()]),
+            ("givenName", self.given_name.iter().cloned().collect()),
+            ("mail", vec![self.email.clone()]),
+            ("uidNumber", vec![self.uid_number.to_string()]),
+            ("gidNumber", vec![self.gid_number.to_string()]),
+            ("homeDirectory", vec![self.home_directory.clone()]),
+            ("loginShell", vec![self.login_shell.clone()]),
+            (
+                "userPassword",
+                self.password_hash
+                    .iter()
+                    .map(|hash| format!("{{CRYPT}}{hash}"))
+                    .collect(),
+            ),
+            ("sshPublicKey", self.ssh_keys.clone()),
+        ]
+    }
 }
+
+/// An entry as LDAP holds it now: attribute name → values.
+pub type LiveEntry = BTreeMap<String, Vec<String>>;
 
 impl Directory {
     pub fn person_dn(&self, username: &str) -> String {
@@ -65,37 +91,12 @@ impl Directory {
     /// the attributes the portal owns (others are left alone). Idempotent.
     pub async fn sync_account(&self, state: &AccountState) -> Result<(), DirectoryError> {
         let dn = self.person_dn(&state.username);
-        let cn = state.common_name();
+        let expected = state.owned_attributes();
         let uid_number = state.uid_number.to_string();
-        let gid_number = state.gid_number.to_string();
-        let password = state
-            .password_hash
-            .as_ref()
-            .map(|hash| format!("{{CRYPT}}{hash}"));
-        let mut owned: Vec<(&str, HashSet<&str>)> = vec![
-            ("cn", HashSet::from([cn.as_str()])),
-            ("sn", HashSet::from([state.surname.as_str()])),
-            ("mail", HashSet::from([state.email.as_str()])),
-            ("uidNumber", HashSet::from([uid_number.as_str()])),
-            ("gidNumber", HashSet::from([gid_number.as_str()])),
-            (
-                "homeDirectory",
-                HashSet::from([state.home_directory.as_str()]),
-            ),
-            ("loginShell", HashSet::from([state.login_shell.as_str()])),
-            (
-                "givenName",
-                state.given_name.iter().map(String::as_str).collect(),
-            ),
-            (
-                "userPassword",
-                password.iter().map(String::as_str).collect(),
-            ),
-            (
-                "sshPublicKey",
-                state.ssh_keys.iter().map(String::as_str).collect(),
-            ),
-        ];
+        let mut owned: Vec<(&str, HashSet<&str>)> = expected
+            .iter()
+            .map(|(attribute, values)| (*attribute, values.iter().map(String::as_str).collect()))
+            .collect();
         let mut ldap = self.handle().await?;
         // Never take over an entry that is not this account: an existing uid=<username>
         // must carry our uidNumber, and a new one must not reuse someone else's.
@@ -193,5 +194,100 @@ impl Directory {
             member_uids: Vec::new(),
         })
         .await
+    }
+
+    /// The entry `uid=<username>` as it is now (the attributes the portal owns, plus
+    /// objectClass), or `None` when there is no such entry.
+    pub async fn account_entry(&self, username: &str) -> Result<Option<LiveEntry>, DirectoryError> {
+        let dn = self.person_dn(username);
+        let mut ldap = self.handle().await?;
+        let attributes = vec![
+            "objectClass",
+            "cn",
+            "sn",
+            "givenName",
+            "mail",
+            "uidNumber",
+            "gidNumber",
+            "homeDirectory",
+            "loginShell",
+            "userPassword",
+            "sshPublicKey",
+        ];
+        let result = match ldap
+            .search(&dn, Scope::Base, "(objectClass=*)", attributes)
+            .await
+        {
+            Ok(result) => result,
+            Err(error) => return Err(self.failed(error).await),
+        };
+        if result.1.rc == NO_SUCH_OBJECT {
+            return Ok(None);
+        }
+        let Some(entry) = result.0.into_iter().next() else {
+            return Ok(None);
+        };
+        let entry = ldap3::SearchEntry::construct(entry);
+        let mut live: LiveEntry = entry.attrs.into_iter().collect();
+        // userPassword is binary-valued in some schemas; ldap3 puts those in bin_attrs.
+        for (attribute, values) in entry.bin_attrs {
+            live.insert(
+                attribute,
+                values
+                    .into_iter()
+                    .map(|value| String::from_utf8_lossy(&value).into_owned())
+                    .collect(),
+            );
+        }
+        Ok(Some(live))
+    }
+
+    /// Removes a deleted account's entry and private group, but only entries that are
+    /// still this account's (same uidNumber, same gidNumber). Missing entries are fine, so
+    /// running it twice changes nothing.
+    pub async fn delete_account(
+        &self,
+        username: &str,
+        uid_number: i64,
+        gid_number: i64,
+    ) -> Result<(), DirectoryError> {
+        let person = (
+            self.person_dn(username),
+            "uidNumber",
+            uid_number.to_string(),
+        );
+        let group = (self.group_dn(username), "gidNumber", gid_number.to_string());
+        let mut ldap = self.handle().await?;
+        for (dn, attribute, number) in [person, group] {
+            let found = match ldap
+                .search(&dn, Scope::Base, "(objectClass=*)", vec![attribute])
+                .await
+            {
+                Ok(result) => result,
+                Err(error) => return Err(self.failed(error).await),
+            };
+            if found.1.rc == NO_SUCH_OBJECT {
+                continue;
+            }
+            let theirs = found
+                .0
+                .into_iter()
+                .next()
+                .map(ldap3::SearchEntry::construct)
+                .and_then(|entry| entry.attrs.get(attribute).and_then(|v| v.first()).cloned());
+            if theirs.as_deref() != Some(number.as_str()) {
+                return Err(DirectoryError::Operation(format!(
+                    "{dn} has another {attribute} than the deleted account; not removed, resolve by hand"
+                )));
+            }
+            let deleted = match ldap.delete(&dn).await {
+                Ok(outcome) => outcome,
+                Err(error) => return Err(self.failed(error).await),
+            };
+            if deleted.rc != 0 && deleted.rc != NO_SUCH_OBJECT {
+                return Err(DirectoryError::Operation(deleted.to_string()));
+            }
+        }
+        Ok(())
     }
 }

@@ -11,10 +11,18 @@ pub enum Permission {
     GrantManager,
     ManageInvitations,
     ManageJobs,
+    ViewAccounts,
+    EditAccounts,
+    SendPasswordReset,
+    LockAccounts,
+    RemoveKeys,
+    ResyncAccounts,
+    DeleteAccounts,
+    ManageStaff,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 9] = [
+    pub const ALL: [Permission; 17] = [
         Permission::CreateOrganisation,
         Permission::ViewOrganisation,
         Permission::EditOrganisation,
@@ -24,6 +32,14 @@ impl Permission {
         Permission::GrantManager,
         Permission::ManageInvitations,
         Permission::ManageJobs,
+        Permission::ViewAccounts,
+        Permission::EditAccounts,
+        Permission::SendPasswordReset,
+        Permission::LockAccounts,
+        Permission::RemoveKeys,
+        Permission::ResyncAccounts,
+        Permission::DeleteAccounts,
+        Permission::ManageStaff,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -37,6 +53,14 @@ impl Permission {
             Permission::GrantManager => "members.grant_manager",
             Permission::ManageInvitations => "invitations.manage",
             Permission::ManageJobs => "jobs.manage",
+            Permission::ViewAccounts => "accounts.view",
+            Permission::EditAccounts => "accounts.edit",
+            Permission::SendPasswordReset => "accounts.reset",
+            Permission::LockAccounts => "accounts.lock",
+            Permission::RemoveKeys => "accounts.keys",
+            Permission::ResyncAccounts => "accounts.resync",
+            Permission::DeleteAccounts => "accounts.delete",
+            Permission::ManageStaff => "staff.manage",
         }
     }
 }

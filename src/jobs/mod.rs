@@ -6,13 +6,19 @@
 use std::time::Duration;
 
 use crate::context::{AppContext, now};
-use crate::directory::{AccountState, GroupState};
+use crate::directory::GroupState;
 use crate::store::jobs::{Job, JobKind};
+use crate::store::people::AccountStatus;
+use crate::usecases::accounts::expected_account;
 use crate::usecases::organisations::today_iso;
+
+pub mod lifecycle;
 
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(600);
 /// How long a claimed job is ours before another instance may retry it.
 const LEASE_SECONDS: i64 = 120;
+/// How long a change waits for another worker already applying the same job.
+const IN_PROGRESS_WAIT: Duration = Duration::from_secs(3);
 /// Idle poll interval; a stored change wakes the worker at once through `job_signal`.
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -70,10 +76,26 @@ pub async fn apply_now(ctx: &AppContext, kind: JobKind, subject_id: &str) {
         .await
     {
         Ok(Some(job)) => run(ctx, &job).await,
-        Ok(None) => {}
+        // A worker took it first: wait briefly for its attempt, so the page that follows
+        // shows the outcome either way.
+        Ok(None) => wait_while_in_progress(ctx, kind, subject_id).await,
         Err(error) => tracing::warn!(%error, "could not claim a job"),
     }
     ctx.job_signal.notify_one();
+}
+
+async fn wait_while_in_progress(ctx: &AppContext, kind: JobKind, subject_id: &str) {
+    let deadline = tokio::time::Instant::now() + IN_PROGRESS_WAIT;
+    while tokio::time::Instant::now() < deadline {
+        match ctx.store.job_in_progress(kind, subject_id, now()).await {
+            Ok(true) => tokio::time::sleep(Duration::from_millis(20)).await,
+            Ok(false) => return,
+            Err(error) => {
+                tracing::warn!(%error, "could not read a job's state");
+                return;
+            }
+        }
+    }
 }
 
 /// Seconds before the next attempt: 5 s doubling to at most 2 minutes, so a directory
@@ -139,41 +161,27 @@ async fn sync_account(ctx: &AppContext, person_id: &str) -> Result<(), String> {
     let Some(person) = person else {
         return Ok(());
     };
-    let (Some(username), Some(uid_number), Some(gid_number)) = (
-        person.username.clone(),
-        person.uid_number,
-        person.gid_number,
-    ) else {
+    if person.status == AccountStatus::Deleted {
+        let (Some(username), Some(uid_number), Some(gid_number)) =
+            (person.username, person.uid_number, person.gid_number)
+        else {
+            return Ok(());
+        };
+        return ctx
+            .directory
+            .delete_account(&username, uid_number, gid_number)
+            .await
+            .map_err(|error| error.to_string());
+    }
+    let Some(state) = expected_account(ctx, &person)
+        .await
+        .map_err(|error| error.to_string())?
+    else {
         // A linked directory entry the portal does not manage, or not complete yet.
         return Ok(());
     };
-    let ldap = &ctx.settings.ldap;
-    let login_shell = person
-        .login_shell
-        .clone()
-        .or_else(|| ldap.login_shells.first().cloned())
-        .unwrap_or_else(|| "/bin/bash".into());
-    let ssh_keys = ctx
-        .store
-        .keys_of(person_id)
-        .await
-        .map_err(|error| error.to_string())?
-        .into_iter()
-        .map(|key| key.openssh)
-        .collect();
     ctx.directory
-        .sync_account(&AccountState {
-            home_directory: ldap.home_directory.replace("{username}", &username),
-            username,
-            surname: person.surname,
-            given_name: person.given_name,
-            email: person.email,
-            uid_number,
-            gid_number,
-            login_shell,
-            password_hash: person.password_hash,
-            ssh_keys,
-        })
+        .sync_account(&state)
         .await
         .map_err(|error| error.to_string())
 }

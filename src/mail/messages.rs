@@ -51,6 +51,8 @@ struct PasswordResetHtml<'a> {
 /// A single-use link to choose a new password.
 pub struct PasswordResetMail {
     pub greeting_name: String,
+    /// Sent by the helpdesk on the person's behalf rather than asked for on the site.
+    pub sent_by_staff: bool,
     pub link: String,
     pub expires: String,
 }
@@ -62,5 +64,112 @@ impl PasswordResetMail {
             text: PasswordResetText { mail: self }.render()?,
             html: PasswordResetHtml { mail: self }.render()?,
         })
+    }
+}
+
+#[derive(Template)]
+#[template(path = "mail/notice.txt")]
+struct NoticeText<'a> {
+    mail: &'a NoticeMail,
+}
+
+#[derive(Template)]
+#[template(path = "mail/notice.html")]
+struct NoticeHtml<'a> {
+    mail: &'a NoticeMail,
+}
+
+/// A plain notice without a link: a few paragraphs under a greeting.
+pub struct NoticeMail {
+    pub subject: String,
+    pub greeting_name: String,
+    pub paragraphs: Vec<String>,
+}
+
+impl NoticeMail {
+    pub fn render(&self) -> Result<RenderedMail, MailError> {
+        Ok(RenderedMail {
+            subject: self.subject.clone(),
+            text: NoticeText { mail: self }.render()?,
+            html: NoticeHtml { mail: self }.render()?,
+        })
+    }
+
+    /// Sent to both the old and the new address when staff change a person's email.
+    pub fn email_changed(greeting_name: &str, old: &str, new: &str) -> Self {
+        Self {
+            subject: "The email address of your Roster account changed".into(),
+            greeting_name: greeting_name.into(),
+            paragraphs: vec![
+                format!(
+                    "The helpdesk changed the email address of your Roster account from {old} to {new}."
+                ),
+                format!(
+                    "From now on, sign in with {new} (or your username); messages about your account go there."
+                ),
+                "If you did not ask for this change, contact the helpdesk at once.".into(),
+            ],
+        }
+    }
+
+    /// The reminder before a membership's end date, to the member or to an owner.
+    pub fn membership_ending(
+        greeting_name: &str,
+        member_name: Option<&str>,
+        organisation: &str,
+        ends_on: &str,
+    ) -> Self {
+        let (subject, first) = match member_name {
+            None => (
+                format!("Your membership of {organisation} ends on {ends_on}"),
+                format!(
+                    "Your membership of {organisation} ends on {ends_on}. After that day you lose access to the group's files and resources."
+                ),
+            ),
+            Some(member) => (
+                format!("{member}'s membership of {organisation} ends on {ends_on}"),
+                format!(
+                    "The membership of {member} in {organisation} ends on {ends_on}. After that day they lose access to the group's files and resources."
+                ),
+            ),
+        };
+        Self {
+            subject,
+            greeting_name: greeting_name.into(),
+            paragraphs: vec![
+                first,
+                "To keep it, an owner or manager of the organisation can change the end date on the member's page in Roster.".into(),
+            ],
+        }
+    }
+
+    /// Sent when a membership has ended, to the member or to an owner.
+    pub fn membership_ended(
+        greeting_name: &str,
+        member_name: Option<&str>,
+        organisation: &str,
+        grace_days: u32,
+    ) -> Self {
+        let paragraphs = match member_name {
+            None => vec![
+                format!(
+                    "Your membership of {organisation} has ended, and you were removed from its group."
+                ),
+                format!(
+                    "If you have no other membership, your account will be locked in {grace_days} days. Ask an organisation's owner to add you if you still need it."
+                ),
+            ],
+            Some(member) => vec![format!(
+                "The membership of {member} in {organisation} has ended, and they were removed from its group."
+            )],
+        };
+        Self {
+            subject: match member_name {
+                None => format!("Your membership of {organisation} has ended"),
+                Some(member) => format!("{member}'s membership of {organisation} has ended"),
+            },
+            greeting_name: greeting_name.into(),
+            paragraphs,
+        }
     }
 }

@@ -57,13 +57,31 @@ pub struct RecordedEvent {
 }
 
 impl Store {
+    /// The newest events done to or by a person, with the actor's name.
+    pub async fn audit_of_person(
+        &self,
+        person_id: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<RecordedEvent>> {
+        let rows = sqlx::query(
+            "SELECT e.occurred_at, e.action, e.details, e.client_ip, p.surname, p.given_name \
+             FROM audit_events e LEFT JOIN people p ON p.id = e.actor_id \
+             WHERE e.subject_id = $1 OR e.actor_id = $1 \
+             ORDER BY e.occurred_at_ms DESC, e.id LIMIT $2",
+        )
+        .bind(person_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(recorded_event).collect()
+    }
+
     /// An organisation's newest events, with the actor's name.
     pub async fn audit_of_organisation(
         &self,
         organisation_id: &str,
         limit: i64,
     ) -> StoreResult<Vec<RecordedEvent>> {
-        use sqlx::Row;
         let rows = sqlx::query(
             "SELECT e.occurred_at, e.action, e.details, e.client_ip, p.surname, p.given_name \
              FROM audit_events e LEFT JOIN people p ON p.id = e.actor_id \
@@ -73,21 +91,22 @@ impl Store {
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|row| {
-                let surname: Option<String> = row.try_get("surname")?;
-                let given: Option<String> = row.try_get("given_name")?;
-                Ok(RecordedEvent {
-                    occurred_at: row.try_get("occurred_at")?,
-                    actor_name: surname.map(|surname| match given {
-                        Some(given) => format!("{given} {surname}"),
-                        None => surname,
-                    }),
-                    action: row.try_get("action")?,
-                    details: row.try_get("details")?,
-                    client_ip: row.try_get("client_ip")?,
-                })
-            })
-            .collect()
+        rows.iter().map(recorded_event).collect()
     }
+}
+
+fn recorded_event(row: &sqlx::any::AnyRow) -> StoreResult<RecordedEvent> {
+    use sqlx::Row;
+    let surname: Option<String> = row.try_get("surname")?;
+    let given: Option<String> = row.try_get("given_name")?;
+    Ok(RecordedEvent {
+        occurred_at: row.try_get("occurred_at")?,
+        actor_name: surname.map(|surname| match given {
+            Some(given) => format!("{given} {surname}"),
+            None => surname,
+        }),
+        action: row.try_get("action")?,
+        details: row.try_get("details")?,
+        client_ip: row.try_get("client_ip")?,
+    })
 }

@@ -137,6 +137,25 @@ impl Store {
     }
 
     /// Whether directory work for this subject is still waiting to be applied.
+    /// Whether another worker is running the subject's job right now (holds its lease).
+    pub async fn job_in_progress(
+        &self,
+        kind: JobKind,
+        subject_id: &str,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM jobs WHERE kind = $1 AND subject_id = $2 \
+             AND status = 'pending' AND locked_until >= $3",
+        )
+        .bind(kind.as_str())
+        .bind(subject_id)
+        .bind(now)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
     pub async fn has_pending_job(&self, kind: JobKind, subject_id: &str) -> StoreResult<bool> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE kind = $1 AND subject_id = $2 AND status = 'pending'")
             .bind(kind.as_str())

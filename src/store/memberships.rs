@@ -52,17 +52,13 @@ fn from_row(row: &AnyRow) -> StoreResult<Member> {
             .ok_or_else(|| StoreError::Corrupt(format!("unknown role {role:?}")))?,
         ends_on: row.try_get("ends_on")?,
         version: row.try_get("version")?,
-        account_status: if status == "locked" {
-            AccountStatus::Locked
-        } else {
-            AccountStatus::Active
-        },
+        account_status: AccountStatus::parse(&status)?,
         in_directory: ldap_dn.is_some(),
     })
 }
 
 /// A `LIKE` pattern matching `text` anywhere, with `%`, `_` and `\` taken literally.
-fn contains_pattern(text: &str) -> String {
+pub(crate) fn contains_pattern(text: &str) -> String {
     let escaped: String = text
         .to_lowercase()
         .chars()
@@ -181,7 +177,7 @@ pub(crate) async fn insert(
 
 /// Keeps `organisations.member_count` in step, inside the membership's transaction, and
 /// moves `members_version` so member-list pages read before are not reused.
-async fn adjust_member_count(
+pub(crate) async fn adjust_member_count(
     conn: &mut sqlx::AnyConnection,
     organisation_id: &str,
     delta: i64,
@@ -310,6 +306,7 @@ impl Store {
     }
 
     /// Usernames of the organisation's current members: the group's `memberUid` values.
+    /// A membership whose ending the lifecycle job carried out is over whatever the date.
     pub async fn member_uids(
         &self,
         organisation_id: &str,
@@ -318,7 +315,8 @@ impl Store {
         let rows = sqlx::query(
             "SELECT p.username FROM memberships m JOIN people p ON p.id = m.person_id \
              WHERE m.organisation_id = $1 AND p.username IS NOT NULL \
-             AND (m.ends_on IS NULL OR m.ends_on >= $2) ORDER BY p.username",
+             AND (m.ends_on IS NULL OR m.ends_on >= $2) \
+             AND (m.ended_for IS NULL OR m.ended_for <> m.ends_on) ORDER BY p.username",
         )
         .bind(organisation_id)
         .bind(today)

@@ -10,6 +10,7 @@ pub mod grants;
 pub mod ids;
 pub mod invitations;
 pub mod jobs;
+pub mod lifecycle;
 pub mod memberships;
 pub mod organisations;
 pub mod passwords;
@@ -17,6 +18,7 @@ pub mod people;
 pub mod permissions;
 pub mod sessions;
 pub mod ssh_keys;
+pub mod staff;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -11,6 +11,8 @@ use crate::domain::{Email, LoginName, PersonName, UnixTime};
 pub enum AccountStatus {
     Active,
     Locked,
+    /// Personal data erased; the row keeps the username and uidNumber from being reused.
+    Deleted,
 }
 
 impl AccountStatus {
@@ -18,12 +20,14 @@ impl AccountStatus {
         match self {
             Self::Active => "active",
             Self::Locked => "locked",
+            Self::Deleted => "deleted",
         }
     }
-    fn parse(value: &str) -> StoreResult<Self> {
+    pub(crate) fn parse(value: &str) -> StoreResult<Self> {
         match value {
             "active" => Ok(Self::Active),
             "locked" => Ok(Self::Locked),
+            "deleted" => Ok(Self::Deleted),
             other => Err(StoreError::Corrupt(format!(
                 "unknown account status {other:?}"
             ))),
@@ -46,6 +50,8 @@ pub struct Person {
     pub uid_number: Option<i64>,
     pub gid_number: Option<i64>,
     pub login_shell: Option<String>,
+    pub locked_at: Option<UnixTime>,
+    pub lock_reason: Option<String>,
 }
 
 impl Person {
@@ -63,9 +69,9 @@ impl Person {
 }
 
 const COLUMNS: &str = "id, email, username, surname, given_name, password_hash, status, \
-     created_at, ldap_dn, uid_number, gid_number, login_shell";
+     created_at, ldap_dn, uid_number, gid_number, login_shell, locked_at, lock_reason";
 
-fn from_row(row: &AnyRow) -> StoreResult<Person> {
+pub(crate) fn from_row(row: &AnyRow) -> StoreResult<Person> {
     Ok(Person {
         id: row.try_get("id")?,
         email: row.try_get("email")?,
@@ -79,6 +85,8 @@ fn from_row(row: &AnyRow) -> StoreResult<Person> {
         uid_number: row.try_get("uid_number")?,
         gid_number: row.try_get("gid_number")?,
         login_shell: row.try_get("login_shell")?,
+        locked_at: row.try_get("locked_at")?,
+        lock_reason: row.try_get("lock_reason")?,
     })
 }
 

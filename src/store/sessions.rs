@@ -95,4 +95,23 @@ impl Store {
             .await?;
         Ok(result.rows_affected())
     }
+
+    /// When each of the person's live sessions expires, soonest first.
+    pub async fn session_expiries_of(
+        &self,
+        person_id: &str,
+        now: UnixTime,
+    ) -> StoreResult<Vec<UnixTime>> {
+        let rows = sqlx::query(
+            "SELECT expires_at FROM sessions WHERE person_id = $1 AND expires_at > $2 \
+             ORDER BY expires_at",
+        )
+        .bind(person_id)
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| sqlx::Row::try_get::<i64, _>(row, "expires_at").map_err(Into::into))
+            .collect()
+    }
 }

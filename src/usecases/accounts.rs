@@ -2,14 +2,16 @@
 //! shell, and the directory entry (through the outbox).
 
 use crate::context::{AppContext, now};
-use crate::directory::DirectoryError;
-use crate::domain::PosixUsername;
+use crate::directory::{AccountState, DirectoryError};
+use crate::domain::{PosixUsername, SecretToken};
+use crate::mail::PasswordResetMail;
 use crate::store::StoreError;
 use crate::store::accounts::{CompleteError, NewAccount};
 use crate::store::audit::AuditEvent;
 use crate::store::ids::IdKind;
 use crate::store::jobs::JobKind;
-use crate::store::people::Person;
+use crate::store::people::{AccountStatus, Person};
+use crate::usecases::invitations::format_date;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -165,4 +167,82 @@ pub async fn complete_account(
         .store
         .has_pending_job(JobKind::SyncAccount, &person.id)
         .await?)
+}
+
+/// What the person's LDAP entry must hold, from the portal's state; `None` for a person
+/// whose entry the portal does not manage (a linked directory entry, or set-up not done).
+/// A locked account's entry has no userPassword and no sshPublicKey and the locked shell,
+/// so neither a bind nor an SSH key gets in; unlocking writes them back.
+pub async fn expected_account(
+    ctx: &AppContext,
+    person: &Person,
+) -> Result<Option<AccountState>, StoreError> {
+    let (Some(username), Some(uid_number), Some(gid_number)) = (
+        person.username.clone(),
+        person.uid_number,
+        person.gid_number,
+    ) else {
+        return Ok(None);
+    };
+    let ldap = &ctx.settings.ldap;
+    let locked = person.status != AccountStatus::Active;
+    let login_shell = if locked {
+        ldap.locked_shell.clone()
+    } else {
+        person
+            .login_shell
+            .clone()
+            .or_else(|| ldap.login_shells.first().cloned())
+            .unwrap_or_else(|| "/bin/bash".into())
+    };
+    let ssh_keys = if locked {
+        Vec::new()
+    } else {
+        ctx.store
+            .keys_of(&person.id)
+            .await?
+            .into_iter()
+            .map(|key| key.openssh)
+            .collect()
+    };
+    Ok(Some(AccountState {
+        home_directory: ldap.home_directory.replace("{username}", &username),
+        username,
+        surname: person.surname.clone(),
+        given_name: person.given_name.clone(),
+        email: person.email.clone(),
+        uid_number,
+        gid_number,
+        login_shell,
+        password_hash: if locked {
+            None
+        } else {
+            person.password_hash.clone()
+        },
+        ssh_keys,
+    }))
+}
+
+/// How long a password-reset link works.
+pub const RESET_LINK_SECONDS: i64 = 3600;
+
+/// Emails the person a single-use link to choose a new password; nobody else sees it.
+pub async fn send_password_reset(
+    ctx: &AppContext,
+    person: &Person,
+    sent_by_staff: bool,
+) -> anyhow::Result<()> {
+    let token = SecretToken::generate()?;
+    let expires_at = now() + RESET_LINK_SECONDS;
+    ctx.store
+        .create_password_reset(&person.id, &token.hash(), expires_at, now())
+        .await?;
+    let mail = PasswordResetMail {
+        greeting_name: person.display_name(),
+        sent_by_staff,
+        link: ctx.public_link(&format!("/password-reset/{}", token.expose())),
+        expires: format_date(expires_at),
+    };
+    ctx.mailer.send(&person.email, mail.render()?).await?;
+    Ok(())
 }

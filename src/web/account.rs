@@ -13,6 +13,7 @@ use crate::auth::identity::{self, SignedIn};
 use crate::auth::{csrf, rate_limit::RetryAfter};
 use crate::context::{AppContext, now};
 use crate::domain::LoginName;
+use crate::domain::Permission;
 use crate::store::audit::AuditEvent;
 use crate::store::jobs::JobKind;
 use crate::store::people::AccountStatus;
@@ -42,6 +43,8 @@ struct HomePage<'a> {
     uid_number: Option<i64>,
     gid_number: Option<i64>,
     ldap_pending: bool,
+    /// Consoles the person may open, as (address, label).
+    staff_links: Vec<(&'static str, &'static str)>,
 }
 
 #[derive(Deserialize)]
@@ -76,6 +79,16 @@ pub async fn home(
         .filter_map(|role| crate::domain::Role::parse(role))
         .map(|role| role.label())
         .collect();
+    let may = crate::auth::guard::site_wide(&ctx, &user).await?;
+    let staff_links = [
+        (Permission::ViewAccounts, "/admin/accounts", "Accounts"),
+        (Permission::ManageStaff, "/admin/staff", "Staff roles"),
+        (Permission::ManageJobs, "/admin/jobs", "Directory outbox"),
+    ]
+    .into_iter()
+    .filter(|(permission, _, _)| may.allows(*permission))
+    .map(|(_, href, label)| (href, label))
+    .collect();
     render(&HomePage {
         layout: Layout {
             user_name: Some(user.person.display_name()),
@@ -98,6 +111,7 @@ pub async fn home(
         uid_number: user.person.uid_number,
         gid_number: user.person.gid_number,
         ldap_pending,
+        staff_links,
     })
 }
 

@@ -13,6 +13,7 @@ pub mod orgs;
 pub mod pages;
 pub mod profile;
 pub mod setup;
+pub mod staff;
 
 use actix_web::web;
 
@@ -33,6 +34,43 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/admin/jobs", web::get().to(admin::jobs))
         .route("/admin/jobs/{job}/retry", web::post().to(admin::retry))
+        .route("/admin/accounts", web::get().to(staff::accounts))
+        .route("/admin/accounts/{person}", web::get().to(staff::account))
+        .route(
+            "/admin/accounts/{person}/contact",
+            web::post().to(staff::change_contact),
+        )
+        .route(
+            "/admin/accounts/{person}/password-reset",
+            web::post().to(staff::send_reset),
+        )
+        .route("/admin/accounts/{person}/lock", web::post().to(staff::lock))
+        .route(
+            "/admin/accounts/{person}/unlock",
+            web::post().to(staff::unlock),
+        )
+        .route(
+            "/admin/accounts/{person}/keys/{key}/remove",
+            web::post().to(staff::remove_key),
+        )
+        .route(
+            "/admin/accounts/{person}/resync",
+            web::post().to(staff::resync),
+        )
+        .route(
+            "/admin/accounts/{person}/delete",
+            web::get().to(staff::delete_form),
+        )
+        .route(
+            "/admin/accounts/{person}/delete",
+            web::post().to(staff::delete),
+        )
+        .route("/admin/staff", web::get().to(staff::staff))
+        .route("/admin/staff", web::post().to(staff::grant))
+        .route(
+            "/admin/staff/{person}/{role}/revoke",
+            web::post().to(staff::revoke),
+        )
         .route("/account", web::get().to(profile::show))
         .route("/account/name", web::post().to(profile::rename))
         .route(
@@ -85,6 +123,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(orgs::revoke),
         )
         .route("/orgs/{org}/history", web::get().to(orgs::history));
+}
+
+/// The client's address as audit events record it.
+pub fn audit_ip(req: &actix_web::HttpRequest, ctx: &crate::context::AppContext) -> Option<String> {
+    client_ip(req, ctx.settings.server.trust_forwarded_for).map(|ip| ip.to_string())
 }
 
 /// The client's address for rate limits and audit events: the TCP peer, or the

@@ -35,10 +35,6 @@ const DIRECTORY_PER_PAGE: usize = 25;
 /// Most directory entries one search fetches; more means "narrow your search".
 const DIRECTORY_SIZE_LIMIT: i32 = 500;
 
-fn client_ip(req: &HttpRequest, ctx: &AppContext) -> Option<String> {
-    super::client_ip(req, ctx.settings.server.trust_forwarded_for).map(|ip| ip.to_string())
-}
-
 /// Messages shown after a redirect, chosen by a code so no text travels in URLs.
 fn notice_for(code: Option<&str>) -> Option<&'static str> {
     Some(match code? {
@@ -148,7 +144,7 @@ pub async fn create(
             &list_page(&ctx, &user, errors, form).await?,
         );
     };
-    let ip = client_ip(&req, &ctx);
+    let ip = super::audit_ip(&req, &ctx);
     let created = create_organisation(
         &ctx,
         NewOrganisationRequest {
@@ -288,7 +284,7 @@ pub async fn update_description(
             return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
         }
     };
-    let ip = client_ip(&req, &ctx);
+    let ip = super::audit_ip(&req, &ctx);
     let outcome = ctx
         .store
         .update_description(
@@ -501,7 +497,7 @@ pub async fn change_member(
             format!("removed {}", member.display_name()),
         ),
     };
-    let ip = client_ip(&req, &ctx);
+    let ip = super::audit_ip(&req, &ctx);
     let action = match change {
         MembershipChange::Role(_) => "member.role_changed",
         MembershipChange::EndDate(_) => "member.end_date_changed",
@@ -664,7 +660,7 @@ pub async fn add_member(
             "Choose a person from the search results.".into(),
         ));
     }
-    let ip = client_ip(&req, &ctx);
+    let ip = super::audit_ip(&req, &ctx);
     match add_member_from_directory(&ctx, &organisation, &form.uid, role, &user.person.id, ip.as_deref()).await {
         Ok(()) => Ok(see_other(&format!("/orgs/{}/members?done=added", organisation.id))),
         Err(AddFromDirectoryError::NotInDirectory) => Err(WebError::NotFoundWith {
@@ -862,7 +858,7 @@ pub async fn invite(
         .await?;
         return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
     };
-    let ip = client_ip(&req, &ctx);
+    let ip = super::audit_ip(&req, &ctx);
     let created = create_invitation(
         &ctx,
         InvitationRequest {
@@ -909,7 +905,7 @@ pub async fn resend(
     let (organisation_id, invitation_id) = path.into_inner();
     let (organisation, granted) =
         guard::organisation(&ctx, &user, &organisation_id, Permission::ManageInvitations).await?;
-    let ip = client_ip(&req, &ctx);
+    let ip = super::audit_ip(&req, &ctx);
     let resent = resend_invitation(
         &ctx,
         &organisation,
@@ -978,7 +974,7 @@ pub async fn revoke(
     let (organisation_id, invitation_id) = path.into_inner();
     let (organisation, _) =
         guard::organisation(&ctx, &user, &organisation_id, Permission::ManageInvitations).await?;
-    let ip = client_ip(&req, &ctx);
+    let ip = super::audit_ip(&req, &ctx);
     let revoked = ctx
         .store
         .revoke_invitation(

@@ -14,13 +14,9 @@ use crate::auth::identity::{self, SignedIn};
 use crate::auth::rate_limit::RetryAfter;
 use crate::context::{AppContext, now};
 use crate::domain::{Email, FieldError, NewPassword, PersonName, SecretToken};
-use crate::mail::PasswordResetMail;
 use crate::store::audit::AuditEvent;
 use crate::store::jobs::JobKind;
-use crate::usecases::invitations::format_date;
-
-/// Reset links live one hour.
-const RESET_SECONDS: i64 = 3600;
+use crate::store::people::AccountStatus;
 
 #[derive(Template)]
 #[template(path = "account/profile.html")]
@@ -312,21 +308,13 @@ pub async fn reset_request(
 }
 
 async fn send_reset_link(ctx: &AppContext, email: &Email) -> anyhow::Result<()> {
-    let Some(person) = ctx.store.person_by_email(email).await? else {
-        tracing::info!("password reset asked for an unknown address");
-        return Ok(());
-    };
-    let token = SecretToken::generate()?;
-    let expires_at = now() + RESET_SECONDS;
-    ctx.store
-        .create_password_reset(&person.id, &token.hash(), expires_at, now())
-        .await?;
-    let mail = PasswordResetMail {
-        greeting_name: person.display_name(),
-        link: ctx.public_link(&format!("/password-reset/{}", token.expose())),
-        expires: format_date(expires_at),
-    };
-    ctx.mailer.send(&person.email, mail.render()?).await?;
+    match ctx.store.person_by_email(email).await? {
+        Some(person) if person.status == AccountStatus::Active => {
+            crate::usecases::accounts::send_password_reset(ctx, &person, false).await?;
+        }
+        Some(_) => tracing::info!("password reset asked for a locked account"),
+        None => tracing::info!("password reset asked for an unknown address"),
+    }
     Ok(())
 }
 

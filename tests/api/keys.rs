@@ -26,13 +26,13 @@ pub fn ed25519_key(seed: u8) -> String {
     )
 }
 
-async fn add_key(browser: &Browser, key: &str) -> reqwest::Response {
+pub async fn add_key(browser: &Browser, key: &str) -> reqwest::Response {
     browser
         .submit("/account/keys", "/account/keys", &[("key", key)])
         .await
 }
 
-async fn ldap_keys(app: &TestApp, username: &str) -> Vec<String> {
+pub async fn ldap_keys(app: &TestApp, username: &str) -> Vec<String> {
     let entry = app
         .slapd
         .search_entry(&app.slapd.person_dn(username))

@@ -27,7 +27,7 @@ async fn add_from_directory(
 
 /// The change page of the one member the list shows for `q`, as a person gets there: by
 /// the row's "Change" link.
-async fn member_page(
+pub async fn member_page(
     browser: &crate::support::app::Browser,
     org_id: &str,
     q: &str,

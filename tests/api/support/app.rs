@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use roster::config::{
-    DatabaseSettings, LdapSettings, MailSettings, MailTransportKind, Secret, SecuritySettings,
-    ServerSettings, Settings, SmtpTls,
+    DatabaseSettings, LdapSettings, LifecycleSettings, MailSettings, MailTransportKind, Secret,
+    SecuritySettings, ServerSettings, Settings, SmtpTls,
 };
 use roster::context::AppContext;
 use roster::startup::Application;
@@ -60,6 +60,7 @@ pub fn test_settings(slapd: &Slapd, smtp: &SmtpSink, database: &TestDatabase) ->
             timeout_seconds: 2,
             login_shells: vec!["/bin/bash".into(), "/bin/zsh".into()],
             home_directory: "/home/{username}".into(),
+            locked_shell: "/usr/sbin/nologin".into(),
         },
         mail: MailSettings {
             transport: MailTransportKind::Smtp,
@@ -75,6 +76,11 @@ pub fn test_settings(slapd: &Slapd, smtp: &SmtpSink, database: &TestDatabase) ->
         security: SecuritySettings {
             bcrypt_cost: 4,
             ..SecuritySettings::default()
+        },
+        // Tests run the lifecycle job themselves, at the dates they need.
+        lifecycle: LifecycleSettings {
+            interval_minutes: 0,
+            ..LifecycleSettings::default()
         },
     }
 }
@@ -115,7 +121,18 @@ impl TestApp {
     /// Invites a site admin through the same code path as `roster admin invite`, and
     /// returns the link from the email that arrived at the SMTP sink.
     pub async fn invite_admin(&self, email: &str, surname: &str) -> String {
-        use roster::domain::{Email, PersonName, Role};
+        self.invite_staff(email, surname, roster::domain::Role::SiteAdmin)
+            .await
+    }
+
+    /// Invites someone with a site-wide role (admin or helpdesk); returns the emailed link.
+    pub async fn invite_staff(
+        &self,
+        email: &str,
+        surname: &str,
+        role: roster::domain::Role,
+    ) -> String {
+        use roster::domain::{Email, PersonName};
         use roster::usecases::invitations::{InvitationRequest, create_invitation};
         let created = create_invitation(
             &self.context,
@@ -123,7 +140,7 @@ impl TestApp {
                 email: Email::parse(email).expect("valid email"),
                 surname: PersonName::parse("surname", surname).expect("valid surname"),
                 given_name: None,
-                role: Role::SiteAdmin,
+                role,
                 organisation_id: None,
                 organisation_name: None,
                 invited_by: None,
@@ -175,6 +192,15 @@ impl TestApp {
         let response = self.browser.accept_invitation(&link, GOOD_PASSWORD).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         link
+    }
+
+    /// A new browser signed in as a helpdesk person (or another site role).
+    pub async fn staff_browser(&self, email: &str, role: roster::domain::Role) -> Browser {
+        let link = self.invite_staff(email, "Staff", role).await;
+        let browser = self.new_browser();
+        let response = browser.accept_invitation(&link, GOOD_PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "accepting {link}");
+        browser
     }
 
     /// Creates an organisation through the same code as the admin form.
