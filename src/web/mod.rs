@@ -17,112 +17,75 @@ pub mod staff;
 
 use actix_web::web;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/static/roster.css", web::get().to(assets::stylesheet))
-        .route("/static/copy.js", web::get().to(assets::copy_script))
-        .route("/", web::get().to(account::home))
-        .route("/sign-in", web::get().to(account::sign_in_form))
-        .route("/sign-in", web::post().to(account::sign_in))
-        .route("/sign-out", web::post().to(account::sign_out))
-        .route("/invitations/{token}", web::get().to(invitations::show))
-        .route("/invitations/{token}", web::post().to(invitations::accept))
-        .route(
-            "/invitations/{token}/join",
-            web::post().to(invitations::join),
-        )
-        .route("/admin/jobs", web::get().to(admin::jobs))
-        .route("/admin/jobs/{job}/retry", web::post().to(admin::retry))
-        .route("/admin/accounts", web::get().to(staff::accounts))
-        .route("/admin/accounts/{person}", web::get().to(staff::account))
-        .route(
-            "/admin/accounts/{person}/contact",
-            web::post().to(staff::change_contact),
-        )
-        .route(
-            "/admin/accounts/{person}/password-reset",
-            web::post().to(staff::send_reset),
-        )
-        .route("/admin/accounts/{person}/lock", web::post().to(staff::lock))
-        .route(
-            "/admin/accounts/{person}/unlock",
-            web::post().to(staff::unlock),
-        )
-        .route(
-            "/admin/accounts/{person}/keys/{key}/remove",
-            web::post().to(staff::remove_key),
-        )
-        .route(
-            "/admin/accounts/{person}/resync",
-            web::post().to(staff::resync),
-        )
-        .route(
-            "/admin/accounts/{person}/delete",
-            web::get().to(staff::delete_form),
-        )
-        .route(
-            "/admin/accounts/{person}/delete",
-            web::post().to(staff::delete),
-        )
-        .route("/admin/staff", web::get().to(staff::staff))
-        .route("/admin/staff", web::post().to(staff::grant))
-        .route(
-            "/admin/staff/{person}/{role}/revoke",
-            web::post().to(staff::revoke),
-        )
-        .route("/account", web::get().to(profile::show))
-        .route("/account/name", web::post().to(profile::rename))
-        .route(
-            "/account/password",
-            web::post().to(profile::change_password),
-        )
-        .route("/password-reset", web::get().to(profile::reset_form))
-        .route("/password-reset", web::post().to(profile::reset_request))
-        .route(
-            "/password-reset/{token}",
-            web::get().to(profile::reset_choose),
-        )
-        .route(
-            "/password-reset/{token}",
-            web::post().to(profile::reset_set),
-        )
-        .route("/account/keys", web::get().to(keys::list))
-        .route("/account/keys", web::post().to(keys::add))
-        .route("/account/keys/upload", web::post().to(keys::upload))
-        .route("/account/keys/{key}/remove", web::post().to(keys::remove))
-        .route("/account/setup", web::get().to(setup::show))
-        .route("/account/setup", web::post().to(setup::review))
-        .route("/account/setup/confirm", web::post().to(setup::confirm))
-        .route("/orgs", web::get().to(orgs::list))
-        .route("/orgs", web::post().to(orgs::create))
-        .route("/orgs/{org}", web::get().to(orgs::show))
-        .route(
-            "/orgs/{org}/description",
-            web::post().to(orgs::update_description),
-        )
-        .route("/orgs/{org}/members", web::get().to(orgs::members))
-        .route("/orgs/{org}/members", web::post().to(orgs::add_member))
-        .route(
-            "/orgs/{org}/members/{membership}",
-            web::get().to(orgs::member),
-        )
-        .route(
-            "/orgs/{org}/members/{membership}/{change}",
-            web::post().to(orgs::change_member),
-        )
-        .route("/orgs/{org}/directory", web::get().to(orgs::directory))
-        .route("/orgs/{org}/invitations", web::get().to(orgs::invitations))
-        .route("/orgs/{org}/invitations", web::post().to(orgs::invite))
-        .route(
-            "/orgs/{org}/invitations/{invitation}/resend",
-            web::post().to(orgs::resend),
-        )
-        .route(
-            "/orgs/{org}/invitations/{invitation}/revoke",
-            web::post().to(orgs::revoke),
-        )
-        .route("/orgs/{org}/history", web::get().to(orgs::history));
+/// Declares every route once: registers it and lists it in [`ROUTES`], so the
+/// authorization-matrix test knows every route there is and a new one cannot be added
+/// without deciding who may use it.
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:path,)*) => {
+        /// Every route the portal serves, as (method, path pattern).
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        pub fn routes(cfg: &mut web::ServiceConfig) {
+            $(cfg.route($path, web::$method().to($handler));)*
+        }
+    };
+}
+
+routes! {
+    get "/healthz" => health::healthz,
+    get "/readyz" => health::readyz,
+    get "/static/roster.css" => assets::stylesheet,
+    get "/static/copy.js" => assets::copy_script,
+    get "/" => account::home,
+    get "/sign-in" => account::sign_in_form,
+    post "/sign-in" => account::sign_in,
+    post "/sign-out" => account::sign_out,
+    get "/invitations/{token}" => invitations::show,
+    post "/invitations/{token}" => invitations::accept,
+    post "/invitations/{token}/join" => invitations::join,
+    get "/admin/jobs" => admin::jobs,
+    post "/admin/jobs/{job}/retry" => admin::retry,
+    get "/admin/accounts" => staff::accounts,
+    get "/admin/accounts/{person}" => staff::account,
+    post "/admin/accounts/{person}/contact" => staff::change_contact,
+    post "/admin/accounts/{person}/password-reset" => staff::send_reset,
+    post "/admin/accounts/{person}/lock" => staff::lock,
+    post "/admin/accounts/{person}/unlock" => staff::unlock,
+    post "/admin/accounts/{person}/keys/{key}/remove" => staff::remove_key,
+    post "/admin/accounts/{person}/resync" => staff::resync,
+    get "/admin/accounts/{person}/delete" => staff::delete_form,
+    post "/admin/accounts/{person}/delete" => staff::delete,
+    get "/admin/staff" => staff::staff,
+    post "/admin/staff" => staff::grant,
+    post "/admin/staff/{person}/{role}/revoke" => staff::revoke,
+    get "/account" => profile::show,
+    post "/account/name" => profile::rename,
+    post "/account/password" => profile::change_password,
+    get "/password-reset" => profile::reset_form,
+    post "/password-reset" => profile::reset_request,
+    get "/password-reset/{token}" => profile::reset_choose,
+    post "/password-reset/{token}" => profile::reset_set,
+    get "/account/keys" => keys::list,
+    post "/account/keys" => keys::add,
+    post "/account/keys/upload" => keys::upload,
+    post "/account/keys/{key}/remove" => keys::remove,
+    get "/account/setup" => setup::show,
+    post "/account/setup" => setup::review,
+    post "/account/setup/confirm" => setup::confirm,
+    get "/orgs" => orgs::list,
+    post "/orgs" => orgs::create,
+    get "/orgs/{org}" => orgs::show,
+    post "/orgs/{org}/description" => orgs::update_description,
+    get "/orgs/{org}/members" => orgs::members,
+    post "/orgs/{org}/members" => orgs::add_member,
+    get "/orgs/{org}/members/{membership}" => orgs::member,
+    post "/orgs/{org}/members/{membership}/{change}" => orgs::change_member,
+    get "/orgs/{org}/directory" => orgs::directory,
+    get "/orgs/{org}/invitations" => orgs::invitations,
+    post "/orgs/{org}/invitations" => orgs::invite,
+    post "/orgs/{org}/invitations/{invitation}/resend" => orgs::resend,
+    post "/orgs/{org}/invitations/{invitation}/revoke" => orgs::revoke,
+    get "/orgs/{org}/history" => orgs::history,
 }
 
 /// The client's address as audit events record it.

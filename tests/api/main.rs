@@ -5,6 +5,7 @@ mod support;
 
 mod activation;
 mod admin;
+mod authorization;
 mod cli;
 mod csrf;
 mod directory;

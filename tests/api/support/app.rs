@@ -275,10 +275,19 @@ impl TestApp {
         organisation: &roster::store::organisations::Organisation,
         username: &str,
     ) -> Browser {
+        self.activated_with_role(organisation, username, roster::domain::Role::Member)
+            .await
+    }
+
+    /// Like [`Self::activated_member`], with another organisation role.
+    pub async fn activated_with_role(
+        &self,
+        organisation: &roster::store::organisations::Organisation,
+        username: &str,
+        role: roster::domain::Role,
+    ) -> Browser {
         let email = format!("{username}@example.org");
-        let link = self
-            .invite_to(organisation, &email, "Person", roster::domain::Role::Member)
-            .await;
+        let link = self.invite_to(organisation, &email, "Person", role).await;
         let browser = self.new_browser();
         assert_eq!(
             browser

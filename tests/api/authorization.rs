@@ -1,0 +1,343 @@
+//! The authorization matrix: every route the portal serves × every kind of visitor, checked
+//! for allowed / 403 / redirect to sign-in. The route list comes from `roster::web::ROUTES`,
+//! so a new route fails this test until its row here says who may use it.
+
+use std::collections::BTreeSet;
+
+use roster::domain::Role;
+
+use crate::keys::{add_key, ed25519_key};
+use crate::support::app::{Browser, TestApp};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Visitor {
+    Anonymous,
+    Member,
+    Manager,
+    OwnerOfAnother,
+    Helpdesk,
+    Admin,
+}
+
+use Visitor::{Admin, Anonymous, Helpdesk, Manager, Member, OwnerOfAnother};
+
+const EVERYONE: [Visitor; 6] = [Anonymous, Member, Manager, OwnerOfAnother, Helpdesk, Admin];
+
+/// Who may use a route.
+#[derive(Debug, Clone, Copy)]
+enum Access {
+    /// Anyone, signed in or not (the page itself may then say 4xx for bad input).
+    Public,
+    /// Anyone signed in; anonymous visitors are sent to sign in.
+    SignedIn,
+    /// Only these; other signed-in visitors get 403, anonymous ones are sent to sign in.
+    Only(&'static [Visitor]),
+}
+
+const STAFF: &[Visitor] = &[Helpdesk, Admin];
+const ADMIN: &[Visitor] = &[Admin];
+const ORG_READERS: &[Visitor] = &[Member, Manager, Helpdesk, Admin];
+const ORG_MANAGERS: &[Visitor] = &[Manager, Admin];
+const DIRECTORY_SEARCHERS: &[Visitor] = &[Manager, Helpdesk, Admin];
+
+/// The decision for every route. The test fails if this list and the portal's routes
+/// differ in any way.
+const MATRIX: &[(&str, &str, Access)] = &[
+    ("get", "/healthz", Access::Public),
+    ("get", "/readyz", Access::Public),
+    ("get", "/static/roster.css", Access::Public),
+    ("get", "/static/copy.js", Access::Public),
+    ("get", "/", Access::SignedIn),
+    ("get", "/sign-in", Access::Public),
+    ("post", "/sign-in", Access::Public),
+    ("post", "/sign-out", Access::Public),
+    ("get", "/invitations/{token}", Access::Public),
+    ("post", "/invitations/{token}", Access::Public),
+    ("post", "/invitations/{token}/join", Access::SignedIn),
+    ("get", "/admin/jobs", Access::Only(ADMIN)),
+    ("post", "/admin/jobs/{job}/retry", Access::Only(ADMIN)),
+    ("get", "/admin/accounts", Access::Only(STAFF)),
+    ("get", "/admin/accounts/{person}", Access::Only(STAFF)),
+    (
+        "post",
+        "/admin/accounts/{person}/contact",
+        Access::Only(STAFF),
+    ),
+    (
+        "post",
+        "/admin/accounts/{person}/password-reset",
+        Access::Only(STAFF),
+    ),
+    ("post", "/admin/accounts/{person}/lock", Access::Only(STAFF)),
+    (
+        "post",
+        "/admin/accounts/{person}/unlock",
+        Access::Only(STAFF),
+    ),
+    (
+        "post",
+        "/admin/accounts/{person}/keys/{key}/remove",
+        Access::Only(STAFF),
+    ),
+    (
+        "post",
+        "/admin/accounts/{person}/resync",
+        Access::Only(STAFF),
+    ),
+    (
+        "get",
+        "/admin/accounts/{person}/delete",
+        Access::Only(ADMIN),
+    ),
+    (
+        "post",
+        "/admin/accounts/{person}/delete",
+        Access::Only(ADMIN),
+    ),
+    ("get", "/admin/staff", Access::Only(ADMIN)),
+    ("post", "/admin/staff", Access::Only(ADMIN)),
+    (
+        "post",
+        "/admin/staff/{person}/{role}/revoke",
+        Access::Only(ADMIN),
+    ),
+    ("get", "/account", Access::SignedIn),
+    ("post", "/account/name", Access::SignedIn),
+    ("post", "/account/password", Access::SignedIn),
+    ("get", "/password-reset", Access::Public),
+    ("post", "/password-reset", Access::Public),
+    ("get", "/password-reset/{token}", Access::Public),
+    ("post", "/password-reset/{token}", Access::Public),
+    ("get", "/account/keys", Access::SignedIn),
+    ("post", "/account/keys", Access::SignedIn),
+    ("post", "/account/keys/upload", Access::SignedIn),
+    ("post", "/account/keys/{key}/remove", Access::SignedIn),
+    ("get", "/account/setup", Access::SignedIn),
+    ("post", "/account/setup", Access::SignedIn),
+    ("post", "/account/setup/confirm", Access::SignedIn),
+    ("get", "/orgs", Access::SignedIn),
+    ("post", "/orgs", Access::Only(ADMIN)),
+    ("get", "/orgs/{org}", Access::Only(ORG_READERS)),
+    (
+        "post",
+        "/orgs/{org}/description",
+        Access::Only(ORG_MANAGERS),
+    ),
+    ("get", "/orgs/{org}/members", Access::Only(ORG_READERS)),
+    ("post", "/orgs/{org}/members", Access::Only(ORG_MANAGERS)),
+    (
+        "get",
+        "/orgs/{org}/members/{membership}",
+        Access::Only(ORG_MANAGERS),
+    ),
+    (
+        "post",
+        "/orgs/{org}/members/{membership}/{change}",
+        Access::Only(ORG_MANAGERS),
+    ),
+    (
+        "get",
+        "/orgs/{org}/directory",
+        Access::Only(DIRECTORY_SEARCHERS),
+    ),
+    ("get", "/orgs/{org}/invitations", Access::Only(ORG_MANAGERS)),
+    (
+        "post",
+        "/orgs/{org}/invitations",
+        Access::Only(ORG_MANAGERS),
+    ),
+    (
+        "post",
+        "/orgs/{org}/invitations/{invitation}/resend",
+        Access::Only(ORG_MANAGERS),
+    ),
+    (
+        "post",
+        "/orgs/{org}/invitations/{invitation}/revoke",
+        Access::Only(ORG_MANAGERS),
+    ),
+    ("get", "/orgs/{org}/history", Access::Only(STAFF)),
+];
+
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    Allowed,
+    Forbidden,
+    SignIn,
+}
+
+fn expected(access: Access, visitor: Visitor) -> Outcome {
+    match (access, visitor) {
+        (Access::Public, _) => Outcome::Allowed,
+        (_, Anonymous) => Outcome::SignIn,
+        (Access::SignedIn, _) => Outcome::Allowed,
+        (Access::Only(allowed), visitor) if allowed.contains(&visitor) => Outcome::Allowed,
+        (Access::Only(_), _) => Outcome::Forbidden,
+    }
+}
+
+/// What the visitor got: 403, a redirect to the sign-in page, or anything else that is
+/// not a server error (the page itself, or its own 4xx for the sample input).
+fn outcome_of(response: &reqwest::Response, route: &str) -> Outcome {
+    let status = response.status();
+    assert!(
+        !status.is_server_error(),
+        "{route} answered {status}, a server error"
+    );
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    if status == 403 {
+        Outcome::Forbidden
+    } else if status.is_redirection()
+        && (location == "/sign-in" || location.starts_with("/sign-in?next="))
+    {
+        Outcome::SignIn
+    } else {
+        Outcome::Allowed
+    }
+}
+
+/// Harmless sample input that every form parses: wrong or empty enough that nothing of
+/// consequence happens, but shaped right, so the answer is the guard's, not the parser's.
+const SAMPLE_FORM: &[(&str, &str)] = &[
+    ("version", "1"),
+    ("role", "member"),
+    ("ends_on", ""),
+    ("uid", ""),
+    ("email", ""),
+    ("surname", ""),
+    ("given_name", ""),
+    ("name", ""),
+    ("short_name", ""),
+    ("description", ""),
+    ("reason", ""),
+    ("confirm", ""),
+    ("key", ""),
+    ("username", ""),
+    ("login_shell", ""),
+    ("login", ""),
+    ("password", ""),
+    ("password_confirmation", ""),
+    ("current_password", ""),
+];
+
+#[tokio::test]
+async fn every_route_answers_each_kind_of_visitor_as_decided() {
+    // 1. Every route the portal serves has a decision here, and nothing else is listed.
+    let served: BTreeSet<(&str, &str)> = roster::web::ROUTES.iter().copied().collect();
+    let decided: BTreeSet<(&str, &str)> = MATRIX
+        .iter()
+        .map(|(method, path, _)| (*method, *path))
+        .collect();
+    assert_eq!(
+        served.difference(&decided).collect::<Vec<_>>(),
+        Vec::<&(&str, &str)>::new(),
+        "routes without a decision in the matrix"
+    );
+    assert_eq!(
+        decided.difference(&served).collect::<Vec<_>>(),
+        Vec::<&(&str, &str)>::new(),
+        "matrix rows for routes that do not exist"
+    );
+    assert_eq!(MATRIX.len(), served.len(), "a route is listed twice");
+    assert_eq!(decided.len(), served.len());
+
+    // 2. The cast: one organisation with a member, a manager and a subject account, and
+    //    another organisation's owner; helpdesk and admin staff.
+    let app = TestApp::spawn().await;
+    app.signed_in_admin("admin@example.org").await;
+    let astro = app.create_org("Astro", "astro").await;
+    let bio = app.create_org("Bio", "bio").await;
+    let member = app.activated_member(&astro, "mia").await;
+    let manager = app
+        .activated_with_role(&astro, "manny", Role::Manager)
+        .await;
+    let owner_of_another = app.activated_with_role(&bio, "olga", Role::Owner).await;
+    let helpdesk = app.staff_browser("desk@example.org", Role::Helpdesk).await;
+    let subject = app.activated_member(&astro, "tom").await;
+    assert_eq!(add_key(&subject, &ed25519_key(9)).await.status(), 303);
+    let subject_id = app.person_id("tom@example.org").await;
+    let key_id = app.context.store.keys_of(&subject_id).await.unwrap()[0]
+        .id
+        .clone();
+    let membership_id = app
+        .context
+        .store
+        .members_page(&astro.id, Some("tom"), 1, 50, None)
+        .await
+        .unwrap()
+        .members[0]
+        .membership_id
+        .clone();
+    app.invite_to(&astro, "pending@example.org", "Pending", Role::Member)
+        .await;
+    let invitation_id = app
+        .context
+        .store
+        .invitations_of_organisation(&astro.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|listed| listed.invitation.email == "pending@example.org")
+        .unwrap()
+        .invitation
+        .id;
+    let fill = |pattern: &str| {
+        pattern
+            .replace("{org}", &astro.id)
+            .replace("{person}", &subject_id)
+            .replace("{key}", &key_id)
+            .replace("{membership}", &membership_id)
+            .replace("{change}", "role")
+            .replace("{invitation}", &invitation_id)
+            .replace("{token}", "not-a-real-token")
+            .replace("{job}", "not-a-real-job")
+            .replace("{role}", "helpdesk")
+    };
+    let anonymous = app.new_browser();
+    let visitors: [(Visitor, &Browser); 6] = [
+        (Anonymous, &anonymous),
+        (Member, &member),
+        (Manager, &manager),
+        (OwnerOfAnother, &owner_of_another),
+        (Helpdesk, &helpdesk),
+        (Admin, &app.browser),
+    ];
+    assert_eq!(visitors.map(|(visitor, _)| visitor), EVERYONE);
+
+    // 3. Every route as every visitor; signing out comes last for each of them.
+    let mut order: Vec<&(&str, &str, Access)> = MATRIX.iter().collect();
+    order.sort_by_key(|(_, path, _)| *path == "/sign-out");
+    let mut wrong = Vec::new();
+    for (visitor, browser) in visitors {
+        let token_page = if visitor == Anonymous {
+            "/sign-in"
+        } else {
+            "/account"
+        };
+        let token = browser.page(token_page).await.csrf_token();
+        for (method, pattern, access) in &order {
+            let path = fill(pattern);
+            let response = if *method == "get" {
+                browser.get(&path).await
+            } else {
+                let mut form = vec![("csrf_token", token.as_str())];
+                form.extend_from_slice(SAMPLE_FORM);
+                browser.post_form(&path, &form).await
+            };
+            let route = format!("{} {pattern} as {visitor:?}", method.to_uppercase());
+            let got = outcome_of(&response, &route);
+            let want = expected(*access, visitor);
+            if got != want {
+                wrong.push(format!(
+                    "{route}: expected {want:?}, got {got:?} ({})",
+                    response.status()
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
