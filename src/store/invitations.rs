@@ -543,3 +543,49 @@ impl Store {
         Ok(())
     }
 }
+
+/// An invitation not yet accepted (open or expired), with where it invites to.
+pub struct WaitingInvitation {
+    pub invitation: Invitation,
+    pub organisation_name: Option<String>,
+}
+
+impl Store {
+    /// Invitations not yet accepted nor revoked whose email or names contain `text` (all
+    /// of them when `None`), newest first: the helpdesk's view of people still to come.
+    pub async fn waiting_invitations(
+        &self,
+        text: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<WaitingInvitation>> {
+        let pattern = text
+            .map(super::memberships::contains_pattern)
+            .unwrap_or_default();
+        let columns = COLUMNS
+            .split(", ")
+            .map(|c| format!("i.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {columns}, o.name AS organisation_name FROM invitations i \
+             LEFT JOIN organisations o ON o.id = i.organisation_id \
+             WHERE i.status = 'pending' AND ($1 = '' OR i.email_normalized LIKE $1 ESCAPE '\\' \
+             OR LOWER(i.surname) LIKE $1 ESCAPE '\\' \
+             OR LOWER(COALESCE(i.given_name, '')) LIKE $1 ESCAPE '\\') \
+             ORDER BY i.created_at DESC, i.id LIMIT $2"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(&pattern)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(WaitingInvitation {
+                    invitation: from_row(row)?,
+                    organisation_name: row.try_get("organisation_name")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -15,6 +15,8 @@ use crate::domain::{Email, PersonName, Role, UnixTime};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusFilter {
     Any,
+    /// Invitation sent, not accepted yet: no account exists, only the invitation.
+    Invited,
     /// Active in the portal without a POSIX account: invitees still setting up, and staff
     /// who never needed one.
     SettingUp,
@@ -28,8 +30,9 @@ pub enum StatusFilter {
 }
 
 impl StatusFilter {
-    pub const ALL: [StatusFilter; 7] = [
+    pub const ALL: [StatusFilter; 8] = [
         Self::Any,
+        Self::Invited,
         Self::SettingUp,
         Self::Active,
         Self::Locked,
@@ -41,6 +44,7 @@ impl StatusFilter {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Any => "",
+            Self::Invited => "invited",
             Self::SettingUp => "setting-up",
             Self::Active => "active",
             Self::Locked => "locked",
@@ -53,6 +57,7 @@ impl StatusFilter {
     pub const fn label(self) -> &'static str {
         match self {
             Self::Any => "Any status (not deleted)",
+            Self::Invited => "Invited, not accepted yet",
             Self::SettingUp => "No POSIX account yet",
             Self::Active => "Active",
             Self::Locked => "Locked",
@@ -68,10 +73,17 @@ impl StatusFilter {
             .find(|filter| filter.as_str() == value)
     }
 
+    /// Whether a search with this filter also lists invitations not accepted yet.
+    pub const fn shows_invitations(self) -> bool {
+        matches!(self, Self::Any | Self::Invited)
+    }
+
     /// The condition on `people p` for this filter; `$3` is today's ISO date.
     const fn condition(self) -> &'static str {
         match self {
             Self::Any => "p.status <> 'deleted'",
+            // Only the invitations list answers this filter.
+            Self::Invited => "1 = 0",
             Self::SettingUp => "p.status = 'active' AND p.username IS NULL AND p.ldap_dn IS NULL",
             Self::Active => {
                 "p.status = 'active' AND (p.username IS NOT NULL OR p.ldap_dn IS NOT NULL)"

@@ -75,10 +75,22 @@ struct AccountsPage {
     statuses: &'static [StatusFilter],
     errors: FormErrors,
     people: Vec<Person>,
+    invitations: Vec<InvitationRow>,
     pager: Pager,
     /// The query string of this search, for the paging links.
     search_params: String,
 }
+
+/// An invitation not accepted yet, as the account search lists it.
+struct InvitationRow {
+    name: String,
+    email: String,
+    invited_to: String,
+    sent: String,
+    state: &'static str,
+}
+
+const INVITATIONS_LISTED: i64 = 50;
 
 impl AccountsPage {
     fn status_of(&self, person: &Person) -> &'static str {
@@ -110,6 +122,7 @@ pub async fn accounts(
                 statuses: &StatusFilter::ALL,
                 errors,
                 people: Vec::new(),
+                invitations: Vec::new(),
                 pager: Pager::new(None, ACCOUNTS_PER_PAGE, 0),
                 search_params: String::new(),
             },
@@ -130,8 +143,38 @@ pub async fn accounts(
         // Asked for a page past the end: show the last one.
         found = ctx.store.search_accounts(&search(pager.page)).await?;
     }
+    let invitations = if status.shows_invitations() && pager.page == 1 {
+        let now = now();
+        ctx.store
+            .waiting_invitations(text.as_ref().map(SearchText::as_str), INVITATIONS_LISTED)
+            .await?
+            .into_iter()
+            .map(|waiting| {
+                let invitation = waiting.invitation;
+                InvitationRow {
+                    name: match &invitation.given_name {
+                        Some(given) => format!("{given} {}", invitation.surname),
+                        None => invitation.surname.clone(),
+                    },
+                    invited_to: waiting
+                        .organisation_name
+                        .unwrap_or_else(|| invitation.role.label().to_string()),
+                    sent: format_date(invitation.sent_at.unwrap_or(invitation.created_at)),
+                    state: if now >= invitation.expires_at {
+                        "Expired"
+                    } else {
+                        "Waiting"
+                    },
+                    email: invitation.email,
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     render(&AccountsPage {
         layout,
+        invitations,
         notice: match query.done.as_deref() {
             Some("deleted") => Some(
                 "The account was deleted. Its username and uidNumber will never be given to anyone else.",

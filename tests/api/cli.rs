@@ -88,6 +88,7 @@ fn every_command_has_help() {
         vec!["migrate", "--help"],
         vec!["admin", "--help"],
         vec!["admin", "invite", "--help"],
+        vec!["lifecycle", "run", "--help"],
     ] {
         let output = roster().args(&args).output().unwrap();
         assert!(output.status.success(), "{args:?}");
@@ -417,4 +418,42 @@ async fn org_and_invite_commands_provision_through_the_same_code_as_the_web() {
         lines[1]
     );
     assert_eq!(lines.len(), 2);
+}
+
+#[tokio::test]
+async fn lifecycle_run_sends_the_reminders_due_once_and_says_what_it_did() {
+    use roster::domain::Role;
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Astro", "astro").await;
+    let owner = app.browser_for(&org, "pi@example.org", Role::Owner).await;
+    app.activated_member(&org, "ada").await;
+    let ends_on = crate::lifecycle::iso_in(7);
+    crate::lifecycle::set_end_date(&owner, &org.id, "ada", &ends_on).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&app, dir.path(), "127.0.0.1:0", "");
+    let run = || {
+        let output = roster()
+            .arg("--config")
+            .arg(&config)
+            .args(["lifecycle", "run"])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert_eq!(
+        run(),
+        "reminders sent: 1\nmemberships ended: 0\naccounts locked: 0\n"
+    );
+    crate::staff::mail_with_subject(
+        &app,
+        "ada@example.org",
+        &format!("Your membership of Astro ends on {ends_on}"),
+    )
+    .await;
+    assert!(run().starts_with("reminders sent: 0\n"));
 }

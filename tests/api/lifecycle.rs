@@ -8,11 +8,11 @@ use roster::jobs::lifecycle::{LifecycleReport, run_lifecycle};
 
 use crate::members::member_page;
 use crate::staff::mail_with_subject;
-use crate::support::app::{GOOD_PASSWORD, TestApp, into_page};
+use crate::support::app::{Browser, GOOD_PASSWORD, TestApp, into_page};
 
 const DAY: i64 = 86_400;
 
-fn iso_in(days: i64) -> String {
+pub fn iso_in(days: i64) -> String {
     let date = time::OffsetDateTime::from_unix_timestamp(now() + days * DAY)
         .unwrap()
         .date();
@@ -22,6 +22,25 @@ fn iso_in(days: i64) -> String {
         u8::from(date.month()),
         date.day()
     )
+}
+
+/// The owner sets `username`'s end date in `org` through the member page.
+pub async fn set_end_date(owner: &Browser, org_id: &str, username: &str, ends_on: &str) {
+    let page = member_page(owner, org_id, username).await;
+    let version = page
+        .attr("form[action$='/end-date'] input[name=version]", "value")
+        .unwrap();
+    let response = owner
+        .post_form(
+            &page.attr("form[action$='/end-date']", "action").unwrap(),
+            &[
+                ("csrf_token", &page.csrf_token()),
+                ("version", &version),
+                ("ends_on", ends_on),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
 }
 
 #[tokio::test]
@@ -38,23 +57,7 @@ async fn memberships_are_reminded_ended_and_left_accounts_locked_after_the_grace
 
     // The PI sets an end date ten days ahead.
     let ends_on = iso_in(10);
-    let page = member_page(&owner, &org.id, "ada").await;
-    let response = owner
-        .post_form(
-            &page.attr("form[action$='/end-date']", "action").unwrap(),
-            &[
-                ("csrf_token", &page.csrf_token()),
-                (
-                    "version",
-                    &page
-                        .attr("form[action$='/end-date'] input[name=version]", "value")
-                        .unwrap(),
-                ),
-                ("ends_on", &ends_on),
-            ],
-        )
-        .await;
-    assert_eq!(response.status(), 303);
+    set_end_date(&owner, &org.id, "ada", &ends_on).await;
 
     // 14 days before: one reminder each to the member and the PI, never twice.
     let report = run_lifecycle(&app.context, now()).await.unwrap();
@@ -142,23 +145,7 @@ async fn a_new_end_date_rearms_the_reminder_and_a_new_membership_stops_the_grace
     let set_end = |ends_on: String| {
         let owner = &owner;
         let org_id = org.id.clone();
-        async move {
-            let page = member_page(owner, &org_id, "ada").await;
-            let version = page
-                .attr("form[action$='/end-date'] input[name=version]", "value")
-                .unwrap();
-            let response = owner
-                .post_form(
-                    &page.attr("form[action$='/end-date']", "action").unwrap(),
-                    &[
-                        ("csrf_token", &page.csrf_token()),
-                        ("version", &version),
-                        ("ends_on", &ends_on),
-                    ],
-                )
-                .await;
-            assert_eq!(response.status(), 303);
-        }
+        async move { set_end_date(owner, &org_id, "ada", &ends_on).await }
     };
     set_end(iso_in(5)).await;
     assert_eq!(

@@ -61,14 +61,21 @@ impl Desk {
         entry.attrs.get(attribute).cloned().unwrap_or_default()
     }
 
-    /// The newest history row of the account page: (actor, action, ip).
-    async fn last_event(&self) -> (String, String, String) {
+    /// The newest row of the account page's history is `action`, by the helpdesk person,
+    /// from the test's address.
+    async fn assert_audited(&self, action: &str) {
         let page = self.account_page().await;
-        (
-            page.select_all("table.history td.actor")[0].clone(),
-            page.select_all("table.history td.action")[0].clone(),
-            page.select_all("table.history td.ip")[0].clone(),
-        )
+        assert_eq!(page.select_all("table.history td.action")[0], action);
+        assert_eq!(
+            page.select_all("table.history td.actor")[0],
+            "Staff",
+            "{action}"
+        );
+        assert_eq!(
+            page.select_all("table.history td.ip")[0],
+            "127.0.0.1",
+            "{action}"
+        );
     }
 }
 
@@ -109,9 +116,7 @@ async fn a_locked_account_can_neither_sign_in_nor_bind_and_unlocking_restores_bo
     let page = into_page(desk.helpdesk.get(&location(&response)).await).await;
     assert_eq!(page.text("dd.status"), "Locked");
     assert!(page.text("dd.locked").ends_with("left the lab"));
-    assert_eq!(desk.last_event().await.1, "account.locked");
-    assert_eq!(desk.last_event().await.0, "Staff");
-    assert_eq!(desk.last_event().await.2, "127.0.0.1");
+    desk.assert_audited("account.locked").await;
 
     // The open session ended at once, and signing in again is refused.
     assert_eq!(location(&desk.member.get("/").await), "/sign-in");
@@ -133,7 +138,7 @@ async fn a_locked_account_can_neither_sign_in_nor_bind_and_unlocking_restores_bo
 
     let response = desk.act("unlock", &[]).await;
     assert_eq!(response.status(), 303);
-    assert_eq!(desk.last_event().await.1, "account.unlocked");
+    desk.assert_audited("account.unlocked").await;
     assert!(desk.app.slapd.can_bind(&desk.ada_dn(), GOOD_PASSWORD).await);
     assert_eq!(ldap_keys(&desk.app, "ada").await, [ed25519_key(7)]);
     assert_eq!(desk.ada_attribute("loginShell").await, ["/bin/bash"]);
@@ -191,7 +196,7 @@ async fn resync_repairs_an_entry_changed_behind_the_portals_back() {
         assert!(page.select_all("tr.differs").is_empty());
     }
     assert!(desk.app.slapd.can_bind(&desk.ada_dn(), GOOD_PASSWORD).await);
-    assert_eq!(desk.last_event().await.1, "account.resynced");
+    desk.assert_audited("account.resynced").await;
 }
 
 #[tokio::test]
@@ -240,7 +245,7 @@ async fn a_changed_email_is_told_to_both_addresses_and_reaches_ldap() {
     }
     assert_eq!(desk.ada_attribute("mail").await, ["ada.l@example.org"]);
     assert_eq!(desk.ada_attribute("cn").await, ["Ada Lovelace"]);
-    assert_eq!(desk.last_event().await.1, "account.contact_changed");
+    desk.assert_audited("account.contact_changed").await;
     // The person signs in with the new address.
     let browser = desk.app.new_browser();
     assert_eq!(
@@ -269,7 +274,7 @@ async fn staff_send_a_reset_link_they_never_see_and_remove_keys() {
     let token = link.rsplit('/').next().unwrap().to_string();
     assert!(!page.html.html().contains(&token));
     assert!(mail.text.contains("The helpdesk sent you this link"));
-    assert_eq!(desk.last_event().await.1, "account.reset_link_sent");
+    desk.assert_audited("account.reset_link_sent").await;
     // The link works for the person.
     let path = link.trim_start_matches(&desk.app.address).to_string();
     let chosen = "orbit lantern mosaic 77";
@@ -309,7 +314,7 @@ async fn staff_send_a_reset_link_they_never_see_and_remove_keys() {
             .len(),
         1
     );
-    assert_eq!(desk.last_event().await.1, "account.key_removed");
+    desk.assert_audited("account.key_removed").await;
     // A key id of another account (or none) is a 404.
     let other = format!("{}/keys/not-a-key/remove", desk.account_path());
     let response = desk
@@ -380,6 +385,29 @@ async fn account_search_finds_by_name_email_username_and_uid_and_filters_by_stat
         "staff without a POSIX account, and the invitee still setting up"
     );
     assert_eq!(usernames(&search("status=active".into()).await), ["ada"]);
+    // Invitations not accepted yet are found too, with where they invite to.
+    desk.app
+        .invite_to(&org, "later@example.org", "Later", Role::Member)
+        .await;
+    let invited = search("status=invited".into()).await;
+    assert!(usernames(&invited).is_empty());
+    assert_eq!(
+        invited.select_all("table.invitations td.email"),
+        ["later@example.org"]
+    );
+    assert_eq!(invited.text("table.invitations td.invited-to"), "Astro");
+    assert_eq!(invited.text("table.invitations td.state"), "Waiting");
+    let by_name = search("q=later".into()).await;
+    assert_eq!(
+        by_name.select_all("table.invitations td.email"),
+        ["later@example.org"]
+    );
+    assert!(
+        search("q=ada".into())
+            .await
+            .select_all("table.invitations td")
+            .is_empty()
+    );
 
     // Hostile or wrong input: literal matching, or a clear 400.
     for query in ["q=%25", "q=_", "q=*)(uid%3D*", "q=%5C"] {
@@ -510,6 +538,15 @@ async fn deleting_needs_a_typed_confirmation_removes_the_entry_and_never_reuses_
 
     let response = admin.submit(&form, &form, &[("confirm", "ada")]).await;
     assert_eq!(location(&response), "/admin/accounts?done=deleted");
+    let events = app
+        .context
+        .store
+        .audit_of_person(&desk.member_id, 1)
+        .await
+        .unwrap();
+    assert_eq!(events[0].action, "account.deleted");
+    assert_eq!(events[0].actor_name.as_deref(), Some("Admin"));
+    assert_eq!(events[0].client_ip.as_deref(), Some("127.0.0.1"));
     assert!(app.slapd.search_entry(&desk.ada_dn()).await.is_none());
     let private_group = format!("cn=ada,{}", app.slapd.groups_dn());
     assert!(app.slapd.search_entry(&private_group).await.is_none());
