@@ -623,6 +623,13 @@ pub async fn lock(
     form: web::Form<LockForm>,
 ) -> Result<HttpResponse, WebError> {
     let person = staff_and_account(&ctx, &user, Permission::LockAccounts, &path).await?;
+    match person.status {
+        AccountStatus::Deleted => return Err(deleted_account()),
+        AccountStatus::Locked => {
+            return Err(WebError::Conflict("This account is already locked.".into()));
+        }
+        AccountStatus::Active => {}
+    }
     if person.id == user.person.id {
         return Err(WebError::Conflict(
             "You cannot lock your own account.".into(),
@@ -667,6 +674,9 @@ pub async fn unlock(
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let person = staff_and_account(&ctx, &user, Permission::LockAccounts, &path).await?;
+    if person.status != AccountStatus::Locked {
+        return Err(WebError::Conflict("This account is not locked.".into()));
+    }
     let ip = super::audit_ip(&req, &ctx);
     ctx.store
         .unlock_account(

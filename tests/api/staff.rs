@@ -111,6 +111,30 @@ async fn a_locked_account_can_neither_sign_in_nor_bind_and_unlocking_restores_bo
     assert!(desk.app.slapd.can_bind(&desk.ada_dn(), GOOD_PASSWORD).await);
     assert_eq!(desk.member.get("/").await.status(), 200);
 
+    // Bad requests first: each a clear 4xx, nothing changed.
+    let too_long = "x".repeat(201);
+    let response = desk.act("lock", &[("reason", &too_long)]).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(desk.act("unlock", &[]).await.status(), 409, "not locked");
+    let nobody = desk.helpdesk.get("/admin/accounts/no-such-person").await;
+    assert_eq!(nobody.status(), 404);
+    let own_id = desk.app.person_id("desk@example.org").await;
+    let own = desk
+        .helpdesk
+        .submit(
+            &format!("/admin/accounts/{own_id}"),
+            &format!("/admin/accounts/{own_id}/lock"),
+            &[("reason", "")],
+        )
+        .await;
+    assert_eq!(own.status(), 409, "nobody locks themselves out");
+    let no_token = desk
+        .helpdesk
+        .post_form(&format!("{}/lock", desk.account_path()), &[("reason", "")])
+        .await;
+    assert_eq!(no_token.status(), 403);
+    assert_eq!(desk.account_page().await.text("dd.status"), "Active");
+
     let response = desk.act("lock", &[("reason", "left the lab")]).await;
     assert_eq!(response.status(), 303);
     let page = into_page(desk.helpdesk.get(&location(&response)).await).await;
