@@ -250,6 +250,9 @@ pub struct SecuritySettings {
     /// fewer than the machine has (at least one), which keeps a core free for pages during
     /// a burst of sign-ins.
     pub bcrypt_parallelism: u32,
+    /// Seconds a password check may wait for a hashing thread before the person is told
+    /// the portal is busy (503, try again); keeps a flood of sign-ins from piling up.
+    pub hash_queue_seconds: u32,
 }
 
 impl SecuritySettings {
@@ -273,6 +276,7 @@ impl Default for SecuritySettings {
             signin_attempts_per_ip_per_minute: 30,
             signin_attempts_per_account_per_15_minutes: 10,
             bcrypt_parallelism: 0,
+            hash_queue_seconds: 20,
         }
     }
 }

@@ -49,6 +49,9 @@ impl AppContext {
             hasher: PasswordHasher::new(
                 settings.security.bcrypt_cost,
                 settings.security.max_concurrent_hashes(),
+                std::time::Duration::from_secs(u64::from(
+                    settings.security.hash_queue_seconds.max(1),
+                )),
             ),
             sign_in_limiter: SignInLimiter::new(&settings.security),
             job_signal: Arc::new(tokio::sync::Notify::new()),

@@ -8,6 +8,7 @@
 //! page stays fast while sign-ins hash.
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{OnceCell, oneshot};
 
@@ -19,6 +20,9 @@ pub enum PasswordError {
     Bcrypt(#[from] bcrypt::BcryptError),
     #[error("hashing threads are shut down")]
     Closed,
+    /// The hash waited longer than allowed for a thread: too many at once.
+    #[error("too many passwords are being checked at once")]
+    Busy,
 }
 
 type HashJob = Box<dyn FnOnce() + Send>;
@@ -26,6 +30,9 @@ type HashJob = Box<dyn FnOnce() + Send>;
 #[derive(Clone)]
 pub struct PasswordHasher {
     cost: u32,
+    /// A hash not started within this time is given up with [`PasswordError::Busy`], so a
+    /// flood of sign-ins gets a quick "try again" instead of ever longer waits.
+    max_wait: Duration,
     jobs: std::sync::mpsc::Sender<HashJob>,
     /// Hash checked when no account matches, so a miss costs as much as a wrong password.
     dummy_hash: Arc<OnceCell<String>>,
@@ -33,7 +40,7 @@ pub struct PasswordHasher {
 
 impl PasswordHasher {
     /// Starts `threads` hashing threads; they end when the last clone is dropped.
-    pub fn new(cost: u32, threads: usize) -> Self {
+    pub fn new(cost: u32, threads: usize, max_wait: Duration) -> Self {
         let (jobs, queue) = std::sync::mpsc::channel::<HashJob>();
         let queue = Arc::new(Mutex::new(queue));
         for index in 0..threads.max(1) {
@@ -47,6 +54,7 @@ impl PasswordHasher {
         }
         Self {
             cost,
+            max_wait,
             jobs,
             dummy_hash: Arc::new(OnceCell::new()),
         }
@@ -55,7 +63,9 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &NewPassword) -> Result<String, PasswordError> {
         let password = password.expose().to_string();
         let cost = self.cost;
-        Ok(self.run(move || bcrypt::hash(password, cost)).await??)
+        self.run(move || bcrypt::hash(password, cost))
+            .await?
+            .map_err(Into::into)
     }
 
     /// Checks `candidate` against `stored`; with no stored hash it checks a dummy one and
@@ -93,12 +103,22 @@ impl PasswordHasher {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
         let (reply, result) = oneshot::channel();
+        let queued_at = Instant::now();
+        let max_wait = self.max_wait;
         let job: HashJob = Box::new(move || {
-            // The waiter may have gone (client disconnected); nothing to tell then.
-            let _ = reply.send(work());
+            // Nobody waits any more (the client left): skip the work.
+            if reply.is_closed() {
+                return;
+            }
+            if queued_at.elapsed() > max_wait {
+                let _ = reply.send(Err(PasswordError::Busy));
+                return;
+            }
+            // The waiter may have gone meanwhile; nothing to tell then.
+            let _ = reply.send(Ok(work()));
         });
         self.jobs.send(job).map_err(|_| PasswordError::Closed)?;
-        result.await.map_err(|_| PasswordError::Closed)
+        result.await.map_err(|_| PasswordError::Closed)?
     }
 }
 
@@ -147,7 +167,7 @@ mod tests {
     #[tokio::test]
     async fn a_hash_verifies_and_a_miss_takes_the_dummy_path()
     -> Result<(), Box<dyn std::error::Error>> {
-        let hasher = PasswordHasher::new(4, 2);
+        let hasher = PasswordHasher::new(4, 2, Duration::from_secs(10));
         let typed = "correct horse battery staple";
         let password = NewPassword::parse(typed, typed, &[]).map_err(|e| format!("{e:?}"))?;
         let hash = hasher.hash(&password).await?;
@@ -161,10 +181,20 @@ mod tests {
         Ok(())
     }
 
+    #[tokio::test]
+    async fn a_hash_that_waited_too_long_is_given_up_as_busy() {
+        let hasher = PasswordHasher::new(4, 1, Duration::from_millis(50));
+        let blocker = hasher.run(|| std::thread::sleep(Duration::from_millis(200)));
+        let late = hasher.run(|| ());
+        let (first, second) = tokio::join!(blocker, late);
+        assert!(first.is_ok());
+        assert!(matches!(second, Err(PasswordError::Busy)));
+    }
+
     #[cfg(target_os = "linux")]
     #[test]
     fn hashing_threads_run_at_idle_priority() -> Result<(), Box<dyn std::error::Error>> {
-        let hasher = PasswordHasher::new(4, 1);
+        let hasher = PasswordHasher::new(4, 1, Duration::from_secs(10));
         let runtime = tokio::runtime::Builder::new_current_thread().build()?;
         let policy = runtime.block_on(hasher.run(|| {
             thread_priority::thread_schedule_policy().map_err(|error| format!("{error:?}"))

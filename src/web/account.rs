@@ -213,7 +213,7 @@ pub async fn sign_in(
             person.as_ref().and_then(|p| p.password_hash.as_deref()),
         )
         .await
-        .map_err(WebError::internal)?;
+        .map_err(WebError::from)?;
     let Some(person) = person.filter(|_| password_ok) else {
         tracing::info!("sign-in failed");
         return failed(StatusCode::UNAUTHORIZED, SIGN_IN_FAILED.into());

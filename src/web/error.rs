@@ -35,6 +35,9 @@ pub enum WebError {
     Gone { title: String, message: String },
     #[error("too many requests")]
     TooManyRequests { retry_after_seconds: u64 },
+    /// Too many passwords are being checked at this moment.
+    #[error("busy")]
+    Busy,
     #[error("sign-in required")]
     SignInRequired,
     /// The person must first set up their POSIX account.
@@ -79,6 +82,10 @@ impl WebError {
                     describe_wait(*retry_after_seconds)
                 ),
             },
+            Self::Busy => page(
+                "Busy for a moment",
+                "Many people are signing in at this moment, and yours could not be checked in time. Nothing was changed. Wait a few seconds and try again.",
+            ),
             Self::SignInRequired => page("Sign-in required", "Sign in to continue."),
             Self::SetupRequired => page("Set up your account", "Choose your username first."),
             Self::Internal(_) => page(
@@ -89,6 +96,9 @@ impl WebError {
         }
     }
 }
+
+/// What a busy answer suggests to wait before trying again.
+const BUSY_RETRY_SECONDS: u64 = 5;
 
 pub fn describe_wait(seconds: u64) -> String {
     match seconds {
@@ -107,7 +117,7 @@ impl ResponseError for WebError {
             Self::Forbidden(_) | Self::CsrfRejected => StatusCode::FORBIDDEN,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Gone { .. } => StatusCode::GONE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::SignInRequired | Self::SetupRequired => StatusCode::SEE_OTHER,
@@ -139,6 +149,9 @@ impl ResponseError for WebError {
         {
             response.insert_header(("Retry-After", retry_after_seconds.to_string()));
         }
+        if let Self::Busy = self {
+            response.insert_header(("Retry-After", BUSY_RETRY_SECONDS.to_string()));
+        }
         let mut response = response.finish();
         response.extensions_mut().insert(self.page());
         response
@@ -148,6 +161,15 @@ impl ResponseError for WebError {
 impl From<crate::store::StoreError> for WebError {
     fn from(error: crate::store::StoreError) -> Self {
         Self::internal(error)
+    }
+}
+
+impl From<crate::auth::password::PasswordError> for WebError {
+    fn from(error: crate::auth::password::PasswordError) -> Self {
+        match error {
+            crate::auth::password::PasswordError::Busy => Self::Busy,
+            other => Self::internal(other),
+        }
     }
 }
 

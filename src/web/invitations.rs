@@ -230,11 +230,7 @@ pub async fn accept(
             );
         }
     };
-    let password_hash = ctx
-        .hasher
-        .hash(&password)
-        .await
-        .map_err(WebError::internal)?;
+    let password_hash = ctx.hasher.hash(&password).await.map_err(WebError::from)?;
     let client_ip =
         super::client_ip(&req, ctx.settings.server.trust_forwarded_for).map(|ip| ip.to_string());
     let person_id = ctx

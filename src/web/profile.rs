@@ -182,7 +182,7 @@ pub async fn change_password(
         .hasher
         .verify(&form.current_password, user.person.password_hash.as_deref())
         .await
-        .map_err(WebError::internal)?;
+        .map_err(WebError::from)?;
     if !current_ok {
         errors.add(FieldError::new(
             "current_password",
@@ -202,11 +202,7 @@ pub async fn change_password(
             &profile_page(&ctx, &user, None, errors).await?,
         );
     };
-    let hash = ctx
-        .hasher
-        .hash(&password)
-        .await
-        .map_err(WebError::internal)?;
+    let hash = ctx.hasher.hash(&password).await.map_err(WebError::from)?;
     let ip_text = ip.map(|ip| ip.to_string());
     ctx.store
         .set_password(
@@ -395,11 +391,7 @@ pub async fn reset_set(
             );
         }
     };
-    let hash = ctx
-        .hasher
-        .hash(&password)
-        .await
-        .map_err(WebError::internal)?;
+    let hash = ctx.hasher.hash(&password).await.map_err(WebError::from)?;
     let ip =
         super::client_ip(&req, ctx.settings.server.trust_forwarded_for).map(|ip| ip.to_string());
     let person_id = ctx

@@ -155,3 +155,44 @@ async fn a_person_with_a_username_can_sign_in_with_it() {
     assert_eq!(browser.sign_in("Ada", GOOD_PASSWORD).await.status(), 303);
     assert_eq!(browser.page("/").await.select_all(".facts dd")[1], "ada");
 }
+
+#[tokio::test]
+async fn a_flood_of_sign_ins_is_told_to_try_again_instead_of_waiting_ever_longer() {
+    let app = TestApp::spawn_with(|settings| {
+        settings.security.bcrypt_cost = 11;
+        settings.security.bcrypt_parallelism = 1;
+        settings.security.hash_queue_seconds = 1;
+    })
+    .await;
+    let attempts = (0..16).map(|n| {
+        let browser = app.new_browser();
+        async move {
+            let response = browser
+                .sign_in(&format!("nobody{n}@example.org"), "wrong password here")
+                .await;
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .map(|value| value.to_str().unwrap().to_string());
+            (into_page(response).await, retry_after)
+        }
+    });
+    let answers = futures_util::future::join_all(attempts).await;
+    let mut busy = 0;
+    for (page, retry_after) in &answers {
+        match page.status.as_u16() {
+            401 => {}
+            503 => {
+                busy += 1;
+                assert_eq!(retry_after.as_deref(), Some("5"));
+                assert_eq!(page.text("h1"), "Busy for a moment");
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(
+        busy > 0,
+        "16 checks of about 0.15 s each on one thread, 1 s of queue"
+    );
+    assert!(busy < answers.len(), "the first ones were checked");
+}
