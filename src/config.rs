@@ -55,6 +55,9 @@ pub struct Settings {
     pub security: SecuritySettings,
     #[serde(default)]
     pub lifecycle: LifecycleSettings,
+    /// Single sign-on through an OpenID Connect provider; absent means passwords only.
+    #[serde(default)]
+    pub oidc: Option<OidcSettings>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -143,6 +146,42 @@ pub struct LdapSettings {
 
 fn default_locked_shell() -> String {
     "/usr/sbin/nologin".into()
+}
+
+/// An OpenID Connect provider people may sign in with. The portal's redirect URI at the
+/// provider is `<server.public_url>/auth/oidc/callback`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcSettings {
+    /// The provider's issuer; its `/.well-known/openid-configuration` is read from there.
+    pub issuer_url: String,
+    pub client_id: String,
+    #[serde(default)]
+    pub client_secret: Secret,
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    /// Scopes asked for; `openid` is always included.
+    #[serde(default = "default_oidc_scopes")]
+    pub scopes: Vec<String>,
+    /// The provider's name on the sign-in button, e.g. "University login".
+    #[serde(default = "default_oidc_display_name")]
+    pub display_name: String,
+    /// The ID-token claim whose value is compared with an account's email address. With
+    /// `email` (the default) the provider must also say `email_verified: true`.
+    #[serde(default = "default_oidc_claim")]
+    pub match_claim: String,
+}
+
+fn default_oidc_scopes() -> Vec<String> {
+    vec!["openid".into(), "email".into(), "profile".into()]
+}
+
+fn default_oidc_display_name() -> String {
+    "single sign-on".into()
+}
+
+fn default_oidc_claim() -> String {
+    "email".into()
 }
 
 /// Membership end dates and what follows them.
@@ -353,6 +392,13 @@ impl Settings {
             &mut self.mail.smtp_password,
             self.mail.smtp_password_file.as_deref(),
         )?;
+        if let Some(oidc) = &mut self.oidc {
+            resolve_secret(
+                "oidc.client_secret",
+                &mut oidc.client_secret,
+                oidc.client_secret_file.as_deref(),
+            )?;
+        }
         Ok(())
     }
 
@@ -385,6 +431,23 @@ impl Settings {
         let url = self.database.url.expose();
         if !(url.starts_with("sqlite:") || url.starts_with("postgres")) {
             return invalid("database.url must start with sqlite:// or postgres://".into());
+        }
+        if let Some(oidc) = &self.oidc {
+            let issuer = &oidc.issuer_url;
+            if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+                return invalid(
+                    "oidc.issuer_url must start with https:// (or http:// for tests)".into(),
+                );
+            }
+            if oidc.client_id.is_empty() || oidc.client_secret.is_empty() {
+                return invalid(
+                    "oidc.client_id and oidc.client_secret (or client_secret_file) are required"
+                        .into(),
+                );
+            }
+            if oidc.match_claim.is_empty() {
+                return invalid("oidc.match_claim must name a claim".into());
+            }
         }
         if self.security.signin_attempts_per_ip_per_minute == 0
             || self.security.signin_attempts_per_account_per_15_minutes == 0
@@ -485,6 +548,40 @@ mod tests {
         env.push(("ROSTER_CONFIG".into(), "/etc/roster.toml".into()));
         env.push(("ROSTER_TEST_DB".into(), "postgres".into()));
         Settings::load_from(None, env)?;
+        Ok(())
+    }
+
+    #[test]
+    fn oidc_is_optional_and_its_secret_can_come_from_a_file()
+    -> Result<(), Box<dyn std::error::Error>> {
+        assert!(Settings::load_from(None, minimal())?.oidc.is_none());
+        let dir = tempfile::tempdir()?;
+        let secret = dir.path().join("oidc-secret");
+        std::fs::write(&secret, "s3cret-from-file\n")?;
+        let mut env = minimal();
+        env.push((
+            "ROSTER_OIDC__ISSUER_URL".into(),
+            "https://login.example.edu".into(),
+        ));
+        env.push(("ROSTER_OIDC__CLIENT_ID".into(), "roster".into()));
+        env.push((
+            "ROSTER_OIDC__CLIENT_SECRET_FILE".into(),
+            secret.display().to_string(),
+        ));
+        let settings = Settings::load_from(None, env.clone())?;
+        let oidc = settings.oidc.ok_or("oidc section")?;
+        assert_eq!(oidc.client_secret.expose(), "s3cret-from-file");
+        assert_eq!(oidc.match_claim, "email");
+        assert_eq!(oidc.scopes, ["openid", "email", "profile"]);
+        // Without a secret the section is refused with the keys named.
+        let without: Vec<_> = env
+            .into_iter()
+            .filter(|(key, _)| key != "ROSTER_OIDC__CLIENT_SECRET_FILE")
+            .collect();
+        let error = Settings::load_from(None, without)
+            .err()
+            .map(|e| e.to_string());
+        assert!(error.is_some_and(|e| e.contains("oidc.client_secret")));
         Ok(())
     }
 

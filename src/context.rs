@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::oidc::SingleSignOn;
 use crate::auth::password::PasswordHasher;
 use crate::auth::rate_limit::SignInLimiter;
 use crate::config::Settings;
@@ -20,6 +21,8 @@ pub struct AppContext {
     pub sign_in_limiter: SignInLimiter,
     /// Wakes the job worker when new directory work is stored.
     pub job_signal: Arc<tokio::sync::Notify>,
+    /// Single sign-on, when `[oidc]` is configured.
+    pub sso: Option<Arc<SingleSignOn>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +31,8 @@ pub enum ContextError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Mail(#[from] crate::mail::MailError),
+    #[error(transparent)]
+    Oidc(#[from] crate::auth::oidc::OidcError),
 }
 
 impl AppContext {
@@ -44,7 +49,15 @@ impl AppContext {
         .await?;
         store.migrate().await?;
         let mailer = Mailer::new(&settings.mail)?;
+        let sso = match &settings.oidc {
+            Some(oidc) => Some(Arc::new(SingleSignOn::new(
+                oidc.clone(),
+                &settings.server.public_url,
+            )?)),
+            None => None,
+        };
         Ok(Self {
+            sso,
             directory: Directory::new(settings.ldap.clone()),
             hasher: PasswordHasher::new(
                 settings.security.bcrypt_cost,

@@ -38,12 +38,22 @@ pub struct Application {
 impl Application {
     /// Binds `server.listen` (port 0 picks a free port), connects to the database and
     /// prepares the server; `run_until_stopped` then serves.
-    pub async fn build(mut settings: Settings) -> Result<Self, StartupError> {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let address = settings.server.listen.clone();
         let listener = TcpListener::bind(&address).map_err(|source| StartupError::Listen {
             address: address.clone(),
             source,
         })?;
+        Self::build_on(settings, listener).await
+    }
+
+    /// Like [`Self::build`], on a socket the caller already bound (tests that must know the
+    /// port before the portal starts, e.g. to register its redirect URI with a provider).
+    pub async fn build_on(
+        mut settings: Settings,
+        listener: TcpListener,
+    ) -> Result<Self, StartupError> {
+        let address = settings.server.listen.clone();
         let bound = listener
             .local_addr()
             .map_err(|source| StartupError::Listen { address, source })?;

@@ -4,6 +4,7 @@
 pub mod csrf;
 pub mod guard;
 pub mod identity;
+pub mod oidc;
 pub mod password;
 pub mod rate_limit;
 pub mod session_store;

@@ -93,7 +93,7 @@ pub struct ListedInvitation {
 /// What accepting an invitation creates.
 pub struct Acceptance<'a> {
     pub invitation_id: &'a str,
-    pub password_hash: &'a str,
+    pub password_hash: Option<&'a str>,
     pub client_ip: Option<&'a str>,
 }
 

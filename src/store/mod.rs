@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod grants;
+pub mod identities;
 pub mod ids;
 pub mod invitations;
 pub mod jobs;

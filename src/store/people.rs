@@ -94,7 +94,7 @@ pub struct NewPerson<'a> {
     pub email: &'a Email,
     pub surname: &'a PersonName,
     pub given_name: Option<&'a PersonName>,
-    pub password_hash: &'a str,
+    pub password_hash: Option<&'a str>,
 }
 
 impl Store {

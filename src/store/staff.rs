@@ -358,6 +358,7 @@ impl Store {
             "DELETE FROM sessions WHERE person_id = $1",
             "DELETE FROM password_resets WHERE person_id = $1",
             "DELETE FROM role_grants WHERE person_id = $1",
+            "DELETE FROM oidc_links WHERE person_id = $1",
         ] {
             sqlx::query(statement)
                 .bind(person_id)

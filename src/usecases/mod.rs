@@ -4,3 +4,4 @@
 pub mod accounts;
 pub mod invitations;
 pub mod organisations;
+pub mod single_sign_on;

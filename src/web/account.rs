@@ -29,6 +29,8 @@ struct SignInPage<'a> {
     next: &'a str,
     error: Option<String>,
     notice: Option<&'a str>,
+    /// The single-sign-on provider's name, when one is configured.
+    sso_name: Option<&'a str>,
 }
 
 #[derive(Template)]
@@ -137,6 +139,7 @@ pub fn safe_next(next: Option<&str>) -> &str {
 }
 
 pub async fn sign_in_form(
+    ctx: web::Data<AppContext>,
     session: Session,
     query: web::Query<SignInQuery>,
 ) -> Result<HttpResponse, WebError> {
@@ -152,6 +155,7 @@ pub async fn sign_in_form(
         next: safe_next(query.next.as_deref()),
         error: None,
         notice: query.signed_out.is_some().then_some("You have signed out."),
+        sso_name: ctx.sso.as_ref().map(|sso| sso.display_name()),
     })
 }
 
@@ -180,6 +184,7 @@ pub async fn sign_in(
                 next: safe_next(form.next.as_deref()),
                 error: Some(message),
                 notice: None,
+                sso_name: ctx.sso.as_ref().map(|sso| sso.display_name()),
             },
         )
     };

@@ -27,6 +27,9 @@ struct AcceptPage<'a> {
     email: &'a str,
     expires: String,
     errors: FormErrors,
+    /// The invitation's raw token, for the single-sign-on button.
+    token: &'a str,
+    sso_name: Option<String>,
 }
 
 fn unknown_link() -> WebError {
@@ -70,8 +73,9 @@ async fn open_invitation(ctx: &AppContext, raw_token: &str) -> Result<Invitation
 }
 
 fn accept_page<'a>(
+    ctx: &AppContext,
     session: &Session,
-    raw_token: &str,
+    raw_token: &'a str,
     invitation: &'a Invitation,
     errors: FormErrors,
 ) -> Result<AcceptPage<'a>, WebError> {
@@ -93,6 +97,8 @@ fn accept_page<'a>(
         role_label: invitation.role.label().to_lowercase(),
         email: &invitation.email,
         expires: format_date(invitation.expires_at),
+        token: raw_token,
+        sso_name: ctx.sso.as_ref().map(|sso| sso.display_name().to_string()),
         errors,
     })
 }
@@ -117,6 +123,7 @@ pub async fn show(
     let invitation = open_invitation(&ctx, &token).await?;
     let Some(invitee) = existing_account(&ctx, &invitation).await? else {
         return render(&accept_page(
+            &ctx,
             &session,
             &token,
             &invitation,
@@ -226,7 +233,7 @@ pub async fn accept(
             errors.add(error);
             return render_with_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &accept_page(&session, &token, &invitation, errors)?,
+                &accept_page(&ctx, &session, &token, &invitation, errors)?,
             );
         }
     };
@@ -238,7 +245,7 @@ pub async fn accept(
         .accept_invitation(
             Acceptance {
                 invitation_id: &invitation.id,
-                password_hash: &password_hash,
+                password_hash: Some(&password_hash),
                 client_ip: client_ip.as_deref(),
             },
             now(),

@@ -13,6 +13,7 @@ pub mod orgs;
 pub mod pages;
 pub mod profile;
 pub mod setup;
+pub mod sso;
 pub mod staff;
 
 use actix_web::web;
@@ -40,6 +41,8 @@ routes! {
     get "/sign-in" => account::sign_in_form,
     post "/sign-in" => account::sign_in,
     post "/sign-out" => account::sign_out,
+    post "/auth/oidc/start" => sso::start,
+    get "/auth/oidc/callback" => sso::callback,
     get "/invitations/{token}" => invitations::show,
     post "/invitations/{token}" => invitations::accept,
     post "/invitations/{token}/join" => invitations::join,
@@ -61,6 +64,7 @@ routes! {
     get "/account" => profile::show,
     post "/account/name" => profile::rename,
     post "/account/password" => profile::change_password,
+    post "/account/identities/unlink" => profile::unlink_identity,
     get "/password-reset" => profile::reset_form,
     post "/password-reset" => profile::reset_request,
     get "/password-reset/{token}" => profile::reset_choose,

@@ -33,7 +33,20 @@ struct ProfilePage {
     ldap_pending: bool,
     key_count: usize,
     organisations: Vec<(String, &'static str)>,
+    /// Without a password (signed up with single sign-on) no current one is asked for.
+    has_password: bool,
+    identities: Vec<IdentityRow>,
+    /// The provider's name when single sign-on is configured.
+    sso_name: Option<String>,
     errors: FormErrors,
+}
+
+/// A linked single-sign-on identity on the account page.
+struct IdentityRow {
+    issuer: String,
+    subject: String,
+    email: String,
+    linked: String,
 }
 
 async fn profile_page(
@@ -70,6 +83,20 @@ async fn profile_page(
             .await?,
         key_count: ctx.store.keys_of(&person.id).await?.len(),
         organisations,
+        has_password: person.password_hash.is_some(),
+        identities: ctx
+            .store
+            .identities_of(&person.id)
+            .await?
+            .into_iter()
+            .map(|link| IdentityRow {
+                linked: crate::usecases::invitations::format_date(link.linked_at),
+                email: link.email_at_link.unwrap_or_default(),
+                issuer: link.issuer,
+                subject: link.subject,
+            })
+            .collect(),
+        sso_name: ctx.sso.as_ref().map(|sso| sso.display_name().to_string()),
         errors,
     })
 }
@@ -87,6 +114,7 @@ pub async fn show(
     let notice = match query.done.as_deref() {
         Some("name") => Some("Your name was saved."),
         Some("password") => Some("Your password was changed. Every other session was signed out."),
+        Some("unlinked") => Some("The identity was unlinked: it no longer signs you in."),
         _ => None,
     };
     render(&profile_page(&ctx, &user, notice, FormErrors::default()).await?)
@@ -178,11 +206,15 @@ pub async fn change_password(
         });
     }
     let mut errors = FormErrors::default();
-    let current_ok = ctx
-        .hasher
-        .verify(&form.current_password, user.person.password_hash.as_deref())
-        .await
-        .map_err(WebError::from)?;
+    // Someone who signed up with single sign-on has no password yet to confirm.
+    let current_ok = match user.person.password_hash.as_deref() {
+        None => true,
+        Some(stored) => ctx
+            .hasher
+            .verify(&form.current_password, Some(stored))
+            .await
+            .map_err(WebError::from)?,
+    };
     if !current_ok {
         errors.add(FieldError::new(
             "current_password",
@@ -402,4 +434,46 @@ pub async fn reset_set(
     crate::jobs::apply_now(&ctx, JobKind::SyncAccount, &person_id).await;
     identity::sign_in(&session, &person_id)?;
     Ok(see_other("/account?done=password"))
+}
+
+#[derive(Deserialize)]
+pub struct UnlinkForm {
+    #[serde(default)]
+    issuer: String,
+    #[serde(default)]
+    subject: String,
+}
+
+/// Unlinks a single-sign-on identity; only with a password left to sign in with.
+pub async fn unlink_identity(
+    req: HttpRequest,
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    form: web::Form<UnlinkForm>,
+) -> Result<HttpResponse, WebError> {
+    if user.person.password_hash.is_none() {
+        return Err(WebError::Conflict(
+            "Set a password first: without it, unlinking would leave you no way to sign in.".into(),
+        ));
+    }
+    let ip = super::audit_ip(&req, &ctx);
+    let removed = ctx
+        .store
+        .unlink_identity(
+            &user.person.id,
+            (&form.issuer, &form.subject),
+            AuditEvent {
+                actor_id: Some(&user.person.id),
+                action: "identity.unlinked",
+                client_ip: ip.as_deref(),
+                details: format!("unlinked identity {} at {}", form.subject, form.issuer),
+                ..AuditEvent::default()
+            },
+            now(),
+        )
+        .await?;
+    if !removed {
+        return Err(WebError::NotFound);
+    }
+    Ok(see_other("/account?done=unlinked"))
 }

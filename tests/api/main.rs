@@ -22,4 +22,5 @@ mod permissions;
 mod profile;
 mod sessions;
 mod sign_in;
+mod sso;
 mod staff;

@@ -13,6 +13,7 @@ use roster::startup::Application;
 use scraper::{Html, Selector};
 
 use super::database::TestDatabase;
+use super::oidc::OidcProvider;
 use super::slapd::Slapd;
 use super::smtp::{ReceivedMail, SmtpSink};
 
@@ -28,6 +29,8 @@ pub struct TestApp {
     pub slapd: Slapd,
     pub smtp: SmtpSink,
     pub database: TestDatabase,
+    /// The OpenID provider, for apps started with [`TestApp::spawn_with_sso`].
+    pub oidc: Option<OidcProvider>,
 }
 
 /// Settings for a test instance: port 0, SMTP without TLS, a cheap bcrypt cost.
@@ -82,6 +85,7 @@ pub fn test_settings(slapd: &Slapd, smtp: &SmtpSink, database: &TestDatabase) ->
             interval_minutes: 0,
             ..LifecycleSettings::default()
         },
+        oidc: None,
     }
 }
 
@@ -110,7 +114,53 @@ impl TestApp {
             slapd,
             smtp,
             database,
+            oidc: None,
         }
+    }
+
+    /// Like [`Self::spawn`], with single sign-on through a real OpenID provider whose
+    /// client is registered with this portal's redirect URI.
+    pub async fn spawn_with_sso() -> TestApp {
+        let slapd = Slapd::start();
+        let smtp = SmtpSink::start();
+        let database = TestDatabase::create().await;
+        let mut settings = test_settings(&slapd, &smtp, &database);
+        // The portal's port must be known before the provider starts.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+        let address = format!(
+            "http://127.0.0.1:{}",
+            listener.local_addr().expect("bound address").port()
+        );
+        let provider = OidcProvider::start(&format!("{address}/auth/oidc/callback"));
+        settings.server.public_url = address.clone();
+        settings.oidc = Some(roster::config::OidcSettings {
+            issuer_url: provider.issuer.clone(),
+            client_id: super::oidc::CLIENT_ID.into(),
+            client_secret: Secret::new(super::oidc::CLIENT_SECRET),
+            client_secret_file: None,
+            scopes: vec!["openid".into(), "email".into(), "profile".into()],
+            display_name: "Test University login".into(),
+            match_claim: "email".into(),
+        });
+        let app = Application::build_on(settings.clone(), listener)
+            .await
+            .expect("application builds");
+        let context = app.context().clone();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            browser: Browser::new(&address),
+            address,
+            context,
+            settings,
+            slapd,
+            smtp,
+            database,
+            oidc: Some(provider),
+        }
+    }
+
+    pub fn provider(&self) -> &OidcProvider {
+        self.oidc.as_ref().expect("the app was spawned with SSO")
     }
 
     /// A second browser with its own cookies.
@@ -499,6 +549,45 @@ impl Browser {
         let mut all = vec![("csrf_token", token.as_str())];
         all.extend_from_slice(fields);
         self.post_form(action, &all).await
+    }
+
+    /// Follows a response that sends the browser to the OpenID provider, hop by hop with
+    /// this browser's cookies, until the provider sends it back to the portal's callback;
+    /// returns that callback URL (not yet opened).
+    pub async fn through_provider(&self, response: reqwest::Response) -> String {
+        let callback = format!("{}/auth/oidc/callback", self.base);
+        let mut response = response;
+        for _ in 0..10 {
+            assert!(
+                response.status().is_redirection(),
+                "expected a redirect at {}, got {}",
+                response.url(),
+                response.status()
+            );
+            let next = response
+                .url()
+                .join(&location(&response))
+                .expect("Location resolves");
+            if next.as_str().starts_with(&callback) {
+                return next.to_string();
+            }
+            response = self
+                .client
+                .get(next)
+                .send()
+                .await
+                .expect("provider request completes");
+        }
+        panic!("the provider did not send the browser back within 10 redirects");
+    }
+
+    /// Opens an absolute URL (e.g. a callback URL) with this browser's cookies.
+    pub async fn get_url(&self, url: &str) -> reqwest::Response {
+        self.client
+            .get(url)
+            .send()
+            .await
+            .expect("GET request completes")
     }
 
     pub async fn sign_in(&self, login: &str, password: &str) -> reqwest::Response {

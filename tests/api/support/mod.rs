@@ -13,5 +13,6 @@
 
 pub mod app;
 pub mod database;
+pub mod oidc;
 pub mod slapd;
 pub mod smtp;

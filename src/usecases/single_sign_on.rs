@@ -1,0 +1,212 @@
+//! Which account a verified single-sign-on identity signs in as. Never creates an account
+//! on its own: only a linked identity, an existing account whose email matches the verified
+//! claim, or an invitation addressed to that email lead anywhere.
+
+use crate::auth::oidc::VerifiedIdentity;
+use crate::context::{AppContext, now};
+use crate::domain::{Email, SecretToken};
+use crate::store::StoreError;
+use crate::store::audit::AuditEvent;
+use crate::store::invitations::{AcceptError, Acceptance, Invitation};
+use crate::store::jobs::JobKind;
+use crate::store::people::{AccountStatus, Person};
+
+/// Why an identity does not sign in.
+#[derive(Debug, thiserror::Error)]
+pub enum SsoRefusal {
+    #[error("no account for this identity")]
+    NoAccount,
+    #[error("the account is locked")]
+    Locked,
+    #[error("the invitation is no longer open")]
+    InvitationGone,
+    #[error("the invitation is addressed to another email")]
+    InvitationForAnotherEmail,
+    /// The matching account is already linked to another identity at this provider.
+    #[error("the account is linked to another identity")]
+    LinkedToAnotherIdentity,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Where the person ends up.
+pub struct SsoSignIn {
+    pub person_id: String,
+    /// The organisation whose invitation was accepted just now, if any.
+    pub joined_organisation: Option<String>,
+    /// An invitation into a site role was accepted.
+    pub joined_site_role: bool,
+}
+
+/// Resolves the identity to an account, linking it and accepting the invitation as needed.
+pub async fn resolve(
+    ctx: &AppContext,
+    identity: &VerifiedIdentity,
+    invitation_token: Option<&str>,
+    client_ip: Option<&str>,
+) -> Result<SsoSignIn, SsoRefusal> {
+    let key = (identity.issuer.as_str(), identity.subject.as_str());
+    let invitation = match invitation_token {
+        Some(raw) => Some(open_invitation(ctx, raw).await?),
+        None => None,
+    };
+    let linked = ctx.store.person_for_identity(key.0, key.1, now()).await?;
+    let person = match linked {
+        Some(person_id) => ctx
+            .store
+            .person_by_id(&person_id)
+            .await?
+            .ok_or(SsoRefusal::NoAccount)?,
+        None => {
+            let claimed = identity
+                .match_value
+                .as_deref()
+                .and_then(|value| Email::parse(value).ok());
+            if let Some(invitation) = &invitation {
+                let addressed_to_claim = claimed
+                    .as_ref()
+                    .is_some_and(|email| email.normalized() == invitation.email.to_lowercase());
+                if !addressed_to_claim {
+                    return Err(SsoRefusal::InvitationForAnotherEmail);
+                }
+            }
+            let Some(claimed) = claimed else {
+                return Err(SsoRefusal::NoAccount);
+            };
+            match ctx.store.person_by_email(&claimed).await? {
+                Some(person) => {
+                    let other_link = ctx
+                        .store
+                        .identities_of(&person.id)
+                        .await?
+                        .iter()
+                        .any(|link| link.issuer == identity.issuer);
+                    if other_link {
+                        return Err(SsoRefusal::LinkedToAnotherIdentity);
+                    }
+                    person
+                }
+                None => match &invitation {
+                    // A newcomer accepting their invitation: the account is made now,
+                    // without a password (they may set one for the computers later).
+                    Some(invitation) => {
+                        let person_id = accept_new(ctx, invitation, client_ip).await?;
+                        ctx.store
+                            .person_by_id(&person_id)
+                            .await?
+                            .ok_or(SsoRefusal::NoAccount)?
+                    }
+                    None => return Err(SsoRefusal::NoAccount),
+                },
+            }
+        }
+    };
+    if person.status != AccountStatus::Active {
+        return Err(SsoRefusal::Locked);
+    }
+    link(ctx, &person, identity, client_ip).await?;
+    let mut joined_organisation = None;
+    let mut joined_site_role = false;
+    if let Some(invitation) = &invitation
+        && invitation.status == crate::domain::InvitationStatus::Pending
+    {
+        match ctx
+            .store
+            .accept_invitation_as(&invitation.id, &person.id, client_ip, now())
+            .await
+        {
+            Ok(()) | Err(AcceptError::AlreadyMember) | Err(AcceptError::AccountExists) => {}
+            Err(AcceptError::NoLongerOpen) => {
+                // Accepted by `accept_new` just now, or by someone else meanwhile: the
+                // membership is what matters, checked below by the caller's redirect.
+            }
+            Err(AcceptError::Store(error)) => return Err(error.into()),
+        }
+        match &invitation.organisation_id {
+            Some(organisation_id) => {
+                crate::jobs::apply_now(ctx, JobKind::SyncGroup, organisation_id).await;
+                joined_organisation = Some(organisation_id.clone());
+            }
+            None => joined_site_role = true,
+        }
+    }
+    Ok(SsoSignIn {
+        person_id: person.id,
+        joined_organisation,
+        joined_site_role,
+    })
+}
+
+async fn open_invitation(ctx: &AppContext, raw: &str) -> Result<Invitation, SsoRefusal> {
+    let token = SecretToken::parse(raw).ok_or(SsoRefusal::InvitationGone)?;
+    let invitation = ctx
+        .store
+        .invitation_by_token(&token.hash())
+        .await?
+        .ok_or(SsoRefusal::InvitationGone)?;
+    let open = invitation.status == crate::domain::InvitationStatus::Pending
+        && invitation.expires_at > now();
+    if open {
+        Ok(invitation)
+    } else {
+        Err(SsoRefusal::InvitationGone)
+    }
+}
+
+async fn accept_new(
+    ctx: &AppContext,
+    invitation: &Invitation,
+    client_ip: Option<&str>,
+) -> Result<String, SsoRefusal> {
+    ctx.store
+        .accept_invitation(
+            Acceptance {
+                invitation_id: &invitation.id,
+                password_hash: None,
+                client_ip,
+            },
+            now(),
+        )
+        .await
+        .map_err(|error| match error {
+            AcceptError::NoLongerOpen => SsoRefusal::InvitationGone,
+            AcceptError::AccountExists | AcceptError::AlreadyMember => SsoRefusal::InvitationGone,
+            AcceptError::Store(error) => error.into(),
+        })
+}
+
+async fn link(
+    ctx: &AppContext,
+    person: &Person,
+    identity: &VerifiedIdentity,
+    client_ip: Option<&str>,
+) -> Result<(), StoreError> {
+    let known = ctx
+        .store
+        .identities_of(&person.id)
+        .await?
+        .iter()
+        .any(|link| link.issuer == identity.issuer && link.subject == identity.subject);
+    if known {
+        return Ok(());
+    }
+    ctx.store
+        .link_identity(
+            &person.id,
+            (&identity.issuer, &identity.subject),
+            identity.email.as_deref(),
+            AuditEvent {
+                actor_id: Some(&person.id),
+                action: "identity.linked",
+                client_ip,
+                details: format!(
+                    "linked single sign-on identity {} at {}",
+                    identity.subject, identity.issuer
+                ),
+                ..AuditEvent::default()
+            },
+            now(),
+        )
+        .await?;
+    Ok(())
+}
