@@ -149,6 +149,40 @@ async fn unknown_and_unverified_identities_are_refused_and_no_account_is_made() 
     let page = error_page(sso_sign_in(&browser, "/").await).await;
     assert_eq!(page.status, 403);
     assert!(location(&browser.get("/").await).starts_with("/sign-in"));
+
+    // A locked account does not get in with SSO either.
+    provider
+        .next_sign_in("sub-ada", "ada@example.org", true)
+        .await;
+    assert_eq!(location(&sso_sign_in(&app.new_browser(), "/").await), "/");
+    let ada = app.person_id("ada@example.org").await;
+    app.context
+        .store
+        .lock_account(&ada, "test", Default::default(), roster::context::now())
+        .await
+        .unwrap();
+    let page = error_page(sso_sign_in(&app.new_browser(), "/").await).await;
+    assert_eq!(page.status, 403);
+    assert!(page.text("main").contains("locked"));
+}
+
+#[tokio::test]
+async fn without_an_oidc_section_there_is_no_sso_button_and_no_sso_route() {
+    let app = TestApp::spawn().await;
+    let page = app.browser.page("/sign-in").await;
+    assert!(page.select_all("form.sso").is_empty());
+    let response = app
+        .browser
+        .post_form("/auth/oidc/start", &[("csrf_token", &page.csrf_token())])
+        .await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        app.browser
+            .get("/auth/oidc/callback?code=a&state=b")
+            .await
+            .status(),
+        404
+    );
 }
 
 #[tokio::test]
