@@ -224,19 +224,7 @@ impl Store {
             .bind(person_id)
             .execute(&mut *tx)
             .await?;
-        refresh_member_lists(&mut tx, person_id).await?;
-        jobs::enqueue(&mut tx, JobKind::SyncAccount, person_id, now).await?;
-        audit::insert(
-            &mut tx,
-            &AuditEvent {
-                subject_id: Some(person_id),
-                ..event
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        finish_account_change(tx, person_id, event, now).await
     }
 
     /// Unlocks a locked account and writes its password and keys back to LDAP. A new
@@ -259,19 +247,7 @@ impl Store {
         if unlocked.rows_affected() != 1 {
             return Err(StaffError::WrongState);
         }
-        refresh_member_lists(&mut tx, person_id).await?;
-        jobs::enqueue(&mut tx, JobKind::SyncAccount, person_id, now).await?;
-        audit::insert(
-            &mut tx,
-            &AuditEvent {
-                subject_id: Some(person_id),
-                ..event
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        finish_account_change(tx, person_id, event, now).await
     }
 
     /// Changes a person's names and email address (the entry follows through the outbox).
@@ -303,19 +279,7 @@ impl Store {
             Err(error) if is_unique_violation(&error) => return Err(StaffError::EmailTaken),
             Err(error) => return Err(error.into()),
         }
-        refresh_member_lists(&mut tx, person_id).await?;
-        jobs::enqueue(&mut tx, JobKind::SyncAccount, person_id, now).await?;
-        audit::insert(
-            &mut tx,
-            &AuditEvent {
-                subject_id: Some(person_id),
-                ..event
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        finish_account_change(tx, person_id, event, now).await
     }
 
     /// Deletes an account: its memberships, keys, sessions, reset links and roles go, its
@@ -560,6 +524,29 @@ impl Store {
         tx.commit().await?;
         Ok(true)
     }
+}
+
+/// The end of every change to a person's own data: member lists refreshed, the entry's
+/// sync queued, the audit event written, all in the change's transaction.
+async fn finish_account_change(
+    mut tx: sqlx::Transaction<'_, sqlx::Any>,
+    person_id: &str,
+    event: AuditEvent<'_>,
+    now: UnixTime,
+) -> Result<(), StaffError> {
+    refresh_member_lists(&mut tx, person_id).await?;
+    jobs::enqueue(&mut tx, JobKind::SyncAccount, person_id, now).await?;
+    audit::insert(
+        &mut tx,
+        &AuditEvent {
+            subject_id: Some(person_id),
+            ..event
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Refreshes the member-list keys and versions of every organisation the person is in

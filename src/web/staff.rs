@@ -529,13 +529,7 @@ pub async fn change_contact(
             &surname,
             given_name.as_ref(),
             &email,
-            AuditEvent {
-                actor_id: Some(&user.person.id),
-                action: "account.contact_changed",
-                client_ip: ip.as_deref(),
-                details,
-                ..AuditEvent::default()
-            },
+            staff_event(&user, ip.as_deref(), "account.contact_changed", details),
             now(),
         )
         .await?;
@@ -554,10 +548,28 @@ pub async fn change_contact(
             }
         }
     }
-    Ok(see_other(&format!(
-        "/admin/accounts/{}?done={done}",
-        person.id
-    )))
+    Ok(back_to_account(&person, done))
+}
+
+/// An audit event by the staff member making the request.
+fn staff_event<'a>(
+    user: &'a SignedIn,
+    ip: Option<&'a str>,
+    action: &'static str,
+    details: String,
+) -> AuditEvent<'a> {
+    AuditEvent {
+        actor_id: Some(&user.person.id),
+        action,
+        client_ip: ip,
+        details,
+        ..AuditEvent::default()
+    }
+}
+
+/// Back to the account's page with a notice.
+fn back_to_account(person: &Person, done: &str) -> HttpResponse {
+    see_other(&format!("/admin/accounts/{}?done={done}", person.id))
 }
 
 fn deleted_account() -> WebError {
@@ -593,20 +605,18 @@ pub async fn send_reset(
     ctx.store
         .record_audit(
             &AuditEvent {
-                actor_id: Some(&user.person.id),
-                action: "account.reset_link_sent",
                 subject_id: Some(&person.id),
-                client_ip: ip.as_deref(),
-                details: format!("password-reset link emailed to {}", person.email),
-                ..AuditEvent::default()
+                ..staff_event(
+                    &user,
+                    ip.as_deref(),
+                    "account.reset_link_sent",
+                    format!("password-reset link emailed to {}", person.email),
+                )
             },
             now(),
         )
         .await?;
-    Ok(see_other(&format!(
-        "/admin/accounts/{}?done=reset",
-        person.id
-    )))
+    Ok(back_to_account(&person, "reset"))
 }
 
 #[derive(Deserialize)]
@@ -646,25 +656,21 @@ pub async fn lock(
         .lock_account(
             &person.id,
             reason,
-            AuditEvent {
-                actor_id: Some(&user.person.id),
-                action: "account.locked",
-                client_ip: ip.as_deref(),
-                details: if reason.is_empty() {
+            staff_event(
+                &user,
+                ip.as_deref(),
+                "account.locked",
+                if reason.is_empty() {
                     "locked".into()
                 } else {
                     format!("locked: {reason}")
                 },
-                ..AuditEvent::default()
-            },
+            ),
             now(),
         )
         .await?;
     crate::jobs::apply_now(&ctx, JobKind::SyncAccount, &person.id).await;
-    Ok(see_other(&format!(
-        "/admin/accounts/{}?done=locked",
-        person.id
-    )))
+    Ok(back_to_account(&person, "locked"))
 }
 
 pub async fn unlock(
@@ -681,21 +687,12 @@ pub async fn unlock(
     ctx.store
         .unlock_account(
             &person.id,
-            AuditEvent {
-                actor_id: Some(&user.person.id),
-                action: "account.unlocked",
-                client_ip: ip.as_deref(),
-                details: "unlocked".into(),
-                ..AuditEvent::default()
-            },
+            staff_event(&user, ip.as_deref(), "account.unlocked", "unlocked".into()),
             now(),
         )
         .await?;
     crate::jobs::apply_now(&ctx, JobKind::SyncAccount, &person.id).await;
-    Ok(see_other(&format!(
-        "/admin/accounts/{}?done=unlocked",
-        person.id
-    )))
+    Ok(back_to_account(&person, "unlocked"))
 }
 
 pub async fn remove_key(
@@ -719,13 +716,12 @@ pub async fn remove_key(
         .remove_key(
             &person.id,
             &key.id,
-            AuditEvent {
-                actor_id: Some(&user.person.id),
-                action: "account.key_removed",
-                client_ip: ip.as_deref(),
-                details: format!("removed SSH key {} ({})", key.fingerprint, key.comment),
-                ..AuditEvent::default()
-            },
+            staff_event(
+                &user,
+                ip.as_deref(),
+                "account.key_removed",
+                format!("removed SSH key {} ({})", key.fingerprint, key.comment),
+            ),
             now(),
         )
         .await?;
@@ -733,10 +729,7 @@ pub async fn remove_key(
         return Err(WebError::NotFound);
     }
     crate::jobs::apply_now(&ctx, JobKind::SyncAccount, &person.id).await;
-    Ok(see_other(&format!(
-        "/admin/accounts/{}?done=key-removed",
-        person.id
-    )))
+    Ok(back_to_account(&person, "key-removed"))
 }
 
 /// Rewrites the entry and the person's groups from the portal's state; running it again
@@ -756,13 +749,12 @@ pub async fn resync(
         .store
         .queue_resync(
             &person.id,
-            AuditEvent {
-                actor_id: Some(&user.person.id),
-                action: "account.resynced",
-                client_ip: ip.as_deref(),
-                details: "LDAP entry and groups rewritten from the portal".into(),
-                ..AuditEvent::default()
-            },
+            staff_event(
+                &user,
+                ip.as_deref(),
+                "account.resynced",
+                "LDAP entry and groups rewritten from the portal".into(),
+            ),
             now(),
         )
         .await?;
@@ -770,10 +762,7 @@ pub async fn resync(
     for organisation_id in &organisations {
         crate::jobs::apply_now(&ctx, JobKind::SyncGroup, organisation_id).await;
     }
-    Ok(see_other(&format!(
-        "/admin/accounts/{}?done=resynced",
-        person.id
-    )))
+    Ok(back_to_account(&person, "resynced"))
 }
 
 // ------------------------------------------------------------------ deletion
@@ -859,11 +848,11 @@ pub async fn delete(
         .store
         .delete_account(
             &person.id,
-            AuditEvent {
-                actor_id: Some(&user.person.id),
-                action: "account.deleted",
-                client_ip: ip.as_deref(),
-                details: format!(
+            staff_event(
+                &user,
+                ip.as_deref(),
+                "account.deleted",
+                format!(
                     "deleted {} ({}, uidNumber {})",
                     person.display_name(),
                     confirm_with,
@@ -871,8 +860,7 @@ pub async fn delete(
                         .uid_number
                         .map_or_else(|| "none".to_string(), |uid| uid.to_string())
                 ),
-                ..AuditEvent::default()
-            },
+            ),
             now(),
         )
         .await?;
@@ -994,13 +982,12 @@ pub async fn grant(
             &person.id,
             role,
             &user.person.id,
-            AuditEvent {
-                actor_id: Some(&user.person.id),
-                action: "staff.granted",
-                client_ip: ip.as_deref(),
-                details: format!("granted {} to {}", role.label(), person.display_name()),
-                ..AuditEvent::default()
-            },
+            staff_event(
+                &user,
+                ip.as_deref(),
+                "staff.granted",
+                format!("granted {} to {}", role.label(), person.display_name()),
+            ),
             now(),
         )
         .await?;
@@ -1031,13 +1018,12 @@ pub async fn revoke(
         .revoke_site_role(
             &person.id,
             role,
-            AuditEvent {
-                actor_id: Some(&user.person.id),
-                action: "staff.revoked",
-                client_ip: ip.as_deref(),
-                details: format!("revoked {} from {}", role.label(), person.display_name()),
-                ..AuditEvent::default()
-            },
+            staff_event(
+                &user,
+                ip.as_deref(),
+                "staff.revoked",
+                format!("revoked {} from {}", role.label(), person.display_name()),
+            ),
             now(),
         )
         .await?;
