@@ -17,6 +17,8 @@ use crate::config::OidcSettings;
 
 /// How long discovery (provider metadata and keys) is reused before it is read again.
 const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
+/// How long after a failed discovery the provider is asked again.
+const DISCOVERY_RETRY: Duration = Duration::from_secs(15);
 /// How long a started sign-in may take at the provider.
 pub const PENDING_LOGIN_SECONDS: i64 = 600;
 
@@ -54,8 +56,9 @@ pub struct PendingLogin {
     pub started_at: i64,
     /// Where to go afterwards (a local path).
     pub next: String,
-    /// The invitation being accepted through SSO, if any (its raw token).
-    pub invitation: Option<String>,
+    /// The id of the invitation being accepted through SSO, if any (never its token: the
+    /// session is stored, and tokens are only ever kept hashed).
+    pub invitation_id: Option<String>,
 }
 
 /// Who the provider says signed in, after verification.
@@ -74,7 +77,15 @@ pub struct SingleSignOn {
     settings: OidcSettings,
     redirect_uri: String,
     http: reqwest::Client,
-    provider: tokio::sync::Mutex<Option<(Instant, ProviderClient)>>,
+    provider: tokio::sync::Mutex<Discovery>,
+}
+
+/// The last discovery: its client while fresh, or when it last failed, so an outage is
+/// answered at once instead of every sign-in waiting for the provider in turn.
+#[derive(Default)]
+struct Discovery {
+    client: Option<(Instant, ProviderClient)>,
+    failed_at: Option<Instant>,
 }
 
 impl SingleSignOn {
@@ -89,7 +100,7 @@ impl SingleSignOn {
             redirect_uri: format!("{}/auth/oidc/callback", public_url.trim_end_matches('/')),
             settings,
             http,
-            provider: tokio::sync::Mutex::new(None),
+            provider: tokio::sync::Mutex::new(Discovery::default()),
         })
     }
 
@@ -100,16 +111,27 @@ impl SingleSignOn {
     /// The provider's client, from discovery (cached for an hour; read again after).
     async fn client(&self) -> Result<ProviderClient, OidcError> {
         let mut cached = self.provider.lock().await;
-        if let Some((read_at, client)) = cached.as_ref()
+        if let Some((read_at, client)) = cached.client.as_ref()
             && read_at.elapsed() < DISCOVERY_TTL
         {
             return Ok(client.clone());
         }
+        if let Some(failed_at) = cached.failed_at
+            && failed_at.elapsed() < DISCOVERY_RETRY
+        {
+            return Err(OidcError::Unreachable(
+                "discovery failed moments ago; not retried yet".into(),
+            ));
+        }
         let issuer = IssuerUrl::new(self.settings.issuer_url.clone())
             .map_err(|error| OidcError::Configuration(format!("issuer_url: {error}")))?;
-        let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
-            .await
-            .map_err(|error| OidcError::Unreachable(describe(&error)))?;
+        let metadata = match CoreProviderMetadata::discover_async(issuer, &self.http).await {
+            Ok(metadata) => metadata,
+            Err(error) => {
+                cached.failed_at = Some(Instant::now());
+                return Err(OidcError::Unreachable(describe(&error)));
+            }
+        };
         let redirect = RedirectUrl::new(self.redirect_uri.clone())
             .map_err(|error| OidcError::Configuration(format!("redirect URI: {error}")))?;
         let client = CoreClient::from_provider_metadata(
@@ -120,7 +142,10 @@ impl SingleSignOn {
             )),
         )
         .set_redirect_uri(redirect);
-        *cached = Some((Instant::now(), client.clone()));
+        *cached = Discovery {
+            client: Some((Instant::now(), client.clone())),
+            failed_at: None,
+        };
         Ok(client)
     }
 
@@ -128,7 +153,7 @@ impl SingleSignOn {
     pub async fn start(
         &self,
         next: String,
-        invitation: Option<String>,
+        invitation_id: Option<String>,
         now: i64,
     ) -> Result<(String, PendingLogin), OidcError> {
         let client = self.client().await?;
@@ -152,7 +177,7 @@ impl SingleSignOn {
                 pkce_verifier: verifier.secret().clone(),
                 started_at: now,
                 next,
-                invitation,
+                invitation_id,
             },
         ))
     }

@@ -318,6 +318,15 @@ impl Store {
         row.as_ref().map(from_row).transpose()
     }
 
+    pub async fn invitation_by_id(&self, invitation_id: &str) -> StoreResult<Option<Invitation>> {
+        let sql = format!("SELECT {COLUMNS} FROM invitations WHERE id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(invitation_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
     pub async fn invitation_by_token(&self, hash: &TokenHash) -> StoreResult<Option<Invitation>> {
         let sql = format!("SELECT {COLUMNS} FROM invitations WHERE token_hash = $1");
         let row = sqlx::query(AssertSqlSafe(sql))

@@ -4,7 +4,7 @@
 
 use crate::auth::oidc::VerifiedIdentity;
 use crate::context::{AppContext, now};
-use crate::domain::{Email, SecretToken};
+use crate::domain::Email;
 use crate::store::StoreError;
 use crate::store::audit::AuditEvent;
 use crate::store::invitations::{AcceptError, Acceptance, Invitation};
@@ -42,12 +42,12 @@ pub struct SsoSignIn {
 pub async fn resolve(
     ctx: &AppContext,
     identity: &VerifiedIdentity,
-    invitation_token: Option<&str>,
+    invitation_id: Option<&str>,
     client_ip: Option<&str>,
 ) -> Result<SsoSignIn, SsoRefusal> {
     let key = (identity.issuer.as_str(), identity.subject.as_str());
-    let invitation = match invitation_token {
-        Some(raw) => Some(open_invitation(ctx, raw).await?),
+    let invitation = match invitation_id {
+        Some(id) => Some(open_invitation(ctx, id).await?),
         None => None,
     };
     let linked = ctx.store.person_for_identity(key.0, key.1, now()).await?;
@@ -137,11 +137,10 @@ pub async fn resolve(
     })
 }
 
-async fn open_invitation(ctx: &AppContext, raw: &str) -> Result<Invitation, SsoRefusal> {
-    let token = SecretToken::parse(raw).ok_or(SsoRefusal::InvitationGone)?;
+async fn open_invitation(ctx: &AppContext, id: &str) -> Result<Invitation, SsoRefusal> {
     let invitation = ctx
         .store
-        .invitation_by_token(&token.hash())
+        .invitation_by_id(id)
         .await?
         .ok_or(SsoRefusal::InvitationGone)?;
     let open = invitation.status == crate::domain::InvitationStatus::Pending

@@ -44,7 +44,10 @@ fn unknown_link() -> WebError {
 
 /// Looks up the invitation a link names and refuses it, with a page saying why, unless
 /// it can still be used. Unknown links are 404; used, revoked and expired ones are 410.
-async fn open_invitation(ctx: &AppContext, raw_token: &str) -> Result<Invitation, WebError> {
+pub(super) async fn open_invitation(
+    ctx: &AppContext,
+    raw_token: &str,
+) -> Result<Invitation, WebError> {
     let token = SecretToken::parse(raw_token).ok_or_else(unknown_link)?;
     let invitation = ctx
         .store

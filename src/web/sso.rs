@@ -42,11 +42,18 @@ pub async fn start(
 ) -> Result<HttpResponse, WebError> {
     let sso = sso_of(&ctx)?;
     let next = safe_next(Some(form.next.as_str()).filter(|next| !next.is_empty())).to_string();
-    let invitation = Some(form.invitation.trim().to_string()).filter(|token| !token.is_empty());
-    let (url, pending) = sso.start(next, invitation, now()).await.map_err(|error| {
-        tracing::warn!(%error, "single sign-on could not start");
-        provider_down(sso.display_name())
-    })?;
+    let invitation_id = match form.invitation.trim() {
+        "" => None,
+        // The same 404/410 pages as the invitation's link gives.
+        token => Some(super::invitations::open_invitation(&ctx, token).await?.id),
+    };
+    let (url, pending) = sso
+        .start(next, invitation_id, now())
+        .await
+        .map_err(|error| {
+            tracing::warn!(%error, "single sign-on could not start");
+            provider_down(sso.display_name())
+        })?;
     session
         .insert(PENDING_KEY, &pending)
         .map_err(|error| WebError::internal(anyhow::anyhow!("session insert: {error}")))?;
@@ -132,7 +139,7 @@ pub async fn callback(
     let signed_in = resolve(
         &ctx,
         &verified,
-        pending.invitation.as_deref(),
+        pending.invitation_id.as_deref(),
         ip.as_deref(),
     )
     .await

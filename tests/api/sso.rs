@@ -304,6 +304,15 @@ async fn an_invitation_for_another_email_is_not_accepted_through_sso() {
     assert!(page.text("main").contains("sent to another email address"));
     // The invitation is still open for the right person.
     assert_eq!(browser.get(&path).await.status(), 200);
+    // A made-up invitation is refused before anyone is sent to the provider.
+    let page = browser.page(&path).await;
+    let response = browser
+        .post_form(
+            "/auth/oidc/start",
+            &[("csrf_token", &page.csrf_token()), ("invitation", "made-up")],
+        )
+        .await;
+    assert_eq!(response.status(), 404);
 }
 
 #[tokio::test]
