@@ -70,6 +70,9 @@ file_dir = "$work/mail"
 signin_attempts_per_ip_per_minute = 1000000
 signin_attempts_per_account_per_15_minutes = 1000000
 $security_extra
+[lifecycle]
+# Off while measuring pages; a bench that measures the lifecycle runs it itself.
+interval_minutes = 0
 TOML
     BASE="http://127.0.0.1:$port"
 }

@@ -6,7 +6,8 @@
 #   slapadd at start; `roster org create` makes "Bench Lab"; bench/seed-members writes the
 #   first 10,000 of those people into the database as its members. Timings are printed.
 # - wrk (2 threads, 16 connections, 15 s, signed in as a site admin): the member list
-#   (page 1), and the member list searched for a common surname fragment.
+#   (page 1), the member list searched for a common surname fragment, and the staff
+#   account search (/admin/accounts) for that fragment and for status=active.
 # - hyperfine: the directory search page, `curl GET /orgs/{id}/directory?q=Q`, against the
 #   same search made by `ldapsearch` on the same slapd (the portal's filter, base, size limit
 #   500 and attributes), for queries from 1 to 500+ hits. Each side is one process spawn
@@ -168,6 +169,11 @@ member_query_url="$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quo
     "$member_query")"
 run_wrk "member list searched for q=$member_query" "$members_url?q=$member_query_url"
 search_rps="$WRK_RPS" search_p99="$WRK_P99_MS" search_bad="$WRK_BAD"
+# The helpdesk's account search across everyone in the portal (no target: reported).
+run_wrk "account search q=$member_query" "$BASE/admin/accounts?q=$member_query_url"
+accounts_q_rps="$WRK_RPS" accounts_q_p99="$WRK_P99_MS" accounts_q_bad="$WRK_BAD"
+run_wrk "account search status=active, page 1" "$BASE/admin/accounts?status=active"
+accounts_active_rps="$WRK_RPS" accounts_active_p99="$WRK_P99_MS" accounts_active_bad="$WRK_BAD"
 
 # ---------------------------------------------------------------------------- directory
 # q -> "url-encoded q<TAB>LDAP filter", the filter as the portal builds it. Every byte of
@@ -246,6 +252,28 @@ for entry in "${query_list[@]}"; do
     dir_rows+=("$label|$q|$hits|$portal_ms|$ldap_ms|$ratio")
 done
 
+# ---------------------------------------------------------------------------- lifecycle
+# The seeded end dates are spread from 2024 to 2027, so most are past: the first lifecycle
+# run ends them all (memberUid removed from the 10,000-member group, mails to the member and
+# the owners). Timed with /usr/bin/time as one `roster lifecycle run`.
+echo
+echo "== lifecycle: one 'roster lifecycle run' over $member_count memberships"
+due_endings="$(python3 - "$work/roster.db" <<'PY'
+import datetime, sqlite3, sys
+db = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
+today = datetime.date.today().isoformat()
+print(db.execute("SELECT COUNT(*) FROM memberships WHERE ends_on < ?", (today,)).fetchone()[0])
+PY
+)"
+lifecycle_out="$( { ROSTER_LOG=warn /usr/bin/time -f 'TIME %e s, max RSS %M kB' \
+    "$roster_bin" --config "$work/roster.toml" lifecycle run; } 2>&1 )"
+printf '%s\n' "$lifecycle_out" | sed 's/^/   /'
+lifecycle_time="$(awk '/^TIME/ { sub(/^TIME /, ""); print }' <<<"$lifecycle_out")"
+lifecycle_ended="$(awk -F': ' '/^memberships ended/ { print $2 }' <<<"$lifecycle_out")"
+lifecycle_uids="$(ldapsearch -x -LLL -H "$LDAP_URL" -D "$LDAP_BIND_DN" -w "$LDAP_BIND_PASSWORD" \
+    -b "ou=groups,dc=example,dc=org" "(cn=benchlab)" memberUid | grep -c '^memberUid:' || true)"
+echo "   past end dates: $due_endings; memberUid left in cn=benchlab: $lifecycle_uids"
+
 # ---------------------------------------------------------------------------- summary
 verdict() { # value, awk condition on x -> PASS or FAIL
     if awk -v x="$1" "BEGIN { exit !($2) }"; then echo PASS; else echo FAIL; fi
@@ -267,8 +295,15 @@ row "page 1: throughput" "$list_rps req/s$(bad_note "$list_bad")" ">= $target_rp
 row "page 1: p99 latency" "$list_p99 ms" "< $target_p99_ms ms" "$list_p99_ok"
 row "q=$member_query: throughput" "$search_rps req/s$(bad_note "$search_bad")" "(none)" "-"
 row "q=$member_query: p99 latency" "$search_p99 ms" "(none)" "-"
+row "account search q=$member_query" "$accounts_q_rps req/s$(bad_note "$accounts_q_bad")" "(none)" "-"
+row "  p99 latency" "$accounts_q_p99 ms" "(none)" "-"
+row "account search status=active" "$accounts_active_rps req/s$(bad_note "$accounts_active_bad")" "(none)" "-"
+row "  p99 latency" "$accounts_active_p99 ms" "(none)" "-"
 echo
 drow() { printf '   %-25s %-18s %-22s %-10s %-10s %-6s %s\n' "$@"; }
+echo "   lifecycle run: $lifecycle_ended of $due_endings past end dates ended in $lifecycle_time;" \
+    "$lifecycle_uids memberUid left in the group"
+echo
 drow "directory search" "q" "LDAP hits" "portal" "ldapsearch" "ratio" "target <= ${target_ratio}x"
 for entry in "${dir_rows[@]}"; do
     IFS='|' read -r label q hits portal_ms ldap_ms ratio <<<"$entry"
