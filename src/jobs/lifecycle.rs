@@ -64,7 +64,7 @@ pub async fn run_lifecycle(ctx: &AppContext, at: UnixTime) -> anyhow::Result<Lif
         }
     }
 
-        // Each organisation's group is rewritten once after all its endings, not once per
+    // Each organisation's group is rewritten once after all its endings, not once per
     // ending: a first run after an import may end thousands in one group.
     let mut groups_to_sync = std::collections::BTreeSet::new();
     for ending in ctx.store.endings_due(&today).await? {
@@ -80,14 +80,14 @@ pub async fn run_lifecycle(ctx: &AppContext, at: UnixTime) -> anyhow::Result<Lif
         if !ctx.store.end_membership(&ending, event, at).await? {
             continue;
         }
-                report.endings += 1;
+        report.endings += 1;
         groups_to_sync.insert(ending.organisation_id.clone());
         if let Err(error) = send_endings(ctx, &ending, &today).await {
             tracing::warn!(membership = %ending.membership_id, %error, "membership-ended mail not sent");
         }
     }
 
-        for organisation_id in &groups_to_sync {
+    for organisation_id in &groups_to_sync {
         crate::jobs::apply_now(ctx, crate::store::jobs::JobKind::SyncGroup, organisation_id).await;
     }
 

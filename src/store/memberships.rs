@@ -88,8 +88,8 @@ pub enum MembershipChange {
 /// The member list's sort and search keys for one person: lowercased name, email and
 /// username, stored with each membership (migration 0003).
 pub(crate) struct MemberKeys {
-    sort_key: String,
-    search_text: String,
+    pub(crate) sort_key: String,
+    pub(crate) search_text: String,
 }
 
 impl MemberKeys {
@@ -116,19 +116,24 @@ impl MemberKeys {
 }
 
 impl MemberKeys {
-    /// Writes these keys to every membership of the person and moves the versions of
-    /// their organisations' member lists.
+    /// Writes these keys to the person and every membership of theirs, and moves the
+    /// versions of their organisations' member lists.
     pub(crate) async fn store_for(
         &self,
         conn: &mut sqlx::AnyConnection,
         person_id: &str,
     ) -> StoreResult<()> {
-        sqlx::query("UPDATE memberships SET sort_key = $1, search_text = $2 WHERE person_id = $3")
+        for table in ["people", "memberships"] {
+            let column = if table == "people" { "id" } else { "person_id" };
+            sqlx::query(AssertSqlSafe(format!(
+                "UPDATE {table} SET sort_key = $1, search_text = $2 WHERE {column} = $3"
+            )))
             .bind(&self.sort_key)
             .bind(&self.search_text)
             .bind(person_id)
             .execute(&mut *conn)
             .await?;
+        }
         sqlx::query(
             "UPDATE organisations SET members_version = members_version + 1 \
              WHERE id IN (SELECT organisation_id FROM memberships WHERE person_id = $1)",
@@ -469,10 +474,17 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         // Write first so SQLite takes its write lock before reading (see accept_invitation).
         let person_id = new_id();
+        let new_keys = MemberKeys::of(
+            &person_id,
+            person.surname,
+            person.given_name,
+            person.email.as_str(),
+            Some(person.uid),
+        );
         let inserted = sqlx::query(
             "INSERT INTO people (id, email, email_normalized, username, surname, given_name, \
-             password_hash, status, created_at, updated_at, ldap_dn) \
-             VALUES ($1, $2, $3, $4, $5, $6, NULL, 'active', $7, $7, $8) \
+             password_hash, status, created_at, updated_at, ldap_dn, sort_key, search_text) \
+             VALUES ($1, $2, $3, $4, $5, $6, NULL, 'active', $7, $7, $8, $9, $10) \
              ON CONFLICT DO NOTHING",
         )
         .bind(&person_id)
@@ -483,6 +495,8 @@ impl Store {
         .bind(person.given_name)
         .bind(now)
         .bind(person.dn)
+        .bind(&new_keys.sort_key)
+        .bind(&new_keys.search_text)
         .execute(&mut *tx)
         .await?;
         let person_id = if inserted.rows_affected() == 1 {

@@ -149,10 +149,17 @@ pub(crate) async fn insert(
     now: UnixTime,
 ) -> StoreResult<String> {
     let id = new_id();
+    let keys = super::memberships::MemberKeys::of(
+        &id,
+        person.surname.as_str(),
+        person.given_name.map(PersonName::as_str),
+        person.email.as_str(),
+        None,
+    );
     let result = sqlx::query(
         "INSERT INTO people (id, email, email_normalized, username, surname, given_name, \
-         password_hash, status, created_at, updated_at) \
-         VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8, $8)",
+         password_hash, status, created_at, updated_at, sort_key, search_text) \
+         VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8, $8, $9, $10)",
     )
     .bind(&id)
     .bind(person.email.as_str())
@@ -162,6 +169,8 @@ pub(crate) async fn insert(
     .bind(person.password_hash)
     .bind(AccountStatus::Active.as_str())
     .bind(now)
+    .bind(&keys.sort_key)
+    .bind(&keys.search_text)
     .execute(&mut *tx)
     .await;
     match result {

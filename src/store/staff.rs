@@ -162,10 +162,7 @@ impl Store {
             .and_then(|text| text.trim().parse::<i64>().ok())
             .unwrap_or(-1);
         let condition = search.status.condition();
-        let text_condition = "($1 = '' OR LOWER(p.surname) LIKE $1 ESCAPE '\\' \
-             OR LOWER(COALESCE(p.given_name, '')) LIKE $1 ESCAPE '\\' \
-             OR p.email_normalized LIKE $1 ESCAPE '\\' \
-             OR COALESCE(p.username, '') LIKE $1 ESCAPE '\\' OR p.uid_number = $2)";
+        let text_condition = "($1 = '' OR p.search_text LIKE $1 ESCAPE '\\' OR p.uid_number = $2)";
         // Every statement binds $1..$3, so each names all three.
         let total_sql = format!(
             "SELECT COUNT(*) AS n FROM people p WHERE {text_condition} AND {condition} \
@@ -180,8 +177,7 @@ impl Store {
             .try_get("n")?;
         let page_sql = format!(
             "SELECT {PERSON_COLUMNS} FROM people p WHERE {text_condition} AND {condition} \
-             AND ($3 = $3) ORDER BY LOWER(p.surname), LOWER(COALESCE(p.given_name, '')), p.id \
-             LIMIT $4 OFFSET $5"
+                          AND ($3 = $3) ORDER BY p.sort_key LIMIT $4 OFFSET $5"
         );
         let rows = sqlx::query(AssertSqlSafe(page_sql))
             .bind(&pattern)
@@ -308,6 +304,8 @@ impl Store {
         if deleted.rows_affected() != 1 {
             return Err(StaffError::WrongState);
         }
+        // The erased name and email must not stay findable through the search keys.
+        refresh_member_lists(&mut tx, person_id).await?;
         let organisations: Vec<String> =
             sqlx::query("SELECT organisation_id FROM memberships WHERE person_id = $1")
                 .bind(person_id)

@@ -309,7 +309,10 @@ async fn an_invitation_for_another_email_is_not_accepted_through_sso() {
     let response = browser
         .post_form(
             "/auth/oidc/start",
-            &[("csrf_token", &page.csrf_token()), ("invitation", "made-up")],
+            &[
+                ("csrf_token", &page.csrf_token()),
+                ("invitation", "made-up"),
+            ],
         )
         .await;
     assert_eq!(response.status(), 404);

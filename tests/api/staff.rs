@@ -586,6 +586,11 @@ async fn deleting_needs_a_typed_confirmation_removes_the_entry_and_never_reuses_
     let deleted = admin.page("/admin/accounts?status=deleted").await;
     assert_eq!(deleted.select_all("table.accounts td.username"), ["ada"]);
     assert_eq!(deleted.text("table.accounts td.name"), "Deleted account");
+    // The erased email no longer finds anyone.
+    let erased = admin
+        .page("/admin/accounts?status=deleted&q=ada%40example.org")
+        .await;
+    assert!(erased.select_all("table.accounts tbody tr").is_empty());
 
     // Someone new, even with the same username, gets another uidNumber.
     let org = app.create_org("Bio", "bio").await;
