@@ -15,7 +15,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::StreamExt;
 use rand::TryRng;
-use subtle::ConstantTimeEq;
 
 use super::SESSION_CSRF;
 use crate::web::error::WebError;
@@ -98,9 +97,7 @@ pub async fn require_token<B: MessageBody>(
         None => None,
     };
     let matches = match (expected, submitted) {
-        (Some(expected), Some(submitted)) => {
-            bool::from(expected.as_bytes().ct_eq(submitted.as_bytes()))
-        }
+        (Some(expected), Some(submitted)) => super::same_secret(&expected, &submitted),
         _ => false,
     };
     if !matches {

@@ -93,13 +93,7 @@ impl Store {
         .store_for(&mut tx, person_id)
         .await?;
         jobs::enqueue(&mut tx, JobKind::SyncAccount, person_id, now).await?;
-        let organisations =
-            sqlx::query("SELECT organisation_id FROM memberships WHERE person_id = $1")
-                .bind(person_id)
-                .fetch_all(&mut *tx)
-                .await?;
-        for row in organisations {
-            let organisation_id: String = row.try_get("organisation_id")?;
+        for organisation_id in super::memberships::organisation_ids_of(&mut tx, person_id).await? {
             jobs::enqueue(&mut tx, JobKind::SyncGroup, &organisation_id, now).await?;
         }
         audit::insert(
@@ -117,15 +111,7 @@ impl Store {
 
     /// The organisations a person belongs to, by id.
     pub async fn organisation_ids_of(&self, person_id: &str) -> StoreResult<Vec<String>> {
-        let rows = sqlx::query("SELECT organisation_id FROM memberships WHERE person_id = $1")
-            .bind(person_id)
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter()
-            .map(|row| {
-                row.try_get::<String, _>("organisation_id")
-                    .map_err(Into::into)
-            })
-            .collect()
+        let mut conn = self.pool().acquire().await?;
+        super::memberships::organisation_ids_of(&mut conn, person_id).await
     }
 }

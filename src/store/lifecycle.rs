@@ -200,10 +200,9 @@ impl Store {
         .await?;
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE people SET memberless_since = NULL WHERE memberless_since IS NOT NULL \
-             AND EXISTS ({current}) AND $2 = $2"
+             AND EXISTS ({current})"
         )))
         .bind(today)
-        .bind(now)
         .execute(self.pool())
         .await?;
         Ok(())

@@ -145,6 +145,23 @@ impl MemberKeys {
     }
 }
 
+/// The organisations a person is a member of, inside a caller's transaction.
+pub(crate) async fn organisation_ids_of(
+    conn: &mut sqlx::AnyConnection,
+    person_id: &str,
+) -> StoreResult<Vec<String>> {
+    let rows = sqlx::query("SELECT organisation_id FROM memberships WHERE person_id = $1")
+        .bind(person_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            row.try_get::<String, _>("organisation_id")
+                .map_err(Into::into)
+        })
+        .collect()
+}
+
 pub(crate) async fn insert(
     conn: &mut sqlx::AnyConnection,
     organisation_id: &str,

@@ -6,7 +6,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::audit::{self, AuditEvent};
 use super::jobs::{self, JobKind};
-use super::memberships::{MemberKeys, adjust_member_count, contains_pattern};
+use super::memberships::{MemberKeys, adjust_member_count, contains_pattern, organisation_ids_of};
 use super::people::{self, Person};
 use super::{Store, StoreError, StoreResult, is_unique_violation};
 use crate::domain::{Email, PersonName, Role, UnixTime};
@@ -306,14 +306,7 @@ impl Store {
         }
         // The erased name and email must not stay findable through the search keys.
         refresh_member_lists(&mut tx, person_id).await?;
-        let organisations: Vec<String> =
-            sqlx::query("SELECT organisation_id FROM memberships WHERE person_id = $1")
-                .bind(person_id)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|row| row.try_get::<String, _>("organisation_id"))
-                .collect::<Result<_, _>>()?;
+        let organisations = organisation_ids_of(&mut tx, person_id).await?;
         for statement in [
             "DELETE FROM memberships WHERE person_id = $1",
             "DELETE FROM ssh_keys WHERE person_id = $1",
@@ -354,14 +347,7 @@ impl Store {
         now: UnixTime,
     ) -> StoreResult<Vec<String>> {
         let mut tx = self.pool().begin().await?;
-        let organisations: Vec<String> =
-            sqlx::query("SELECT organisation_id FROM memberships WHERE person_id = $1")
-                .bind(person_id)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|row| row.try_get::<String, _>("organisation_id"))
-                .collect::<Result<_, _>>()?;
+        let organisations = organisation_ids_of(&mut tx, person_id).await?;
         jobs::enqueue(&mut tx, JobKind::SyncAccount, person_id, now).await?;
         for organisation_id in &organisations {
             jobs::enqueue(&mut tx, JobKind::SyncGroup, organisation_id, now).await?;

@@ -91,7 +91,7 @@ pub async fn callback(
     let state_matches = query
         .state
         .as_deref()
-        .is_some_and(|state| constant_time_eq(state, &pending.state));
+        .is_some_and(|state| crate::auth::same_secret(&pending.state, state));
     if !state_matches {
         tracing::warn!("single sign-on callback with a wrong state");
         return Err(start_again(
@@ -188,9 +188,4 @@ fn refused(provider: &str, refusal: SsoRefusal) -> WebError {
         )),
         SsoRefusal::Store(error) => error.into(),
     }
-}
-
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    use subtle::ConstantTimeEq;
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }

@@ -31,6 +31,26 @@ async fn sso_sign_in(browser: &Browser, next: &str) -> reqwest::Response {
     browser.get_url(&callback).await
 }
 
+/// Presses "Accept with …" on the invitation page at `path` and goes through the
+/// provider; returns the callback URL the provider sent the browser back to.
+async fn accept_with_sso(browser: &Browser, path: &str) -> String {
+    let page = browser.page(path).await;
+    assert_eq!(
+        page.text("form.sso button"),
+        "Accept with Test University login"
+    );
+    let token = page
+        .attr("form.sso input[name=invitation]", "value")
+        .unwrap();
+    let start = browser
+        .post_form(
+            "/auth/oidc/start",
+            &[("csrf_token", &page.csrf_token()), ("invitation", &token)],
+        )
+        .await;
+    browser.through_provider(start).await
+}
+
 async fn error_page(response: reqwest::Response) -> Page {
     let page = into_page(response).await;
     assert!(
@@ -199,21 +219,7 @@ async fn an_invitation_is_accepted_through_sso_and_a_password_can_still_be_set_f
 
     let browser = app.new_browser();
     let path = link.trim_start_matches(&app.address).to_string();
-    let page = browser.page(&path).await;
-    assert_eq!(
-        page.text("form.sso button"),
-        "Accept with Test University login"
-    );
-    let token = page
-        .attr("form.sso input[name=invitation]", "value")
-        .unwrap();
-    let start = browser
-        .post_form(
-            "/auth/oidc/start",
-            &[("csrf_token", &page.csrf_token()), ("invitation", &token)],
-        )
-        .await;
-    let callback = browser.through_provider(start).await;
+    let callback = accept_with_sso(&browser, &path).await;
     let response = browser.get_url(&callback).await;
     assert_eq!(location(&response), "/");
     // Still to do: the POSIX username, exactly as after a password acceptance.
@@ -288,17 +294,7 @@ async fn an_invitation_for_another_email_is_not_accepted_through_sso() {
         .await;
     let browser = app.new_browser();
     let path = link.trim_start_matches(&app.address).to_string();
-    let page = browser.page(&path).await;
-    let token = page
-        .attr("form.sso input[name=invitation]", "value")
-        .unwrap();
-    let start = browser
-        .post_form(
-            "/auth/oidc/start",
-            &[("csrf_token", &page.csrf_token()), ("invitation", &token)],
-        )
-        .await;
-    let callback = browser.through_provider(start).await;
+    let callback = accept_with_sso(&browser, &path).await;
     let page = error_page(browser.get_url(&callback).await).await;
     assert_eq!(page.status, 403);
     assert!(page.text("main").contains("sent to another email address"));
