@@ -277,14 +277,22 @@ fn default_mail_dir() -> PathBuf {
 pub struct SecuritySettings {
     /// bcrypt cost factor for new password hashes (4..=31).
     pub bcrypt_cost: u32,
-    /// Hours a session lasts after its last change (sign-in, form token).
+    /// Hours a signed-in session lasts at most, however busy (the absolute lifetime).
     pub session_hours: u32,
+    /// Minutes without a request after which a signed-in session ends (the idle timeout).
+    pub session_idle_minutes: u32,
     /// Days an invitation link stays valid.
     pub invitation_ttl_days: u32,
     /// Sign-in attempts allowed per client address per minute.
     pub signin_attempts_per_ip_per_minute: u32,
     /// Sign-in attempts allowed per account name per 15 minutes.
     pub signin_attempts_per_account_per_15_minutes: u32,
+    /// Password-reset mails sent to one account per hour, however often one is asked for;
+    /// further requests get the same neutral answer and no mail.
+    pub reset_mails_per_account_per_hour: u32,
+    /// Password-reset requests allowed per client address per hour (its own budget, apart
+    /// from sign-in's).
+    pub reset_requests_per_ip_per_hour: u32,
     /// bcrypt hashes computed at once (threads at idle CPU priority); 0 means one core
     /// fewer than the machine has (at least one), which keeps a core free for pages during
     /// a burst of sign-ins.
@@ -311,9 +319,12 @@ impl Default for SecuritySettings {
         Self {
             bcrypt_cost: 12,
             session_hours: 12,
+            session_idle_minutes: 120,
             invitation_ttl_days: 7,
             signin_attempts_per_ip_per_minute: 30,
             signin_attempts_per_account_per_15_minutes: 10,
+            reset_mails_per_account_per_hour: 3,
+            reset_requests_per_ip_per_hour: 30,
             bcrypt_parallelism: 0,
             hash_queue_seconds: 20,
         }
@@ -453,6 +464,15 @@ impl Settings {
             || self.security.signin_attempts_per_account_per_15_minutes == 0
         {
             return invalid("security.signin_attempts_* must be at least 1".into());
+        }
+        if self.security.reset_requests_per_ip_per_hour == 0 {
+            return invalid("security.reset_requests_per_ip_per_hour must be at least 1".into());
+        }
+        if self.security.session_idle_minutes == 0 || self.security.session_hours == 0 {
+            return invalid(
+                "security.session_idle_minutes and security.session_hours must be at least 1"
+                    .into(),
+            );
         }
         Ok(())
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::auth::oidc::SingleSignOn;
 use crate::auth::password::PasswordHasher;
 use crate::auth::rate_limit::SignInLimiter;
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::directory::Directory;
 use crate::mail::Mailer;
@@ -23,6 +24,8 @@ pub struct AppContext {
     pub job_signal: Arc<tokio::sync::Notify>,
     /// Single sign-on, when `[oidc]` is configured.
     pub sso: Option<Arc<SingleSignOn>>,
+    /// The time sessions and budgets go by; tests move it forward.
+    pub clock: Clock,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +61,7 @@ impl AppContext {
         };
         Ok(Self {
             sso,
+            clock: Clock::default(),
             directory: Directory::new(settings.ldap.clone()),
             hasher: PasswordHasher::new(
                 settings.security.bcrypt_cost,

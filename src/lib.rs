@@ -1,6 +1,7 @@
 //! Roster: the account portal of a research-computing site. See ARCHITECTURE.md.
 
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod context;
 pub mod directory;

@@ -116,8 +116,13 @@ fn run(listener: TcpListener, context: AppContext) -> Result<Server, StartupErro
     let key = session_key(&settings);
     let session_ttl =
         actix_web::cookie::time::Duration::hours(i64::from(settings.security.session_hours));
-    let session_store = DbSessionStore::new(context.store.clone());
+    let session_store = DbSessionStore::new(
+        context.store.clone(),
+        context.clock.clone(),
+        settings.security.session_idle_minutes,
+    );
     let data = web::Data::new(context);
+    let csrf_cookie = web::Data::new(csrf::CsrfCookie::new(key.clone(), https));
     let address = settings.server.listen.clone();
     let server = HttpServer::new(move || {
         let sessions = SessionMiddleware::builder(session_store.clone(), key.clone())
@@ -133,6 +138,7 @@ fn run(listener: TcpListener, context: AppContext) -> Result<Server, StartupErro
         // pages, sessions, and CSRF checks right before the handlers.
         App::new()
             .app_data(data.clone())
+            .app_data(csrf_cookie.clone())
             .app_data(web::FormConfig::default().limit(2 * 1024 * 1024))
             .wrap(from_fn(csrf::require_token))
             .wrap(sessions)

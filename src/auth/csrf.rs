@@ -1,16 +1,26 @@
-//! CSRF protection by synchronizer token: every state-changing request must carry the
-//! token kept in the visitor's session. Enforced as middleware, so no POST route can be
-//! added without it.
+//! CSRF protection, enforced as middleware so no POST route can be added without it.
+//!
+//! - Signed-in visitors (and anyone with server-side session state) use a synchronizer
+//!   token kept in their session.
+//! - Anonymous visitors get no server-side state at all: their token lives in a cookie
+//!   signed with the server key (signed double-submit), and forms carry the same value.
+//!   A cookie planted by another site cannot be signed, and the token cannot be read
+//!   cross-site, so a forged form cannot match it.
+
+use std::cell::Cell;
+use std::rc::Rc;
 
 use actix_session::{Session, SessionExt};
 use actix_web::HttpMessage;
 use actix_web::ResponseError;
 use actix_web::body::{EitherBody, MessageBody};
+use actix_web::cookie::{Cookie, CookieJar, Key, SameSite};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::middleware::Next;
 use actix_web::web::{Bytes, BytesMut};
+use actix_web::{HttpRequest, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::StreamExt;
@@ -35,15 +45,88 @@ pub fn token(session: &Session) -> Result<String, WebError> {
 
 /// A fresh token; called at sign-in so a token seen before sign-in is useless after it.
 pub fn rotate(session: &Session) -> Result<String, WebError> {
-    let mut bytes = [0u8; 32];
-    rand::rngs::SysRng
-        .try_fill_bytes(&mut bytes)
-        .map_err(WebError::internal)?;
-    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let token = random_token()?;
     session
         .insert(SESSION_CSRF, &token)
         .map_err(|error| WebError::internal(anyhow::anyhow!("session insert: {error}")))?;
     Ok(token)
+}
+
+/// What the middleware needs to sign anonymous visitors' token cookies.
+#[derive(Clone)]
+pub struct CsrfCookie {
+    key: Key,
+    secure: bool,
+}
+
+impl CsrfCookie {
+    pub fn new(key: Key, secure: bool) -> Self {
+        Self { key, secure }
+    }
+
+    fn name(&self) -> &'static str {
+        // `__Host-` pins the cookie to this origin; browsers accept it only over HTTPS.
+        if self.secure {
+            "__Host-roster-csrf"
+        } else {
+            "roster-csrf"
+        }
+    }
+
+    /// The token in the request's cookie, when its signature is ours.
+    fn read(&self, req: &ServiceRequest) -> Option<String> {
+        let cookie = req.cookie(self.name())?;
+        let mut jar = CookieJar::new();
+        jar.add_original(cookie.into_owned());
+        jar.signed(&self.key)
+            .get(self.name())
+            .map(|cookie| cookie.value().to_string())
+    }
+
+    fn signed(&self, token: &str) -> Option<Cookie<'static>> {
+        let mut jar = CookieJar::new();
+        jar.signed_mut(&self.key).add(
+            Cookie::build(self.name(), token.to_string())
+                .path("/")
+                .http_only(true)
+                .secure(self.secure)
+                .same_site(SameSite::Lax)
+                .finish(),
+        );
+        jar.delta().next().cloned()
+    }
+}
+
+/// An anonymous visitor's token for this request; `fresh` when the cookie must be set.
+#[derive(Clone)]
+struct AnonymousToken {
+    token: String,
+    fresh: bool,
+    used: Rc<Cell<bool>>,
+}
+
+/// The token a page's forms carry: the session's, or, for a visitor without session
+/// state, the one of their signed cookie (set with this response when new). Unlike
+/// [`token`], this never writes a session.
+pub fn form_token(req: &HttpRequest, session: &Session) -> Result<String, WebError> {
+    if let Ok(Some(existing)) = session.get::<String>(SESSION_CSRF) {
+        return Ok(existing);
+    }
+    let anonymous = req
+        .extensions()
+        .get::<AnonymousToken>()
+        .cloned()
+        .ok_or_else(|| WebError::internal(anyhow::anyhow!("CSRF middleware not installed")))?;
+    anonymous.used.set(true);
+    Ok(anonymous.token)
+}
+
+fn random_token() -> Result<String, WebError> {
+    let mut bytes = [0u8; 32];
+    rand::rngs::SysRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(WebError::internal)?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
 fn is_safe(method: &Method) -> bool {
@@ -54,13 +137,49 @@ pub async fn require_token<B: MessageBody>(
     mut req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
-    if is_safe(req.method()) {
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_left_body);
+    let Some(cookie) = req.app_data::<web::Data<CsrfCookie>>().cloned() else {
+        return Ok(refuse(
+            req,
+            WebError::internal(anyhow::anyhow!("CSRF cookie key not configured")),
+        ));
+    };
+    let from_cookie = cookie.read(&req);
+    let anonymous = AnonymousToken {
+        fresh: from_cookie.is_none(),
+        token: match from_cookie.clone() {
+            Some(token) => token,
+            None => match random_token() {
+                Ok(token) => token,
+                Err(error) => return Ok(refuse(req, error)),
+            },
+        },
+        used: Rc::new(Cell::new(false)),
+    };
+    req.extensions_mut().insert(anonymous.clone());
+    if !is_safe(req.method())
+        && let Err(error) = check_token(&mut req, from_cookie).await
+    {
+        return Ok(refuse(req, error));
     }
-    let expected: Option<String> = req.get_session().get(SESSION_CSRF).ok().flatten();
+    let mut response = next.call(req).await?;
+    if anonymous.fresh
+        && anonymous.used.get()
+        && let Some(signed) = cookie.signed(&anonymous.token)
+        && let Err(error) = response.response_mut().add_cookie(&signed)
+    {
+        tracing::warn!(%error, "CSRF cookie not set");
+    }
+    Ok(response.map_into_left_body())
+}
+
+/// Compares the submitted token with the session's, or for a visitor without one, with
+/// their signed cookie's.
+async fn check_token(
+    req: &mut ServiceRequest,
+    from_cookie: Option<String>,
+) -> Result<(), WebError> {
+    let from_session: Option<String> = req.get_session().get(SESSION_CSRF).ok().flatten();
+    let expected = from_session.or(from_cookie);
     let from_header = req
         .headers()
         .get(HEADER)
@@ -84,11 +203,7 @@ pub async fn require_token<B: MessageBody>(
     let submitted = match from_header.or(from_query) {
         Some(token) => Some(token),
         None if is_form => {
-            let body = match read_body(req.take_payload()).await {
-                Ok(body) => body,
-                // Answered here as a response, so the error-page layer renders it.
-                Err(error) => return Ok(refuse(req, error)),
-            };
+            let body = read_body(req.take_payload()).await?;
             let token = form_field(&body, FIELD);
             // Hand the body back for the handler's own form extractor.
             req.set_payload(Payload::from(body));
@@ -101,12 +216,10 @@ pub async fn require_token<B: MessageBody>(
         _ => false,
     };
     if !matches {
-        tracing::warn!("request refused: CSRF token missing or wrong");
-        return Ok(refuse(req, WebError::CsrfRejected));
+        tracing::info!("request refused: CSRF token missing or wrong");
+        return Err(WebError::CsrfRejected);
     }
-    next.call(req)
-        .await
-        .map(ServiceResponse::map_into_left_body)
+    Ok(())
 }
 
 fn refuse<B>(req: ServiceRequest, error: WebError) -> ServiceResponse<EitherBody<B>> {

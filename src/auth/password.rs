@@ -69,17 +69,22 @@ impl PasswordHasher {
     }
 
     /// Checks `candidate` against `stored`; with no stored hash it checks a dummy one and
-    /// returns false, taking the same time.
+    /// returns false, taking the same time. A candidate over 72 bytes never matches: bcrypt
+    /// would compare only its first 72 bytes, so "secret + anything" would pass.
     pub async fn verify(
         &self,
         candidate: &str,
         stored: Option<&str>,
     ) -> Result<bool, PasswordError> {
+        let too_long = candidate.len() > crate::domain::MAX_PASSWORD_BYTES;
         let (hash, known) = match stored {
-            Some(hash) => (hash.to_string(), true),
-            None => (self.dummy().await?, false),
+            Some(hash) if !too_long => (hash.to_string(), true),
+            _ => (self.dummy().await?, false),
         };
-        let candidate = candidate.to_string();
+        let candidate: Vec<u8> = candidate
+            .bytes()
+            .take(crate::domain::MAX_PASSWORD_BYTES)
+            .collect();
         let matches = self.run(move || bcrypt::verify(candidate, &hash)).await??;
         Ok(known && matches)
     }
@@ -168,16 +173,27 @@ mod tests {
     async fn a_hash_verifies_and_a_miss_takes_the_dummy_path()
     -> Result<(), Box<dyn std::error::Error>> {
         let hasher = PasswordHasher::new(4, 2, Duration::from_secs(10));
-        let typed = "correct horse battery staple";
+        let typed = "plum tractor violin 42";
         let password = NewPassword::parse(typed, typed, &[]).map_err(|e| format!("{e:?}"))?;
         let hash = hasher.hash(&password).await?;
-        assert!(
-            hasher
-                .verify("correct horse battery staple", Some(&hash))
-                .await?
-        );
+        assert!(hasher.verify(typed, Some(&hash)).await?);
         assert!(!hasher.verify("wrong", Some(&hash)).await?);
-        assert!(!hasher.verify("correct horse battery staple", None).await?);
+        assert!(!hasher.verify(typed, None).await?);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn more_than_72_bytes_never_verify_against_the_first_72()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let hasher = PasswordHasher::new(4, 2, Duration::from_secs(10));
+        let typed = format!("{:.<72}", "plum tractor violin 42 harbour lantern ");
+        assert_eq!(typed.len(), 72);
+        let password = NewPassword::parse(&typed, &typed, &[]).map_err(|e| format!("{e:?}"))?;
+        let hash = hasher.hash(&password).await?;
+        assert!(hasher.verify(&typed, Some(&hash)).await?);
+        // bcrypt alone would say yes: it reads only the first 72 bytes.
+        assert!(bcrypt::verify(format!("{typed}x"), &hash)?);
+        assert!(!hasher.verify(&format!("{typed}x"), Some(&hash)).await?);
         Ok(())
     }
 

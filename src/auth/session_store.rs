@@ -11,6 +11,7 @@ use rand::TryRng;
 use sha2::{Digest, Sha256};
 
 use super::SESSION_PERSON_ID;
+use crate::clock::Clock;
 use crate::store::Store;
 
 type SessionState = HashMap<String, String>;
@@ -18,11 +19,27 @@ type SessionState = HashMap<String, String>;
 #[derive(Clone)]
 pub struct DbSessionStore {
     store: Store,
+    clock: Clock,
+    /// A session unused for this long has ended.
+    idle_seconds: i64,
 }
 
 impl DbSessionStore {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, clock: Clock, idle_minutes: u32) -> Self {
+        Self {
+            store,
+            clock,
+            idle_seconds: i64::from(idle_minutes) * 60,
+        }
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Sessions last used before this have ended.
+    fn idle_since(&self) -> i64 {
+        self.now() - self.idle_seconds
     }
 }
 
@@ -41,10 +58,6 @@ fn new_key() -> anyhow::Result<SessionKey> {
     Ok(SessionKey::try_from(URL_SAFE_NO_PAD.encode(bytes))?)
 }
 
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 /// The signed-in person, read from the state so it can be indexed for revocation.
 fn person_of(state: &SessionState) -> Option<String> {
     state
@@ -56,7 +69,11 @@ impl SessionStore for DbSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<SessionState>, LoadError> {
         let stored = self
             .store
-            .session_state(&key_hash(session_key.as_ref()), now())
+            .session_state(
+                &key_hash(session_key.as_ref()),
+                self.now(),
+                self.idle_since(),
+            )
             .await
             .map_err(|error| LoadError::Other(error.into()))?;
         stored
@@ -74,13 +91,15 @@ impl SessionStore for DbSessionStore {
                 &key_hash(key.as_ref()),
                 person_of(&state).as_deref(),
                 &json,
-                now() + ttl.whole_seconds(),
+                self.now() + ttl.whole_seconds(),
+                self.now(),
             )
             .await
             .map_err(|error| SaveError::Other(error.into()))?;
         Ok(key)
     }
 
+    /// Stores new state under the same key; the absolute expiry set at creation stays.
     async fn update(
         &self,
         session_key: SessionKey,
@@ -95,8 +114,8 @@ impl SessionStore for DbSessionStore {
                 &key_hash(session_key.as_ref()),
                 person_of(&state).as_deref(),
                 &json,
-                now() + ttl.whole_seconds(),
-                now(),
+                self.now(),
+                self.idle_since(),
             )
             .await
             .map_err(|error| UpdateError::Other(error.into()))?;
@@ -112,9 +131,10 @@ impl SessionStore for DbSessionStore {
         })
     }
 
-    async fn update_ttl(&self, session_key: &SessionKey, ttl: &Duration) -> anyhow::Result<()> {
+    /// The absolute lifetime never grows; a use only counts against the idle timeout.
+    async fn update_ttl(&self, session_key: &SessionKey, _ttl: &Duration) -> anyhow::Result<()> {
         self.store
-            .touch_session(&key_hash(session_key.as_ref()), now() + ttl.whole_seconds())
+            .mark_session_seen(&key_hash(session_key.as_ref()), self.now())
             .await?;
         Ok(())
     }

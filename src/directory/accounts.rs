@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use ldap3::{Mod, Scope, SearchOptions, dn_escape, ldap_escape};
+use ldap3::{LdapError, Mod, Scope, SearchOptions, dn_escape, ldap_escape};
 
 use super::groups::GroupState;
 use super::{Directory, DirectoryError};
@@ -182,11 +182,12 @@ impl Directory {
                     Ok(outcome) => outcome,
                     Err(error) => return Err(self.failed(error).await),
                 };
-                added
-                    .success()
-                    .map_err(|error| DirectoryError::Operation(error.to_string()))?;
+                added.success().map_err(|error| match error {
+                    LdapError::LdapResult { result } => DirectoryError::refused(&result),
+                    other => DirectoryError::Operation(other.to_string()),
+                })?;
             }
-            _ => return Err(DirectoryError::Operation(outcome.to_string())),
+            _ => return Err(DirectoryError::refused(&outcome)),
         }
         self.sync_group(&GroupState {
             cn: state.username.clone(),
@@ -285,7 +286,7 @@ impl Directory {
                 Err(error) => return Err(self.failed(error).await),
             };
             if deleted.rc != 0 && deleted.rc != NO_SUCH_OBJECT {
-                return Err(DirectoryError::Operation(deleted.to_string()));
+                return Err(DirectoryError::refused(&deleted));
             }
         }
         Ok(())

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use ldap3::{Mod, Scope, SearchOptions, dn_escape, ldap_escape};
+use ldap3::{LdapError, Mod, Scope, SearchOptions, dn_escape, ldap_escape};
 
 use super::{Directory, DirectoryError};
 
@@ -57,12 +57,12 @@ impl Directory {
                     Ok(outcome) => outcome,
                     Err(error) => return Err(self.failed(error).await),
                 };
-                added
-                    .success()
-                    .map(|_| ())
-                    .map_err(|error| DirectoryError::Operation(error.to_string()))
+                added.success().map(|_| ()).map_err(|error| match error {
+                    LdapError::LdapResult { result } => DirectoryError::refused(&result),
+                    other => DirectoryError::Operation(other.to_string()),
+                })
             }
-            _ => Err(DirectoryError::Operation(outcome.to_string())),
+            _ => Err(DirectoryError::refused(&outcome)),
         }
     }
 

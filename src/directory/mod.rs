@@ -30,12 +30,42 @@ pub enum DirectoryError {
     Timeout { url: String, seconds: u64 },
     #[error("LDAP operation failed: {0}")]
     Operation(String),
+    /// The server answered with an error result code.
+    #[error("LDAP refused the change: {message}")]
+    Refused { code: u32, message: String },
 }
+
+/// Result codes no retry can cure: the request itself breaks the schema or a constraint
+/// (RFC 4511 appendix A), so only a change of the data will help.
+const PERMANENT_RESULT_CODES: &[u32] = &[
+    17, // undefinedAttributeType
+    18, // inappropriateMatching
+    19, // constraintViolation
+    21, // invalidAttributeSyntax
+    34, // invalidDNSyntax
+    64, // namingViolation
+    65, // objectClassViolation
+    67, // notAllowedOnRDN
+    69, // objectClassModsProhibited
+];
 
 impl DirectoryError {
     /// The directory could not be reached at all (as opposed to refusing a request).
     pub fn is_outage(&self) -> bool {
         matches!(self, Self::Unreachable { .. } | Self::Timeout { .. })
+    }
+
+    /// Whether retrying the same request can never succeed.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Self::Refused { code, .. } if PERMANENT_RESULT_CODES.contains(code))
+    }
+
+    /// An error result from the server.
+    pub(crate) fn refused(result: &ldap3::LdapResult) -> Self {
+        Self::Refused {
+            code: result.rc,
+            message: result.to_string(),
+        }
     }
 }
 
@@ -119,6 +149,7 @@ impl Directory {
                 url: self.settings.url.clone(),
                 seconds: self.timeout().as_secs(),
             },
+            LdapError::LdapResult { result } => DirectoryError::refused(&result),
             other => DirectoryError::Operation(other.to_string()),
         }
     }

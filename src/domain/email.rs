@@ -17,6 +17,13 @@ impl Email {
         if value.len() > 254 {
             return error("An email address has at most 254 characters.");
         }
+        // LDAP's `mail` is an IA5String (ASCII), and look-alike letters (a Cyrillic "а" in
+        // "exаmple.org", full-width letters) would let one address pose as another.
+        if !value.is_ascii() {
+            return error(
+                "Use an address made of plain ASCII letters, digits and punctuation: the directory cannot store other characters, and look-alike letters are refused. For an internationalised domain, type its xn-- form.",
+            );
+        }
         let Some((local, domain)) = value.rsplit_once('@') else {
             return error("Enter an email address like name@example.org.");
         };
@@ -69,6 +76,11 @@ mod tests {
     }
 
     #[test]
+    fn punycode_domains_are_accepted() {
+        assert!(Email::parse("ada@xn--bcher-kva.example").is_ok());
+    }
+
+    #[test]
     fn rejects_malformed_addresses() {
         for bad in [
             "",
@@ -84,6 +96,10 @@ mod tests {
             "ada@exam\nple.org",
             "ada\u{0}@example.org",
             "*)(uid=*@example.org",
+            "admin@ex\u{0430}mple.org",
+            "\u{ff41}dmin@example.org",
+            "ada@b\u{fc}cher.example",
+            "ad\u{e0}@example.org",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} was accepted");
         }

@@ -1,6 +1,7 @@
 //! Pure types and rules of the portal. No I/O: nothing here touches the database, LDAP,
 //! mail or HTTP, so every rule can be unit-tested on its own.
 
+mod common_passwords;
 mod email;
 mod invitation;
 mod login;
@@ -8,20 +9,24 @@ mod name;
 mod organisation;
 mod password;
 mod permission;
+mod reserved_names;
 mod role;
 mod ssh_key;
+mod staff_boundary;
 mod token;
 mod username;
 
+pub use common_passwords::{common_password_count, is_common_password};
 pub use email::Email;
 pub use invitation::{InvitationState, InvitationStatus};
 pub use login::LoginName;
 pub use name::PersonName;
 pub use organisation::{Description, EndDate, OrganisationName, ShortName};
-pub use password::{NewPassword, personal_words};
+pub use password::{MAX_PASSWORD_BYTES, NewPassword, personal_words};
 pub use permission::{Permission, SearchText};
 pub use role::Role;
 pub use ssh_key::SshPublicKey;
+pub use staff_boundary::{AccountAction, Refusal, check_account_action};
 pub use token::{SecretToken, TokenHash};
 pub use username::PosixUsername;
 

@@ -25,6 +25,12 @@ impl ShortName {
                 "Use lowercase letters, digits, - and _, starting with a letter (it becomes the POSIX group name).",
             ));
         }
+        if super::reserved_names::is_reserved_system_name(value) {
+            return Err(FieldError::new(
+                FIELD,
+                "This name belongs to a system group (such as wheel, sudo or docker) or a system account. Choose another.",
+            ));
+        }
         Ok(Self(value.to_string()))
     }
 

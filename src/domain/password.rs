@@ -1,7 +1,8 @@
 use super::FieldError;
 
 /// bcrypt only reads the first 72 bytes; longer passwords would be silently truncated.
-const MAX_BYTES: usize = 72;
+pub const MAX_PASSWORD_BYTES: usize = 72;
+const MAX_BYTES: usize = MAX_PASSWORD_BYTES;
 const MIN_CHARS: usize = 12;
 
 /// A password someone has chosen, checked against the policy (not yet hashed).
@@ -42,7 +43,10 @@ impl NewPassword {
         if password.len() > MAX_BYTES {
             return Err(FieldError::new(
                 FIELD,
-                format!("Use at most {MAX_BYTES} bytes (about {MAX_BYTES} plain letters)."),
+                format!(
+                    "This password is {} bytes long; the limit is {MAX_BYTES} bytes, because bcrypt ignores everything after them. Plain letters take 1 byte each, but accented, Cyrillic or Greek letters take 2 and most other scripts 3: shorten it.",
+                    password.len()
+                ),
             ));
         }
         let lowered = password.to_lowercase();
@@ -55,6 +59,12 @@ impl NewPassword {
             return Err(FieldError::new(
                 FIELD,
                 "Do not use your name or email address in your password.",
+            ));
+        }
+        if super::common_passwords::is_common_password(password) {
+            return Err(FieldError::new(
+                FIELD,
+                "This is one of the most common passwords (perhaps with a few digits or symbols added), which attackers try first. Choose another: several unrelated words work well.",
             ));
         }
         // zxcvbn estimates guesses from dictionaries, keyboard patterns and the person's own
@@ -97,13 +107,28 @@ mod tests {
             Some("password")
         );
         assert_eq!(
-            field("correct horse battery", "correct horse battery!"),
+            field("plum tractor violin 42", "plum tractor violin 43"),
             Some("password_confirmation")
         );
         assert_eq!(
-            field("correct horse battery", "correct horse battery"),
+            field("plum tractor violin 42", "plum tractor violin 42"),
             None
         );
+        // Scored well by zxcvbn, but on every guesser's list.
+        for common in [
+            "correct horse battery staple",
+            "Summer2023!!",
+            "Monkey123456!",
+        ] {
+            assert_eq!(field(common, common), Some("password"), "{common}");
+        }
+        // 60 Cyrillic letters are 120 bytes: refused, with the reason.
+        let cyrillic = "пароль".repeat(10);
+        let message = NewPassword::parse(&cyrillic, &cyrillic, &[])
+            .err()
+            .map(|e| e.message)
+            .unwrap_or_default();
+        assert!(message.contains("120 bytes"), "{message}");
         // Long enough, but guessable.
         for weak in [
             "password1234",

@@ -34,6 +34,40 @@ fn rsa_bits(modulus: &[u8]) -> usize {
     }
 }
 
+/// Longer comments are refused: they are labels, and LDAP and pages show them whole.
+const MAX_COMMENT_CHARS: usize = 256;
+
+/// Characters a comment may not hold: control characters (NUL, ESC, CR, LF...), line and
+/// paragraph separators, and bidirectional overrides, which could forge lines in
+/// `authorized_keys` output, terminal escapes, or text that reads differently than it is.
+fn forbidden_in_comment(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{feff}'
+        )
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
+fn check_comment(comment: &str) -> Result<(), FieldError> {
+    if comment.chars().count() > MAX_COMMENT_CHARS {
+        return Err(FieldError::new(
+            FIELD,
+            format!(
+                "The key's comment (after the key itself) is too long: use at most {MAX_COMMENT_CHARS} characters."
+            ),
+        ));
+    }
+    if comment.chars().any(forbidden_in_comment) {
+        return Err(FieldError::new(
+            FIELD,
+            "The key's comment holds control or invisible characters (such as escape codes or line breaks). Use plain text, e.g. you@laptop.",
+        ));
+    }
+    Ok(())
+}
+
 impl SshPublicKey {
     pub fn parse(input: &str) -> Result<Self, FieldError> {
         if input.len() > MAX_INPUT_BYTES {
@@ -98,6 +132,7 @@ impl SshPublicKey {
                 ));
             }
         };
+        check_comment(key.comment())?;
         let openssh = key
             .to_openssh()
             .map_err(|_| FieldError::new(FIELD, "This key could not be read. Paste it again."))?;
@@ -153,6 +188,20 @@ mod tests {
                 .unwrap_or_default()
                 .starts_with("This is not a valid OpenSSH public key")
         );
+    }
+
+    #[test]
+    fn comments_with_control_characters_or_too_long_are_refused() {
+        let with_comment = |comment: &str| {
+            let base = ED25519.trim_end_matches("marie@laptop");
+            SshPublicKey::parse(&format!("{base}{comment}")).map(|key| key.comment)
+        };
+        assert_eq!(with_comment("ok comment").ok(), Some("ok comment".into()));
+        for bad in ["a\u{0}b", "a\u{1b}[2Jb", "a\rb", "a\u{2028}b", "a\u{202e}b"] {
+            assert!(with_comment(bad).is_err(), "{bad:?}");
+        }
+        assert!(with_comment(&"c".repeat(256)).is_ok());
+        assert!(with_comment(&"c".repeat(257)).is_err());
     }
 
     #[test]

@@ -1,64 +1,5 @@
 use super::FieldError;
 
-/// Names a system already uses or that mislead: refused as personal usernames.
-const RESERVED: &[&str] = &[
-    "root",
-    "admin",
-    "administrator",
-    "daemon",
-    "bin",
-    "sys",
-    "sync",
-    "games",
-    "man",
-    "lp",
-    "mail",
-    "news",
-    "uucp",
-    "proxy",
-    "www-data",
-    "backup",
-    "list",
-    "irc",
-    "gnats",
-    "nobody",
-    "systemd-network",
-    "systemd-resolve",
-    "messagebus",
-    "sshd",
-    "postfix",
-    "postgres",
-    "mysql",
-    "openldap",
-    "slapd",
-    "ldap",
-    "nslcd",
-    "sssd",
-    "ntp",
-    "chrony",
-    "operator",
-    "halt",
-    "shutdown",
-    "ftp",
-    "git",
-    "docker",
-    "slurm",
-    "munge",
-    "apache",
-    "nginx",
-    "guest",
-    "support",
-    "helpdesk",
-    "security",
-    "abuse",
-    "postmaster",
-    "hostmaster",
-    "webmaster",
-    "roster",
-    "test",
-    "user",
-];
-
 /// A POSIX login name: lowercase, starts with a letter, then letters, digits, `_` or `-`,
 /// at most 32 characters, and not a reserved system name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +28,7 @@ impl PosixUsername {
                 "Use only letters a to z, digits, - and _ (no spaces or other characters).",
             ));
         }
-        if RESERVED.contains(&value) {
+        if super::reserved_names::is_reserved_system_name(value) {
             return Err(FieldError::new(
                 FIELD,
                 "This name is reserved for the system. Choose another.",

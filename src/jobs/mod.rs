@@ -34,7 +34,9 @@ pub fn spawn_housekeeping(ctx: AppContext) -> tokio::task::JoinHandle<()> {
 }
 
 pub async fn housekeeping(ctx: &AppContext) {
-    match ctx.store.delete_expired_sessions(now()).await {
+    let now = ctx.clock.now();
+    let idle_since = now - i64::from(ctx.settings.security.session_idle_minutes) * 60;
+    match ctx.store.delete_expired_sessions(now, idle_since).await {
         Ok(0) => {}
         Ok(removed) => tracing::info!(removed, "expired sessions removed"),
         Err(error) => tracing::warn!(%error, "could not remove expired sessions"),
@@ -115,7 +117,11 @@ async fn run(ctx: &AppContext, job: &Job) {
             tracing::info!(job = %job.id, kind = job.kind.as_str(), "directory job applied");
             ctx.store.complete_job(&job.id, now()).await
         }
-        Err(error) => {
+        Err(JobError::Permanent(error)) => {
+            tracing::error!(job = %job.id, kind = job.kind.as_str(), %error, "directory job failed for good: LDAP refuses the data; fix it, then retry from the outbox page");
+            ctx.store.fail_job(&job.id, &error, now()).await
+        }
+        Err(JobError::Transient(error)) => {
             let retry_in = backoff_seconds(job.attempts);
             tracing::warn!(job = %job.id, kind = job.kind.as_str(), attempts = job.attempts, retry_in, %error, "directory job failed; will retry");
             ctx.store
@@ -128,20 +134,35 @@ async fn run(ctx: &AppContext, job: &Job) {
     }
 }
 
-async fn sync_group(ctx: &AppContext, organisation_id: &str) -> Result<(), String> {
-    let organisation = ctx
-        .store
-        .organisation(organisation_id)
-        .await
-        .map_err(|error| error.to_string())?;
+/// Why a job did not apply: worth another attempt later, or never (until the data or the
+/// directory is fixed by hand).
+enum JobError {
+    Transient(String),
+    Permanent(String),
+}
+
+impl From<crate::store::StoreError> for JobError {
+    fn from(error: crate::store::StoreError) -> Self {
+        Self::Transient(error.to_string())
+    }
+}
+
+impl From<crate::directory::DirectoryError> for JobError {
+    fn from(error: crate::directory::DirectoryError) -> Self {
+        if error.is_permanent() {
+            Self::Permanent(error.to_string())
+        } else {
+            Self::Transient(error.to_string())
+        }
+    }
+}
+
+async fn sync_group(ctx: &AppContext, organisation_id: &str) -> Result<(), JobError> {
+    let organisation = ctx.store.organisation(organisation_id).await?;
     let Some(organisation) = organisation else {
         return Ok(());
     };
-    let member_uids = ctx
-        .store
-        .member_uids(organisation_id, &today_iso())
-        .await
-        .map_err(|error| error.to_string())?;
+    let member_uids = ctx.store.member_uids(organisation_id, &today_iso()).await?;
     ctx.directory
         .sync_group(&GroupState {
             cn: organisation.short_name,
@@ -149,15 +170,11 @@ async fn sync_group(ctx: &AppContext, organisation_id: &str) -> Result<(), Strin
             member_uids,
         })
         .await
-        .map_err(|error| error.to_string())
+        .map_err(JobError::from)
 }
 
-async fn sync_account(ctx: &AppContext, person_id: &str) -> Result<(), String> {
-    let person = ctx
-        .store
-        .person_by_id(person_id)
-        .await
-        .map_err(|error| error.to_string())?;
+async fn sync_account(ctx: &AppContext, person_id: &str) -> Result<(), JobError> {
+    let person = ctx.store.person_by_id(person_id).await?;
     let Some(person) = person else {
         return Ok(());
     };
@@ -171,19 +188,16 @@ async fn sync_account(ctx: &AppContext, person_id: &str) -> Result<(), String> {
             .directory
             .delete_account(&username, uid_number, gid_number)
             .await
-            .map_err(|error| error.to_string());
+            .map_err(JobError::from);
     }
-    let Some(state) = expected_account(ctx, &person)
-        .await
-        .map_err(|error| error.to_string())?
-    else {
+    let Some(state) = expected_account(ctx, &person).await? else {
         // A linked directory entry the portal does not manage, or not complete yet.
         return Ok(());
     };
     ctx.directory
         .sync_account(&state)
         .await
-        .map_err(|error| error.to_string())
+        .map_err(JobError::from)
 }
 
 #[cfg(test)]

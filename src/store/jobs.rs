@@ -108,7 +108,13 @@ impl Store {
     }
 
     pub async fn complete_job(&self, id: &str, now: UnixTime) -> StoreResult<()> {
-        sqlx::query("UPDATE jobs SET status = 'done', locked_until = NULL, last_error = NULL, updated_at = $1 WHERE id = $2")
+        // A success also settles earlier failures of the same work: it wrote the current state.
+        sqlx::query(
+            "UPDATE jobs SET status = 'done', locked_until = NULL, last_error = NULL, updated_at = $1 \
+             WHERE id = $2 OR (status = 'failed' \
+             AND kind = (SELECT kind FROM jobs WHERE id = $2) \
+             AND subject_id = (SELECT subject_id FROM jobs WHERE id = $2))",
+        )
             .bind(now)
             .bind(id)
             .execute(self.pool())
@@ -136,7 +142,20 @@ impl Store {
         Ok(())
     }
 
-    /// Whether directory work for this subject is still waiting to be applied.
+    /// Marks a job failed for good (LDAP refuses its data): it is not retried on a timer,
+    /// and stays on the outbox page with the server's message until someone retries it.
+    pub async fn fail_job(&self, id: &str, error: &str, now: UnixTime) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE jobs SET status = 'failed', locked_until = NULL, last_error = $1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(error)
+        .bind(now)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     /// Whether another worker is running the subject's job right now (holds its lease).
     pub async fn job_in_progress(
         &self,
@@ -156,8 +175,9 @@ impl Store {
         Ok(row.try_get::<i64, _>("n")? > 0)
     }
 
+    /// Whether LDAP still has to follow a change for this subject (waiting or failed).
     pub async fn has_pending_job(&self, kind: JobKind, subject_id: &str) -> StoreResult<bool> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE kind = $1 AND subject_id = $2 AND status = 'pending'")
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE kind = $1 AND subject_id = $2 AND status IN ('pending', 'failed')")
             .bind(kind.as_str())
             .bind(subject_id)
             .fetch_one(self.pool())
@@ -207,14 +227,18 @@ pub struct OutboxEntry {
     pub next_attempt_at: UnixTime,
     pub last_error: Option<String>,
     pub created_at: UnixTime,
+    /// Failed for good: waits for someone to fix the cause and retry it.
+    pub failed: bool,
 }
 
 impl Store {
-    /// Jobs still waiting, oldest first (the ones with errors are failing and retrying).
+    /// Jobs failed for good, then jobs still waiting, oldest first (the waiting ones with
+    /// errors are failing and retrying).
     pub async fn pending_jobs(&self, limit: i64) -> StoreResult<Vec<OutboxEntry>> {
         let rows = sqlx::query(
-            "SELECT id, kind, subject_id, attempts, next_attempt_at, last_error, created_at FROM jobs \
-             WHERE status = 'pending' ORDER BY created_at, id LIMIT $1",
+            "SELECT id, kind, subject_id, attempts, next_attempt_at, last_error, created_at, status \
+             FROM jobs WHERE status IN ('pending', 'failed') \
+             ORDER BY CASE WHEN status = 'failed' THEN 0 ELSE 1 END, created_at, id LIMIT $1",
         )
         .bind(limit)
         .fetch_all(self.pool())
@@ -229,21 +253,22 @@ impl Store {
                     next_attempt_at: row.try_get("next_attempt_at")?,
                     last_error: row.try_get("last_error")?,
                     created_at: row.try_get("created_at")?,
+                    failed: row.try_get::<String, _>("status")? == "failed",
                 })
             })
             .collect()
     }
 
-    /// Makes a waiting job due now; returns its kind and subject, or `None` when it is no
-    /// longer waiting.
+    /// Makes a waiting or failed job due now; returns its kind and subject, or `None` when
+    /// it is no longer waiting.
     pub async fn make_job_due(
         &self,
         id: &str,
         now: UnixTime,
     ) -> StoreResult<Option<(JobKind, String)>> {
         let row = sqlx::query(
-            "UPDATE jobs SET next_attempt_at = $1, updated_at = $1 WHERE id = $2 AND status = 'pending' \
-             RETURNING kind, subject_id",
+            "UPDATE jobs SET status = 'pending', next_attempt_at = $1, updated_at = $1 \
+             WHERE id = $2 AND status IN ('pending', 'failed') RETURNING kind, subject_id",
         )
         .bind(now)
         .bind(id)

@@ -28,6 +28,13 @@ async fn write_password(
     jobs::enqueue(conn, JobKind::SyncAccount, person_id, now).await
 }
 
+/// At most `mails` reset links per person since `since`.
+#[derive(Debug, Clone, Copy)]
+pub struct ResetBudget {
+    pub mails: i64,
+    pub since: UnixTime,
+}
+
 impl Store {
     /// Stores a new password hash, queues the directory update and ends every session of
     /// the person, in one transaction.
@@ -100,25 +107,35 @@ impl Store {
         Ok(())
     }
 
+    /// Stores a reset link; with a budget, only when fewer than `budget.mails` links were
+    /// made for the person since `budget.since` (false otherwise).
     pub async fn create_password_reset(
         &self,
         person_id: &str,
         token_hash: &TokenHash,
         expires_at: UnixTime,
+        budget: Option<ResetBudget>,
         now: UnixTime,
-    ) -> StoreResult<()> {
-        sqlx::query(
+    ) -> StoreResult<bool> {
+        let budget = budget.unwrap_or(ResetBudget {
+            mails: i64::MAX,
+            since: now,
+        });
+        let inserted = sqlx::query(
             "INSERT INTO password_resets (id, token_hash, person_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+             SELECT $1, $2, $3, $4, $5 WHERE (SELECT COUNT(*) FROM password_resets \
+             WHERE person_id = $3 AND created_at > $6) < $7",
         )
         .bind(new_id())
         .bind(token_hash.as_str())
         .bind(person_id)
         .bind(now)
         .bind(expires_at)
+        .bind(budget.since)
+        .bind(budget.mails)
         .execute(self.pool())
         .await?;
-        Ok(())
+        Ok(inserted.rows_affected() == 1)
     }
 
     /// The person an unused, unexpired reset link belongs to.

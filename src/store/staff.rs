@@ -91,7 +91,7 @@ impl StatusFilter {
             Self::Locked => "p.status = 'locked'",
             Self::PendingLdap => {
                 "p.status <> 'deleted' AND EXISTS (SELECT 1 FROM jobs j WHERE j.kind = 'sync_account' \
-                 AND j.subject_id = p.id AND j.status = 'pending')"
+                 AND j.subject_id = p.id AND j.status IN ('pending', 'failed'))"
             }
             Self::ExpiredMembership => {
                 "p.status <> 'deleted' AND EXISTS (SELECT 1 FROM memberships m \
@@ -204,6 +204,7 @@ impl Store {
         now: UnixTime,
     ) -> Result<(), StaffError> {
         let mut tx = self.pool().begin().await?;
+        hold_admin_grants(&mut tx).await?;
         let locked = sqlx::query(
             "UPDATE people SET status = 'locked', locked_at = $1, lock_reason = $2, \
              updated_at = $1 WHERE id = $3 AND status = 'active'",
@@ -216,6 +217,7 @@ impl Store {
         if locked.rows_affected() != 1 {
             return Err(StaffError::WrongState);
         }
+        keep_an_admin(&mut tx, person_id).await?;
         sqlx::query("DELETE FROM sessions WHERE person_id = $1")
             .bind(person_id)
             .execute(&mut *tx)
@@ -289,6 +291,7 @@ impl Store {
         now: UnixTime,
     ) -> Result<Vec<String>, StaffError> {
         let mut tx = self.pool().begin().await?;
+        hold_admin_grants(&mut tx).await?;
         let erased_email = format!("deleted-{person_id}@invalid");
         let deleted = sqlx::query(
             "UPDATE people SET status = 'deleted', email = $1, email_normalized = $1, \
@@ -304,6 +307,7 @@ impl Store {
         if deleted.rows_affected() != 1 {
             return Err(StaffError::WrongState);
         }
+        keep_an_admin(&mut tx, person_id).await?;
         // The erased name and email must not stay findable through the search keys.
         refresh_member_lists(&mut tx, person_id).await?;
         let organisations = organisation_ids_of(&mut tx, person_id).await?;
@@ -473,6 +477,7 @@ impl Store {
         now: UnixTime,
     ) -> Result<bool, StaffError> {
         let mut tx = self.pool().begin().await?;
+        hold_admin_grants(&mut tx).await?;
         let revoked = sqlx::query(
             "DELETE FROM role_grants WHERE person_id = $1 AND role = $2 AND organisation_id IS NULL",
         )
@@ -483,18 +488,9 @@ impl Store {
         if revoked.rows_affected() == 0 {
             return Ok(false);
         }
-        if role == Role::SiteAdmin {
-            let admins: i64 = sqlx::query(
-                "SELECT COUNT(*) AS n FROM role_grants g JOIN people p ON p.id = g.person_id \
-                 WHERE g.role = 'admin' AND g.organisation_id IS NULL AND p.status = 'active'",
-            )
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("n")?;
-            if admins == 0 {
-                // Dropping the transaction rolls the revocation back.
-                return Err(StaffError::LastAdmin);
-            }
+        if role == Role::SiteAdmin && active_admins(&mut tx).await? == 0 {
+            // Dropping the transaction rolls the revocation back.
+            return Err(StaffError::LastAdmin);
         }
         audit::insert(
             &mut tx,
@@ -508,6 +504,45 @@ impl Store {
         tx.commit().await?;
         Ok(true)
     }
+}
+
+/// Takes the row locks of every site-admin grant, so changes that could remove the last
+/// active administrator (lock, delete, revoke) run one after another even on PostgreSQL:
+/// two admins locking each other at once cannot both succeed.
+async fn hold_admin_grants(tx: &mut sqlx::AnyConnection) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE role_grants SET role = role WHERE role = 'admin' AND organisation_id IS NULL",
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn active_admins(tx: &mut sqlx::AnyConnection) -> StoreResult<i64> {
+    Ok(sqlx::query(
+        "SELECT COUNT(*) AS n FROM role_grants g JOIN people p ON p.id = g.person_id \
+         WHERE g.role = 'admin' AND g.organisation_id IS NULL AND p.status = 'active'",
+    )
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("n")?)
+}
+
+/// Refuses (rolling back) a change that left no active site administrator, when the
+/// person changed was one.
+async fn keep_an_admin(tx: &mut sqlx::AnyConnection, person_id: &str) -> Result<(), StaffError> {
+    let was_admin: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM role_grants WHERE person_id = $1 AND role = 'admin' \
+         AND organisation_id IS NULL",
+    )
+    .bind(person_id)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("n")?;
+    if was_admin > 0 && active_admins(tx).await? == 0 {
+        return Err(StaffError::LastAdmin);
+    }
+    Ok(())
 }
 
 /// The end of every change to a person's own data: member lists refreshed, the entry's

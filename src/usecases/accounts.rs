@@ -10,6 +10,7 @@ use crate::store::accounts::{CompleteError, NewAccount};
 use crate::store::audit::AuditEvent;
 use crate::store::ids::IdKind;
 use crate::store::jobs::JobKind;
+use crate::store::passwords::ResetBudget;
 use crate::store::people::{AccountStatus, Person};
 use crate::usecases::invitations::format_date;
 
@@ -227,16 +228,28 @@ pub async fn expected_account(
 pub const RESET_LINK_SECONDS: i64 = 3600;
 
 /// Emails the person a single-use link to choose a new password; nobody else sees it.
+/// A request from the sign-in page is mailed only while the account's hourly budget
+/// (`security.reset_mails_per_account_per_hour`) lasts, so nobody can flood someone's
+/// mailbox; false when it was not mailed for that reason. Staff are not limited.
 pub async fn send_password_reset(
     ctx: &AppContext,
     person: &Person,
     sent_by_staff: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     let token = SecretToken::generate()?;
-    let expires_at = now() + RESET_LINK_SECONDS;
-    ctx.store
-        .create_password_reset(&person.id, &token.hash(), expires_at, now())
+    let now = ctx.clock.now();
+    let expires_at = now + RESET_LINK_SECONDS;
+    let budget = (!sent_by_staff).then(|| ResetBudget {
+        mails: i64::from(ctx.settings.security.reset_mails_per_account_per_hour),
+        since: now - 3600,
+    });
+    let created = ctx
+        .store
+        .create_password_reset(&person.id, &token.hash(), expires_at, budget, now)
         .await?;
+    if !created {
+        return Ok(false);
+    }
     let mail = PasswordResetMail {
         greeting_name: person.display_name(),
         sent_by_staff,
@@ -244,5 +257,5 @@ pub async fn send_password_reset(
         expires: format_date(expires_at),
     };
     ctx.mailer.send(&person.email, mail.render()?).await?;
-    Ok(())
+    Ok(true)
 }

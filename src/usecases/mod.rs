@@ -3,5 +3,7 @@
 
 pub mod accounts;
 pub mod invitations;
+pub mod notices;
 pub mod organisations;
 pub mod single_sign_on;
+pub mod staff_actions;

@@ -10,6 +10,7 @@ use crate::store::audit::AuditEvent;
 use crate::store::invitations::{AcceptError, Acceptance, Invitation};
 use crate::store::jobs::JobKind;
 use crate::store::people::{AccountStatus, Person};
+use crate::usecases::notices::{self, CredentialChange};
 
 /// Why an identity does not sign in.
 #[derive(Debug, thiserror::Error)]
@@ -207,5 +208,14 @@ async fn link(
             now(),
         )
         .await?;
+    notices::credentials_changed(
+        ctx,
+        person,
+        CredentialChange::IdentityLinked {
+            issuer: &identity.issuer,
+        },
+        client_ip,
+    )
+    .await;
     Ok(())
 }

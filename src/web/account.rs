@@ -9,8 +9,9 @@ use serde::Deserialize;
 
 use super::error::{WebError, describe_wait};
 use super::pages::{Layout, render, render_with_status};
+use crate::auth::csrf;
 use crate::auth::identity::{self, SignedIn};
-use crate::auth::{csrf, rate_limit::RetryAfter};
+use crate::auth::rate_limit::{AttemptKey, RetryAfter};
 use crate::context::{AppContext, now};
 use crate::domain::LoginName;
 use crate::domain::Permission;
@@ -139,6 +140,7 @@ pub fn safe_next(next: Option<&str>) -> &str {
 }
 
 pub async fn sign_in_form(
+    req: HttpRequest,
     ctx: web::Data<AppContext>,
     session: Session,
     query: web::Query<SignInQuery>,
@@ -149,7 +151,7 @@ pub async fn sign_in_form(
     render(&SignInPage {
         layout: Layout {
             user_name: None,
-            csrf_token: csrf::token(&session)?,
+            csrf_token: csrf::form_token(&req, &session)?,
         },
         login: "",
         next: safe_next(query.next.as_deref()),
@@ -178,7 +180,7 @@ pub async fn sign_in(
             &SignInPage {
                 layout: Layout {
                     user_name: None,
-                    csrf_token: csrf::token(&session)?,
+                    csrf_token: csrf::form_token(&req, &session)?,
                 },
                 login: &form.login,
                 next: safe_next(form.next.as_deref()),
@@ -194,8 +196,13 @@ pub async fn sign_in(
     };
     let ip = super::client_ip(&req, ctx.settings.server.trust_forwarded_for);
     let ip_text = ip.map(|ip| ip.to_string());
-    if let Some(Err(RetryAfter(wait))) = ip.map(|ip| ctx.sign_in_limiter.check(ip, login.as_str()))
-    {
+    // One budget per account, whether its email or its username was typed.
+    let person = ctx.store.person_by_login(&login).await?;
+    let key = match &person {
+        Some(person) => AttemptKey::Account(person.id.clone()),
+        None => AttemptKey::UnknownLogin(login.as_str().to_string()),
+    };
+    if let Some(Err(RetryAfter(wait))) = ip.map(|ip| ctx.sign_in_limiter.check(ip, &key)) {
         tracing::warn!(ip = ?ip, "sign-in rate limit reached");
         let seconds = wait.as_secs().max(1);
         let mut response = failed(
@@ -210,7 +217,6 @@ pub async fn sign_in(
             .insert(actix_web::http::header::RETRY_AFTER, seconds.into());
         return Ok(response);
     }
-    let person = ctx.store.person_by_login(&login).await?;
     let password_ok = ctx
         .hasher
         .verify(

@@ -21,6 +21,7 @@ struct JobRow {
     attempts: i64,
     next_attempt: String,
     last_error: String,
+    failed: bool,
 }
 
 #[derive(Template)]
@@ -55,6 +56,7 @@ pub async fn jobs(
             kind: job.kind,
             subject_id: job.subject_id,
             attempts: job.attempts,
+            failed: job.failed,
         })
         .collect();
     render(&JobsPage {

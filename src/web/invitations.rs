@@ -77,6 +77,7 @@ pub(super) async fn open_invitation(
 
 fn accept_page<'a>(
     ctx: &AppContext,
+    req: &HttpRequest,
     session: &Session,
     raw_token: &'a str,
     invitation: &'a Invitation,
@@ -85,7 +86,7 @@ fn accept_page<'a>(
     Ok(AcceptPage {
         layout: Layout {
             user_name: None,
-            csrf_token: csrf::token(session)?,
+            csrf_token: csrf::form_token(req, session)?,
         },
         action: format!("/invitations/{raw_token}"),
         greeting_name: match &invitation.given_name {
@@ -119,6 +120,7 @@ struct ExistingAccountPage<'a> {
 }
 
 pub async fn show(
+    req: HttpRequest,
     ctx: web::Data<AppContext>,
     session: Session,
     token: web::Path<String>,
@@ -127,6 +129,7 @@ pub async fn show(
     let Some(invitee) = existing_account(&ctx, &invitation).await? else {
         return render(&accept_page(
             &ctx,
+            &req,
             &session,
             &token,
             &invitation,
@@ -155,7 +158,7 @@ pub async fn show(
     render(&ExistingAccountPage {
         layout: Layout {
             user_name: signed_in_name,
-            csrf_token: csrf::token(&session)?,
+            csrf_token: csrf::form_token(&req, &session)?,
         },
         invited_to,
         role_label: invitation.role.label().to_lowercase(),
@@ -236,7 +239,7 @@ pub async fn accept(
             errors.add(error);
             return render_with_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &accept_page(&ctx, &session, &token, &invitation, errors)?,
+                &accept_page(&ctx, &req, &session, &token, &invitation, errors)?,
             );
         }
     };

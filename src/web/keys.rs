@@ -15,6 +15,7 @@ use crate::store::audit::AuditEvent;
 use crate::store::jobs::JobKind;
 use crate::store::ssh_keys::{AddKeyError, MAX_KEYS};
 use crate::usecases::invitations::format_date;
+use crate::usecases::notices::{self, CredentialChange};
 
 struct KeyRow {
     id: String,
@@ -226,6 +227,15 @@ async fn add_key_text(
     match added {
         Ok(()) => {
             crate::jobs::apply_now(ctx, JobKind::SyncAccount, &user.person.id).await;
+            notices::credentials_changed(
+                ctx,
+                &user.person,
+                CredentialChange::KeyAdded {
+                    fingerprint: &key.fingerprint,
+                },
+                ip.as_deref(),
+            )
+            .await;
             Ok(see_other("/account/keys?done=added"))
         }
         Err(AddKeyError::Duplicate) => {
@@ -261,16 +271,23 @@ pub async fn remove(
     require_account(&user)?;
     let ip =
         super::client_ip(&req, ctx.settings.server.trust_forwarded_for).map(|ip| ip.to_string());
+    let key = ctx
+        .store
+        .keys_of(&user.person.id)
+        .await?
+        .into_iter()
+        .find(|key| key.id == *path)
+        .ok_or(WebError::NotFound)?;
     let removed = ctx
         .store
         .remove_key(
             &user.person.id,
-            &path,
+            &key.id,
             AuditEvent {
                 actor_id: Some(&user.person.id),
                 action: "ssh_key.removed",
                 client_ip: ip.as_deref(),
-                details: "removed a key".into(),
+                details: format!("removed key {}", key.fingerprint),
                 ..AuditEvent::default()
             },
             now(),
@@ -280,5 +297,15 @@ pub async fn remove(
         return Err(WebError::NotFound);
     }
     crate::jobs::apply_now(&ctx, JobKind::SyncAccount, &user.person.id).await;
+    notices::credentials_changed(
+        &ctx,
+        &user.person,
+        CredentialChange::KeyRemoved {
+            fingerprint: &key.fingerprint,
+            by_staff: false,
+        },
+        ip.as_deref(),
+    )
+    .await;
     Ok(see_other("/account/keys?done=removed"))
 }

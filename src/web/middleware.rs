@@ -146,18 +146,29 @@ impl RootSpanBuilder for RequestSpan {
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
-        match outcome {
+        let (status, error) = match outcome {
             Ok(response) => {
                 let route = response
                     .request()
                     .match_pattern()
                     .unwrap_or_else(|| "(no route)".into());
                 span.record("route", route.as_str());
-                span.record("status", response.status().as_u16());
+                (response.status(), response.response().error())
             }
-            Err(error) => {
-                span.record("status", error.as_response_error().status_code().as_u16());
+            Err(error) => (error.as_response_error().status_code(), Some(error)),
+        };
+        span.record("status", status.as_u16());
+        let Some(error) = error else { return };
+        // ERROR is for what an operator must act on; a visitor's mistake or a redirect to
+        // the sign-in page is routine.
+        span.in_scope(|| {
+            if status.is_server_error() {
+                tracing::error!(%status, error = ?error, "request failed");
+            } else if status.is_client_error() {
+                tracing::info!(%status, error = ?error, "request refused");
+            } else {
+                tracing::debug!(%status, error = ?error, "request redirected");
             }
-        }
+        });
     }
 }

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod middleware;
 pub mod orgs;
 pub mod pages;
+pub mod password_reset;
 pub mod profile;
 pub mod setup;
 pub mod sso;
@@ -65,10 +66,10 @@ routes! {
     post "/account/name" => profile::rename,
     post "/account/password" => profile::change_password,
     post "/account/identities/unlink" => profile::unlink_identity,
-    get "/password-reset" => profile::reset_form,
-    post "/password-reset" => profile::reset_request,
-    get "/password-reset/{token}" => profile::reset_choose,
-    post "/password-reset/{token}" => profile::reset_set,
+    get "/password-reset" => password_reset::reset_form,
+    post "/password-reset" => password_reset::reset_request,
+    get "/password-reset/{token}" => password_reset::reset_choose,
+    post "/password-reset/{token}" => password_reset::reset_set,
     get "/account/keys" => keys::list,
     post "/account/keys" => keys::add,
     post "/account/keys/upload" => keys::upload,

@@ -161,7 +161,7 @@ pub async fn create(
         Err(OrganisationError::ShortNameTaken(_)) => {
             errors.add(crate::domain::FieldError::new(
                 "short_name",
-                "Another organisation already has this short name. Choose another.",
+                "This name is already taken, by another organisation or by a group or person in the directory. Choose another.",
             ));
             render_with_status(StatusCode::CONFLICT, &list_page(&ctx, &user, errors, form).await?)
         }

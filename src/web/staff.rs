@@ -14,7 +14,9 @@ use crate::auth::guard::{self, Granted};
 use crate::auth::identity::SignedIn;
 use crate::context::{AppContext, now};
 use crate::directory::LiveEntry;
-use crate::domain::{Email, FieldError, Permission, PersonName, Role, SearchText};
+use crate::domain::{
+    AccountAction, Email, FieldError, Permission, PersonName, Refusal, Role, SearchText,
+};
 use crate::mail::NoticeMail;
 use crate::store::audit::{AuditEvent, RecordedEvent};
 use crate::store::jobs::JobKind;
@@ -23,7 +25,9 @@ use crate::store::ssh_keys::StoredKey;
 use crate::store::staff::{AccountSearch, PersonMembership, StaffError, StaffGrant, StatusFilter};
 use crate::usecases::accounts::expected_account;
 use crate::usecases::invitations::format_date;
+use crate::usecases::notices::{self, CredentialChange};
 use crate::usecases::organisations::today_iso;
+use crate::usecases::staff_actions::{self, StaffActionError, StaffActor};
 
 const ACCOUNTS_PER_PAGE: i64 = 50;
 
@@ -50,6 +54,28 @@ impl From<StaffError> for WebError {
             ),
             StaffError::Store(error) => error.into(),
         }
+    }
+}
+
+impl From<StaffActionError> for WebError {
+    fn from(error: StaffActionError) -> Self {
+        match error {
+            StaffActionError::Refused(refusal @ Refusal::StaffAccount) => {
+                WebError::Forbidden(refusal.message().into())
+            }
+            StaffActionError::Refused(refusal) => WebError::Conflict(refusal.message().into()),
+            StaffActionError::Conflict(message) => WebError::Conflict(message.into()),
+            StaffActionError::Staff(error) => error.into(),
+            StaffActionError::Store(error) => error.into(),
+        }
+    }
+}
+
+/// The signed-in staff member as the use cases take them.
+fn actor<'a>(user: &'a SignedIn, ip: Option<&'a str>) -> StaffActor<'a> {
+    StaffActor {
+        person: &user.person,
+        client_ip: ip,
     }
 }
 
@@ -247,11 +273,23 @@ struct AccountPage {
     email: String,
     errors: FormErrors,
     may: Granted,
+    /// False for a staff account seen by someone who is not a site administrator (and for
+    /// your own account): only resync is offered then.
+    may_change: bool,
+    /// The staff member's own account.
+    own: bool,
 }
 
 impl AccountPage {
     fn can(&self, permission: &str) -> bool {
         let deleted = self.person.status == AccountStatus::Deleted;
+        if permission != "resync" && !self.may_change {
+            return false;
+        }
+        // Nobody locks or deletes themselves; the controls are not offered.
+        if self.own && (permission == "lock" || permission == "delete") {
+            return false;
+        }
         let wanted = match permission {
             "edit" => Permission::EditAccounts,
             "reset" => Permission::SendPasswordReset,
@@ -351,6 +389,7 @@ async fn account_page(
     typed: Option<TypedContact>,
 ) -> Result<AccountPage, WebError> {
     let may = guard::site_wide(ctx, user).await?;
+    let may_change = staff_actions::may_change_account(ctx, &user.person, &person).await?;
     let memberships = ctx.store.memberships_of_person(&person.id).await?;
     let roles = ctx
         .store
@@ -407,6 +446,8 @@ async fn account_page(
         email: typed.email,
         errors,
         may,
+        may_change,
+        own: person.id == user.person.id,
         person,
     })
 }
@@ -485,6 +526,14 @@ pub async fn change_contact(
     form: web::Form<ContactForm>,
 ) -> Result<HttpResponse, WebError> {
     let person = staff_and_account(&ctx, &user, Permission::EditAccounts, &path).await?;
+    let ip = super::audit_ip(&req, &ctx);
+    staff_actions::permit(
+        &ctx,
+        actor(&user, ip.as_deref()),
+        &person,
+        AccountAction::ChangeContact,
+    )
+    .await?;
     if person.status == AccountStatus::Deleted {
         return Err(deleted_account());
     }
@@ -494,7 +543,11 @@ pub async fn change_contact(
     let email = errors.check(Email::parse(&form.email));
     if let Some(email) = &email
         && email.normalized() != person.email.to_lowercase()
-        && ctx.store.person_by_email(email).await?.is_some()
+        && ctx
+            .store
+            .person_by_email(email)
+            .await?
+            .is_some_and(|other| other.id != person.id)
     {
         errors.add(FieldError::new(
             "email",
@@ -518,7 +571,6 @@ pub async fn change_contact(
         Some(given) => format!("{given} {surname}"),
         None => surname.to_string(),
     };
-    let ip = super::audit_ip(&req, &ctx);
     let mut details = format!("name {} → {new_name}", person.display_name());
     if email_changed {
         details.push_str(&format!("; email {old_email} → {}", email.as_str()));
@@ -588,6 +640,14 @@ pub async fn send_reset(
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let person = staff_and_account(&ctx, &user, Permission::SendPasswordReset, &path).await?;
+    let ip = super::audit_ip(&req, &ctx);
+    staff_actions::permit(
+        &ctx,
+        actor(&user, ip.as_deref()),
+        &person,
+        AccountAction::SendPasswordReset,
+    )
+    .await?;
     match person.status {
         AccountStatus::Deleted => return Err(deleted_account()),
         AccountStatus::Locked => return Err(locked_account()),
@@ -601,7 +661,6 @@ pub async fn send_reset(
                 "The reset link could not be emailed (the mail server did not take it). Try again in a few minutes.".into(),
             )
         })?;
-    let ip = super::audit_ip(&req, &ctx);
     ctx.store
         .record_audit(
             &AuditEvent {
@@ -633,18 +692,6 @@ pub async fn lock(
     form: web::Form<LockForm>,
 ) -> Result<HttpResponse, WebError> {
     let person = staff_and_account(&ctx, &user, Permission::LockAccounts, &path).await?;
-    match person.status {
-        AccountStatus::Deleted => return Err(deleted_account()),
-        AccountStatus::Locked => {
-            return Err(WebError::Conflict("This account is already locked.".into()));
-        }
-        AccountStatus::Active => {}
-    }
-    if person.id == user.person.id {
-        return Err(WebError::Conflict(
-            "You cannot lock your own account.".into(),
-        ));
-    }
     let reason = form.reason.trim();
     if reason.chars().count() > 200 || reason.chars().any(char::is_control) {
         return Err(WebError::BadRequest(
@@ -652,24 +699,7 @@ pub async fn lock(
         ));
     }
     let ip = super::audit_ip(&req, &ctx);
-    ctx.store
-        .lock_account(
-            &person.id,
-            reason,
-            staff_event(
-                &user,
-                ip.as_deref(),
-                "account.locked",
-                if reason.is_empty() {
-                    "locked".into()
-                } else {
-                    format!("locked: {reason}")
-                },
-            ),
-            now(),
-        )
-        .await?;
-    crate::jobs::apply_now(&ctx, JobKind::SyncAccount, &person.id).await;
+    staff_actions::lock(&ctx, actor(&user, ip.as_deref()), &person, reason).await?;
     Ok(back_to_account(&person, "locked"))
 }
 
@@ -680,18 +710,8 @@ pub async fn unlock(
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let person = staff_and_account(&ctx, &user, Permission::LockAccounts, &path).await?;
-    if person.status != AccountStatus::Locked {
-        return Err(WebError::Conflict("This account is not locked.".into()));
-    }
     let ip = super::audit_ip(&req, &ctx);
-    ctx.store
-        .unlock_account(
-            &person.id,
-            staff_event(&user, ip.as_deref(), "account.unlocked", "unlocked".into()),
-            now(),
-        )
-        .await?;
-    crate::jobs::apply_now(&ctx, JobKind::SyncAccount, &person.id).await;
+    staff_actions::unlock(&ctx, actor(&user, ip.as_deref()), &person).await?;
     Ok(back_to_account(&person, "unlocked"))
 }
 
@@ -703,6 +723,14 @@ pub async fn remove_key(
 ) -> Result<HttpResponse, WebError> {
     let (person_id, key_id) = path.into_inner();
     let person = staff_and_account(&ctx, &user, Permission::RemoveKeys, &person_id).await?;
+    let ip = super::audit_ip(&req, &ctx);
+    staff_actions::permit(
+        &ctx,
+        actor(&user, ip.as_deref()),
+        &person,
+        AccountAction::RemoveKey,
+    )
+    .await?;
     let key = ctx
         .store
         .keys_of(&person.id)
@@ -710,7 +738,6 @@ pub async fn remove_key(
         .into_iter()
         .find(|key| key.id == key_id)
         .ok_or(WebError::NotFound)?;
-    let ip = super::audit_ip(&req, &ctx);
     let removed = ctx
         .store
         .remove_key(
@@ -729,6 +756,16 @@ pub async fn remove_key(
         return Err(WebError::NotFound);
     }
     crate::jobs::apply_now(&ctx, JobKind::SyncAccount, &person.id).await;
+    notices::credentials_changed(
+        &ctx,
+        &person,
+        CredentialChange::KeyRemoved {
+            fingerprint: &key.fingerprint,
+            by_staff: true,
+        },
+        ip.as_deref(),
+    )
+    .await;
     Ok(back_to_account(&person, "key-removed"))
 }
 
@@ -820,11 +857,6 @@ pub async fn delete(
     if person.status == AccountStatus::Deleted {
         return Err(deleted_account());
     }
-    if person.id == user.person.id {
-        return Err(WebError::Conflict(
-            "You cannot delete your own account.".into(),
-        ));
-    }
     let confirm_with = confirmation_of(&person);
     if form.confirm.trim() != confirm_with {
         let mut errors = FormErrors::default();
@@ -844,30 +876,15 @@ pub async fn delete(
         );
     }
     let ip = super::audit_ip(&req, &ctx);
-    let organisations = ctx
-        .store
-        .delete_account(
-            &person.id,
-            staff_event(
-                &user,
-                ip.as_deref(),
-                "account.deleted",
-                format!(
-                    "deleted {} ({}, uidNumber {})",
-                    person.display_name(),
-                    confirm_with,
-                    person
-                        .uid_number
-                        .map_or_else(|| "none".to_string(), |uid| uid.to_string())
-                ),
-            ),
-            now(),
-        )
-        .await?;
-    crate::jobs::apply_now(&ctx, JobKind::SyncAccount, &person.id).await;
-    for organisation_id in &organisations {
-        crate::jobs::apply_now(&ctx, JobKind::SyncGroup, organisation_id).await;
-    }
+    let details = format!(
+        "deleted {} ({}, uidNumber {})",
+        person.display_name(),
+        confirm_with,
+        person
+            .uid_number
+            .map_or_else(|| "none".to_string(), |uid| uid.to_string())
+    );
+    staff_actions::delete(&ctx, actor(&user, ip.as_deref()), &person, details).await?;
     Ok(see_other("/admin/accounts?done=deleted"))
 }
 
@@ -1013,20 +1030,8 @@ pub async fn revoke(
         .await?
         .ok_or(WebError::NotFound)?;
     let ip = super::audit_ip(&req, &ctx);
-    let revoked = ctx
-        .store
-        .revoke_site_role(
-            &person.id,
-            role,
-            staff_event(
-                &user,
-                ip.as_deref(),
-                "staff.revoked",
-                format!("revoked {} from {}", role.label(), person.display_name()),
-            ),
-            now(),
-        )
-        .await?;
+    let revoked =
+        staff_actions::revoke_staff_role(&ctx, actor(&user, ip.as_deref()), &person, role).await?;
     if !revoked {
         return Err(WebError::NotFound);
     }

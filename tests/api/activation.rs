@@ -138,7 +138,7 @@ async fn bad_and_taken_usernames_get_a_clear_message_next_to_the_field() {
         .invite_to(&org, "marie@example.org", "Curie", Role::Member)
         .await;
     let browser = accept(&app, &link).await;
-    let cases: [(&str, u16, &str); 9] = [
+    let cases: [(&str, u16, &str); 11] = [
         (
             "root",
             422,
@@ -167,9 +167,19 @@ async fn bad_and_taken_usernames_get_a_clear_message_next_to_the_field() {
             "This username is already taken. Choose another.",
         ),
         (
-            "users",
+            "chemistry",
             409,
             "This username is already taken. Choose another.",
+        ),
+        (
+            "users",
+            422,
+            "This name is reserved for the system. Choose another.",
+        ),
+        (
+            "wheel",
+            422,
+            "This name is reserved for the system. Choose another.",
         ),
         (
             "astro",

@@ -344,3 +344,99 @@ async fn every_route_answers_each_kind_of_visitor_as_decided() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// The account routes again, on an account that holds a staff role: only site admins may
+/// change it (resync changes nobody's access, so helpdesk keeps it).
+const ON_STAFF: &[(&str, &str, Access)] = &[
+    ("get", "/admin/accounts/{person}", Access::Only(STAFF)),
+    (
+        "post",
+        "/admin/accounts/{person}/contact",
+        Access::Only(ADMIN),
+    ),
+    (
+        "post",
+        "/admin/accounts/{person}/password-reset",
+        Access::Only(ADMIN),
+    ),
+    ("post", "/admin/accounts/{person}/lock", Access::Only(ADMIN)),
+    (
+        "post",
+        "/admin/accounts/{person}/unlock",
+        Access::Only(ADMIN),
+    ),
+    (
+        "post",
+        "/admin/accounts/{person}/keys/{key}/remove",
+        Access::Only(ADMIN),
+    ),
+    (
+        "post",
+        "/admin/accounts/{person}/resync",
+        Access::Only(STAFF),
+    ),
+    (
+        "get",
+        "/admin/accounts/{person}/delete",
+        Access::Only(ADMIN),
+    ),
+    (
+        "post",
+        "/admin/accounts/{person}/delete",
+        Access::Only(ADMIN),
+    ),
+];
+
+#[tokio::test]
+async fn accounts_holding_a_staff_role_are_changed_only_by_site_admins() {
+    let app = TestApp::spawn().await;
+    app.signed_in_admin("admin@example.org").await;
+    let helpdesk = app.staff_browser("desk@example.org", Role::Helpdesk).await;
+    // The subject: a member with a POSIX account and a key, then given a staff role.
+    let astro = app.create_org("Astro", "astro").await;
+    let subject = app.activated_member(&astro, "tom").await;
+    assert_eq!(add_key(&subject, &ed25519_key(8)).await.status(), 303);
+    let granted = app
+        .browser
+        .submit(
+            "/admin/staff",
+            "/admin/staff",
+            &[("email", "tom@example.org"), ("role", "helpdesk")],
+        )
+        .await;
+    assert_eq!(granted.status(), 303);
+    let subject_id = app.person_id("tom@example.org").await;
+    let key_id = app.context.store.keys_of(&subject_id).await.unwrap()[0]
+        .id
+        .clone();
+    let mut wrong = Vec::new();
+    // Helpdesk first, so the admin's lock and key removal do not change what it meets.
+    for (visitor, browser) in [(Helpdesk, &helpdesk), (Admin, &app.browser)] {
+        let token = browser.page("/account").await.csrf_token();
+        for (method, pattern, access) in ON_STAFF {
+            let path = pattern
+                .replace("{person}", &subject_id)
+                .replace("{key}", &key_id);
+            let response = if *method == "get" {
+                browser.get(&path).await
+            } else {
+                let mut form = vec![("csrf_token", token.as_str())];
+                form.extend_from_slice(SAMPLE_FORM);
+                browser.post_form(&path, &form).await
+            };
+            let route = format!(
+                "{} {pattern} on staff as {visitor:?}",
+                method.to_uppercase()
+            );
+            let got = outcome_of(&response, &route);
+            let want = expected(*access, visitor);
+            if got != want {
+                wrong.push(format!(
+                    "{route}: expected {want:?}, got {got:?} ({})",
+                    response.status()
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod account_abuse;
 mod activation;
 mod admin;
 mod authorization;
@@ -15,6 +16,7 @@ mod keys;
 mod lifecycle;
 mod mail;
 mod members;
+mod notices;
 mod org_invitations;
 mod orgs;
 mod pages;
@@ -24,3 +26,4 @@ mod sessions;
 mod sign_in;
 mod sso;
 mod staff;
+mod staff_boundaries;

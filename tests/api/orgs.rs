@@ -77,7 +77,29 @@ async fn bad_or_taken_short_names_are_refused_next_to_the_field() {
         (
             "astro",
             "409",
-            "Another organisation already has this short name. Choose another.",
+            "This name is already taken, by another organisation or by a group or person in the directory. Choose another.",
+        ),
+        // A group LDAP already has (from the sample directory).
+        (
+            "chemistry",
+            "409",
+            "This name is already taken, by another organisation or by a group or person in the directory. Choose another.",
+        ),
+        // System groups: members would gain their powers on every machine.
+        (
+            "wheel",
+            "422",
+            "This name belongs to a system group (such as wheel, sudo or docker) or a system account. Choose another.",
+        ),
+        (
+            "sudo",
+            "422",
+            "This name belongs to a system group (such as wheel, sudo or docker) or a system account. Choose another.",
+        ),
+        (
+            "systemd-journal",
+            "422",
+            "This name belongs to a system group (such as wheel, sudo or docker) or a system account. Choose another.",
         ),
     ];
     for (short_name, status, message) in cases {

@@ -85,6 +85,15 @@ async fn an_existing_account_signs_in_and_stays_linked_when_the_provider_email_c
     assert_eq!(account.text("dd.username"), "ada");
     assert_eq!(account.text("table.identities td.subject"), "sub-ada");
     assert_eq!(account.text("table.identities td.issuer"), provider.issuer);
+    // Ada hears of the link, with where it came from and what to do if it was not her.
+    let mail = crate::staff::mail_with_subject(
+        &app,
+        "ada@example.org",
+        "A sign-in identity was linked to your Roster account",
+    )
+    .await;
+    assert!(mail.text.contains(&provider.issuer), "{}", mail.text);
+    assert!(mail.text.contains("127.0.0.1"), "{}", mail.text);
 
     // The provider now gives another email for the same subject: still Ada's account.
     provider
@@ -121,6 +130,12 @@ async fn an_existing_account_signs_in_and_stays_linked_when_the_provider_email_c
         )
         .await;
     assert_eq!(location(&response), "/account?done=unlinked");
+    crate::staff::mail_with_subject(
+        &app,
+        "ada@example.org",
+        "A sign-in identity was unlinked from your Roster account",
+    )
+    .await;
     assert!(
         again
             .page("/account")
