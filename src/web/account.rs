@@ -203,7 +203,7 @@ pub async fn sign_in(
         None => AttemptKey::UnknownLogin(login.as_str().to_string()),
     };
     if let Some(Err(RetryAfter(wait))) = ip.map(|ip| ctx.sign_in_limiter.check(ip, &key)) {
-        tracing::warn!(ip = ?ip, "sign-in rate limit reached");
+        tracing::info!(ip = ?ip, "sign-in rate limit reached");
         let seconds = wait.as_secs().max(1);
         let mut response = failed(
             StatusCode::TOO_MANY_REQUESTS,

@@ -93,7 +93,7 @@ pub async fn callback(
         .as_deref()
         .is_some_and(|state| crate::auth::same_secret(&pending.state, state));
     if !state_matches {
-        tracing::warn!("single sign-on callback with a wrong state");
+        tracing::info!("single sign-on callback with a wrong state");
         return Err(start_again(
             "This sign-in answer does not belong to the sign-in you started.",
         ));
