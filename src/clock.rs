@@ -4,7 +4,23 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use crate::domain::UnixTime;
+use crate::domain::{EndDate, UnixTime};
+
+/// The wall clock: seconds since the Unix epoch. The only place time is read; code that
+/// tests drive by moving time uses a [`Clock`] instead.
+pub fn now() -> UnixTime {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Today's date, by the wall clock (UTC).
+pub fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
+}
+
+/// Today's date for membership end checks, as stored (`YYYY-MM-DD`).
+pub fn today_iso() -> String {
+    EndDate::from_date(today()).to_iso()
+}
 
 /// Wall-clock time plus an offset that only tests set.
 #[derive(Clone, Default, Debug)]
@@ -14,8 +30,7 @@ pub struct Clock {
 
 impl Clock {
     pub fn now(&self) -> UnixTime {
-        time::OffsetDateTime::now_utc().unix_timestamp()
-            + self.offset_seconds.load(Ordering::Relaxed)
+        now() + self.offset_seconds.load(Ordering::Relaxed)
     }
 
     /// Moves this clock (and every copy of it) forward; for tests.

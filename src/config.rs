@@ -144,6 +144,13 @@ pub struct LdapSettings {
     pub locked_shell: String,
 }
 
+impl LdapSettings {
+    /// The home directory of `username`, from `home_directory`'s `{username}` pattern.
+    pub fn home_directory_of(&self, username: &str) -> String {
+        self.home_directory.replace("{username}", username)
+    }
+}
+
 fn default_locked_shell() -> String {
     "/usr/sbin/nologin".into()
 }

@@ -88,10 +88,5 @@ impl AppContext {
     }
 }
 
-pub fn now() -> crate::domain::UnixTime {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-pub fn today() -> time::Date {
-    time::OffsetDateTime::now_utc().date()
-}
+// The wall clock lives in `clock`; these names stay for the many callers.
+pub use crate::clock::{now, today};

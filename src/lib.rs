@@ -6,6 +6,7 @@ pub mod config;
 pub mod context;
 pub mod directory;
 pub mod domain;
+pub mod entropy;
 pub mod jobs;
 pub mod mail;
 pub mod startup;

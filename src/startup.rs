@@ -11,10 +11,10 @@ use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
-use crate::auth::csrf;
 use crate::auth::session_store::DbSessionStore;
 use crate::config::Settings;
 use crate::context::{AppContext, ContextError};
+use crate::web::csrf;
 use crate::web::error::WebError;
 use crate::web::middleware::{RequestSpan, render_error_page, security_headers};
 

@@ -1,9 +1,7 @@
-//! Who is asking, and may they: sessions, password sign-in, CSRF, rate limits, and the
-//! extractors handlers use to require a signed-in person.
+//! Authentication services that know nothing of HTTP handlers: password hashing, the
+//! session store, the OpenID Connect client and attempt limits. The HTTP side (CSRF
+//! middleware, the signed-in extractor, permission guards) is in `web`.
 
-pub mod csrf;
-pub mod guard;
-pub mod identity;
 pub mod oidc;
 pub mod password;
 pub mod rate_limit;

@@ -7,7 +7,6 @@ use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, Upd
 use actix_web::cookie::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::TryRng;
 use sha2::{Digest, Sha256};
 
 use super::SESSION_PERSON_ID;
@@ -53,8 +52,7 @@ fn key_hash(key: &str) -> String {
 }
 
 fn new_key() -> anyhow::Result<SessionKey> {
-    let mut bytes = [0u8; 32];
-    rand::rngs::SysRng.try_fill_bytes(&mut bytes)?;
+    let bytes: [u8; 32] = crate::entropy::random_bytes()?;
     Ok(SessionKey::try_from(URL_SAFE_NO_PAD.encode(bytes))?)
 }
 

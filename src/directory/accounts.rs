@@ -6,6 +6,7 @@ use ldap3::{LdapError, Mod, Scope, SearchOptions, dn_escape, ldap_escape};
 
 use super::groups::GroupState;
 use super::{Directory, DirectoryError};
+use crate::config::LdapSettings;
 
 /// LDAP result code 32: the entry does not exist.
 const NO_SUCH_OBJECT: u32 = 32;
@@ -27,7 +28,57 @@ pub struct AccountState {
     pub ssh_keys: Vec<String>,
 }
 
+/// What the portal knows of a POSIX account, from which its entry follows.
+pub struct AccountFacts {
+    pub username: String,
+    pub uid_number: i64,
+    pub gid_number: i64,
+    pub surname: String,
+    pub given_name: Option<String>,
+    pub email: String,
+    /// The shell the person chose, if any.
+    pub login_shell: Option<String>,
+    pub password_hash: Option<String>,
+    /// Locked (or deleted): the entry must let nobody in.
+    pub locked: bool,
+    pub ssh_keys: Vec<String>,
+}
+
 impl AccountState {
+    /// What the entry must hold. A locked account's entry has no userPassword and no
+    /// sshPublicKey and the locked shell, so neither a bind nor an SSH key gets in;
+    /// unlocking writes them back.
+    pub fn expected(facts: AccountFacts, ldap: &LdapSettings) -> Self {
+        let login_shell = if facts.locked {
+            ldap.locked_shell.clone()
+        } else {
+            facts
+                .login_shell
+                .or_else(|| ldap.login_shells.first().cloned())
+                .unwrap_or_else(|| "/bin/bash".into())
+        };
+        Self {
+            home_directory: ldap.home_directory_of(&facts.username),
+            username: facts.username,
+            surname: facts.surname,
+            given_name: facts.given_name,
+            email: facts.email,
+            uid_number: facts.uid_number,
+            gid_number: facts.gid_number,
+            login_shell,
+            password_hash: if facts.locked {
+                None
+            } else {
+                facts.password_hash
+            },
+            ssh_keys: if facts.locked {
+                Vec::new()
+            } else {
+                facts.ssh_keys
+            },
+        }
+    }
+
     fn common_name(&self) -> String {
         match &self.given_name {
             Some(given) => format!("{given} {}", self.surname),

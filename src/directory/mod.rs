@@ -8,7 +8,7 @@ mod accounts;
 mod groups;
 mod people;
 
-pub use accounts::{AccountState, LiveEntry};
+pub use accounts::{AccountFacts, AccountState, LiveEntry};
 pub use groups::GroupState;
 pub use people::{DirectoryPerson, SearchResults};
 

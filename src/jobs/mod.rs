@@ -5,12 +5,14 @@
 
 use std::time::Duration;
 
+use crate::clock::today_iso;
 use crate::context::{AppContext, now};
 use crate::directory::GroupState;
+use crate::directory::{AccountFacts, AccountState};
+use crate::store::StoreError;
 use crate::store::jobs::{Job, JobKind};
 use crate::store::people::AccountStatus;
-use crate::usecases::accounts::expected_account;
-use crate::usecases::organisations::today_iso;
+use crate::store::people::Person;
 
 pub mod lifecycle;
 
@@ -198,6 +200,46 @@ async fn sync_account(ctx: &AppContext, person_id: &str) -> Result<(), JobError>
         .sync_account(&state)
         .await
         .map_err(JobError::from)
+}
+
+/// What the person's LDAP entry must hold, from the portal's state; `None` for a person
+/// whose entry the portal does not manage (a linked directory entry, or set-up not done).
+/// The outbox writes with it and the staff account page compares LDAP with it.
+pub async fn expected_account(
+    ctx: &AppContext,
+    person: &Person,
+) -> Result<Option<AccountState>, StoreError> {
+    let (Some(username), Some(uid_number), Some(gid_number)) = (
+        person.username.clone(),
+        person.uid_number,
+        person.gid_number,
+    ) else {
+        return Ok(None);
+    };
+    let locked = person.status != AccountStatus::Active;
+    let ssh_keys = if locked {
+        Vec::new()
+    } else {
+        ctx.store
+            .keys_of(&person.id)
+            .await?
+            .into_iter()
+            .map(|key| key.openssh)
+            .collect()
+    };
+    let facts = AccountFacts {
+        username,
+        uid_number,
+        gid_number,
+        surname: person.surname.clone(),
+        given_name: person.given_name.clone(),
+        email: person.email.clone(),
+        login_shell: person.login_shell.clone(),
+        password_hash: person.password_hash.clone(),
+        locked,
+        ssh_keys,
+    };
+    Ok(Some(AccountState::expected(facts, &ctx.settings.ldap)))
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use super::audit::{self, AuditEvent};
 use super::jobs::{self, JobKind};
-use super::memberships::MemberKeys;
+use super::member_keys::MemberKeys;
 use super::{Store, StoreError, StoreResult, is_unique_violation};
 use crate::domain::{PosixUsername, UnixTime};
 

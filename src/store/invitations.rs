@@ -399,7 +399,7 @@ impl Store {
             .await?;
         match invitation.organisation_id.as_deref() {
             Some(organisation_id) => {
-                let keys = memberships::MemberKeys::of(
+                let keys = super::member_keys::MemberKeys::of(
                     &person_id,
                     surname.as_str(),
                     given_name.as_ref().map(PersonName::as_str),
@@ -495,7 +495,7 @@ impl Store {
                 let given_name: Option<String> = person.try_get("given_name")?;
                 let email: String = person.try_get("email")?;
                 let username: Option<String> = person.try_get("username")?;
-                let keys = memberships::MemberKeys::of(
+                let keys = super::member_keys::MemberKeys::of(
                     person_id,
                     &surname,
                     given_name.as_deref(),

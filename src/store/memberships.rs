@@ -5,6 +5,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::audit::{self, AuditEvent};
 use super::jobs::{self, JobKind};
+use super::member_keys::MemberKeys;
 use super::organisations::Versioned;
 use super::people::AccountStatus;
 use super::{Store, StoreError, StoreResult, is_unique_violation, new_id};
@@ -83,66 +84,6 @@ pub enum MembershipChange {
     Role(Role),
     EndDate(Option<EndDate>),
     Remove,
-}
-
-/// The member list's sort and search keys for one person: lowercased name, email and
-/// username, stored with each membership (migration 0003).
-pub(crate) struct MemberKeys {
-    pub(crate) sort_key: String,
-    pub(crate) search_text: String,
-}
-
-impl MemberKeys {
-    pub(crate) fn of(
-        person_id: &str,
-        surname: &str,
-        given_name: Option<&str>,
-        email: &str,
-        username: Option<&str>,
-    ) -> Self {
-        let (surname, given) = (
-            surname.to_lowercase(),
-            given_name.unwrap_or("").to_lowercase(),
-        );
-        Self {
-            sort_key: format!("{surname} {given} {person_id}"),
-            search_text: format!(
-                "{surname} {given} {} {}",
-                email.to_lowercase(),
-                username.unwrap_or("").to_lowercase()
-            ),
-        }
-    }
-}
-
-impl MemberKeys {
-    /// Writes these keys to the person and every membership of theirs, and moves the
-    /// versions of their organisations' member lists.
-    pub(crate) async fn store_for(
-        &self,
-        conn: &mut sqlx::AnyConnection,
-        person_id: &str,
-    ) -> StoreResult<()> {
-        for table in ["people", "memberships"] {
-            let column = if table == "people" { "id" } else { "person_id" };
-            sqlx::query(AssertSqlSafe(format!(
-                "UPDATE {table} SET sort_key = $1, search_text = $2 WHERE {column} = $3"
-            )))
-            .bind(&self.sort_key)
-            .bind(&self.search_text)
-            .bind(person_id)
-            .execute(&mut *conn)
-            .await?;
-        }
-        sqlx::query(
-            "UPDATE organisations SET members_version = members_version + 1 \
-             WHERE id IN (SELECT organisation_id FROM memberships WHERE person_id = $1)",
-        )
-        .bind(person_id)
-        .execute(&mut *conn)
-        .await?;
-        Ok(())
-    }
 }
 
 /// The organisations a person is a member of, inside a caller's transaction.

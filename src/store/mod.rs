@@ -12,6 +12,7 @@ pub mod ids;
 pub mod invitations;
 pub mod jobs;
 pub mod lifecycle;
+pub(crate) mod member_keys;
 pub mod memberships;
 pub mod organisations;
 pub mod passwords;

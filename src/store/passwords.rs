@@ -85,7 +85,7 @@ impl Store {
             .await?;
         let email: String = person.try_get("email")?;
         let username: Option<String> = person.try_get("username")?;
-        let keys = super::memberships::MemberKeys::of(
+        let keys = super::member_keys::MemberKeys::of(
             person_id,
             surname,
             given_name,

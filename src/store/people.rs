@@ -149,7 +149,7 @@ pub(crate) async fn insert(
     now: UnixTime,
 ) -> StoreResult<String> {
     let id = new_id();
-    let keys = super::memberships::MemberKeys::of(
+    let keys = super::member_keys::MemberKeys::of(
         &id,
         person.surname.as_str(),
         person.given_name.map(PersonName::as_str),

@@ -6,7 +6,8 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::audit::{self, AuditEvent};
 use super::jobs::{self, JobKind};
-use super::memberships::{MemberKeys, adjust_member_count, contains_pattern, organisation_ids_of};
+use super::member_keys::MemberKeys;
+use super::memberships::{adjust_member_count, contains_pattern, organisation_ids_of};
 use super::people::{self, Person};
 use super::{Store, StoreError, StoreResult, is_unique_violation};
 use crate::domain::{Email, PersonName, Role, UnixTime};

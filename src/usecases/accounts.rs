@@ -2,8 +2,8 @@
 //! shell, and the directory entry (through the outbox).
 
 use crate::context::{AppContext, now};
-use crate::directory::{AccountState, DirectoryError};
-use crate::domain::{PosixUsername, SecretToken};
+use crate::directory::DirectoryError;
+use crate::domain::PosixUsername;
 use crate::mail::PasswordResetMail;
 use crate::store::StoreError;
 use crate::store::accounts::{CompleteError, NewAccount};
@@ -11,7 +11,7 @@ use crate::store::audit::AuditEvent;
 use crate::store::ids::IdKind;
 use crate::store::jobs::JobKind;
 use crate::store::passwords::ResetBudget;
-use crate::store::people::{AccountStatus, Person};
+use crate::store::people::Person;
 use crate::usecases::invitations::format_date;
 
 #[derive(Debug, thiserror::Error)]
@@ -170,60 +170,6 @@ pub async fn complete_account(
         .await?)
 }
 
-/// What the person's LDAP entry must hold, from the portal's state; `None` for a person
-/// whose entry the portal does not manage (a linked directory entry, or set-up not done).
-/// A locked account's entry has no userPassword and no sshPublicKey and the locked shell,
-/// so neither a bind nor an SSH key gets in; unlocking writes them back.
-pub async fn expected_account(
-    ctx: &AppContext,
-    person: &Person,
-) -> Result<Option<AccountState>, StoreError> {
-    let (Some(username), Some(uid_number), Some(gid_number)) = (
-        person.username.clone(),
-        person.uid_number,
-        person.gid_number,
-    ) else {
-        return Ok(None);
-    };
-    let ldap = &ctx.settings.ldap;
-    let locked = person.status != AccountStatus::Active;
-    let login_shell = if locked {
-        ldap.locked_shell.clone()
-    } else {
-        person
-            .login_shell
-            .clone()
-            .or_else(|| ldap.login_shells.first().cloned())
-            .unwrap_or_else(|| "/bin/bash".into())
-    };
-    let ssh_keys = if locked {
-        Vec::new()
-    } else {
-        ctx.store
-            .keys_of(&person.id)
-            .await?
-            .into_iter()
-            .map(|key| key.openssh)
-            .collect()
-    };
-    Ok(Some(AccountState {
-        home_directory: ldap.home_directory.replace("{username}", &username),
-        username,
-        surname: person.surname.clone(),
-        given_name: person.given_name.clone(),
-        email: person.email.clone(),
-        uid_number,
-        gid_number,
-        login_shell,
-        password_hash: if locked {
-            None
-        } else {
-            person.password_hash.clone()
-        },
-        ssh_keys,
-    }))
-}
-
 /// How long a password-reset link works.
 pub const RESET_LINK_SECONDS: i64 = 3600;
 
@@ -236,7 +182,7 @@ pub async fn send_password_reset(
     person: &Person,
     sent_by_staff: bool,
 ) -> anyhow::Result<bool> {
-    let token = SecretToken::generate()?;
+    let token = crate::entropy::secret_token()?;
     let now = ctx.clock.now();
     let expires_at = now + RESET_LINK_SECONDS;
     let budget = (!sent_by_staff).then(|| ResetBudget {

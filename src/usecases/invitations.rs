@@ -59,8 +59,8 @@ pub async fn create_invitation(
     ctx: &AppContext,
     request: InvitationRequest<'_>,
 ) -> Result<CreatedInvitation, InvitationError> {
-    let token =
-        SecretToken::generate().map_err(|error| InvitationError::Random(error.to_string()))?;
+    let token = crate::entropy::secret_token()
+        .map_err(|error| InvitationError::Random(error.to_string()))?;
     let created_at = now();
     let expires_at = created_at + i64::from(ctx.settings.security.invitation_ttl_days) * 86_400;
     let id = ctx
@@ -148,8 +148,8 @@ pub async fn resend_invitation(
     actor_id: &str,
     client_ip: Option<&str>,
 ) -> Result<Option<CreatedInvitation>, InvitationError> {
-    let token =
-        SecretToken::generate().map_err(|error| InvitationError::Random(error.to_string()))?;
+    let token = crate::entropy::secret_token()
+        .map_err(|error| InvitationError::Random(error.to_string()))?;
     let sent_at = now();
     let expires_at = sent_at + i64::from(ctx.settings.security.invitation_ttl_days) * 86_400;
     let Some(invitation) = ctx

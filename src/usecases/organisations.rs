@@ -1,7 +1,7 @@
 //! Creating organisations (with a gidNumber) and changing their membership. Every change
 //! is stored with its group-sync job; `jobs::apply_now` then tries LDAP straight away.
 
-use crate::context::{AppContext, now, today};
+use crate::context::{AppContext, now};
 use crate::directory::DirectoryError;
 use crate::domain::{Description, Email, OrganisationName, Role, ShortName};
 use crate::store::StoreError;
@@ -178,9 +178,4 @@ pub async fn add_member_from_directory(
         .await?;
     crate::jobs::apply_now(ctx, JobKind::SyncGroup, &organisation.id).await;
     Ok(())
-}
-
-/// Today's date for membership end checks, as stored (`YYYY-MM-DD`).
-pub fn today_iso() -> String {
-    crate::domain::EndDate::from_date(today()).to_iso()
 }

@@ -9,8 +9,6 @@ use serde::Deserialize;
 
 use super::error::{WebError, describe_wait};
 use super::pages::{Layout, render, render_with_status};
-use crate::auth::csrf;
-use crate::auth::identity::{self, SignedIn};
 use crate::auth::rate_limit::{AttemptKey, RetryAfter};
 use crate::context::{AppContext, now};
 use crate::domain::LoginName;
@@ -18,6 +16,8 @@ use crate::domain::Permission;
 use crate::store::audit::AuditEvent;
 use crate::store::jobs::JobKind;
 use crate::store::people::AccountStatus;
+use crate::web::csrf;
+use crate::web::identity::{self, SignedIn};
 
 /// Shown for every failed sign-in, whether or not the account exists.
 pub const SIGN_IN_FAILED: &str = "The email address, username or password is not right.";
@@ -82,7 +82,7 @@ pub async fn home(
         .filter_map(|role| crate::domain::Role::parse(role))
         .map(|role| role.label())
         .collect();
-    let may = crate::auth::guard::site_wide(&ctx, &user).await?;
+    let may = crate::web::guard::site_wide(&ctx, &user).await?;
     let staff_links = [
         (Permission::ViewAccounts, "/admin/accounts", "Accounts"),
         (Permission::ManageStaff, "/admin/staff", "Staff roles"),

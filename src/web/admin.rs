@@ -7,11 +7,11 @@ use serde::Deserialize;
 use super::account::see_other;
 use super::error::WebError;
 use super::pages::{Layout, render};
-use crate::auth::guard;
-use crate::auth::identity::SignedIn;
 use crate::context::{AppContext, now};
 use crate::domain::Permission;
 use crate::usecases::invitations::format_date;
+use crate::web::guard;
+use crate::web::identity::SignedIn;
 
 struct JobRow {
     id: String,

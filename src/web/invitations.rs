@@ -8,13 +8,13 @@ use askama::Template;
 use super::account::see_other;
 use super::error::WebError;
 use super::pages::{FormErrors, Layout, NewPasswordForm, render, render_with_status};
-use crate::auth::identity::SignedIn;
-use crate::auth::{csrf, identity};
 use crate::context::{AppContext, now};
 use crate::domain::{InvitationState, NewPassword, SecretToken};
 use crate::store::invitations::{AcceptError, Acceptance, Invitation};
 use crate::store::jobs::JobKind;
 use crate::usecases::invitations::format_date;
+use crate::web::identity::SignedIn;
+use crate::web::{csrf, identity};
 
 #[derive(Template)]
 #[template(path = "invitations/accept.html")]

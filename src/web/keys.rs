@@ -8,7 +8,6 @@ use serde::Deserialize;
 use super::account::see_other;
 use super::error::WebError;
 use super::pages::{FormErrors, Layout, render, render_with_status};
-use crate::auth::identity::SignedIn;
 use crate::context::{AppContext, now};
 use crate::domain::{FieldError, SshPublicKey};
 use crate::store::audit::AuditEvent;
@@ -16,6 +15,7 @@ use crate::store::jobs::JobKind;
 use crate::store::ssh_keys::{AddKeyError, MAX_KEYS};
 use crate::usecases::invitations::format_date;
 use crate::usecases::notices::{self, CredentialChange};
+use crate::web::identity::SignedIn;
 
 struct KeyRow {
     id: String,

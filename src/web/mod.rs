@@ -4,8 +4,11 @@
 pub mod account;
 pub mod admin;
 pub mod assets;
+pub mod csrf;
 pub mod error;
+pub mod guard;
 pub mod health;
+pub mod identity;
 pub mod invitations;
 pub mod keys;
 pub mod middleware;

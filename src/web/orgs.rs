@@ -1,5 +1,5 @@
 //! The organisation pages: overview, members, directory search, invitations, history.
-//! Each handler goes through `auth::guard`, which answers 404 for an unknown organisation
+//! Each handler goes through `web::guard`, which answers 404 for an unknown organisation
 //! and 403 for one the person may not touch.
 
 use actix_web::http::StatusCode;
@@ -10,8 +10,6 @@ use serde::Deserialize;
 use super::account::see_other;
 use super::error::WebError;
 use super::pages::{FormErrors, Layout, Pager, query_value, render, render_with_status};
-use crate::auth::guard::{self, Granted};
-use crate::auth::identity::SignedIn;
 use crate::context::{AppContext, now, today};
 use crate::domain::{
     Description, Email, EndDate, OrganisationName, Permission, PersonName, Role, SearchText,
@@ -29,6 +27,8 @@ use crate::usecases::organisations::{
     AddFromDirectoryError, NewOrganisationRequest, OrganisationError, add_member_from_directory,
     create_organisation,
 };
+use crate::web::guard::{self, Granted};
+use crate::web::identity::SignedIn;
 
 const MEMBERS_PER_PAGE: i64 = 50;
 const DIRECTORY_PER_PAGE: usize = 25;

@@ -16,10 +16,10 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub fn for_user(user: &crate::auth::identity::SignedIn) -> Result<Self, WebError> {
+    pub fn for_user(user: &crate::web::identity::SignedIn) -> Result<Self, WebError> {
         Ok(Self {
             user_name: Some(user.person.display_name()),
-            csrf_token: crate::auth::csrf::token(&user.session)?,
+            csrf_token: crate::web::csrf::token(&user.session)?,
         })
     }
 }

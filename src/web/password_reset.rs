@@ -11,13 +11,13 @@ use super::account::see_other;
 use super::error::WebError;
 use super::pages::{FormErrors, Layout, NewPasswordForm, render, render_with_status};
 use super::profile::password_context;
-use crate::auth::identity;
 use crate::auth::rate_limit::RetryAfter;
 use crate::context::AppContext;
 use crate::domain::{Email, NewPassword, SecretToken};
 use crate::store::jobs::JobKind;
 use crate::store::people::AccountStatus;
 use crate::usecases::notices::{self, CredentialChange};
+use crate::web::identity;
 
 #[derive(Template)]
 #[template(path = "auth/reset_request.html")]
@@ -32,7 +32,7 @@ pub async fn reset_form(req: HttpRequest, session: Session) -> Result<HttpRespon
     render(&ResetRequestPage {
         layout: Layout {
             user_name: None,
-            csrf_token: crate::auth::csrf::form_token(&req, &session)?,
+            csrf_token: crate::web::csrf::form_token(&req, &session)?,
         },
         sent: false,
         email: String::new(),
@@ -56,7 +56,7 @@ pub async fn reset_request(
 ) -> Result<HttpResponse, WebError> {
     let layout = Layout {
         user_name: None,
-        csrf_token: crate::auth::csrf::form_token(&req, &session)?,
+        csrf_token: crate::web::csrf::form_token(&req, &session)?,
     };
     let email = match Email::parse(&form.email) {
         Ok(email) => email,
@@ -151,7 +151,7 @@ pub async fn reset_choose(
     render(&ResetChoosePage {
         layout: Layout {
             user_name: None,
-            csrf_token: crate::auth::csrf::form_token(&req, &session)?,
+            csrf_token: crate::web::csrf::form_token(&req, &session)?,
         },
         action: format!("/password-reset/{}", path.as_str()),
         errors: FormErrors::default(),
@@ -178,7 +178,7 @@ pub async fn reset_set(
                 &ResetChoosePage {
                     layout: Layout {
                         user_name: None,
-                        csrf_token: crate::auth::csrf::form_token(&req, &session)?,
+                        csrf_token: crate::web::csrf::form_token(&req, &session)?,
                     },
                     action: format!("/password-reset/{}", path.as_str()),
                     errors,

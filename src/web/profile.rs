@@ -9,13 +9,13 @@ use serde::Deserialize;
 use super::account::see_other;
 use super::error::WebError;
 use super::pages::{FormErrors, Layout, render, render_with_status};
-use crate::auth::identity::{self, SignedIn};
 use crate::auth::rate_limit::{AttemptKey, RetryAfter};
 use crate::context::{AppContext, now};
 use crate::domain::{FieldError, NewPassword, PersonName};
 use crate::store::audit::AuditEvent;
 use crate::store::jobs::JobKind;
 use crate::usecases::notices::{self, CredentialChange};
+use crate::web::identity::{self, SignedIn};
 
 #[derive(Template)]
 #[template(path = "account/profile.html")]

@@ -9,10 +9,10 @@ use serde::Deserialize;
 use super::account::see_other;
 use super::error::WebError;
 use super::pages::{FormErrors, Layout, render, render_with_status};
-use crate::auth::identity::SignedIn;
 use crate::context::AppContext;
 use crate::domain::{FieldError, PosixUsername};
 use crate::usecases::accounts::{AccountError, complete_account, username_available};
+use crate::web::identity::SignedIn;
 
 #[derive(Template)]
 #[template(path = "account/setup.html")]
@@ -182,11 +182,7 @@ pub async fn review(
     };
     render(&ReviewPage {
         layout: Layout::for_user(&user)?,
-        home_directory: ctx
-            .settings
-            .ldap
-            .home_directory
-            .replace("{username}", username.as_str()),
+        home_directory: ctx.settings.ldap.home_directory_of(username.as_str()),
         username: username.to_string(),
         login_shell,
         email: user.person.email.clone(),

@@ -7,11 +7,11 @@ use serde::Deserialize;
 
 use super::account::{safe_next, see_other};
 use super::error::WebError;
-use crate::auth::identity;
 use crate::auth::oidc::{OidcError, PENDING_LOGIN_SECONDS, PendingLogin};
 use crate::context::{AppContext, now};
 use crate::store::audit::AuditEvent;
 use crate::usecases::single_sign_on::{SsoRefusal, resolve};
+use crate::web::identity;
 
 const PENDING_KEY: &str = "oidc_pending";
 

@@ -10,24 +10,24 @@ use serde::Deserialize;
 use super::account::see_other;
 use super::error::WebError;
 use super::pages::{FormErrors, Layout, Pager, query_value, render, render_with_status};
-use crate::auth::guard::{self, Granted};
-use crate::auth::identity::SignedIn;
+use crate::clock::today_iso;
 use crate::context::{AppContext, now};
 use crate::directory::LiveEntry;
 use crate::domain::{
     AccountAction, Email, FieldError, Permission, PersonName, Refusal, Role, SearchText,
 };
+use crate::jobs::expected_account;
 use crate::mail::NoticeMail;
 use crate::store::audit::{AuditEvent, RecordedEvent};
 use crate::store::jobs::JobKind;
 use crate::store::people::{AccountStatus, Person};
 use crate::store::ssh_keys::StoredKey;
 use crate::store::staff::{AccountSearch, PersonMembership, StaffError, StaffGrant, StatusFilter};
-use crate::usecases::accounts::expected_account;
 use crate::usecases::invitations::format_date;
 use crate::usecases::notices::{self, CredentialChange};
-use crate::usecases::organisations::today_iso;
 use crate::usecases::staff_actions::{self, StaffActionError, StaffActor};
+use crate::web::guard::{self, Granted};
+use crate::web::identity::SignedIn;
 
 const ACCOUNTS_PER_PAGE: i64 = 50;
 

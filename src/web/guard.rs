@@ -1,11 +1,11 @@
 //! The one permission guard every handler goes through.
 
-use crate::auth::identity::SignedIn;
+use crate::clock::today_iso;
 use crate::context::AppContext;
 use crate::domain::Permission;
 use crate::store::organisations::Organisation;
-use crate::usecases::organisations::today_iso;
 use crate::web::error::WebError;
+use crate::web::identity::SignedIn;
 
 const NOT_ALLOWED: &str = "You do not have permission for this page. If you think you should, ask the organisation's owner or the site administrators.";
 

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use actix_session::{Session, SessionExt};
 use actix_web::{FromRequest, HttpRequest, web};
 
-use super::SESSION_PERSON_ID;
+use crate::auth::SESSION_PERSON_ID;
 use crate::context::AppContext;
 use crate::store::people::{AccountStatus, Person};
 use crate::web::error::WebError;

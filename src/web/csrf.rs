@@ -24,9 +24,8 @@ use actix_web::{HttpRequest, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::StreamExt;
-use rand::TryRng;
 
-use super::SESSION_CSRF;
+use crate::auth::SESSION_CSRF;
 use crate::web::error::WebError;
 
 /// The form field (and `X-CSRF-Token` header, for uploads) carrying the token.
@@ -122,10 +121,7 @@ pub fn form_token(req: &HttpRequest, session: &Session) -> Result<String, WebErr
 }
 
 fn random_token() -> Result<String, WebError> {
-    let mut bytes = [0u8; 32];
-    rand::rngs::SysRng
-        .try_fill_bytes(&mut bytes)
-        .map_err(WebError::internal)?;
+    let bytes: [u8; 32] = crate::entropy::random_bytes().map_err(WebError::internal)?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
@@ -212,7 +208,7 @@ async fn check_token(
         None => None,
     };
     let matches = match (expected, submitted) {
-        (Some(expected), Some(submitted)) => super::same_secret(&expected, &submitted),
+        (Some(expected), Some(submitted)) => crate::auth::same_secret(&expected, &submitted),
         _ => false,
     };
     if !matches {
