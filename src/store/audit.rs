@@ -19,8 +19,7 @@ pub(crate) async fn insert(
     event: &AuditEvent<'_>,
     now: UnixTime,
 ) -> StoreResult<()> {
-    let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-    let now_ms = i64::try_from(now_ms).unwrap_or(now.saturating_mul(1000));
+    let now_ms = crate::clock::now_millis().unwrap_or(now.saturating_mul(1000));
     sqlx::query(
         "INSERT INTO audit_events (id, occurred_at, occurred_at_ms, actor_id, action, subject_id, \
          organisation_id, client_ip, details) VALUES ($1, $2, $9, $3, $4, $5, $6, $7, $8)",

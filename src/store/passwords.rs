@@ -121,6 +121,13 @@ impl Store {
             mails: i64::MAX,
             since: now,
         });
+        let mut tx = self.pool().begin().await?;
+        // The person's row lock makes concurrent requests count one after another, so the
+        // budget holds on PostgreSQL too.
+        sqlx::query("UPDATE people SET updated_at = updated_at WHERE id = $1")
+            .bind(person_id)
+            .execute(&mut *tx)
+            .await?;
         let inserted = sqlx::query(
             "INSERT INTO password_resets (id, token_hash, person_id, created_at, expires_at) \
              SELECT $1, $2, $3, $4, $5 WHERE (SELECT COUNT(*) FROM password_resets \
@@ -133,8 +140,9 @@ impl Store {
         .bind(expires_at)
         .bind(budget.since)
         .bind(budget.mails)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(inserted.rows_affected() == 1)
     }
 

@@ -1,15 +1,14 @@
-//! HTTP: routes, handlers by audience, forms, and the error pages. Handlers parse forms
+//! HTTP: routes, handlers by feature, forms, and the error pages. Handlers parse forms
 //! into domain types and call `usecases`/`store`; no SQL or LDAP filters live here.
 
+pub mod accept_invitation;
 pub mod account;
-pub mod admin;
 pub mod assets;
 pub mod csrf;
 pub mod error;
 pub mod guard;
 pub mod health;
 pub mod identity;
-pub mod invitations;
 pub mod keys;
 pub mod middleware;
 pub mod orgs;
@@ -47,11 +46,11 @@ routes! {
     post "/sign-out" => account::sign_out,
     post "/auth/oidc/start" => sso::start,
     get "/auth/oidc/callback" => sso::callback,
-    get "/invitations/{token}" => invitations::show,
-    post "/invitations/{token}" => invitations::accept,
-    post "/invitations/{token}/join" => invitations::join,
-    get "/admin/jobs" => admin::jobs,
-    post "/admin/jobs/{job}/retry" => admin::retry,
+    get "/invitations/{token}" => accept_invitation::show,
+    post "/invitations/{token}" => accept_invitation::accept,
+    post "/invitations/{token}/join" => accept_invitation::join,
+    get "/admin/jobs" => staff::jobs,
+    post "/admin/jobs/{job}/retry" => staff::retry,
     get "/admin/accounts" => staff::accounts,
     get "/admin/accounts/{person}" => staff::account,
     post "/admin/accounts/{person}/contact" => staff::change_contact,

@@ -45,7 +45,11 @@ pub async fn start(
     let invitation_id = match form.invitation.trim() {
         "" => None,
         // The same 404/410 pages as the invitation's link gives.
-        token => Some(super::invitations::open_invitation(&ctx, token).await?.id),
+        token => Some(
+            super::accept_invitation::open_invitation(&ctx, token)
+                .await?
+                .id,
+        ),
     };
     let (url, pending) = sso
         .start(next, invitation_id, now())

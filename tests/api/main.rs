@@ -1,5 +1,7 @@
 //! Integration tests: the portal over HTTP against a real slapd, SMTP sink and database.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Tests set up and inspect the database and LDAP directly, and read the real clock.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod support;
 

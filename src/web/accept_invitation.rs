@@ -1,4 +1,5 @@
-//! Opening an invitation link and activating the account it offers.
+//! The invited person's side: opening an invitation link and activating the account it
+//! offers, or joining with an existing account. (The PI's side is `orgs::invitations`.)
 
 use actix_session::Session;
 use actix_web::http::StatusCode;

@@ -1,17 +1,17 @@
-//! Site administration pages: the directory outbox.
+//! The directory outbox, for site admins: jobs waiting or failed for good, and retrying one.
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::account::see_other;
-use super::error::WebError;
-use super::pages::{Layout, render};
 use crate::context::{AppContext, now};
 use crate::domain::Permission;
 use crate::usecases::invitations::format_date;
+use crate::web::account::see_other;
+use crate::web::error::WebError;
 use crate::web::guard;
 use crate::web::identity::SignedIn;
+use crate::web::pages::{Layout, render};
 
 struct JobRow {
     id: String,
@@ -76,8 +76,8 @@ pub async fn retry(
     user: SignedIn,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let ip =
-        super::client_ip(&req, ctx.settings.server.trust_forwarded_for).map(|ip| ip.to_string());
+    let ip = crate::web::client_ip(&req, ctx.settings.server.trust_forwarded_for)
+        .map(|ip| ip.to_string());
     guard::require(&ctx, &user, Permission::ManageJobs, None).await?;
     let (kind, subject_id) = ctx
         .store

@@ -1,0 +1,151 @@
+//! Searching the LDAP directory for people to add, and adding them as members.
+
+use super::*;
+
+struct DirectoryRow {
+    uid: String,
+    name: String,
+    email: String,
+    is_member: bool,
+}
+
+#[derive(Template)]
+#[template(path = "orgs/directory.html")]
+struct DirectoryPage<'a> {
+    layout: Layout,
+    organisation: &'a Organisation,
+    nav: OrgNav,
+    q: String,
+    q_encoded: String,
+    searched: bool,
+    error: Option<String>,
+    rows: Vec<DirectoryRow>,
+    pager: Pager,
+    truncated: bool,
+    can_add: bool,
+    roles: Vec<Role>,
+}
+
+pub async fn directory(
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    path: web::Path<String>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, WebError> {
+    let (organisation, granted) =
+        guard::organisation(&ctx, &user, &path, Permission::SearchDirectory).await?;
+    let raw = query.q.clone().unwrap_or_default();
+    let mut page = DirectoryPage {
+        layout: Layout::for_user(&user)?,
+        nav: org_nav(&granted, &organisation, "directory"),
+        q_encoded: query_value(&raw),
+        q: raw.clone(),
+        searched: false,
+        error: None,
+        rows: Vec::new(),
+        pager: Pager::new(None, 1, 0),
+        truncated: false,
+        can_add: granted.allows(Permission::ManageMembers),
+        roles: grantable_roles(&granted),
+        organisation: &organisation,
+    };
+    let text = match SearchText::parse(&raw) {
+        // One letter matches much of any directory and makes the server read every entry.
+        Ok(Some(text)) if text.as_str().chars().count() < 2 => {
+            page.error = Some("Type at least 2 characters to search.".into());
+            return render_with_status(StatusCode::BAD_REQUEST, &page);
+        }
+        Ok(Some(text)) => text,
+        Ok(None) => return render(&page),
+        Err(error) => {
+            page.error = Some(error.message);
+            return render_with_status(StatusCode::BAD_REQUEST, &page);
+        }
+    };
+    page.searched = true;
+    let results = match ctx
+        .directory
+        .search_people(&text, DIRECTORY_SIZE_LIMIT)
+        .await
+    {
+        Ok(results) => results,
+        Err(error) => {
+            tracing::warn!(%error, "directory search failed");
+            page.error = Some("The directory is not answering right now, so nobody could be searched. Try again in a moment.".into());
+            return render_with_status(StatusCode::SERVICE_UNAVAILABLE, &page);
+        }
+    };
+    let per_page = i64::try_from(DIRECTORY_PER_PAGE).unwrap_or(25);
+    let total = i64::try_from(results.people.len()).unwrap_or(i64::MAX);
+    page.pager = Pager::new(query.page, per_page, total);
+    page.truncated = results.truncated;
+    let shown: Vec<_> = results
+        .people
+        .into_iter()
+        .skip(usize::try_from(page.pager.offset()).unwrap_or(0))
+        .take(DIRECTORY_PER_PAGE)
+        .collect();
+    let uids: Vec<&str> = shown.iter().map(|person| person.uid.as_str()).collect();
+    let members = ctx.store.members_among(&organisation.id, &uids).await?;
+    page.rows = shown
+        .into_iter()
+        .map(|person| DirectoryRow {
+            is_member: members.iter().any(|uid| uid == &person.uid),
+            name: person.display_name(),
+            email: person.email.unwrap_or_default(),
+            uid: person.uid,
+        })
+        .collect();
+    render(&page)
+}
+
+#[derive(Deserialize)]
+pub struct AddMemberForm {
+    uid: String,
+    #[serde(default)]
+    role: String,
+}
+
+pub async fn add_member(
+    req: HttpRequest,
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    path: web::Path<String>,
+    form: web::Form<AddMemberForm>,
+) -> Result<HttpResponse, WebError> {
+    let (organisation, granted) =
+        guard::organisation(&ctx, &user, &path, Permission::ManageMembers).await?;
+    let roles = grantable_roles(&granted);
+    let role = if form.role.is_empty() {
+        Role::Member
+    } else {
+        parse_role(&form.role, &roles).map_err(|error| WebError::BadRequest(error.message))?
+    };
+    if form.uid.is_empty() || form.uid.len() > 256 || form.uid.chars().any(char::is_control) {
+        return Err(WebError::BadRequest(
+            "Choose a person from the search results.".into(),
+        ));
+    }
+    let ip = crate::web::audit_ip(&req, &ctx);
+    match add_member_from_directory(&ctx, &organisation, &form.uid, role, &user.person.id, ip.as_deref()).await {
+        Ok(()) => Ok(see_other(&format!("/orgs/{}/members?done=added", organisation.id))),
+        Err(AddFromDirectoryError::NotInDirectory) => Err(WebError::NotFoundWith {
+            title: "Person not found".into(),
+            message: "Nobody with this username is in the directory. Search again and choose from the results.".into(),
+        }),
+        Err(AddFromDirectoryError::NoEmail) => Err(WebError::Conflict(
+            "This person has no email address in the directory, so Roster cannot manage their account. Ask the helpdesk to add one."
+                .into(),
+        )),
+        Err(AddFromDirectoryError::Add(AddMemberError::AlreadyMember)) => {
+            Err(WebError::Conflict("This person is already a member of the organisation.".into()))
+        }
+        Err(AddFromDirectoryError::Add(AddMemberError::EmailTaken)) => Err(WebError::Conflict(
+            "A different Roster account already uses this person's email address. Ask the helpdesk to link them.".into(),
+        )),
+        Err(AddFromDirectoryError::Add(AddMemberError::Store(error))) => Err(error.into()),
+        Err(AddFromDirectoryError::Directory(error)) => Err(WebError::Unavailable(format!(
+            "The directory is not answering, so nobody was added. Try again shortly. ({error})"
+        ))),
+    }
+}

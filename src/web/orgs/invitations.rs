@@ -1,0 +1,317 @@
+//! The PI's side of invitations: sending, listing, resending and withdrawing them.
+
+use super::*;
+
+struct InvitationRow {
+    id: String,
+    name: String,
+    email: String,
+    role: &'static str,
+    state: &'static str,
+    invited_by: String,
+    sent: String,
+    expires: String,
+    ends_on: String,
+    open: bool,
+}
+
+fn invitation_row(listed: ListedInvitation, now: i64) -> InvitationRow {
+    use crate::domain::InvitationState;
+    let invitation = listed.invitation;
+    let state = InvitationState::of(invitation.status, invitation.expires_at, now);
+    InvitationRow {
+        name: match &invitation.given_name {
+            Some(given) => format!("{given} {}", invitation.surname),
+            None => invitation.surname.clone(),
+        },
+        role: invitation.role.label(),
+        state: state.label(),
+        open: matches!(state, InvitationState::Open | InvitationState::Expired),
+        invited_by: listed
+            .invited_by_name
+            .unwrap_or_else(|| "command line".into()),
+        sent: format_date(invitation.sent_at.unwrap_or(invitation.created_at)),
+        expires: format_date(invitation.expires_at),
+        ends_on: invitation.ends_on.unwrap_or_default(),
+        email: invitation.email,
+        id: invitation.id,
+    }
+}
+
+/// The link just created, shown once (only its hash is stored).
+struct FreshLink {
+    email: String,
+    link: String,
+    resent: bool,
+    mailed: bool,
+}
+
+#[derive(Template)]
+#[template(path = "orgs/invitations.html")]
+struct InvitationsPage<'a> {
+    layout: Layout,
+    organisation: &'a Organisation,
+    nav: OrgNav,
+    notice: Option<&'static str>,
+    rows: Vec<InvitationRow>,
+    roles: Vec<Role>,
+    errors: FormErrors,
+    form: InviteForm,
+    fresh: Option<FreshLink>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct InviteForm {
+    #[serde(default)]
+    surname: String,
+    #[serde(default)]
+    given_name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    ends_on: String,
+}
+
+/// What the invitations page shows besides the list: a notice, the form (with its errors)
+/// and a link just made.
+#[derive(Default)]
+struct InvitationsView {
+    notice: Option<&'static str>,
+    errors: FormErrors,
+    form: InviteForm,
+    fresh: Option<FreshLink>,
+}
+
+async fn invitations_page<'a>(
+    ctx: &AppContext,
+    user: &SignedIn,
+    organisation: &'a Organisation,
+    granted: &Granted,
+    view: InvitationsView,
+) -> Result<InvitationsPage<'a>, WebError> {
+    let at = now();
+    Ok(InvitationsPage {
+        layout: Layout::for_user(user)?,
+        nav: org_nav(granted, organisation, "invitations"),
+        rows: ctx
+            .store
+            .invitations_of_organisation(&organisation.id)
+            .await?
+            .into_iter()
+            .map(|listed| invitation_row(listed, at))
+            .collect(),
+        roles: grantable_roles(granted),
+        organisation,
+        notice: view.notice,
+        errors: view.errors,
+        form: view.form,
+        fresh: view.fresh,
+    })
+}
+
+pub async fn invitations(
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    path: web::Path<String>,
+    query: web::Query<NoticeQuery>,
+) -> Result<HttpResponse, WebError> {
+    let (organisation, granted) =
+        guard::organisation(&ctx, &user, &path, Permission::ManageInvitations).await?;
+    let notice = notice_for(query.done.as_deref());
+    render(
+        &invitations_page(
+            &ctx,
+            &user,
+            &organisation,
+            &granted,
+            InvitationsView {
+                notice,
+                ..InvitationsView::default()
+            },
+        )
+        .await?,
+    )
+}
+
+pub async fn invite(
+    req: HttpRequest,
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    path: web::Path<String>,
+    form: web::Form<InviteForm>,
+) -> Result<HttpResponse, WebError> {
+    let (organisation, granted) =
+        guard::organisation(&ctx, &user, &path, Permission::ManageInvitations).await?;
+    let form = form.into_inner();
+    let roles = grantable_roles(&granted);
+    let mut errors = FormErrors::default();
+    let surname = errors.check(PersonName::parse("surname", &form.surname));
+    let given_name = errors.check(PersonName::parse_optional("given_name", &form.given_name));
+    let email = errors.check(Email::parse(&form.email));
+    let role = if form.role.is_empty() {
+        Ok(Role::Member)
+    } else {
+        parse_role(&form.role, &roles)
+    };
+    let role = errors.check(role);
+    let ends_on = errors.check(EndDate::parse_optional(&form.ends_on, today()));
+    let (Some(surname), Some(given_name), Some(email), Some(role), Some(ends_on)) =
+        (surname, given_name, email, role, ends_on)
+    else {
+        let page = invitations_page(
+            &ctx,
+            &user,
+            &organisation,
+            &granted,
+            InvitationsView {
+                errors,
+                form,
+                ..InvitationsView::default()
+            },
+        )
+        .await?;
+        return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    };
+    let ip = crate::web::audit_ip(&req, &ctx);
+    let created = create_invitation(
+        &ctx,
+        InvitationRequest {
+            email: email.clone(),
+            surname,
+            given_name,
+            role,
+            organisation_id: Some(&organisation.id),
+            organisation_name: Some(&organisation.name),
+            invited_by: Some(&user.person.id),
+            client_ip: ip.as_deref(),
+            ends_on,
+        },
+    )
+    .await
+    .map_err(WebError::internal)?;
+    let fresh = FreshLink {
+        email: email.to_string(),
+        link: created.link,
+        resent: created.resent,
+        mailed: created.mail.is_ok(),
+    };
+    render(
+        &invitations_page(
+            &ctx,
+            &user,
+            &organisation,
+            &granted,
+            InvitationsView {
+                fresh: Some(fresh),
+                ..InvitationsView::default()
+            },
+        )
+        .await?,
+    )
+}
+
+pub async fn resend(
+    req: HttpRequest,
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (organisation_id, invitation_id) = path.into_inner();
+    let (organisation, granted) =
+        guard::organisation(&ctx, &user, &organisation_id, Permission::ManageInvitations).await?;
+    let ip = crate::web::audit_ip(&req, &ctx);
+    let resent = resend_invitation(
+        &ctx,
+        &organisation,
+        &invitation_id,
+        &user.person.id,
+        ip.as_deref(),
+    )
+    .await
+    .map_err(WebError::internal)?;
+    let Some(resent) = resent else {
+        return Err(invitation_not_open(&ctx, &organisation, &invitation_id).await?);
+    };
+    let email = ctx
+        .store
+        .invitation_in_organisation(&organisation.id, &resent.id)
+        .await?
+        .map(|invitation| invitation.email)
+        .unwrap_or_default();
+    let fresh = FreshLink {
+        email,
+        link: resent.link,
+        resent: true,
+        mailed: resent.mail.is_ok(),
+    };
+    render(
+        &invitations_page(
+            &ctx,
+            &user,
+            &organisation,
+            &granted,
+            InvitationsView {
+                fresh: Some(fresh),
+                ..InvitationsView::default()
+            },
+        )
+        .await?,
+    )
+}
+
+/// Why an invitation of this organisation cannot be resent or revoked.
+async fn invitation_not_open(
+    ctx: &AppContext,
+    organisation: &Organisation,
+    invitation_id: &str,
+) -> Result<WebError, WebError> {
+    Ok(
+        match ctx
+            .store
+            .invitation_in_organisation(&organisation.id, invitation_id)
+            .await?
+        {
+            None => WebError::NotFound,
+            Some(_) => WebError::Conflict(
+                "This invitation was already accepted or withdrawn; it cannot be changed.".into(),
+            ),
+        },
+    )
+}
+
+pub async fn revoke(
+    req: HttpRequest,
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (organisation_id, invitation_id) = path.into_inner();
+    let (organisation, _) =
+        guard::organisation(&ctx, &user, &organisation_id, Permission::ManageInvitations).await?;
+    let ip = crate::web::audit_ip(&req, &ctx);
+    let revoked = ctx
+        .store
+        .revoke_invitation(
+            &organisation.id,
+            &invitation_id,
+            &user.person.id,
+            AuditEvent {
+                actor_id: Some(&user.person.id),
+                action: "invitation.revoked",
+                client_ip: ip.as_deref(),
+                details: "withdrew the invitation".into(),
+                ..AuditEvent::default()
+            },
+            now(),
+        )
+        .await?;
+    if !revoked {
+        return Err(invitation_not_open(&ctx, &organisation, &invitation_id).await?);
+    }
+    Ok(see_other(&format!(
+        "/orgs/{}/invitations?done=revoked",
+        organisation.id
+    )))
+}

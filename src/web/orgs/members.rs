@@ -1,0 +1,218 @@
+//! The member list (paged, searchable) and one member's role and end date.
+
+use super::*;
+
+#[derive(Template)]
+#[template(path = "orgs/members.html")]
+struct MembersPage<'a> {
+    layout: Layout,
+    organisation: &'a Organisation,
+    nav: OrgNav,
+    notice: Option<&'static str>,
+    pending: bool,
+    members: Vec<Member>,
+    pager: Pager,
+    q: String,
+    q_encoded: String,
+    search_error: Option<String>,
+    can_manage: bool,
+    roles: Vec<Role>,
+}
+
+impl MembersPage<'_> {
+    /// Managers may change members; changing managers and owners needs the owner's right.
+    fn may_change(&self, member: &Member) -> bool {
+        self.can_manage && self.roles.contains(&member.role)
+    }
+}
+
+pub async fn members(
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    path: web::Path<String>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, WebError> {
+    let (organisation, granted) =
+        guard::organisation(&ctx, &user, &path, Permission::ViewOrganisation).await?;
+    let raw = query.q.clone().unwrap_or_default();
+    let (search, search_error) = match SearchText::parse(&raw) {
+        Ok(search) => (search, None),
+        Err(error) => (None, Some(error.message)),
+    };
+    let page = ctx
+        .store
+        .members_page_at(
+            &organisation.id,
+            search.as_ref().map(SearchText::as_str),
+            query.page.unwrap_or(1),
+            MEMBERS_PER_PAGE,
+            Some(organisation.member_count),
+            Some(organisation.members_version),
+        )
+        .await?;
+    let status = if search_error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    render_with_status(
+        status,
+        &MembersPage {
+            layout: Layout::for_user(&user)?,
+            nav: org_nav(&granted, &organisation, "members"),
+            notice: notice_for(query.done.as_deref()),
+            pending: organisation.sync_pending,
+            pager: Pager::new(Some(page.page), MEMBERS_PER_PAGE, page.total),
+            members: page.members,
+            q_encoded: query_value(&raw),
+            q: raw,
+            search_error,
+            can_manage: granted.allows(Permission::ManageMembers),
+            roles: grantable_roles(&granted),
+            organisation: &organisation,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "orgs/member.html")]
+struct MemberPage<'a> {
+    layout: Layout,
+    organisation: &'a Organisation,
+    nav: OrgNav,
+    member: Member,
+    roles: Vec<Role>,
+    today: String,
+}
+
+/// One member's page with the forms to change them (owners and managers only).
+pub async fn member(
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (organisation_id, membership_id) = path.into_inner();
+    let (organisation, granted) =
+        guard::organisation(&ctx, &user, &organisation_id, Permission::ManageMembers).await?;
+    let member = ctx
+        .store
+        .member(&organisation.id, &membership_id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let roles = grantable_roles(&granted);
+    if !roles.contains(&member.role) {
+        return Err(WebError::Forbidden(
+            "Only the organisation's owner can change its owners and managers.".into(),
+        ));
+    }
+    render(&MemberPage {
+        layout: Layout::for_user(&user)?,
+        nav: org_nav(&granted, &organisation, "members"),
+        organisation: &organisation,
+        member,
+        roles,
+        today: EndDate::from_date(today()).to_iso(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct MembershipForm {
+    version: i64,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    ends_on: String,
+}
+
+/// `POST /orgs/{org}/members/{membership}/{role|end-date|remove}`.
+pub async fn change_member(
+    req: HttpRequest,
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    path: web::Path<(String, String, String)>,
+    form: web::Form<MembershipForm>,
+) -> Result<HttpResponse, WebError> {
+    let (organisation_id, membership_id, change) = path.into_inner();
+    let kind = match change.as_str() {
+        "role" => "role",
+        "end-date" => "end-date",
+        "remove" => "remove",
+        _ => return Err(WebError::NotFound),
+    };
+    let (organisation, granted) =
+        guard::organisation(&ctx, &user, &organisation_id, Permission::ManageMembers).await?;
+    let member = ctx
+        .store
+        .member(&organisation.id, &membership_id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let roles = grantable_roles(&granted);
+    if !roles.contains(&member.role) {
+        return Err(WebError::Forbidden(
+            "Only the organisation's owner can change its owners and managers.".into(),
+        ));
+    }
+    let bad = |error: crate::domain::FieldError| WebError::BadRequest(error.message);
+    let (change, details) = match kind {
+        "role" => {
+            let role = parse_role(&form.role, &roles).map_err(bad)?;
+            (
+                MembershipChange::Role(role),
+                format!(
+                    "changed {}'s role to {}",
+                    member.display_name(),
+                    role.as_str()
+                ),
+            )
+        }
+        "end-date" => {
+            let ends_on = EndDate::parse_optional(&form.ends_on, today()).map_err(bad)?;
+            let shown = ends_on
+                .map(EndDate::to_iso)
+                .unwrap_or_else(|| "none".into());
+            (
+                MembershipChange::EndDate(ends_on),
+                format!("set {}'s end date to {shown}", member.display_name()),
+            )
+        }
+        _ => (
+            MembershipChange::Remove,
+            format!("removed {}", member.display_name()),
+        ),
+    };
+    let ip = crate::web::audit_ip(&req, &ctx);
+    let action = match change {
+        MembershipChange::Role(_) => "member.role_changed",
+        MembershipChange::EndDate(_) => "member.end_date_changed",
+        MembershipChange::Remove => "member.removed",
+    };
+    let outcome = ctx
+        .store
+        .change_membership(
+            &organisation.id,
+            &member.membership_id,
+            form.version,
+            &change,
+            AuditEvent {
+                actor_id: Some(&user.person.id),
+                action,
+                subject_id: Some(&member.person_id),
+                client_ip: ip.as_deref(),
+                details,
+                ..AuditEvent::default()
+            },
+            now(),
+        )
+        .await?;
+    match outcome {
+        Versioned::Stale => Err(stale()),
+        Versioned::Updated => {
+            crate::jobs::apply_now(&ctx, JobKind::SyncGroup, &organisation.id).await;
+            let done = if kind == "remove" { "removed" } else { kind };
+            Ok(see_other(&format!(
+                "/orgs/{}/members?done={done}",
+                organisation.id
+            )))
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The organisation pages: overview, members, directory search, invitations, history.
+//! Each handler goes through `web::guard`, which answers 404 for an unknown organisation
+//! and 403 for one the person may not touch.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::context::{AppContext, now, today};
+use crate::domain::{
+    Description, Email, EndDate, OrganisationName, Permission, PersonName, Role, SearchText,
+    ShortName,
+};
+use crate::store::audit::AuditEvent;
+use crate::store::invitations::ListedInvitation;
+use crate::store::jobs::JobKind;
+use crate::store::memberships::{AddMemberError, Member, MembershipChange};
+use crate::store::organisations::{Organisation, Versioned};
+use crate::usecases::invitations::{
+    InvitationRequest, create_invitation, format_date, resend_invitation,
+};
+use crate::usecases::organisations::{
+    AddFromDirectoryError, NewOrganisationRequest, OrganisationError, add_member_from_directory,
+    create_organisation,
+};
+use crate::web::account::see_other;
+use crate::web::error::WebError;
+use crate::web::guard::{self, Granted};
+use crate::web::identity::SignedIn;
+use crate::web::pages::{FormErrors, Layout, Pager, query_value, render, render_with_status};
+
+const MEMBERS_PER_PAGE: i64 = 50;
+const DIRECTORY_PER_PAGE: usize = 25;
+/// Most directory entries one search fetches; more means "narrow your search".
+const DIRECTORY_SIZE_LIMIT: i32 = 500;
+
+/// Messages shown after a redirect, chosen by a code so no text travels in URLs.
+fn notice_for(code: Option<&str>) -> Option<&'static str> {
+    Some(match code? {
+        "created" => "The organisation was created.",
+        "description" => "The description was saved.",
+        "role" => "The role was changed.",
+        "end-date" => "The end date was saved.",
+        "removed" => "The member was removed from the organisation. Their account is kept.",
+        "added" => "The person was added as a member.",
+        "revoked" => "The invitation was withdrawn; its link no longer works.",
+        _ => return None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct NoticeQuery {
+    done: Option<String>,
+}
+
+fn stale() -> WebError {
+    WebError::Conflict(
+        "This changed since you opened the page: someone else edited it. Nothing was saved. \
+         Go back, reload the page to see the current state, and try again."
+            .into(),
+    )
+}
+
+/// The roles this person may hand out in this organisation.
+fn grantable_roles(granted: &Granted) -> Vec<Role> {
+    if granted.allows(Permission::GrantManager) {
+        Role::ORGANISATION_ROLES.to_vec()
+    } else {
+        vec![Role::Member]
+    }
+}
+
+fn parse_role(value: &str, allowed: &[Role]) -> Result<Role, crate::domain::FieldError> {
+    Role::parse(value)
+        .filter(|role| allowed.contains(role))
+        .ok_or_else(|| crate::domain::FieldError::new("role", "Choose one of the roles offered."))
+}
+
+/// Which organisation links the person may follow.
+struct OrgNav {
+    id: String,
+    current: &'static str,
+    members: bool,
+    directory: bool,
+    invitations: bool,
+    history: bool,
+    edit: bool,
+}
+
+fn org_nav(granted: &Granted, organisation: &Organisation, current: &'static str) -> OrgNav {
+    OrgNav {
+        id: organisation.id.clone(),
+        current,
+        members: granted.allows(Permission::ViewOrganisation),
+        directory: granted.allows(Permission::SearchDirectory),
+        invitations: granted.allows(Permission::ManageInvitations),
+        history: granted.allows(Permission::ViewOrganisationHistory),
+        edit: granted.allows(Permission::EditOrganisation),
+    }
+}
+
+mod list;
+mod members;
+mod overview;
+/// A searchable, paged list (members, directory results) and the notice after a change.
+#[derive(Deserialize)]
+pub struct ListQuery {
+    q: Option<String>,
+    page: Option<i64>,
+    done: Option<String>,
+}
+
+mod directory;
+mod history;
+mod invitations;
+
+pub use directory::{add_member, directory};
+pub use history::history;
+pub use invitations::{invitations, invite, resend, revoke};
+pub use list::{create, list};
+pub use members::{change_member, member, members};
+pub use overview::{show, update_description};
