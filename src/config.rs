@@ -74,6 +74,10 @@ pub struct ServerSettings {
     pub session_secret_file: Option<PathBuf>,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// Run the directory outbox worker in this instance (retries, jobs of other
+    /// instances). Changes are still tried at once by the instance that makes them. Turn
+    /// it off only where another instance, or `roster outbox run` from cron, runs it.
+    pub outbox_worker: bool,
 }
 
 impl Default for ServerSettings {
@@ -84,6 +88,7 @@ impl Default for ServerSettings {
             session_secret: Secret::default(),
             session_secret_file: None,
             trust_forwarded_for: false,
+            outbox_worker: true,
         }
     }
 }

@@ -46,6 +46,19 @@ enum Command {
     /// Membership end dates: reminders, endings and locking accounts left without one.
     #[command(subcommand)]
     Lifecycle(LifecycleCommand),
+    /// The directory outbox: changes waiting to be written to LDAP.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// Apply every directory job that is due now, then exit; prints how many ran.
+    ///
+    /// Each instance already does this continuously unless server.outbox_worker is false;
+    /// with it off everywhere, run this from cron. Safe beside running instances (jobs are
+    /// claimed with a lease).
+    Run,
 }
 
 #[derive(Subcommand)]
@@ -190,6 +203,25 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Org(OrgCommand::Create(args)) => create_org(settings, args).await,
         Command::Invite(InviteCommand::Create(args)) => invite_member(settings, args).await,
         Command::Invite(InviteCommand::List(args)) => list_invitations(settings, args).await,
+        Command::Outbox(OutboxCommand::Run) => {
+            let ctx = connect(settings).await?;
+            let mut ran = 0_u64;
+            while roster::jobs::run_one_due(&ctx).await {
+                ran += 1;
+            }
+            let left = ctx
+                .store
+                .pending_jobs(1_000)
+                .await
+                .map_err(|error| CliError::Failed(error.to_string()))?;
+            let failed = left.iter().filter(|job| job.failed).count();
+            println!(
+                "jobs run: {ran}\njobs still waiting: {}\njobs failed: {failed}",
+                left.len() - failed
+            );
+            ctx.store.close().await;
+            Ok(())
+        }
         Command::Lifecycle(LifecycleCommand::Run) => {
             let ctx = connect(settings).await?;
             let report = roster::jobs::lifecycle::run_lifecycle(&ctx, roster::context::now())

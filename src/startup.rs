@@ -85,11 +85,18 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let housekeeping = crate::jobs::spawn_housekeeping(self.context.clone());
-        let worker = crate::jobs::spawn_worker(self.context.clone());
+        let worker = self
+            .context
+            .settings
+            .server
+            .outbox_worker
+            .then(|| crate::jobs::spawn_worker(self.context.clone()));
         let lifecycle = crate::jobs::lifecycle::spawn_lifecycle(self.context.clone());
         let result = self.server.await;
         housekeeping.abort();
-        worker.abort();
+        if let Some(worker) = worker {
+            worker.abort();
+        }
         if let Some(lifecycle) = lifecycle {
             lifecycle.abort();
         }

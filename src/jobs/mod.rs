@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::clock::today_iso;
-use crate::context::{AppContext, now};
+use crate::context::AppContext;
 use crate::directory::GroupState;
 use crate::directory::{AccountFacts, AccountState};
 use crate::store::StoreError;
@@ -17,8 +17,10 @@ use crate::store::people::Person;
 pub mod lifecycle;
 
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(600);
-/// How long a claimed job is ours before another instance may retry it.
-const LEASE_SECONDS: i64 = 120;
+/// How long a claim lasts without renewal: an instance that dies mid-job holds its jobs at
+/// most this long. A running job renews it every `HEARTBEAT` (see `run`).
+pub const LEASE_SECONDS: i64 = 15;
+const HEARTBEAT: Duration = Duration::from_secs(5);
 /// How long a change waits for another worker already applying the same job.
 const IN_PROGRESS_WAIT: Duration = Duration::from_secs(3);
 /// Idle poll interval; a stored change wakes the worker at once through `job_signal`.
@@ -58,7 +60,11 @@ pub fn spawn_worker(ctx: AppContext) -> tokio::task::JoinHandle<()> {
 
 /// Runs one due job, if any; true when one was run (whatever its outcome).
 pub async fn run_one_due(ctx: &AppContext) -> bool {
-    match ctx.store.claim_due_job(now(), LEASE_SECONDS).await {
+    match ctx
+        .store
+        .claim_due_job(ctx.clock.now(), LEASE_SECONDS)
+        .await
+    {
         Ok(Some(job)) => {
             run(ctx, &job).await;
             true
@@ -76,7 +82,7 @@ pub async fn run_one_due(ctx: &AppContext) -> bool {
 pub async fn apply_now(ctx: &AppContext, kind: JobKind, subject_id: &str) {
     match ctx
         .store
-        .claim_job_for(kind, subject_id, now(), LEASE_SECONDS)
+        .claim_job_for(kind, subject_id, ctx.clock.now(), LEASE_SECONDS)
         .await
     {
         Ok(Some(job)) => run(ctx, &job).await,
@@ -91,7 +97,11 @@ pub async fn apply_now(ctx: &AppContext, kind: JobKind, subject_id: &str) {
 async fn wait_while_in_progress(ctx: &AppContext, kind: JobKind, subject_id: &str) {
     let deadline = tokio::time::Instant::now() + IN_PROGRESS_WAIT;
     while tokio::time::Instant::now() < deadline {
-        match ctx.store.job_in_progress(kind, subject_id, now()).await {
+        match ctx
+            .store
+            .job_in_progress(kind, subject_id, ctx.clock.now())
+            .await
+        {
             Ok(true) => tokio::time::sleep(Duration::from_millis(20)).await,
             Ok(false) => return,
             Err(error) => {
@@ -110,24 +120,42 @@ pub fn backoff_seconds(attempts: i64) -> i64 {
 }
 
 async fn run(ctx: &AppContext, job: &Job) {
+    // Renew the claim while the job runs, so a slow LDAP never lets a second instance run
+    // the same job, while a dead instance's claim ends within LEASE_SECONDS.
+    let heartbeat = {
+        let ctx = ctx.clone();
+        let id = job.id.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(HEARTBEAT);
+            ticker.tick().await;
+            loop {
+                ticker.tick().await;
+                let until = ctx.clock.now() + LEASE_SECONDS;
+                if let Err(error) = ctx.store.renew_job_lease(&id, until).await {
+                    tracing::warn!(%error, job = %id, "could not renew a job's lease");
+                }
+            }
+        })
+    };
     let outcome = match job.kind {
         JobKind::SyncGroup => sync_group(ctx, &job.subject_id).await,
         JobKind::SyncAccount => sync_account(ctx, &job.subject_id).await,
     };
+    heartbeat.abort();
     let stored = match outcome {
         Ok(()) => {
             tracing::info!(job = %job.id, kind = job.kind.as_str(), "directory job applied");
-            ctx.store.complete_job(&job.id, now()).await
+            ctx.store.complete_job(&job.id, ctx.clock.now()).await
         }
         Err(JobError::Permanent(error)) => {
             tracing::error!(job = %job.id, kind = job.kind.as_str(), %error, "directory job failed for good: LDAP refuses the data; fix it, then retry from the outbox page");
-            ctx.store.fail_job(&job.id, &error, now()).await
+            ctx.store.fail_job(&job.id, &error, ctx.clock.now()).await
         }
         Err(JobError::Transient(error)) => {
             let retry_in = backoff_seconds(job.attempts);
             tracing::warn!(job = %job.id, kind = job.kind.as_str(), attempts = job.attempts, retry_in, %error, "directory job failed; will retry");
             ctx.store
-                .retry_job_later(&job.id, &error, now() + retry_in, now())
+                .retry_job_later(&job.id, &error, ctx.clock.now() + retry_in, ctx.clock.now())
                 .await
         }
     };

@@ -6,6 +6,7 @@ use sqlx::Row;
 use super::audit::{self, AuditEvent};
 use super::jobs::{self, JobKind};
 use super::member_keys::MemberKeys;
+use super::names::{NameKind, claim_name};
 use super::{Store, StoreError, StoreResult, is_unique_violation};
 use crate::domain::{PosixUsername, UnixTime};
 
@@ -34,15 +35,12 @@ impl From<sqlx::Error> for CompleteError {
 }
 
 impl Store {
-    /// Whether the portal already uses `name` as a username or an organisation's group.
+    /// Whether the portal already gave out `name` (a username or an organisation's group).
     pub async fn name_used_in_portal(&self, name: &str) -> StoreResult<bool> {
-        let row = sqlx::query(
-            "SELECT (SELECT COUNT(*) FROM people WHERE username = $1) + \
-                    (SELECT COUNT(*) FROM organisations WHERE short_name = $1) AS n",
-        )
-        .bind(name)
-        .fetch_one(self.pool())
-        .await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM posix_names WHERE name = $1")
+            .bind(name)
+            .fetch_one(self.pool())
+            .await?;
         Ok(row.try_get::<i64, _>("n")? > 0)
     }
 
@@ -74,6 +72,17 @@ impl Store {
             Ok(_) => return Err(CompleteError::AlreadyComplete),
             Err(error) if is_unique_violation(&error) => return Err(CompleteError::UsernameTaken),
             Err(error) => return Err(error.into()),
+        }
+        if !claim_name(
+            &mut tx,
+            account.username.as_str(),
+            NameKind::Person,
+            person_id,
+            now,
+        )
+        .await?
+        {
+            return Err(CompleteError::UsernameTaken);
         }
         // The member lists show usernames: refresh their keys and versions.
         let person = sqlx::query("SELECT surname, given_name, email FROM people WHERE id = $1")

@@ -49,19 +49,33 @@ fn from_row(row: &AnyRow) -> StoreResult<Option<Job>> {
     }))
 }
 
-/// Records that `subject` needs `kind` applied. Skipped when an unclaimed job for the same
-/// subject already waits: the worker reads the current state, so one run covers both.
+/// Records that `subject` needs `kind` applied. An unclaimed job for the same subject
+/// already waiting covers it (the worker reads the current state), but only if no worker
+/// can read the state before this change commits: touching that job's row takes its lock,
+/// so a worker's claim waits for this transaction, and a job claimed meanwhile no longer
+/// matches, so a new one is queued. A change that commits after a job has read the state
+/// therefore always leads to another run.
 pub(crate) async fn enqueue(
     conn: &mut sqlx::AnyConnection,
     kind: JobKind,
     subject_id: &str,
     now: UnixTime,
 ) -> StoreResult<()> {
+    let waiting = sqlx::query(
+        "UPDATE jobs SET updated_at = $1 WHERE kind = $2 AND subject_id = $3 \
+         AND status = 'pending' AND locked_until IS NULL",
+    )
+    .bind(now)
+    .bind(kind.as_str())
+    .bind(subject_id)
+    .execute(&mut *conn)
+    .await?;
+    if waiting.rows_affected() > 0 {
+        return Ok(());
+    }
     sqlx::query(
         "INSERT INTO jobs (id, kind, subject_id, status, attempts, next_attempt_at, created_at, updated_at) \
-         SELECT $1, $2, $3, 'pending', 0, $4, $4, $4 \
-         WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE kind = $2 AND subject_id = $3 \
-                           AND status = 'pending' AND locked_until IS NULL)",
+         VALUES ($1, $2, $3, 'pending', 0, $4, $4, $4)",
     )
     .bind(new_id())
     .bind(kind.as_str())
@@ -92,7 +106,8 @@ impl Store {
         let id: String = candidate.try_get("id")?;
         let claimed = sqlx::query(
             "UPDATE jobs SET locked_until = $1, attempts = attempts + 1, updated_at = $2 \
-             WHERE id = $3 AND status = 'pending' AND (locked_until IS NULL OR locked_until < $2) \
+             WHERE id = $3 AND status = 'pending' AND next_attempt_at <= $2 \
+             AND (locked_until IS NULL OR locked_until < $2) \
              RETURNING id, kind, subject_id, attempts",
         )
         .bind(now + lease_seconds)
@@ -136,6 +151,19 @@ impl Store {
         .bind(error)
         .bind(retry_at)
         .bind(now)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Extends a running job's claim (the worker's heartbeat).
+    pub async fn renew_job_lease(&self, id: &str, until: UnixTime) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE jobs SET locked_until = $1 WHERE id = $2 AND status = 'pending' \
+             AND locked_until IS NOT NULL",
+        )
+        .bind(until)
         .bind(id)
         .execute(self.pool())
         .await?;

@@ -6,6 +6,7 @@ use sqlx::{AssertSqlSafe, Row};
 use super::audit::{self, AuditEvent};
 use super::jobs::{self, JobKind};
 use super::member_keys::MemberKeys;
+use super::names::{NameKind, claim_name};
 use super::organisations::Versioned;
 use super::people::AccountStatus;
 use super::{Store, StoreError, StoreResult, is_unique_violation, new_id};
@@ -458,6 +459,8 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let person_id = if inserted.rows_affected() == 1 {
+            // The name is LDAP's already; recorded so the portal never gives it out again.
+            claim_name(&mut tx, person.uid, NameKind::Person, &person_id, now).await?;
             person_id
         } else {
             let existing = sqlx::query("SELECT id FROM people WHERE username = $1")

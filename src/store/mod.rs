@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod lifecycle;
 pub(crate) mod member_keys;
 pub mod memberships;
+pub(crate) mod names;
 pub mod organisations;
 pub mod passwords;
 pub mod people;

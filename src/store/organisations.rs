@@ -6,6 +6,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::audit::{self, AuditEvent};
 use super::jobs::{self, JobKind};
+use super::names::{NameKind, claim_name};
 use super::{Store, StoreError, StoreResult, is_unique_violation, new_id};
 use crate::domain::{Description, OrganisationName, ShortName, UnixTime};
 
@@ -89,6 +90,10 @@ impl Store {
                 return Err(StoreError::Conflict("an organisation with this short name"));
             }
             Err(error) => return Err(error.into()),
+        }
+        let short_name = new.short_name.as_str();
+        if !claim_name(&mut tx, short_name, NameKind::Organisation, &id, now).await? {
+            return Err(StoreError::Conflict("a group or person with this name"));
         }
         let event = AuditEvent {
             subject_id: Some(&id),

@@ -24,6 +24,7 @@ mod orgs;
 mod pages;
 mod permissions;
 mod profile;
+mod races;
 mod sessions;
 mod sign_in;
 mod sso;

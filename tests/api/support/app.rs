@@ -42,6 +42,8 @@ pub fn test_settings(slapd: &Slapd, smtp: &SmtpSink, database: &TestDatabase) ->
             session_secret: Secret::new(SESSION_SECRET),
             session_secret_file: None,
             trust_forwarded_for: false,
+            // Tests drain the outbox themselves (`TestApp::run_jobs`), at the times they set.
+            outbox_worker: false,
         },
         database: DatabaseSettings {
             url: Secret::new(database.url.clone()),
@@ -157,6 +159,17 @@ impl TestApp {
             database,
             oidc: Some(provider),
         }
+    }
+
+    /// Applies every directory job due by the app's clock, as the outbox worker would.
+    pub async fn run_jobs(&self) {
+        while roster::jobs::run_one_due(&self.context).await {}
+    }
+
+    /// Moves the app's clock past every retry backoff and lease, then drains the outbox.
+    pub async fn run_jobs_later(&self) {
+        self.context.clock.advance(10 * 60);
+        self.run_jobs().await;
     }
 
     pub fn provider(&self) -> &OidcProvider {
