@@ -3,7 +3,8 @@
 //! themselves, and the last site administrator stays. Every refusal is audited.
 
 use crate::context::{AppContext, now};
-use crate::domain::{AccountAction, Refusal, Role, check_account_action};
+use crate::domain::{AccountAction, Email, PersonName, Refusal, Role, check_account_action};
+use crate::mail::NoticeMail;
 use crate::store::StoreError;
 use crate::store::audit::AuditEvent;
 use crate::store::jobs::JobKind;
@@ -46,6 +47,15 @@ pub enum StaffActionError {
     /// The account is not in a state that allows this (already locked, deleted...).
     #[error("{0}")]
     Conflict(&'static str),
+    /// No such key or job (any more).
+    #[error("not found")]
+    NotFound,
+    /// A staff role can only go to an active account.
+    #[error("no active account has this email address")]
+    NoActiveAccount,
+    /// A service this needs (mail) did not answer.
+    #[error("{0}")]
+    Unavailable(&'static str),
     #[error(transparent)]
     Staff(StaffError),
     #[error(transparent)]
@@ -249,4 +259,233 @@ pub async fn revoke_staff_role(
         )
         .await;
     audit_store_refusal(ctx, actor, subject, AccountAction::RevokeStaffRole, revoked).await
+}
+
+/// What a contact change did beyond saving.
+pub struct ContactChanged {
+    /// The notice to the old and new address could not be sent to one of them.
+    pub notice_failed: bool,
+}
+
+/// Changes a person's names and email. A changed address is told to both the old and the
+/// new address. `EmailTaken` when another account uses the address.
+pub async fn change_contact(
+    ctx: &AppContext,
+    actor: StaffActor<'_>,
+    subject: &Person,
+    surname: &PersonName,
+    given_name: Option<&PersonName>,
+    email: &Email,
+) -> Result<ContactChanged, StaffActionError> {
+    permit(ctx, actor, subject, AccountAction::ChangeContact).await?;
+    if subject.status == AccountStatus::Deleted {
+        return Err(StaffActionError::Conflict(DELETED));
+    }
+    let taken = email.normalized() != subject.email.to_lowercase()
+        && ctx
+            .store
+            .person_by_email(email)
+            .await?
+            .is_some_and(|other| other.id != subject.id);
+    if taken {
+        return Err(StaffActionError::Staff(StaffError::EmailTaken));
+    }
+    let old_email = subject.email.clone();
+    let email_changed = email.as_str() != old_email;
+    let new_name = match given_name {
+        Some(given) => format!("{given} {surname}"),
+        None => surname.to_string(),
+    };
+    let mut details = format!("name {} → {new_name}", subject.display_name());
+    if email_changed {
+        details.push_str(&format!("; email {old_email} → {}", email.as_str()));
+    }
+    ctx.store
+        .change_contact(
+            &subject.id,
+            surname,
+            given_name,
+            email,
+            actor.event(subject, "account.contact_changed", details),
+            now(),
+        )
+        .await?;
+    crate::jobs::apply_now(ctx, JobKind::SyncAccount, &subject.id).await;
+    let mut notice_failed = false;
+    if email_changed {
+        let notice = NoticeMail::email_changed(&new_name, &old_email, email.as_str());
+        for address in [old_email.as_str(), email.as_str()] {
+            let sent = match notice.render() {
+                Ok(mail) => ctx.mailer.send(address, mail).await,
+                Err(error) => Err(error),
+            };
+            if let Err(error) = sent {
+                tracing::warn!(%error, "email-change notice not sent");
+                notice_failed = true;
+            }
+        }
+    }
+    Ok(ContactChanged { notice_failed })
+}
+
+/// Emails the person a password-reset link that staff never see. `Unavailable` when the
+/// mail server did not take it.
+pub async fn send_reset(
+    ctx: &AppContext,
+    actor: StaffActor<'_>,
+    subject: &Person,
+) -> Result<(), StaffActionError> {
+    permit(ctx, actor, subject, AccountAction::SendPasswordReset).await?;
+    match subject.status {
+        AccountStatus::Deleted => return Err(StaffActionError::Conflict(DELETED)),
+        AccountStatus::Locked => {
+            return Err(StaffActionError::Conflict(
+                "This account is locked: unlock it first.",
+            ));
+        }
+        AccountStatus::Active => {}
+    }
+    if let Err(error) = crate::usecases::accounts::send_password_reset(ctx, subject, true).await {
+        tracing::warn!(%error, "password-reset link not sent");
+        return Err(StaffActionError::Unavailable(
+            "The reset link could not be emailed (the mail server did not take it). Try again in a few minutes.",
+        ));
+    }
+    let event = actor.event(
+        subject,
+        "account.reset_link_sent",
+        format!("password-reset link emailed to {}", subject.email),
+    );
+    ctx.store.record_audit(&event, now()).await?;
+    Ok(())
+}
+
+/// Removes one of the person's SSH keys (a compromised one, say); the person is told.
+/// `NotFound` when the account has no such key.
+pub async fn remove_key(
+    ctx: &AppContext,
+    actor: StaffActor<'_>,
+    subject: &Person,
+    key_id: &str,
+) -> Result<(), StaffActionError> {
+    permit(ctx, actor, subject, AccountAction::RemoveKey).await?;
+    let key = ctx
+        .store
+        .keys_of(&subject.id)
+        .await?
+        .into_iter()
+        .find(|key| key.id == key_id)
+        .ok_or(StaffActionError::NotFound)?;
+    let removed = ctx
+        .store
+        .remove_key(
+            &subject.id,
+            &key.id,
+            actor.event(
+                subject,
+                "account.key_removed",
+                format!("removed SSH key {} ({})", key.fingerprint, key.comment),
+            ),
+            now(),
+        )
+        .await?;
+    if !removed {
+        return Err(StaffActionError::NotFound);
+    }
+    crate::jobs::apply_now(ctx, JobKind::SyncAccount, &subject.id).await;
+    let change = CredentialChange::KeyRemoved {
+        fingerprint: &key.fingerprint,
+        by_staff: true,
+    };
+    notices::credentials_changed(ctx, subject, change, actor.client_ip).await;
+    Ok(())
+}
+
+/// Rewrites the entry and the person's groups from the portal's state; running it again
+/// changes nothing.
+pub async fn resync(
+    ctx: &AppContext,
+    actor: StaffActor<'_>,
+    subject: &Person,
+) -> Result<(), StaffActionError> {
+    permit(ctx, actor, subject, AccountAction::Resync).await?;
+    if subject.status == AccountStatus::Deleted {
+        return Err(StaffActionError::Conflict(DELETED));
+    }
+    let organisations = ctx
+        .store
+        .queue_resync(
+            &subject.id,
+            actor.event(
+                subject,
+                "account.resynced",
+                "LDAP entry and groups rewritten from the portal".into(),
+            ),
+            now(),
+        )
+        .await?;
+    crate::jobs::apply_now(ctx, JobKind::SyncAccount, &subject.id).await;
+    for organisation_id in &organisations {
+        crate::jobs::apply_now(ctx, JobKind::SyncGroup, organisation_id).await;
+    }
+    Ok(())
+}
+
+/// Grants a site role to the active account with this email; false when they already
+/// held it. `NoActiveAccount` when no active account has the address.
+pub async fn grant_staff_role(
+    ctx: &AppContext,
+    actor: StaffActor<'_>,
+    email: &Email,
+    role: Role,
+) -> Result<bool, StaffActionError> {
+    let subject = ctx
+        .store
+        .person_by_email(email)
+        .await?
+        .filter(|person| person.status == AccountStatus::Active)
+        .ok_or(StaffActionError::NoActiveAccount)?;
+    Ok(ctx
+        .store
+        .grant_site_role(
+            &subject.id,
+            role,
+            &actor.person.id,
+            actor.event(
+                &subject,
+                "staff.granted",
+                format!("granted {} to {}", role.label(), subject.display_name()),
+            ),
+            now(),
+        )
+        .await?)
+}
+
+/// Makes a waiting or failed directory job due now and tries it (after its cause was
+/// fixed, say). `NotFound` when it is no longer waiting.
+pub async fn retry_job(
+    ctx: &AppContext,
+    actor: StaffActor<'_>,
+    job_id: &str,
+) -> Result<(), StaffActionError> {
+    let (kind, subject_id) = ctx
+        .store
+        .make_job_due(job_id, now())
+        .await?
+        .ok_or(StaffActionError::NotFound)?;
+    ctx.store
+        .record_audit(
+            &AuditEvent {
+                actor_id: Some(&actor.person.id),
+                action: "job.retried",
+                subject_id: Some(&subject_id),
+                client_ip: actor.client_ip,
+                details: format!("retried {} job {job_id}", kind.as_str()),
+                ..AuditEvent::default()
+            },
+            now(),
+        )
+        .await?;
+    crate::jobs::apply_now(ctx, kind, &subject_id).await;
+    Ok(())
 }

@@ -23,36 +23,37 @@ pub async fn change_contact(
 ) -> Result<HttpResponse, WebError> {
     let person = staff_and_account(&ctx, &user, Permission::EditAccounts, &path).await?;
     let ip = crate::web::audit_ip(&req, &ctx);
-    staff_actions::permit(
-        &ctx,
-        actor(&user, ip.as_deref()),
-        &person,
-        AccountAction::ChangeContact,
-    )
-    .await?;
-    if person.status == AccountStatus::Deleted {
-        return Err(deleted_account());
-    }
+    let actor = actor(&user, ip.as_deref());
+    staff_actions::permit(&ctx, actor, &person, AccountAction::ChangeContact).await?;
     let mut errors = FormErrors::default();
     let surname = errors.check(PersonName::parse("surname", &form.surname));
     let given_name = errors.check(PersonName::parse_optional("given_name", &form.given_name));
     let email = errors.check(Email::parse(&form.email));
-    if let Some(email) = &email
-        && email.normalized() != person.email.to_lowercase()
-        && ctx
-            .store
-            .person_by_email(email)
-            .await?
-            .is_some_and(|other| other.id != person.id)
-    {
-        errors.add(FieldError::new(
-            "email",
-            "Another account already uses this email address.",
-        ));
-    }
-    let (Some(surname), Some(given_name), Some(email), true) =
-        (surname, given_name, email, errors.is_empty())
-    else {
+    let changed = match (surname, given_name, email, errors.is_empty()) {
+        (Some(surname), Some(given_name), Some(email), true) => {
+            let changed = staff_actions::change_contact(
+                &ctx,
+                actor,
+                &person,
+                &surname,
+                given_name.as_ref(),
+                &email,
+            )
+            .await;
+            match changed {
+                Err(StaffActionError::Staff(StaffError::EmailTaken)) => {
+                    errors.add(FieldError::new(
+                        "email",
+                        "Another account already uses this email address.",
+                    ));
+                    None
+                }
+                other => Some(other?),
+            }
+        }
+        _ => None,
+    };
+    let Some(changed) = changed else {
         let typed = TypedContact {
             surname: form.surname.clone(),
             given_name: form.given_name.clone(),
@@ -61,41 +62,11 @@ pub async fn change_contact(
         let page = account_page(&ctx, &user, person, None, errors, Some(typed)).await?;
         return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
     };
-    let old_email = person.email.clone();
-    let email_changed = email.as_str() != old_email;
-    let new_name = match &given_name {
-        Some(given) => format!("{given} {surname}"),
-        None => surname.to_string(),
+    let done = if changed.notice_failed {
+        "contact-mail-failed"
+    } else {
+        "contact"
     };
-    let mut details = format!("name {} → {new_name}", person.display_name());
-    if email_changed {
-        details.push_str(&format!("; email {old_email} → {}", email.as_str()));
-    }
-    ctx.store
-        .change_contact(
-            &person.id,
-            &surname,
-            given_name.as_ref(),
-            &email,
-            staff_event(&user, ip.as_deref(), "account.contact_changed", details),
-            now(),
-        )
-        .await?;
-    crate::jobs::apply_now(&ctx, JobKind::SyncAccount, &person.id).await;
-    let mut done = "contact";
-    if email_changed {
-        let notice = NoticeMail::email_changed(&new_name, &old_email, email.as_str());
-        for address in [old_email.as_str(), email.as_str()] {
-            let sent = match notice.render() {
-                Ok(mail) => ctx.mailer.send(address, mail).await,
-                Err(error) => Err(error),
-            };
-            if let Err(error) = sent {
-                tracing::warn!(%error, "email-change notice not sent");
-                done = "contact-mail-failed";
-            }
-        }
-    }
     Ok(back_to_account(&person, done))
 }
 
@@ -108,40 +79,7 @@ pub async fn send_reset(
 ) -> Result<HttpResponse, WebError> {
     let person = staff_and_account(&ctx, &user, Permission::SendPasswordReset, &path).await?;
     let ip = crate::web::audit_ip(&req, &ctx);
-    staff_actions::permit(
-        &ctx,
-        actor(&user, ip.as_deref()),
-        &person,
-        AccountAction::SendPasswordReset,
-    )
-    .await?;
-    match person.status {
-        AccountStatus::Deleted => return Err(deleted_account()),
-        AccountStatus::Locked => return Err(locked_account()),
-        AccountStatus::Active => {}
-    }
-    crate::usecases::accounts::send_password_reset(&ctx, &person, true)
-        .await
-        .map_err(|error| {
-            tracing::warn!(%error, "password-reset link not sent");
-            WebError::Unavailable(
-                "The reset link could not be emailed (the mail server did not take it). Try again in a few minutes.".into(),
-            )
-        })?;
-    ctx.store
-        .record_audit(
-            &AuditEvent {
-                subject_id: Some(&person.id),
-                ..staff_event(
-                    &user,
-                    ip.as_deref(),
-                    "account.reset_link_sent",
-                    format!("password-reset link emailed to {}", person.email),
-                )
-            },
-            now(),
-        )
-        .await?;
+    staff_actions::send_reset(&ctx, actor(&user, ip.as_deref()), &person).await?;
     Ok(back_to_account(&person, "reset"))
 }
 
@@ -191,48 +129,7 @@ pub async fn remove_key(
     let (person_id, key_id) = path.into_inner();
     let person = staff_and_account(&ctx, &user, Permission::RemoveKeys, &person_id).await?;
     let ip = crate::web::audit_ip(&req, &ctx);
-    staff_actions::permit(
-        &ctx,
-        actor(&user, ip.as_deref()),
-        &person,
-        AccountAction::RemoveKey,
-    )
-    .await?;
-    let key = ctx
-        .store
-        .keys_of(&person.id)
-        .await?
-        .into_iter()
-        .find(|key| key.id == key_id)
-        .ok_or(WebError::NotFound)?;
-    let removed = ctx
-        .store
-        .remove_key(
-            &person.id,
-            &key.id,
-            staff_event(
-                &user,
-                ip.as_deref(),
-                "account.key_removed",
-                format!("removed SSH key {} ({})", key.fingerprint, key.comment),
-            ),
-            now(),
-        )
-        .await?;
-    if !removed {
-        return Err(WebError::NotFound);
-    }
-    crate::jobs::apply_now(&ctx, JobKind::SyncAccount, &person.id).await;
-    notices::credentials_changed(
-        &ctx,
-        &person,
-        CredentialChange::KeyRemoved {
-            fingerprint: &key.fingerprint,
-            by_staff: true,
-        },
-        ip.as_deref(),
-    )
-    .await;
+    staff_actions::remove_key(&ctx, actor(&user, ip.as_deref()), &person, &key_id).await?;
     Ok(back_to_account(&person, "key-removed"))
 }
 
@@ -245,26 +142,7 @@ pub async fn resync(
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let person = staff_and_account(&ctx, &user, Permission::ResyncAccounts, &path).await?;
-    if person.status == AccountStatus::Deleted {
-        return Err(deleted_account());
-    }
     let ip = crate::web::audit_ip(&req, &ctx);
-    let organisations = ctx
-        .store
-        .queue_resync(
-            &person.id,
-            staff_event(
-                &user,
-                ip.as_deref(),
-                "account.resynced",
-                "LDAP entry and groups rewritten from the portal".into(),
-            ),
-            now(),
-        )
-        .await?;
-    crate::jobs::apply_now(&ctx, JobKind::SyncAccount, &person.id).await;
-    for organisation_id in &organisations {
-        crate::jobs::apply_now(&ctx, JobKind::SyncGroup, organisation_id).await;
-    }
+    staff_actions::resync(&ctx, actor(&user, ip.as_deref()), &person).await?;
     Ok(back_to_account(&person, "resynced"))
 }

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::context::{AppContext, now};
+use crate::context::AppContext;
 use crate::domain::Permission;
 use crate::usecases::invitations::format_date;
 use crate::web::account::see_other;
@@ -69,34 +69,19 @@ pub async fn jobs(
     })
 }
 
-/// Runs a waiting job now (after its cause was fixed, say), audited.
+/// Runs a waiting or failed job now (after its cause was fixed, say), audited.
 pub async fn retry(
     req: actix_web::HttpRequest,
     ctx: web::Data<AppContext>,
     user: SignedIn,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let ip = crate::web::client_ip(&req, ctx.settings.server.trust_forwarded_for)
-        .map(|ip| ip.to_string());
     guard::require(&ctx, &user, Permission::ManageJobs, None).await?;
-    let (kind, subject_id) = ctx
-        .store
-        .make_job_due(&path, now())
-        .await?
-        .ok_or(WebError::NotFound)?;
-    ctx.store
-        .record_audit(
-            &crate::store::audit::AuditEvent {
-                actor_id: Some(&user.person.id),
-                action: "job.retried",
-                subject_id: Some(&subject_id),
-                client_ip: ip.as_deref(),
-                details: format!("retried {} job {}", kind.as_str(), path.as_str()),
-                ..Default::default()
-            },
-            now(),
-        )
-        .await?;
-    crate::jobs::apply_now(&ctx, kind, &subject_id).await;
+    let ip = crate::web::audit_ip(&req, &ctx);
+    let actor = crate::usecases::staff_actions::StaffActor {
+        person: &user.person,
+        client_ip: ip.as_deref(),
+    };
+    crate::usecases::staff_actions::retry_job(&ctx, actor, &path).await?;
     Ok(see_other("/admin/jobs?done=retried"))
 }

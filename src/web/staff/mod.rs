@@ -15,14 +15,12 @@ use crate::domain::{
     AccountAction, Email, FieldError, Permission, PersonName, Refusal, Role, SearchText,
 };
 use crate::jobs::expected_account;
-use crate::mail::NoticeMail;
-use crate::store::audit::{AuditEvent, RecordedEvent};
+use crate::store::audit::RecordedEvent;
 use crate::store::jobs::JobKind;
 use crate::store::people::{AccountStatus, Person};
 use crate::store::ssh_keys::StoredKey;
 use crate::store::staff::{AccountSearch, PersonMembership, StaffError, StaffGrant, StatusFilter};
 use crate::usecases::invitations::format_date;
-use crate::usecases::notices::{self, CredentialChange};
 use crate::usecases::staff_actions::{self, StaffActionError, StaffActor};
 use crate::web::account::see_other;
 use crate::web::error::WebError;
@@ -66,6 +64,11 @@ impl From<StaffActionError> for WebError {
             }
             StaffActionError::Refused(refusal) => WebError::Conflict(refusal.message().into()),
             StaffActionError::Conflict(message) => WebError::Conflict(message.into()),
+            StaffActionError::NotFound => WebError::NotFound,
+            StaffActionError::NoActiveAccount => WebError::BadRequest(
+                "No active account has this email address. Invite the person first.".into(),
+            ),
+            StaffActionError::Unavailable(message) => WebError::Unavailable(message.into()),
             StaffActionError::Staff(error) => error.into(),
             StaffActionError::Store(error) => error.into(),
         }
@@ -94,22 +97,6 @@ async fn staff_and_account(
         .ok_or(WebError::NotFound)
 }
 
-/// An audit event by the staff member making the request.
-fn staff_event<'a>(
-    user: &'a SignedIn,
-    ip: Option<&'a str>,
-    action: &'static str,
-    details: String,
-) -> AuditEvent<'a> {
-    AuditEvent {
-        actor_id: Some(&user.person.id),
-        action,
-        client_ip: ip,
-        details,
-        ..AuditEvent::default()
-    }
-}
-
 /// Back to the account's page with a notice.
 fn back_to_account(person: &Person, done: &str) -> HttpResponse {
     see_other(&format!("/admin/accounts/{}?done={done}", person.id))
@@ -117,10 +104,6 @@ fn back_to_account(person: &Person, done: &str) -> HttpResponse {
 
 fn deleted_account() -> WebError {
     WebError::Conflict("This account was deleted; nothing can be changed on it.".into())
-}
-
-fn locked_account() -> WebError {
-    WebError::Conflict("This account is locked: unlock it first.".into())
 }
 
 mod account;

@@ -86,40 +86,27 @@ pub async fn grant(
         ));
     }
     let email = errors.check(Email::parse(&form.email));
-    let person = match &email {
-        Some(email) => ctx
-            .store
-            .person_by_email(email)
-            .await?
-            .filter(|person| person.status == AccountStatus::Active),
-        None => None,
+    let granted = match (role, email, errors.is_empty()) {
+        (Some(role), Some(email), true) => {
+            let ip = crate::web::audit_ip(&req, &ctx);
+            let actor = actor(&user, ip.as_deref());
+            match staff_actions::grant_staff_role(&ctx, actor, &email, role).await {
+                Err(StaffActionError::NoActiveAccount) => {
+                    errors.add(FieldError::new(
+                        "email",
+                        "No active account has this email address. Invite the person first.",
+                    ));
+                    None
+                }
+                other => Some(other?),
+            }
+        }
+        _ => None,
     };
-    if email.is_some() && person.is_none() {
-        errors.add(FieldError::new(
-            "email",
-            "No active account has this email address. Invite the person first.",
-        ));
-    }
-    let (Some(role), Some(person), true) = (role, person, errors.is_empty()) else {
+    let Some(granted) = granted else {
         let page = staff_page(&ctx, &user, None, Some(&form), errors).await?;
         return render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
     };
-    let ip = crate::web::audit_ip(&req, &ctx);
-    let granted = ctx
-        .store
-        .grant_site_role(
-            &person.id,
-            role,
-            &user.person.id,
-            staff_event(
-                &user,
-                ip.as_deref(),
-                "staff.granted",
-                format!("granted {} to {}", role.label(), person.display_name()),
-            ),
-            now(),
-        )
-        .await?;
     Ok(see_other(if granted {
         "/admin/staff?done=granted"
     } else {
