@@ -5,5 +5,6 @@ pub mod accounts;
 pub mod invitations;
 pub mod notices;
 pub mod organisations;
+pub mod own_account;
 pub mod single_sign_on;
 pub mod staff_actions;

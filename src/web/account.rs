@@ -10,12 +10,12 @@ use serde::Deserialize;
 use super::error::{WebError, describe_wait};
 use super::pages::{Layout, render, render_with_status};
 use crate::auth::rate_limit::{AttemptKey, RetryAfter};
-use crate::context::{AppContext, now};
+use crate::context::AppContext;
 use crate::domain::LoginName;
 use crate::domain::Permission;
-use crate::store::audit::AuditEvent;
 use crate::store::jobs::JobKind;
 use crate::store::people::AccountStatus;
+use crate::usecases::own_account;
 use crate::web::csrf;
 use crate::web::identity::{self, SignedIn};
 
@@ -236,19 +236,8 @@ pub async fn sign_in(
         );
     }
     identity::sign_in(&session, &person.id)?;
-    ctx.store
-        .record_audit(
-            &AuditEvent {
-                actor_id: Some(&person.id),
-                action: "session.signed_in",
-                subject_id: Some(&person.id),
-                client_ip: ip_text.as_deref(),
-                details: "signed in with password".into(),
-                ..AuditEvent::default()
-            },
-            now(),
-        )
-        .await?;
+    let how = "signed in with password".to_string();
+    own_account::record_sign_in(&ctx, &person.id, ip_text.as_deref(), how).await?;
     tracing::info!(person = %person.id, "signed in");
     Ok(see_other(safe_next(form.next.as_deref())))
 }

@@ -173,6 +173,24 @@ impl From<crate::auth::password::PasswordError> for WebError {
     }
 }
 
+impl From<crate::usecases::own_account::OwnAccountError> for WebError {
+    fn from(error: crate::usecases::own_account::OwnAccountError) -> Self {
+        use crate::usecases::own_account::OwnAccountError;
+        match error {
+            OwnAccountError::NoPasswordLeft => Self::Conflict(
+                "Set a password first: without it, unlinking would leave you no way to sign in."
+                    .into(),
+            ),
+            OwnAccountError::LinkNotValid => Self::Gone {
+                title: "Reset link not valid".into(),
+                message: "This link was already used, has expired, or is not complete. Ask for a new one from the sign-in page.".into(),
+            },
+            OwnAccountError::Hash(error) => error.into(),
+            OwnAccountError::Store(error) => error.into(),
+        }
+    }
+}
+
 impl From<askama::Error> for WebError {
     fn from(error: askama::Error) -> Self {
         Self::internal(error)

@@ -8,13 +8,12 @@ use serde::Deserialize;
 use super::account::see_other;
 use super::error::WebError;
 use super::pages::{FormErrors, Layout, render, render_with_status};
-use crate::context::{AppContext, now};
+use crate::context::AppContext;
 use crate::domain::{FieldError, SshPublicKey};
-use crate::store::audit::AuditEvent;
 use crate::store::jobs::JobKind;
 use crate::store::ssh_keys::{AddKeyError, MAX_KEYS};
 use crate::usecases::invitations::format_date;
-use crate::usecases::notices::{self, CredentialChange};
+use crate::usecases::own_account::{self, Me};
 use crate::web::identity::SignedIn;
 
 struct KeyRow {
@@ -207,37 +206,13 @@ async fn add_key_text(
             return refused(ctx, user, StatusCode::UNPROCESSABLE_ENTITY, error, pasted).await;
         }
     };
-    let ip =
-        super::client_ip(req, ctx.settings.server.trust_forwarded_for).map(|ip| ip.to_string());
-    let added = ctx
-        .store
-        .add_key(
-            &user.person.id,
-            &key,
-            AuditEvent {
-                actor_id: Some(&user.person.id),
-                action: "ssh_key.added",
-                client_ip: ip.as_deref(),
-                details: format!("added {} key {}", key.algorithm, key.fingerprint),
-                ..AuditEvent::default()
-            },
-            now(),
-        )
-        .await;
-    match added {
-        Ok(()) => {
-            crate::jobs::apply_now(ctx, JobKind::SyncAccount, &user.person.id).await;
-            notices::credentials_changed(
-                ctx,
-                &user.person,
-                CredentialChange::KeyAdded {
-                    fingerprint: &key.fingerprint,
-                },
-                ip.as_deref(),
-            )
-            .await;
-            Ok(see_other("/account/keys?done=added"))
-        }
+    let ip = super::audit_ip(req, ctx);
+    let me = Me {
+        person: &user.person,
+        client_ip: ip.as_deref(),
+    };
+    match own_account::add_key(ctx, me, &key).await {
+        Ok(()) => Ok(see_other("/account/keys?done=added")),
         Err(AddKeyError::Duplicate) => {
             refused(
                 ctx,
@@ -269,43 +244,13 @@ pub async fn remove(
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     require_account(&user)?;
-    let ip =
-        super::client_ip(&req, ctx.settings.server.trust_forwarded_for).map(|ip| ip.to_string());
-    let key = ctx
-        .store
-        .keys_of(&user.person.id)
-        .await?
-        .into_iter()
-        .find(|key| key.id == *path)
-        .ok_or(WebError::NotFound)?;
-    let removed = ctx
-        .store
-        .remove_key(
-            &user.person.id,
-            &key.id,
-            AuditEvent {
-                actor_id: Some(&user.person.id),
-                action: "ssh_key.removed",
-                client_ip: ip.as_deref(),
-                details: format!("removed key {}", key.fingerprint),
-                ..AuditEvent::default()
-            },
-            now(),
-        )
-        .await?;
-    if !removed {
+    let ip = super::audit_ip(&req, &ctx);
+    let me = Me {
+        person: &user.person,
+        client_ip: ip.as_deref(),
+    };
+    if !own_account::remove_key(&ctx, me, &path).await? {
         return Err(WebError::NotFound);
     }
-    crate::jobs::apply_now(&ctx, JobKind::SyncAccount, &user.person.id).await;
-    notices::credentials_changed(
-        &ctx,
-        &user.person,
-        CredentialChange::KeyRemoved {
-            fingerprint: &key.fingerprint,
-            by_staff: false,
-        },
-        ip.as_deref(),
-    )
-    .await;
     Ok(see_other("/account/keys?done=removed"))
 }

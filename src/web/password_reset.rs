@@ -14,9 +14,8 @@ use super::profile::password_context;
 use crate::auth::rate_limit::RetryAfter;
 use crate::context::AppContext;
 use crate::domain::{Email, NewPassword, SecretToken};
-use crate::store::jobs::JobKind;
 use crate::store::people::AccountStatus;
-use crate::usecases::notices::{self, CredentialChange};
+use crate::usecases::own_account;
 use crate::web::identity;
 
 #[derive(Template)]
@@ -186,22 +185,9 @@ pub async fn reset_set(
             );
         }
     };
-    let hash = ctx.hasher.hash(&password).await.map_err(WebError::from)?;
-    let ip =
-        super::client_ip(&req, ctx.settings.server.trust_forwarded_for).map(|ip| ip.to_string());
-    let person_id = ctx
-        .store
-        .use_password_reset(&token.hash(), &hash, ip.as_deref(), ctx.clock.now())
-        .await?
-        .ok_or_else(reset_link_invalid)?;
-    crate::jobs::apply_now(&ctx, JobKind::SyncAccount, &person_id).await;
+    let ip = super::audit_ip(&req, &ctx);
+    let person_id =
+        own_account::reset_password(&ctx, &person, &token, &password, ip.as_deref()).await?;
     identity::sign_in(&session, &person_id)?;
-    notices::credentials_changed(
-        &ctx,
-        &person,
-        CredentialChange::PasswordReset,
-        ip.as_deref(),
-    )
-    .await;
     Ok(see_other("/account?done=password"))
 }

@@ -10,11 +10,10 @@ use super::account::see_other;
 use super::error::WebError;
 use super::pages::{FormErrors, Layout, render, render_with_status};
 use crate::auth::rate_limit::{AttemptKey, RetryAfter};
-use crate::context::{AppContext, now};
+use crate::context::AppContext;
 use crate::domain::{FieldError, NewPassword, PersonName};
-use crate::store::audit::AuditEvent;
 use crate::store::jobs::JobKind;
-use crate::usecases::notices::{self, CredentialChange};
+use crate::usecases::own_account::{self, Me};
 use crate::web::identity::{self, SignedIn};
 
 #[derive(Template)]
@@ -142,30 +141,12 @@ pub async fn rename(
             &profile_page(&ctx, &user, None, errors).await?,
         );
     };
-    let ip =
-        super::client_ip(&req, ctx.settings.server.trust_forwarded_for).map(|ip| ip.to_string());
-    ctx.store
-        .rename_person(
-            &user.person.id,
-            surname.as_str(),
-            given_name.as_ref().map(PersonName::as_str),
-            AuditEvent {
-                actor_id: Some(&user.person.id),
-                action: "person.renamed",
-                client_ip: ip.as_deref(),
-                details: format!(
-                    "changed their name to {}",
-                    match &given_name {
-                        Some(given) => format!("{given} {surname}"),
-                        None => surname.to_string(),
-                    }
-                ),
-                ..AuditEvent::default()
-            },
-            now(),
-        )
-        .await?;
-    crate::jobs::apply_now(&ctx, JobKind::SyncAccount, &user.person.id).await;
+    let ip = super::audit_ip(&req, &ctx);
+    let me = Me {
+        person: &user.person,
+        client_ip: ip.as_deref(),
+    };
+    own_account::rename(&ctx, me, &surname, given_name.as_ref()).await?;
     Ok(see_other("/account?done=name"))
 }
 
@@ -231,32 +212,14 @@ pub async fn change_password(
             &profile_page(&ctx, &user, None, errors).await?,
         );
     };
-    let hash = ctx.hasher.hash(&password).await.map_err(WebError::from)?;
     let ip_text = ip.map(|ip| ip.to_string());
-    ctx.store
-        .set_password(
-            &user.person.id,
-            &hash,
-            AuditEvent {
-                actor_id: Some(&user.person.id),
-                action: "password.changed",
-                client_ip: ip_text.as_deref(),
-                details: "changed their password; other sessions ended".into(),
-                ..AuditEvent::default()
-            },
-            now(),
-        )
-        .await?;
+    let me = Me {
+        person: &user.person,
+        client_ip: ip_text.as_deref(),
+    };
+    own_account::change_password(&ctx, me, &password).await?;
     // Every session ended with the change; this browser gets a fresh one.
     identity::sign_in(&user.session, &user.person.id)?;
-    crate::jobs::apply_now(&ctx, JobKind::SyncAccount, &user.person.id).await;
-    notices::credentials_changed(
-        &ctx,
-        &user.person,
-        CredentialChange::PasswordChanged,
-        ip_text.as_deref(),
-    )
-    .await;
     Ok(see_other("/account?done=password"))
 }
 
@@ -275,38 +238,13 @@ pub async fn unlink_identity(
     user: SignedIn,
     form: web::Form<UnlinkForm>,
 ) -> Result<HttpResponse, WebError> {
-    if user.person.password_hash.is_none() {
-        return Err(WebError::Conflict(
-            "Set a password first: without it, unlinking would leave you no way to sign in.".into(),
-        ));
-    }
     let ip = super::audit_ip(&req, &ctx);
-    let removed = ctx
-        .store
-        .unlink_identity(
-            &user.person.id,
-            (&form.issuer, &form.subject),
-            AuditEvent {
-                actor_id: Some(&user.person.id),
-                action: "identity.unlinked",
-                client_ip: ip.as_deref(),
-                details: format!("unlinked identity {} at {}", form.subject, form.issuer),
-                ..AuditEvent::default()
-            },
-            now(),
-        )
-        .await?;
-    if !removed {
+    let me = Me {
+        person: &user.person,
+        client_ip: ip.as_deref(),
+    };
+    if !own_account::unlink_identity(&ctx, me, &form.issuer, &form.subject).await? {
         return Err(WebError::NotFound);
     }
-    notices::credentials_changed(
-        &ctx,
-        &user.person,
-        CredentialChange::IdentityUnlinked {
-            issuer: &form.issuer,
-        },
-        ip.as_deref(),
-    )
-    .await;
     Ok(see_other("/account?done=unlinked"))
 }

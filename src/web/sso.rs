@@ -9,7 +9,7 @@ use super::account::{safe_next, see_other};
 use super::error::WebError;
 use crate::auth::oidc::{OidcError, PENDING_LOGIN_SECONDS, PendingLogin};
 use crate::context::{AppContext, now};
-use crate::store::audit::AuditEvent;
+use crate::usecases::own_account;
 use crate::usecases::single_sign_on::{SsoRefusal, resolve};
 use crate::web::identity;
 
@@ -149,19 +149,8 @@ pub async fn callback(
     .await
     .map_err(|refusal| refused(sso.display_name(), refusal))?;
     identity::sign_in(&session, &signed_in.person_id)?;
-    ctx.store
-        .record_audit(
-            &AuditEvent {
-                actor_id: Some(&signed_in.person_id),
-                action: "session.signed_in",
-                subject_id: Some(&signed_in.person_id),
-                client_ip: ip.as_deref(),
-                details: format!("signed in with {}", sso.display_name()),
-                ..AuditEvent::default()
-            },
-            now(),
-        )
-        .await?;
+    let how = format!("signed in with {}", sso.display_name());
+    own_account::record_sign_in(&ctx, &signed_in.person_id, ip.as_deref(), how).await?;
     if signed_in.joined_organisation.is_some() {
         // Set-up (username, shell) comes next for a new member; `/` sends them there.
         return Ok(see_other("/"));

@@ -1,0 +1,221 @@
+//! What people change on their own account: name, password, SSH keys, linked identities,
+//! a forgotten password reset by link; and the audit of a sign-in.
+
+use crate::auth::password::PasswordError;
+use crate::context::{AppContext, now};
+use crate::domain::{NewPassword, PersonName, SecretToken, SshPublicKey};
+use crate::store::StoreError;
+use crate::store::audit::AuditEvent;
+use crate::store::jobs::JobKind;
+use crate::store::people::Person;
+use crate::store::ssh_keys::AddKeyError;
+use crate::usecases::notices::{self, CredentialChange};
+
+/// The person changing their own account, and where the request came from.
+#[derive(Clone, Copy)]
+pub struct Me<'a> {
+    pub person: &'a Person,
+    pub client_ip: Option<&'a str>,
+}
+
+impl<'a> Me<'a> {
+    fn event(&self, action: &'static str, details: String) -> AuditEvent<'a> {
+        AuditEvent {
+            actor_id: Some(&self.person.id),
+            subject_id: Some(&self.person.id),
+            action,
+            client_ip: self.client_ip,
+            details,
+            ..AuditEvent::default()
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OwnAccountError {
+    /// Unlinking the last way to sign in.
+    #[error("set a password first")]
+    NoPasswordLeft,
+    /// The reset link was used or expired meanwhile.
+    #[error("the link is no longer valid")]
+    LinkNotValid,
+    #[error(transparent)]
+    Hash(#[from] PasswordError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Records a sign-in (by password, or by single sign-on with `how` naming the provider).
+pub async fn record_sign_in(
+    ctx: &AppContext,
+    person_id: &str,
+    client_ip: Option<&str>,
+    how: String,
+) -> Result<(), StoreError> {
+    let event = AuditEvent {
+        actor_id: Some(person_id),
+        subject_id: Some(person_id),
+        action: "session.signed_in",
+        client_ip,
+        details: how,
+        ..AuditEvent::default()
+    };
+    ctx.store.record_audit(&event, now()).await
+}
+
+pub async fn rename(
+    ctx: &AppContext,
+    me: Me<'_>,
+    surname: &PersonName,
+    given_name: Option<&PersonName>,
+) -> Result<(), StoreError> {
+    let name = match given_name {
+        Some(given) => format!("{given} {surname}"),
+        None => surname.to_string(),
+    };
+    ctx.store
+        .rename_person(
+            &me.person.id,
+            surname.as_str(),
+            given_name.map(PersonName::as_str),
+            me.event("person.renamed", format!("changed their name to {name}")),
+            now(),
+        )
+        .await?;
+    crate::jobs::apply_now(ctx, JobKind::SyncAccount, &me.person.id).await;
+    Ok(())
+}
+
+/// Sets a new password: every session of the person ends (the caller starts a new one for
+/// this browser), LDAP gets the new hash, and the person is told.
+pub async fn change_password(
+    ctx: &AppContext,
+    me: Me<'_>,
+    password: &NewPassword,
+) -> Result<(), OwnAccountError> {
+    let hash = ctx.hasher.hash(password).await?;
+    ctx.store
+        .set_password(
+            &me.person.id,
+            &hash,
+            me.event(
+                "password.changed",
+                "changed their password; other sessions ended".into(),
+            ),
+            now(),
+        )
+        .await?;
+    crate::jobs::apply_now(ctx, JobKind::SyncAccount, &me.person.id).await;
+    notices::credentials_changed(
+        ctx,
+        me.person,
+        CredentialChange::PasswordChanged,
+        me.client_ip,
+    )
+    .await;
+    Ok(())
+}
+
+/// Sets the password of the person a reset link belongs to, using the link up; returns
+/// the person's id.
+pub async fn reset_password(
+    ctx: &AppContext,
+    person: &Person,
+    token: &SecretToken,
+    password: &NewPassword,
+    client_ip: Option<&str>,
+) -> Result<String, OwnAccountError> {
+    let hash = ctx.hasher.hash(password).await?;
+    let person_id = ctx
+        .store
+        .use_password_reset(&token.hash(), &hash, client_ip, ctx.clock.now())
+        .await?
+        .ok_or(OwnAccountError::LinkNotValid)?;
+    crate::jobs::apply_now(ctx, JobKind::SyncAccount, &person_id).await;
+    notices::credentials_changed(ctx, person, CredentialChange::PasswordReset, client_ip).await;
+    Ok(person_id)
+}
+
+/// Unlinks a single-sign-on identity; only with a password left to sign in with. False
+/// when no such identity was linked.
+pub async fn unlink_identity(
+    ctx: &AppContext,
+    me: Me<'_>,
+    issuer: &str,
+    subject: &str,
+) -> Result<bool, OwnAccountError> {
+    if me.person.password_hash.is_none() {
+        return Err(OwnAccountError::NoPasswordLeft);
+    }
+    let removed = ctx
+        .store
+        .unlink_identity(
+            &me.person.id,
+            (issuer, subject),
+            me.event(
+                "identity.unlinked",
+                format!("unlinked identity {subject} at {issuer}"),
+            ),
+            now(),
+        )
+        .await?;
+    if removed {
+        let change = CredentialChange::IdentityUnlinked { issuer };
+        notices::credentials_changed(ctx, me.person, change, me.client_ip).await;
+    }
+    Ok(removed)
+}
+
+pub async fn add_key(ctx: &AppContext, me: Me<'_>, key: &SshPublicKey) -> Result<(), AddKeyError> {
+    ctx.store
+        .add_key(
+            &me.person.id,
+            key,
+            me.event(
+                "ssh_key.added",
+                format!("added {} key {}", key.algorithm, key.fingerprint),
+            ),
+            now(),
+        )
+        .await?;
+    crate::jobs::apply_now(ctx, JobKind::SyncAccount, &me.person.id).await;
+    let change = CredentialChange::KeyAdded {
+        fingerprint: &key.fingerprint,
+    };
+    notices::credentials_changed(ctx, me.person, change, me.client_ip).await;
+    Ok(())
+}
+
+/// Removes one of the person's own keys; false when they have no such key.
+pub async fn remove_key(ctx: &AppContext, me: Me<'_>, key_id: &str) -> Result<bool, StoreError> {
+    let Some(key) = ctx
+        .store
+        .keys_of(&me.person.id)
+        .await?
+        .into_iter()
+        .find(|key| key.id == key_id)
+    else {
+        return Ok(false);
+    };
+    let removed = ctx
+        .store
+        .remove_key(
+            &me.person.id,
+            &key.id,
+            me.event(
+                "ssh_key.removed",
+                format!("removed key {}", key.fingerprint),
+            ),
+            now(),
+        )
+        .await?;
+    if removed {
+        crate::jobs::apply_now(ctx, JobKind::SyncAccount, &me.person.id).await;
+        let change = CredentialChange::KeyRemoved {
+            fingerprint: &key.fingerprint,
+            by_staff: false,
+        };
+        notices::credentials_changed(ctx, me.person, change, me.client_ip).await;
+    }
+    Ok(removed)
+}
