@@ -3,12 +3,14 @@
 use time::OffsetDateTime;
 use time::macros::format_description;
 
+use crate::auth::password::PasswordError;
 use crate::context::{AppContext, now};
-use crate::domain::{Email, EndDate, PersonName, Role, SecretToken};
+use crate::domain::{Email, EndDate, InvitationState, NewPassword, PersonName, Role, SecretToken};
 use crate::mail::{InvitationMail, MailError};
 use crate::store::StoreError;
 use crate::store::audit::AuditEvent;
-use crate::store::invitations::Created;
+use crate::store::invitations::{AcceptError, Acceptance, Created, Invitation};
+use crate::store::jobs::JobKind;
 use crate::store::organisations::Organisation;
 
 pub struct InvitationRequest<'a> {
@@ -193,4 +195,97 @@ pub async fn resend_invitation(
         expires_at,
         mail,
     }))
+}
+
+/// Withdraws a pending invitation of `organisation_id`; false when it is not pending (used,
+/// withdrawn, or not this organisation's).
+pub async fn revoke_invitation(
+    ctx: &AppContext,
+    actor_id: &str,
+    client_ip: Option<&str>,
+    organisation_id: &str,
+    invitation_id: &str,
+) -> Result<bool, StoreError> {
+    ctx.store
+        .revoke_invitation(
+            organisation_id,
+            invitation_id,
+            actor_id,
+            AuditEvent {
+                actor_id: Some(actor_id),
+                action: "invitation.revoked",
+                client_ip,
+                details: "withdrew the invitation".into(),
+                ..AuditEvent::default()
+            },
+            now(),
+        )
+        .await
+}
+
+/// Who accepts an invitation.
+#[derive(Clone, Copy)]
+pub enum Acceptor<'a> {
+    /// A newcomer, whose account is made now: with the password they chose, or none when
+    /// they came through single sign-on (they may set one for LDAP later).
+    Newcomer { password: Option<&'a NewPassword> },
+    /// An account that already exists (signed in, or known to single sign-on).
+    Existing { person_id: &'a str },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptInvitationError {
+    #[error(transparent)]
+    Accept(#[from] AcceptError),
+    #[error(transparent)]
+    Hash(#[from] PasswordError),
+}
+
+/// Where an invitation stands now: only an `Open` one can be accepted.
+pub fn invitation_state(ctx: &AppContext, invitation: &Invitation) -> InvitationState {
+    InvitationState::of(invitation.status, invitation.expires_at, ctx.clock.now())
+}
+
+/// Accepts an invitation, whether by password, by an existing account or through single
+/// sign-on: the account (when new), the membership or role, the invitation marked used and
+/// the audit event in one transaction; the organisation's group follows in LDAP. Returns
+/// the person's id.
+pub async fn accept_invitation(
+    ctx: &AppContext,
+    invitation: &Invitation,
+    acceptor: Acceptor<'_>,
+    client_ip: Option<&str>,
+) -> Result<String, AcceptInvitationError> {
+    if invitation_state(ctx, invitation) != InvitationState::Open {
+        return Err(AcceptError::NoLongerOpen.into());
+    }
+    let person_id = match acceptor {
+        Acceptor::Newcomer { password } => {
+            let hash = match password {
+                Some(password) => Some(ctx.hasher.hash(password).await?),
+                None => None,
+            };
+            ctx.store
+                .accept_invitation(
+                    Acceptance {
+                        invitation_id: &invitation.id,
+                        password_hash: hash.as_deref(),
+                        client_ip,
+                    },
+                    ctx.clock.now(),
+                )
+                .await?
+        }
+        Acceptor::Existing { person_id } => {
+            ctx.store
+                .accept_invitation_as(&invitation.id, person_id, client_ip, ctx.clock.now())
+                .await?;
+            person_id.to_string()
+        }
+    };
+    tracing::info!(person = %person_id, invitation = %invitation.id, "invitation accepted");
+    if let Some(organisation_id) = &invitation.organisation_id {
+        crate::jobs::apply_now(ctx, JobKind::SyncGroup, organisation_id).await;
+    }
+    Ok(person_id)
 }

@@ -3,13 +3,13 @@
 
 use crate::context::{AppContext, now};
 use crate::directory::DirectoryError;
-use crate::domain::{Description, Email, OrganisationName, Role, ShortName};
+use crate::domain::{Description, Email, EndDate, OrganisationName, Role, ShortName};
 use crate::store::StoreError;
 use crate::store::audit::AuditEvent;
 use crate::store::ids::IdKind;
 use crate::store::jobs::JobKind;
-use crate::store::memberships::{AddMemberError, DirectoryPersonRef};
-use crate::store::organisations::{NewOrganisation, Organisation};
+use crate::store::memberships::{AddMemberError, DirectoryPersonRef, Member, MembershipChange};
+use crate::store::organisations::{NewOrganisation, Organisation, Versioned};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrganisationError {
@@ -178,4 +178,139 @@ pub async fn add_member_from_directory(
         .await?;
     crate::jobs::apply_now(ctx, JobKind::SyncGroup, &organisation.id).await;
     Ok(())
+}
+
+/// Someone acting in an organisation (an owner, manager or site admin), and where the
+/// request came from.
+#[derive(Clone, Copy)]
+pub struct OrgActor<'a> {
+    pub person_id: &'a str,
+    pub client_ip: Option<&'a str>,
+    /// May hand out and change the roles manager and owner (`members.grant_manager`).
+    pub may_grant_manager: bool,
+}
+
+impl<'a> OrgActor<'a> {
+    fn event(
+        &self,
+        organisation: &'a Organisation,
+        action: &'static str,
+        details: String,
+    ) -> AuditEvent<'a> {
+        AuditEvent {
+            actor_id: Some(self.person_id),
+            organisation_id: Some(&organisation.id),
+            action,
+            client_ip: self.client_ip,
+            details,
+            ..AuditEvent::default()
+        }
+    }
+
+    /// The roles this actor may hand out: managers only members; owners and admins all.
+    pub fn grantable_roles(&self) -> Vec<Role> {
+        if self.may_grant_manager {
+            Role::ORGANISATION_ROLES.to_vec()
+        } else {
+            vec![Role::Member]
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MembershipError {
+    /// Someone changed it since the form was loaded; nothing was saved.
+    #[error("the membership changed meanwhile")]
+    Stale,
+    /// Changing an owner or manager, or making one, needs `members.grant_manager`.
+    #[error("only the organisation's owner can change its owners and managers")]
+    RoleNotGrantable,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Saves a new description if the organisation is still at `version`.
+pub async fn update_description(
+    ctx: &AppContext,
+    actor: OrgActor<'_>,
+    organisation: &Organisation,
+    version: i64,
+    description: &Description,
+) -> Result<(), MembershipError> {
+    let outcome = ctx
+        .store
+        .update_description(
+            &organisation.id,
+            version,
+            description,
+            actor.event(
+                organisation,
+                "organisation.description_changed",
+                "changed the description".into(),
+            ),
+            now(),
+        )
+        .await?;
+    match outcome {
+        Versioned::Updated => Ok(()),
+        Versioned::Stale => Err(MembershipError::Stale),
+    }
+}
+
+/// Changes a member's role or end date, or removes them, if the membership is still at
+/// `version`; the group in LDAP follows.
+pub async fn change_membership(
+    ctx: &AppContext,
+    actor: OrgActor<'_>,
+    organisation: &Organisation,
+    member: &Member,
+    version: i64,
+    change: MembershipChange,
+) -> Result<(), MembershipError> {
+    let grantable = actor.grantable_roles();
+    let role_ok = match &change {
+        MembershipChange::Role(role) => grantable.contains(role),
+        _ => true,
+    };
+    if !grantable.contains(&member.role) || !role_ok {
+        return Err(MembershipError::RoleNotGrantable);
+    }
+    let name = member.display_name();
+    let (action, details) = match &change {
+        MembershipChange::Role(role) => (
+            "member.role_changed",
+            format!("changed {name}'s role to {}", role.as_str()),
+        ),
+        MembershipChange::EndDate(ends_on) => (
+            "member.end_date_changed",
+            format!(
+                "set {name}'s end date to {}",
+                ends_on
+                    .map(EndDate::to_iso)
+                    .unwrap_or_else(|| "none".into())
+            ),
+        ),
+        MembershipChange::Remove => ("member.removed", format!("removed {name}")),
+    };
+    let outcome = ctx
+        .store
+        .change_membership(
+            &organisation.id,
+            &member.membership_id,
+            version,
+            &change,
+            AuditEvent {
+                subject_id: Some(&member.person_id),
+                ..actor.event(organisation, action, details)
+            },
+            now(),
+        )
+        .await?;
+    match outcome {
+        Versioned::Stale => Err(MembershipError::Stale),
+        Versioned::Updated => {
+            crate::jobs::apply_now(ctx, JobKind::SyncGroup, &organisation.id).await;
+            Ok(())
+        }
+    }
 }

@@ -5,11 +5,14 @@
 use crate::auth::oidc::VerifiedIdentity;
 use crate::context::{AppContext, now};
 use crate::domain::Email;
+use crate::domain::InvitationState;
 use crate::store::StoreError;
 use crate::store::audit::AuditEvent;
-use crate::store::invitations::{AcceptError, Acceptance, Invitation};
-use crate::store::jobs::JobKind;
+use crate::store::invitations::{AcceptError, Invitation};
 use crate::store::people::{AccountStatus, Person};
+use crate::usecases::invitations::{
+    AcceptInvitationError, Acceptor, accept_invitation, invitation_state,
+};
 use crate::usecases::notices::{self, CredentialChange};
 
 /// Why an identity does not sign in.
@@ -28,6 +31,9 @@ pub enum SsoRefusal {
     LinkedToAnotherIdentity,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Cannot happen without a password to hash; kept so no error is dropped.
+    #[error(transparent)]
+    Hash(#[from] crate::auth::password::PasswordError),
 }
 
 /// Where the person ends up.
@@ -111,23 +117,27 @@ pub async fn resolve(
     if let Some(invitation) = &invitation
         && invitation.status == crate::domain::InvitationStatus::Pending
     {
-        match ctx
-            .store
-            .accept_invitation_as(&invitation.id, &person.id, client_ip, now())
-            .await
-        {
-            Ok(()) | Err(AcceptError::AlreadyMember) | Err(AcceptError::AccountExists) => {}
-            Err(AcceptError::NoLongerOpen) => {
+        let acceptor = Acceptor::Existing {
+            person_id: &person.id,
+        };
+        match accept_invitation(ctx, invitation, acceptor, client_ip).await {
+            Ok(_)
+            | Err(AcceptInvitationError::Accept(
+                AcceptError::AlreadyMember | AcceptError::AccountExists,
+            )) => {}
+            Err(AcceptInvitationError::Accept(AcceptError::NoLongerOpen)) => {
                 // Accepted by `accept_new` just now, or by someone else meanwhile: the
                 // membership is what matters, checked below by the caller's redirect.
             }
-            Err(AcceptError::Store(error)) => return Err(error.into()),
+            Err(AcceptInvitationError::Accept(AcceptError::Store(error))) => {
+                return Err(error.into());
+            }
+            Err(AcceptInvitationError::Hash(error)) => {
+                return Err(error.into());
+            }
         }
         match &invitation.organisation_id {
-            Some(organisation_id) => {
-                crate::jobs::apply_now(ctx, JobKind::SyncGroup, organisation_id).await;
-                joined_organisation = Some(organisation_id.clone());
-            }
+            Some(organisation_id) => joined_organisation = Some(organisation_id.clone()),
             None => joined_site_role = true,
         }
     }
@@ -144,9 +154,7 @@ async fn open_invitation(ctx: &AppContext, id: &str) -> Result<Invitation, SsoRe
         .invitation_by_id(id)
         .await?
         .ok_or(SsoRefusal::InvitationGone)?;
-    let open = invitation.status == crate::domain::InvitationStatus::Pending
-        && invitation.expires_at > now();
-    if open {
+    if invitation_state(ctx, &invitation) == InvitationState::Open {
         Ok(invitation)
     } else {
         Err(SsoRefusal::InvitationGone)
@@ -158,20 +166,13 @@ async fn accept_new(
     invitation: &Invitation,
     client_ip: Option<&str>,
 ) -> Result<String, SsoRefusal> {
-    ctx.store
-        .accept_invitation(
-            Acceptance {
-                invitation_id: &invitation.id,
-                password_hash: None,
-                client_ip,
-            },
-            now(),
-        )
+    let acceptor = Acceptor::Newcomer { password: None };
+    accept_invitation(ctx, invitation, acceptor, client_ip)
         .await
         .map_err(|error| match error {
-            AcceptError::NoLongerOpen => SsoRefusal::InvitationGone,
-            AcceptError::AccountExists | AcceptError::AlreadyMember => SsoRefusal::InvitationGone,
-            AcceptError::Store(error) => error.into(),
+            AcceptInvitationError::Accept(AcceptError::Store(error)) => error.into(),
+            AcceptInvitationError::Accept(_) => SsoRefusal::InvitationGone,
+            AcceptInvitationError::Hash(error) => error.into(),
         })
 }
 

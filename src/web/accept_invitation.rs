@@ -9,11 +9,11 @@ use askama::Template;
 use super::account::see_other;
 use super::error::WebError;
 use super::pages::{FormErrors, Layout, NewPasswordForm, render, render_with_status};
-use crate::context::{AppContext, now};
+use crate::context::AppContext;
 use crate::domain::{InvitationState, NewPassword, SecretToken};
-use crate::store::invitations::{AcceptError, Acceptance, Invitation};
-use crate::store::jobs::JobKind;
+use crate::store::invitations::{AcceptError, Invitation};
 use crate::usecases::invitations::format_date;
+use crate::usecases::invitations::{self, AcceptInvitationError, Acceptor};
 use crate::web::identity::SignedIn;
 use crate::web::{csrf, identity};
 
@@ -59,7 +59,7 @@ pub(super) async fn open_invitation(
         title: title.into(),
         message: message.into(),
     };
-    match InvitationState::of(invitation.status, invitation.expires_at, now()) {
+    match invitations::invitation_state(ctx, &invitation) {
         InvitationState::Open => Ok(invitation),
         InvitationState::Used => Err(gone(
             "Invitation already used",
@@ -195,25 +195,28 @@ pub async fn join(
             "This invitation is for another account. Sign in as the person it was sent to.".into(),
         ));
     }
-    let client_ip =
-        super::client_ip(&req, ctx.settings.server.trust_forwarded_for).map(|ip| ip.to_string());
-    ctx.store
-        .accept_invitation_as(&invitation.id, &user.person.id, client_ip.as_deref(), now())
+    let client_ip = super::audit_ip(&req, &ctx);
+    let acceptor = Acceptor::Existing {
+        person_id: &user.person.id,
+    };
+    invitations::accept_invitation(&ctx, &invitation, acceptor, client_ip.as_deref())
         .await
         .map_err(|error| match error {
-            AcceptError::NoLongerOpen => WebError::Gone {
+            AcceptInvitationError::Accept(AcceptError::NoLongerOpen) => WebError::Gone {
                 title: "Invitation already used".into(),
                 message: "This invitation was used or withdrawn a moment ago.".into(),
             },
-            AcceptError::AlreadyMember => WebError::Conflict("You are already a member.".into()),
-            AcceptError::AccountExists => WebError::Conflict("You already have this role.".into()),
-            AcceptError::Store(error) => WebError::internal(error),
+            AcceptInvitationError::Accept(AcceptError::AlreadyMember) => {
+                WebError::Conflict("You are already a member.".into())
+            }
+            AcceptInvitationError::Accept(AcceptError::AccountExists) => {
+                WebError::Conflict("You already have this role.".into())
+            }
+            AcceptInvitationError::Accept(AcceptError::Store(error)) => WebError::internal(error),
+            AcceptInvitationError::Hash(error) => error.into(),
         })?;
     match invitation.organisation_id {
-        Some(organisation_id) => {
-            crate::jobs::apply_now(&ctx, JobKind::SyncGroup, &organisation_id).await;
-            Ok(see_other(&format!("/orgs/{organisation_id}")))
-        }
+        Some(organisation_id) => Ok(see_other(&format!("/orgs/{organisation_id}"))),
         None => Ok(see_other("/")),
     }
 }
@@ -244,36 +247,33 @@ pub async fn accept(
             );
         }
     };
-    let password_hash = ctx.hasher.hash(&password).await.map_err(WebError::from)?;
-    let client_ip =
-        super::client_ip(&req, ctx.settings.server.trust_forwarded_for).map(|ip| ip.to_string());
-    let person_id = ctx
-        .store
-        .accept_invitation(
-            Acceptance {
-                invitation_id: &invitation.id,
-                password_hash: Some(&password_hash),
-                client_ip: client_ip.as_deref(),
-            },
-            now(),
-        )
-        .await
-        .map_err(|error| match error {
-            AcceptError::NoLongerOpen => WebError::Gone {
-                title: "Invitation already used".into(),
-                message: "This invitation was used or withdrawn a moment ago. Sign in if the account is yours.".into(),
-            },
-                        AcceptError::AccountExists => WebError::Conflict(
-                "An account with this email address already exists. Sign in with it instead.".into(),
-            ),
-            AcceptError::AlreadyMember => WebError::Conflict("You are already a member.".into()),
-            AcceptError::Store(error) => WebError::internal(error),
-        })?;
-    tracing::info!(person = %person_id, invitation = %invitation.id, "invitation accepted");
+    let client_ip = super::audit_ip(&req, &ctx);
+    let acceptor = Acceptor::Newcomer {
+        password: Some(&password),
+    };
+    let person_id =
+        invitations::accept_invitation(&ctx, &invitation, acceptor, client_ip.as_deref())
+            .await
+            .map_err(|error| match error {
+                AcceptInvitationError::Accept(AcceptError::NoLongerOpen) => WebError::Gone {
+                    title: "Invitation already used".into(),
+                    message: "This invitation was used or withdrawn a moment ago. Sign in if the account is yours.".into(),
+                },
+                AcceptInvitationError::Accept(AcceptError::AccountExists) => WebError::Conflict(
+                    "An account with this email address already exists. Sign in with it instead."
+                        .into(),
+                ),
+                AcceptInvitationError::Accept(AcceptError::AlreadyMember) => {
+                    WebError::Conflict("You are already a member.".into())
+                }
+                AcceptInvitationError::Accept(AcceptError::Store(error)) => {
+                    WebError::internal(error)
+                }
+                AcceptInvitationError::Hash(error) => error.into(),
+            })?;
     identity::sign_in(&session, &person_id)?;
     // Members go on to choose their username; staff invitations are done here.
-    if let Some(organisation_id) = &invitation.organisation_id {
-        crate::jobs::apply_now(&ctx, JobKind::SyncGroup, organisation_id).await;
+    if invitation.organisation_id.is_some() {
         return Ok(see_other("/account/setup"));
     }
     Ok(see_other("/?welcome=1"))

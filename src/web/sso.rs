@@ -180,5 +180,6 @@ fn refused(provider: &str, refusal: SsoRefusal) -> WebError {
             "The account with this email address is linked to another identity at {provider}. Sign in with that identity or with your password."
         )),
         SsoRefusal::Store(error) => error.into(),
+        SsoRefusal::Hash(error) => error.into(),
     }
 }

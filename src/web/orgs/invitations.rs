@@ -291,22 +291,14 @@ pub async fn revoke(
     let (organisation, _) =
         guard::organisation(&ctx, &user, &organisation_id, Permission::ManageInvitations).await?;
     let ip = crate::web::audit_ip(&req, &ctx);
-    let revoked = ctx
-        .store
-        .revoke_invitation(
-            &organisation.id,
-            &invitation_id,
-            &user.person.id,
-            AuditEvent {
-                actor_id: Some(&user.person.id),
-                action: "invitation.revoked",
-                client_ip: ip.as_deref(),
-                details: "withdrew the invitation".into(),
-                ..AuditEvent::default()
-            },
-            now(),
-        )
-        .await?;
+    let revoked = crate::usecases::invitations::revoke_invitation(
+        &ctx,
+        &user.person.id,
+        ip.as_deref(),
+        &organisation.id,
+        &invitation_id,
+    )
+    .await?;
     if !revoked {
         return Err(invitation_not_open(&ctx, &organisation, &invitation_id).await?);
     }

@@ -146,73 +146,23 @@ pub async fn change_member(
         .member(&organisation.id, &membership_id)
         .await?
         .ok_or(WebError::NotFound)?;
-    let roles = grantable_roles(&granted);
-    if !roles.contains(&member.role) {
-        return Err(WebError::Forbidden(
-            "Only the organisation's owner can change its owners and managers.".into(),
-        ));
-    }
+    let ip = crate::web::audit_ip(&req, &ctx);
+    let actor = org_actor(&user, &granted, ip.as_deref());
     let bad = |error: crate::domain::FieldError| WebError::BadRequest(error.message);
-    let (change, details) = match kind {
+    let change = match kind {
         "role" => {
-            let role = parse_role(&form.role, &roles).map_err(bad)?;
-            (
-                MembershipChange::Role(role),
-                format!(
-                    "changed {}'s role to {}",
-                    member.display_name(),
-                    role.as_str()
-                ),
-            )
+            MembershipChange::Role(parse_role(&form.role, &actor.grantable_roles()).map_err(bad)?)
         }
         "end-date" => {
-            let ends_on = EndDate::parse_optional(&form.ends_on, today()).map_err(bad)?;
-            let shown = ends_on
-                .map(EndDate::to_iso)
-                .unwrap_or_else(|| "none".into());
-            (
-                MembershipChange::EndDate(ends_on),
-                format!("set {}'s end date to {shown}", member.display_name()),
-            )
+            MembershipChange::EndDate(EndDate::parse_optional(&form.ends_on, today()).map_err(bad)?)
         }
-        _ => (
-            MembershipChange::Remove,
-            format!("removed {}", member.display_name()),
-        ),
+        _ => MembershipChange::Remove,
     };
-    let ip = crate::web::audit_ip(&req, &ctx);
-    let action = match change {
-        MembershipChange::Role(_) => "member.role_changed",
-        MembershipChange::EndDate(_) => "member.end_date_changed",
-        MembershipChange::Remove => "member.removed",
-    };
-    let outcome = ctx
-        .store
-        .change_membership(
-            &organisation.id,
-            &member.membership_id,
-            form.version,
-            &change,
-            AuditEvent {
-                actor_id: Some(&user.person.id),
-                action,
-                subject_id: Some(&member.person_id),
-                client_ip: ip.as_deref(),
-                details,
-                ..AuditEvent::default()
-            },
-            now(),
-        )
+    organisations::change_membership(&ctx, actor, &organisation, &member, form.version, change)
         .await?;
-    match outcome {
-        Versioned::Stale => Err(stale()),
-        Versioned::Updated => {
-            crate::jobs::apply_now(&ctx, JobKind::SyncGroup, &organisation.id).await;
-            let done = if kind == "remove" { "removed" } else { kind };
-            Ok(see_other(&format!(
-                "/orgs/{}/members?done={done}",
-                organisation.id
-            )))
-        }
-    }
+    let done = if kind == "remove" { "removed" } else { kind };
+    Ok(see_other(&format!(
+        "/orgs/{}/members?done={done}",
+        organisation.id
+    )))
 }

@@ -12,17 +12,15 @@ use crate::domain::{
     Description, Email, EndDate, OrganisationName, Permission, PersonName, Role, SearchText,
     ShortName,
 };
-use crate::store::audit::AuditEvent;
 use crate::store::invitations::ListedInvitation;
-use crate::store::jobs::JobKind;
 use crate::store::memberships::{AddMemberError, Member, MembershipChange};
-use crate::store::organisations::{Organisation, Versioned};
+use crate::store::organisations::Organisation;
 use crate::usecases::invitations::{
     InvitationRequest, create_invitation, format_date, resend_invitation,
 };
 use crate::usecases::organisations::{
-    AddFromDirectoryError, NewOrganisationRequest, OrganisationError, add_member_from_directory,
-    create_organisation,
+    self, AddFromDirectoryError, MembershipError, NewOrganisationRequest, OrgActor,
+    OrganisationError, add_member_from_directory, create_organisation,
 };
 use crate::web::account::see_other;
 use crate::web::error::WebError;
@@ -62,12 +60,38 @@ fn stale() -> WebError {
     )
 }
 
+/// The signed-in person acting in an organisation, as the use cases take them.
+fn org_actor<'a>(
+    user: &'a SignedIn,
+    granted: &Granted,
+    client_ip: Option<&'a str>,
+) -> OrgActor<'a> {
+    OrgActor {
+        person_id: &user.person.id,
+        client_ip,
+        may_grant_manager: granted.allows(Permission::GrantManager),
+    }
+}
+
 /// The roles this person may hand out in this organisation.
 fn grantable_roles(granted: &Granted) -> Vec<Role> {
-    if granted.allows(Permission::GrantManager) {
-        Role::ORGANISATION_ROLES.to_vec()
-    } else {
-        vec![Role::Member]
+    OrgActor {
+        person_id: "",
+        client_ip: None,
+        may_grant_manager: granted.allows(Permission::GrantManager),
+    }
+    .grantable_roles()
+}
+
+impl From<MembershipError> for WebError {
+    fn from(error: MembershipError) -> Self {
+        match error {
+            MembershipError::Stale => stale(),
+            MembershipError::RoleNotGrantable => WebError::Forbidden(
+                "Only the organisation's owner can change its owners and managers.".into(),
+            ),
+            MembershipError::Store(error) => error.into(),
+        }
     }
 }
 

@@ -85,27 +85,11 @@ pub async fn update_description(
         }
     };
     let ip = crate::web::audit_ip(&req, &ctx);
-    let outcome = ctx
-        .store
-        .update_description(
-            &organisation.id,
-            form.version,
-            &description,
-            AuditEvent {
-                actor_id: Some(&user.person.id),
-                action: "organisation.description_changed",
-                client_ip: ip.as_deref(),
-                details: "changed the description".into(),
-                ..AuditEvent::default()
-            },
-            now(),
-        )
+    let actor = org_actor(&user, &granted, ip.as_deref());
+    organisations::update_description(&ctx, actor, &organisation, form.version, &description)
         .await?;
-    match outcome {
-        Versioned::Updated => Ok(see_other(&format!(
-            "/orgs/{}?done=description",
-            organisation.id
-        ))),
-        Versioned::Stale => Err(stale()),
-    }
+    Ok(see_other(&format!(
+        "/orgs/{}?done=description",
+        organisation.id
+    )))
 }
