@@ -8,10 +8,10 @@ use crate::mail::PasswordResetMail;
 use crate::store::StoreError;
 use crate::store::accounts::{CompleteError, NewAccount};
 use crate::store::audit::AuditEvent;
-use crate::store::ids::IdKind;
 use crate::store::jobs::JobKind;
 use crate::store::passwords::ResetBudget;
 use crate::store::people::Person;
+use crate::usecases::ids::{self, IdError, WhenLdapDown};
 use crate::usecases::invitations::format_date;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +26,16 @@ pub enum AccountError {
     Directory(#[from] DirectoryError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<IdError> for AccountError {
+    fn from(error: IdError) -> Self {
+        match error {
+            IdError::RangeExhausted(what) => Self::RangeExhausted(what),
+            IdError::Directory(error) => Self::Directory(error),
+            IdError::Store(error) => Self::Store(error),
+        }
+    }
 }
 
 /// Free in the portal (people and organisation groups) and in the directory (uids and
@@ -49,72 +59,6 @@ pub async fn username_available(
     }
 }
 
-/// Whether LDAP holds `number` as a uidNumber (or gidNumber); `false` while LDAP is down,
-/// since the entry is checked again when it is written.
-async fn held_in_ldap(ctx: &AppContext, number: i64, uid: bool) -> Result<bool, AccountError> {
-    let held = if uid {
-        ctx.directory.uid_number_in_use(number).await
-    } else {
-        ctx.directory.gid_number_in_use(number).await
-    };
-    match held {
-        Ok(held) => Ok(held),
-        Err(error) if error.is_outage() => Ok(false),
-        Err(error) => Err(error.into()),
-    }
-}
-
-/// The next uidNumber LDAP does not hold; skipped numbers are burned.
-async fn allocate_uid(ctx: &AppContext) -> Result<i64, AccountError> {
-    let ldap = &ctx.settings.ldap;
-    loop {
-        let number = ctx
-            .store
-            .take_id_number(
-                IdKind::Uid,
-                i64::from(ldap.uid_number_min),
-                i64::from(ldap.uid_number_max),
-            )
-            .await?
-            .ok_or(AccountError::RangeExhausted("uidNumber"))?;
-        if !held_in_ldap(ctx, number, true).await? {
-            return Ok(number);
-        }
-        tracing::info!(number, "uidNumber already in LDAP; skipped");
-    }
-}
-
-/// The private group's gidNumber: the same as the uidNumber when that is free, otherwise
-/// the next free one of the gid range.
-async fn allocate_private_gid(
-    ctx: &AppContext,
-    uid_number: i64,
-    owner: &str,
-) -> Result<i64, AccountError> {
-    if !held_in_ldap(ctx, uid_number, false).await?
-        && ctx.store.claim_gid_number(uid_number, owner, now()).await?
-    {
-        return Ok(uid_number);
-    }
-    let ldap = &ctx.settings.ldap;
-    loop {
-        let number = ctx
-            .store
-            .take_id_number(
-                IdKind::Gid,
-                i64::from(ldap.gid_number_min),
-                i64::from(ldap.gid_number_max),
-            )
-            .await?
-            .ok_or(AccountError::RangeExhausted("gidNumber"))?;
-        if !held_in_ldap(ctx, number, false).await?
-            && ctx.store.claim_gid_number(number, owner, now()).await?
-        {
-            return Ok(number);
-        }
-    }
-}
-
 /// Gives `person` their POSIX account. Returns true when the directory entry is already
 /// in place, false when it waits for LDAP (the worker applies it later).
 pub async fn complete_account(
@@ -130,8 +74,14 @@ pub async fn complete_account(
     if !username_available(ctx, username).await? {
         return Err(AccountError::UsernameTaken);
     }
-    let uid_number = allocate_uid(ctx).await?;
-    let gid_number = allocate_private_gid(ctx, uid_number, &person.id).await?;
+    let uid_number = ids::allocate_uid(ctx).await?;
+    let gid_number = ids::allocate_gid(
+        ctx,
+        &person.id,
+        Some(uid_number),
+        WhenLdapDown::CheckAtWrite,
+    )
+    .await?;
     let ldap_dn = ctx.directory.person_dn(username.as_str());
     ctx.store
         .complete_account(

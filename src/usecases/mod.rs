@@ -2,6 +2,7 @@
 //! orchestrate store, directory and mail, and know nothing of HTTP.
 
 pub mod accounts;
+pub mod ids;
 pub mod invitations;
 pub mod notices;
 pub mod organisations;

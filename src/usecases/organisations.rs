@@ -6,10 +6,10 @@ use crate::directory::DirectoryError;
 use crate::domain::{Description, Email, EndDate, OrganisationName, Role, ShortName};
 use crate::store::StoreError;
 use crate::store::audit::AuditEvent;
-use crate::store::ids::IdKind;
 use crate::store::jobs::JobKind;
 use crate::store::memberships::{AddMemberError, DirectoryPersonRef, Member, MembershipChange};
 use crate::store::organisations::{NewOrganisation, Organisation, Versioned};
+use crate::usecases::ids::{self, IdError, WhenLdapDown};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrganisationError {
@@ -29,31 +29,6 @@ pub struct NewOrganisationRequest<'a> {
     pub description: Description,
     pub actor_id: Option<&'a str>,
     pub client_ip: Option<&'a str>,
-}
-
-/// Takes gidNumbers from the configured range until one is free in LDAP and not claimed
-/// by anything in the portal, and claims it for `owner`. Numbers found taken are burned,
-/// never offered again; so are numbers of deleted groups.
-pub async fn allocate_gid(ctx: &AppContext, owner: &str) -> Result<i64, OrganisationError> {
-    let ldap = &ctx.settings.ldap;
-    loop {
-        let number = ctx
-            .store
-            .take_id_number(
-                IdKind::Gid,
-                i64::from(ldap.gid_number_min),
-                i64::from(ldap.gid_number_max),
-            )
-            .await?
-            .ok_or(OrganisationError::GidRangeExhausted)?;
-        if ctx.directory.gid_number_in_use(number).await? {
-            tracing::info!(number, "gidNumber already in LDAP; skipped");
-            continue;
-        }
-        if ctx.store.claim_gid_number(number, owner, now()).await? {
-            return Ok(number);
-        }
-    }
 }
 
 pub async fn create_organisation(
@@ -82,7 +57,14 @@ pub async fn create_organisation(
             request.short_name.to_string(),
         ));
     }
-    let gid_number = allocate_gid(ctx, request.short_name.as_str()).await?;
+    let gid_number =
+        ids::allocate_gid(ctx, request.short_name.as_str(), None, WhenLdapDown::Refuse)
+            .await
+            .map_err(|error| match error {
+                IdError::RangeExhausted(_) => OrganisationError::GidRangeExhausted,
+                IdError::Directory(error) => OrganisationError::Directory(error),
+                IdError::Store(error) => OrganisationError::Store(error),
+            })?;
     let id = ctx
         .store
         .create_organisation(

@@ -202,8 +202,7 @@ pub async fn confirm(
         Ok(choice) => choice,
         Err(page) => return Ok(page),
     };
-    let ip =
-        super::client_ip(&req, ctx.settings.server.trust_forwarded_for).map(|ip| ip.to_string());
+    let ip = super::audit_ip(&req, &ctx);
     match complete_account(&ctx, &user.person, &username, &login_shell, ip.as_deref()).await {
         Ok(true) => Ok(see_other("/?welcome=account")),
         Ok(false) => Ok(see_other("/?welcome=pending")),
