@@ -66,7 +66,7 @@ pub async fn run_lifecycle(ctx: &AppContext, at: UnixTime) -> anyhow::Result<Lif
 
     // Each organisation's group is rewritten once after all its endings, not once per
     // ending: a first run after an import may end thousands in one group.
-    let mut groups_to_sync = std::collections::BTreeSet::new();
+    let mut groups_to_sync = crate::store::unit_of_work::Receipt::default();
     for ending in ctx.store.endings_due(&today).await? {
         let event = AuditEvent {
             action: "membership.ended",
@@ -77,19 +77,18 @@ pub async fn run_lifecycle(ctx: &AppContext, at: UnixTime) -> anyhow::Result<Lif
             ),
             ..Default::default()
         };
-        if !ctx.store.end_membership(&ending, event, at).await? {
+        let Some(receipt) = ctx.store.end_membership(&ending, event, at).await? else {
             continue;
-        }
+        };
         report.endings += 1;
-        groups_to_sync.insert(ending.organisation_id.clone());
+        // Each group is rewritten once, after all its endings.
+        groups_to_sync = groups_to_sync.and(receipt);
         if let Err(error) = send_endings(ctx, &ending, &today).await {
             tracing::warn!(membership = %ending.membership_id, %error, "membership-ended mail not sent");
         }
     }
 
-    for organisation_id in &groups_to_sync {
-        crate::jobs::apply_now(ctx, crate::store::jobs::JobKind::SyncGroup, organisation_id).await;
-    }
+    crate::jobs::apply(ctx, groups_to_sync).await;
 
     ctx.store.track_memberless(&today, at).await?;
     let cutoff = at - i64::from(settings.grace_days) * 86_400;
@@ -107,10 +106,9 @@ pub async fn run_lifecycle(ctx: &AppContext, at: UnixTime) -> anyhow::Result<Lif
             .lock_account(&person_id, "no membership left", event, at)
             .await
         {
-            Ok(()) => {
+            Ok(receipt) => {
                 report.locked += 1;
-                crate::jobs::apply_now(ctx, crate::store::jobs::JobKind::SyncAccount, &person_id)
-                    .await;
+                crate::jobs::apply(ctx, receipt).await;
             }
             // Locked by someone else meanwhile.
             Err(StaffError::WrongState) => {}

@@ -77,6 +77,14 @@ pub async fn run_one_due(ctx: &AppContext) -> bool {
     }
 }
 
+/// Tries at once the directory work a committed change queued, so the person who made it
+/// sees the result; what fails stays queued for the worker.
+pub async fn apply(ctx: &AppContext, receipt: crate::store::unit_of_work::Receipt) {
+    for (kind, subject_id) in receipt.into_jobs() {
+        apply_now(ctx, kind, &subject_id).await;
+    }
+}
+
 /// Tries the waiting work for `subject` right away, so the person who made the change
 /// sees it applied; if LDAP is down it stays pending for the worker.
 pub async fn apply_now(ctx: &AppContext, kind: JobKind, subject_id: &str) {

@@ -3,10 +3,10 @@
 
 use sqlx::Row;
 
-use super::audit::{self, AuditEvent};
-use super::jobs::{self, JobKind};
-use super::member_keys::MemberKeys;
+use super::audit::AuditEvent;
+use super::jobs::JobKind;
 use super::names::{NameKind, claim_name};
+use super::unit_of_work::Receipt;
 use super::{Store, StoreError, StoreResult, is_unique_violation};
 use crate::domain::{PosixUsername, UnixTime};
 
@@ -52,8 +52,8 @@ impl Store {
         account: NewAccount<'_>,
         event: AuditEvent<'_>,
         now: UnixTime,
-    ) -> Result<(), CompleteError> {
-        let mut tx = self.pool().begin().await?;
+    ) -> Result<Receipt, CompleteError> {
+        let mut work = self.begin(now).await?;
         let updated = sqlx::query(
             "UPDATE people SET username = $1, uid_number = $2, gid_number = $3, login_shell = $4, \
              ldap_dn = $5, updated_at = $6 WHERE id = $7 AND username IS NULL AND ldap_dn IS NULL",
@@ -65,7 +65,7 @@ impl Store {
         .bind(account.ldap_dn)
         .bind(now)
         .bind(person_id)
-        .execute(&mut *tx)
+        .execute(work.conn())
         .await;
         match updated {
             Ok(result) if result.rows_affected() == 1 => {}
@@ -73,49 +73,19 @@ impl Store {
             Err(error) if is_unique_violation(&error) => return Err(CompleteError::UsernameTaken),
             Err(error) => return Err(error.into()),
         }
-        if !claim_name(
-            &mut tx,
-            account.username.as_str(),
-            NameKind::Person,
-            person_id,
-            now,
-        )
-        .await?
-        {
+        let name = account.username.as_str();
+        if !claim_name(work.conn(), name, NameKind::Person, person_id, now).await? {
             return Err(CompleteError::UsernameTaken);
         }
-        // The member lists show usernames: refresh their keys and versions.
-        let person = sqlx::query("SELECT surname, given_name, email FROM people WHERE id = $1")
-            .bind(person_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let surname: String = person.try_get("surname")?;
-        let given_name: Option<String> = person.try_get("given_name")?;
-        let email: String = person.try_get("email")?;
-        MemberKeys::of(
-            person_id,
-            &surname,
-            given_name.as_deref(),
-            &email,
-            Some(account.username.as_str()),
-        )
-        .store_for(&mut tx, person_id)
-        .await?;
-        jobs::enqueue(&mut tx, JobKind::SyncAccount, person_id, now).await?;
-        for organisation_id in super::memberships::organisation_ids_of(&mut tx, person_id).await? {
-            jobs::enqueue(&mut tx, JobKind::SyncGroup, &organisation_id, now).await?;
+        // The entry (and with it the member lists, which show usernames) and the groups of
+        // the person's organisations, which now list the username.
+        work.queue(JobKind::SyncAccount, person_id).await?;
+        for organisation_id in
+            super::memberships::organisation_ids_of(work.conn(), person_id).await?
+        {
+            work.queue(JobKind::SyncGroup, &organisation_id).await?;
         }
-        audit::insert(
-            &mut tx,
-            &AuditEvent {
-                subject_id: Some(person_id),
-                ..event
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        Ok(work.commit(Some(person_id), event).await?)
     }
 
     /// The organisations a person belongs to, by id.

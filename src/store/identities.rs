@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::audit::{self, AuditEvent};
+use super::audit::AuditEvent;
 use super::{Store, StoreResult, is_unique_violation};
 use crate::domain::UnixTime;
 
@@ -48,7 +48,7 @@ impl Store {
         now: UnixTime,
     ) -> StoreResult<bool> {
         let (issuer, subject) = identity;
-        let mut tx = self.pool().begin().await?;
+        let mut work = self.begin(now).await?;
         let inserted = sqlx::query(
             "INSERT INTO oidc_links (issuer, subject, person_id, email_at_link, linked_at, last_used_at) \
              VALUES ($1, $2, $3, $4, $5, $5)",
@@ -58,23 +58,14 @@ impl Store {
         .bind(person_id)
         .bind(email)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(work.conn())
         .await;
         match inserted {
             Ok(_) => {}
             Err(error) if is_unique_violation(&error) => return Ok(false),
             Err(error) => return Err(error.into()),
         }
-        audit::insert(
-            &mut tx,
-            &AuditEvent {
-                subject_id: Some(person_id),
-                ..event
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
+        work.commit_unqueued(Some(person_id), event).await?;
         Ok(true)
     }
 
@@ -108,28 +99,19 @@ impl Store {
         now: UnixTime,
     ) -> StoreResult<bool> {
         let (issuer, subject) = identity;
-        let mut tx = self.pool().begin().await?;
+        let mut work = self.begin(now).await?;
         let removed = sqlx::query(
             "DELETE FROM oidc_links WHERE person_id = $1 AND issuer = $2 AND subject = $3",
         )
         .bind(person_id)
         .bind(issuer)
         .bind(subject)
-        .execute(&mut *tx)
+        .execute(work.conn())
         .await?;
         if removed.rows_affected() != 1 {
             return Ok(false);
         }
-        audit::insert(
-            &mut tx,
-            &AuditEvent {
-                subject_id: Some(person_id),
-                ..event
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
+        work.commit_unqueued(Some(person_id), event).await?;
         Ok(true)
     }
 }

@@ -4,9 +4,10 @@
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::audit::{self, AuditEvent};
-use super::jobs::{self, JobKind};
+use super::audit::AuditEvent;
+use super::jobs::JobKind;
 use super::people::{self, NewPerson};
+use super::unit_of_work::Receipt;
 use super::{Store, StoreError, StoreResult, grants, memberships, new_id};
 use crate::domain::{Email, InvitationStatus, PersonName, Role, TokenHash, UnixTime};
 
@@ -123,7 +124,7 @@ impl Store {
         event: AuditEvent<'_>,
         now: UnixTime,
     ) -> StoreResult<Created> {
-        let mut tx = self.pool().begin().await?;
+        let mut work = self.begin(now).await?;
         // Write first (SQLite takes its write lock here), then look: a pending invitation
         // to the same place for the same email is re-sent rather than duplicated.
         let resent = sqlx::query(
@@ -142,7 +143,7 @@ impl Store {
         .bind(invitation.invited_by)
         .bind(invitation.email.normalized())
         .bind(invitation.organisation_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(work.conn())
         .await?;
         let created = match resent {
             Some(row) => Created::Resent(row.try_get("id")?),
@@ -167,7 +168,7 @@ impl Store {
                 .bind(now)
                 .bind(invitation.expires_at)
                 .bind(invitation.ends_on)
-                .execute(&mut *tx)
+                .execute(work.conn())
                 .await?;
                 Created::New(id)
             }
@@ -176,13 +177,8 @@ impl Store {
             Created::New(_) => event.action,
             Created::Resent(_) => "invitation.resent",
         };
-        let event = AuditEvent {
-            subject_id: Some(created.id()),
-            action,
-            ..event
-        };
-        audit::insert(&mut tx, &event, now).await?;
-        tx.commit().await?;
+        let event = AuditEvent { action, ..event };
+        work.commit_unqueued(Some(created.id()), event).await?;
         Ok(created)
     }
 
@@ -197,7 +193,7 @@ impl Store {
         event: AuditEvent<'_>,
         now: UnixTime,
     ) -> StoreResult<Option<Invitation>> {
-        let mut tx = self.pool().begin().await?;
+        let mut work = self.begin(now).await?;
         let updated = sqlx::query(
             "UPDATE invitations SET token_hash = $1, sent_at = $2, expires_at = $3 \
              WHERE id = $4 AND organisation_id = $5 AND status = 'pending'",
@@ -207,7 +203,7 @@ impl Store {
         .bind(expires_at)
         .bind(invitation_id)
         .bind(organisation_id)
-        .execute(&mut *tx)
+        .execute(work.conn())
         .await?;
         if updated.rows_affected() != 1 {
             return Ok(None);
@@ -216,19 +212,14 @@ impl Store {
             "SELECT {COLUMNS} FROM invitations WHERE id = $1"
         )))
         .bind(invitation_id)
-        .fetch_one(&mut *tx)
+        .fetch_one(work.conn())
         .await?;
-        audit::insert(
-            &mut tx,
-            &AuditEvent {
-                subject_id: Some(invitation_id),
-                organisation_id: Some(organisation_id),
-                ..event
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
+        let event = AuditEvent {
+            subject_id: Some(invitation_id),
+            organisation_id: Some(organisation_id),
+            ..event
+        };
+        work.commit_unqueued(None, event).await?;
         Ok(Some(from_row(&row)?))
     }
 
@@ -241,7 +232,7 @@ impl Store {
         event: AuditEvent<'_>,
         now: UnixTime,
     ) -> StoreResult<bool> {
-        let mut tx = self.pool().begin().await?;
+        let mut work = self.begin(now).await?;
         let updated = sqlx::query(
             "UPDATE invitations SET status = 'revoked', revoked_at = $1, revoked_by = $2 \
              WHERE id = $3 AND organisation_id = $4 AND status = 'pending'",
@@ -250,22 +241,17 @@ impl Store {
         .bind(revoked_by)
         .bind(invitation_id)
         .bind(organisation_id)
-        .execute(&mut *tx)
+        .execute(work.conn())
         .await?;
         if updated.rows_affected() != 1 {
             return Ok(false);
         }
-        audit::insert(
-            &mut tx,
-            &AuditEvent {
-                subject_id: Some(invitation_id),
-                organisation_id: Some(organisation_id),
-                ..event
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
+        let event = AuditEvent {
+            subject_id: Some(invitation_id),
+            organisation_id: Some(organisation_id),
+            ..event
+        };
+        work.commit_unqueued(None, event).await?;
         Ok(true)
     }
 
@@ -342,8 +328,8 @@ impl Store {
         &self,
         acceptance: Acceptance<'_>,
         now: UnixTime,
-    ) -> Result<String, AcceptError> {
-        let mut tx = self.pool().begin().await?;
+    ) -> Result<(String, Receipt), AcceptError> {
+        let mut work = self.begin(now).await?;
         // Claim first: a write as the first statement takes SQLite's write lock up front,
         // so a racing request waits for our commit instead of failing on a stale snapshot.
         let claimed = sqlx::query(
@@ -354,7 +340,7 @@ impl Store {
         .bind(now)
         .bind(acceptance.invitation_id)
         .bind(InvitationStatus::Pending.as_str())
-        .execute(&mut *tx)
+        .execute(work.conn())
         .await?;
         if claimed.rows_affected() != 1 {
             return Err(AcceptError::NoLongerOpen);
@@ -363,7 +349,7 @@ impl Store {
             "SELECT {COLUMNS} FROM invitations WHERE id = $1"
         )))
         .bind(acceptance.invitation_id)
-        .fetch_one(&mut *tx)
+        .fetch_one(work.conn())
         .await?;
         let invitation = from_row(&row)?;
         let email = Email::parse(&invitation.email)
@@ -377,7 +363,7 @@ impl Store {
             .transpose()
             .map_err(|_| StoreError::Corrupt("invitation given name no longer parses".into()))?;
         let person_id = match people::insert(
-            &mut tx,
+            work.conn(),
             NewPerson {
                 email: &email,
                 surname: &surname,
@@ -395,7 +381,7 @@ impl Store {
         sqlx::query("UPDATE invitations SET accepted_by = $1 WHERE id = $2")
             .bind(&person_id)
             .bind(acceptance.invitation_id)
-            .execute(&mut *tx)
+            .execute(work.conn())
             .await?;
         match invitation.organisation_id.as_deref() {
             Some(organisation_id) => {
@@ -407,7 +393,7 @@ impl Store {
                     None,
                 );
                 memberships::insert(
-                    &mut tx,
+                    work.conn(),
                     organisation_id,
                     &person_id,
                     &keys,
@@ -416,11 +402,11 @@ impl Store {
                     now,
                 )
                 .await?;
-                jobs::enqueue(&mut tx, JobKind::SyncGroup, organisation_id, now).await?;
+                work.queue(JobKind::SyncGroup, organisation_id).await?;
             }
             None => {
                 grants::insert(
-                    &mut tx,
+                    work.conn(),
                     &person_id,
                     invitation.role,
                     None,
@@ -430,25 +416,20 @@ impl Store {
                 .await?;
             }
         }
-        audit::insert(
-            &mut tx,
-            &AuditEvent {
-                actor_id: Some(&person_id),
-                action: "invitation.accepted",
-                subject_id: Some(&person_id),
-                organisation_id: invitation.organisation_id.as_deref(),
-                client_ip: acceptance.client_ip,
-                details: format!(
-                    "accepted invitation {} as {}",
-                    invitation.id,
-                    invitation.role.as_str()
-                ),
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(person_id)
+        let event = AuditEvent {
+            actor_id: Some(&person_id),
+            action: "invitation.accepted",
+            subject_id: Some(&person_id),
+            organisation_id: invitation.organisation_id.as_deref(),
+            client_ip: acceptance.client_ip,
+            details: format!(
+                "accepted invitation {} as {}",
+                invitation.id,
+                invitation.role.as_str()
+            ),
+        };
+        let receipt = work.commit(Some(&person_id), event).await?;
+        Ok((person_id, receipt))
     }
 }
 
@@ -461,8 +442,8 @@ impl Store {
         person_id: &str,
         client_ip: Option<&str>,
         now: UnixTime,
-    ) -> Result<(), AcceptError> {
-        let mut tx = self.pool().begin().await?;
+    ) -> Result<Receipt, AcceptError> {
+        let mut work = self.begin(now).await?;
         let claimed = sqlx::query(
             "UPDATE invitations SET status = $1, accepted_at = $2, accepted_by = $5 \
              WHERE id = $3 AND status = $4 AND expires_at > $2",
@@ -472,7 +453,7 @@ impl Store {
         .bind(invitation_id)
         .bind(InvitationStatus::Pending.as_str())
         .bind(person_id)
-        .execute(&mut *tx)
+        .execute(work.conn())
         .await?;
         if claimed.rows_affected() != 1 {
             return Err(AcceptError::NoLongerOpen);
@@ -481,13 +462,13 @@ impl Store {
             "SELECT {COLUMNS} FROM invitations WHERE id = $1"
         )))
         .bind(invitation_id)
-        .fetch_one(&mut *tx)
+        .fetch_one(work.conn())
         .await?;
         let invitation = from_row(&row)?;
         let person =
             sqlx::query("SELECT surname, given_name, email, username FROM people WHERE id = $1")
                 .bind(person_id)
-                .fetch_one(&mut *tx)
+                .fetch_one(work.conn())
                 .await?;
         match invitation.organisation_id.as_deref() {
             Some(organisation_id) => {
@@ -503,7 +484,7 @@ impl Store {
                     username.as_deref(),
                 );
                 match memberships::insert(
-                    &mut tx,
+                    work.conn(),
                     organisation_id,
                     person_id,
                     &keys,
@@ -517,11 +498,11 @@ impl Store {
                     Err(StoreError::Conflict(_)) => return Err(AcceptError::AlreadyMember),
                     Err(other) => return Err(other.into()),
                 }
-                jobs::enqueue(&mut tx, JobKind::SyncGroup, organisation_id, now).await?;
+                work.queue(JobKind::SyncGroup, organisation_id).await?;
             }
             None => {
                 grants::insert(
-                    &mut tx,
+                    work.conn(),
                     person_id,
                     invitation.role,
                     None,
@@ -532,24 +513,18 @@ impl Store {
                 .map_err(|_| AcceptError::AlreadyMember)?;
             }
         }
-        audit::insert(
-            &mut tx,
-            &AuditEvent {
-                actor_id: Some(person_id),
-                action: "invitation.accepted",
-                subject_id: Some(person_id),
-                organisation_id: invitation.organisation_id.as_deref(),
-                client_ip,
-                details: format!(
-                    "accepted invitation {} with an existing account",
-                    invitation.id
-                ),
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        let event = AuditEvent {
+            actor_id: Some(person_id),
+            action: "invitation.accepted",
+            subject_id: Some(person_id),
+            organisation_id: invitation.organisation_id.as_deref(),
+            client_ip,
+            details: format!(
+                "accepted invitation {} with an existing account",
+                invitation.id
+            ),
+        };
+        Ok(work.commit(Some(person_id), event).await?)
     }
 }
 

@@ -3,8 +3,9 @@
 
 use sqlx::Row;
 
-use super::audit::{self, AuditEvent};
-use super::jobs::{self, JobKind};
+use super::audit::AuditEvent;
+use super::jobs::JobKind;
+use super::unit_of_work::Receipt;
 use super::{Store, StoreResult};
 use crate::domain::UnixTime;
 
@@ -112,14 +113,14 @@ impl Store {
     }
 
     /// Carries out an ending: records it, queues the group's sync (memberUid goes) and
-    /// moves the member list on, in one transaction. False when already done.
+    /// moves the member list on, in one transaction. `None` when already done.
     pub async fn end_membership(
         &self,
         ending: &EndingMembership,
         event: AuditEvent<'_>,
         now: UnixTime,
-    ) -> StoreResult<bool> {
-        let mut tx = self.pool().begin().await?;
+    ) -> StoreResult<Option<Receipt>> {
+        let mut work = self.begin(now).await?;
         let ended = sqlx::query(
             "UPDATE memberships SET ended_for = $1, updated_at = $2 WHERE id = $3 \
              AND ends_on = $1 AND (ended_for IS NULL OR ended_for <> $1)",
@@ -127,28 +128,22 @@ impl Store {
         .bind(&ending.ends_on)
         .bind(now)
         .bind(&ending.membership_id)
-        .execute(&mut *tx)
+        .execute(work.conn())
         .await?;
         if ended.rows_affected() != 1 {
-            return Ok(false);
+            return Ok(None);
         }
         sqlx::query("UPDATE organisations SET members_version = members_version + 1 WHERE id = $1")
             .bind(&ending.organisation_id)
-            .execute(&mut *tx)
+            .execute(work.conn())
             .await?;
-        jobs::enqueue(&mut tx, JobKind::SyncGroup, &ending.organisation_id, now).await?;
-        audit::insert(
-            &mut tx,
-            &AuditEvent {
-                subject_id: Some(&ending.person_id),
-                organisation_id: Some(&ending.organisation_id),
-                ..event
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(true)
+        work.queue(JobKind::SyncGroup, &ending.organisation_id)
+            .await?;
+        let event = AuditEvent {
+            organisation_id: Some(&ending.organisation_id),
+            ..event
+        };
+        Ok(Some(work.commit(Some(&ending.person_id), event).await?))
     }
 
     /// The current owners of an organisation, to tell about their members.

@@ -2,7 +2,7 @@
 //! each of their memberships (member lists), and refreshed together whenever a name, email,
 //! username or status changes.
 
-use sqlx::AssertSqlSafe;
+use sqlx::{AssertSqlSafe, Row};
 
 use super::StoreResult;
 
@@ -63,5 +63,34 @@ impl MemberKeys {
         .execute(&mut *conn)
         .await?;
         Ok(())
+    }
+}
+
+impl MemberKeys {
+    /// Recomputes the person's keys from their row and stores them everywhere (their row,
+    /// their memberships, their organisations' list versions).
+    pub(crate) async fn refresh(
+        conn: &mut sqlx::AnyConnection,
+        person_id: &str,
+    ) -> StoreResult<()> {
+        let row =
+            sqlx::query("SELECT surname, given_name, email, username FROM people WHERE id = $1")
+                .bind(person_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        let Some(row) = row else { return Ok(()) };
+        let surname: String = row.try_get("surname")?;
+        let given_name: Option<String> = row.try_get("given_name")?;
+        let email: String = row.try_get("email")?;
+        let username: Option<String> = row.try_get("username")?;
+        Self::of(
+            person_id,
+            &surname,
+            given_name.as_deref(),
+            &email,
+            username.as_deref(),
+        )
+        .store_for(conn, person_id)
+        .await
     }
 }

@@ -3,12 +3,12 @@
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::audit::{self, AuditEvent};
-use super::jobs::{self, JobKind};
+use super::audit::AuditEvent;
+use super::jobs::JobKind;
 use super::member_keys::MemberKeys;
 use super::names::{NameKind, claim_name};
-use super::organisations::Versioned;
 use super::people::AccountStatus;
+use super::unit_of_work::Receipt;
 use super::{Store, StoreError, StoreResult, is_unique_violation, new_id};
 use crate::domain::{EndDate, Role, UnixTime};
 
@@ -330,8 +330,8 @@ impl Store {
         change: &MembershipChange,
         event: AuditEvent<'_>,
         now: UnixTime,
-    ) -> StoreResult<Versioned> {
-        let mut tx = self.pool().begin().await?;
+    ) -> StoreResult<Option<Receipt>> {
+        let mut work = self.begin(now).await?;
         let result = match change {
             MembershipChange::Role(role) => {
                 sqlx::query(
@@ -343,7 +343,7 @@ impl Store {
                 .bind(organisation_id)
                 .bind(membership_id)
                 .bind(expected_version)
-                .execute(&mut *tx)
+                .execute(work.conn())
                 .await?
             }
             MembershipChange::EndDate(ends_on) => {
@@ -356,7 +356,7 @@ impl Store {
                 .bind(organisation_id)
                 .bind(membership_id)
                 .bind(expected_version)
-                .execute(&mut *tx)
+                .execute(work.conn())
                 .await?
             }
             MembershipChange::Remove => sqlx::query(
@@ -365,30 +365,25 @@ impl Store {
             .bind(organisation_id)
             .bind(membership_id)
             .bind(expected_version)
-            .execute(&mut *tx)
+            .execute(work.conn())
             .await?,
         };
         if result.rows_affected() != 1 {
-            return Ok(Versioned::Stale);
+            return Ok(None);
         }
         let delta = if matches!(change, MembershipChange::Remove) {
             -1
         } else {
             0
         };
-        adjust_member_count(&mut tx, organisation_id, delta).await?;
-        audit::insert(
-            &mut tx,
-            &AuditEvent {
-                organisation_id: Some(organisation_id),
-                ..event
-            },
-            now,
-        )
-        .await?;
-        jobs::enqueue(&mut tx, JobKind::SyncGroup, organisation_id, now).await?;
-        tx.commit().await?;
-        Ok(Versioned::Updated)
+        adjust_member_count(work.conn(), organisation_id, delta).await?;
+        work.queue(JobKind::SyncGroup, organisation_id).await?;
+        let event = AuditEvent {
+            organisation_id: Some(organisation_id),
+            ..event
+        };
+        let subject = event.subject_id;
+        Ok(Some(work.commit(subject, event).await?))
     }
 }
 
@@ -429,8 +424,8 @@ impl Store {
         role: Role,
         event: AuditEvent<'_>,
         now: UnixTime,
-    ) -> Result<String, AddMemberError> {
-        let mut tx = self.pool().begin().await?;
+    ) -> Result<(String, Receipt), AddMemberError> {
+        let mut work = self.begin(now).await?;
         // Write first so SQLite takes its write lock before reading (see accept_invitation).
         let person_id = new_id();
         let new_keys = MemberKeys::of(
@@ -456,16 +451,16 @@ impl Store {
         .bind(person.dn)
         .bind(&new_keys.sort_key)
         .bind(&new_keys.search_text)
-        .execute(&mut *tx)
+        .execute(work.conn())
         .await?;
         let person_id = if inserted.rows_affected() == 1 {
             // The name is LDAP's already; recorded so the portal never gives it out again.
-            claim_name(&mut tx, person.uid, NameKind::Person, &person_id, now).await?;
+            claim_name(work.conn(), person.uid, NameKind::Person, &person_id, now).await?;
             person_id
         } else {
             let existing = sqlx::query("SELECT id FROM people WHERE username = $1")
                 .bind(person.uid)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(work.conn())
                 .await?;
             match existing {
                 Some(row) => row.try_get::<String, _>("id")?,
@@ -479,24 +474,28 @@ impl Store {
             person.email.as_str(),
             Some(person.uid),
         );
-        match insert(&mut tx, organisation_id, &person_id, &keys, role, None, now).await {
+        match insert(
+            work.conn(),
+            organisation_id,
+            &person_id,
+            &keys,
+            role,
+            None,
+            now,
+        )
+        .await
+        {
             Ok(_) => {}
             Err(StoreError::Conflict(_)) => return Err(AddMemberError::AlreadyMember),
             Err(other) => return Err(other.into()),
         }
-        audit::insert(
-            &mut tx,
-            &AuditEvent {
-                subject_id: Some(&person_id),
-                organisation_id: Some(organisation_id),
-                ..event
-            },
-            now,
-        )
-        .await?;
-        jobs::enqueue(&mut tx, JobKind::SyncGroup, organisation_id, now).await?;
-        tx.commit().await?;
-        Ok(person_id)
+        work.queue(JobKind::SyncGroup, organisation_id).await?;
+        let event = AuditEvent {
+            organisation_id: Some(organisation_id),
+            ..event
+        };
+        let receipt = work.commit(Some(&person_id), event).await?;
+        Ok((person_id, receipt))
     }
 }
 

@@ -25,6 +25,7 @@ pub mod permissions;
 pub mod sessions;
 pub mod ssh_keys;
 pub mod staff;
+pub mod unit_of_work;
 
 use std::str::FromStr;
 use std::time::Duration;

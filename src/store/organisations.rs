@@ -4,9 +4,10 @@ use sqlx::any::AnyRow;
 // Dynamic SQL here is assembled only from constant column lists.
 use sqlx::{AssertSqlSafe, Row};
 
-use super::audit::{self, AuditEvent};
-use super::jobs::{self, JobKind};
+use super::audit::AuditEvent;
+use super::jobs::JobKind;
 use super::names::{NameKind, claim_name};
+use super::unit_of_work::Receipt;
 use super::{Store, StoreError, StoreResult, is_unique_violation, new_id};
 use crate::domain::{Description, OrganisationName, ShortName, UnixTime};
 
@@ -69,9 +70,9 @@ impl Store {
         new: NewOrganisation<'_>,
         event: AuditEvent<'_>,
         now: UnixTime,
-    ) -> StoreResult<String> {
+    ) -> StoreResult<(String, Receipt)> {
         let id = new_id();
-        let mut tx = self.pool().begin().await?;
+        let mut work = self.begin(now).await?;
         let inserted = sqlx::query(
             "INSERT INTO organisations (id, name, short_name, description, gid_number, version, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, 1, $6, $6)",
@@ -82,7 +83,7 @@ impl Store {
         .bind(new.description.as_str())
         .bind(new.gid_number)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(work.conn())
         .await;
         match inserted {
             Ok(_) => {}
@@ -92,18 +93,16 @@ impl Store {
             Err(error) => return Err(error.into()),
         }
         let short_name = new.short_name.as_str();
-        if !claim_name(&mut tx, short_name, NameKind::Organisation, &id, now).await? {
+        if !claim_name(work.conn(), short_name, NameKind::Organisation, &id, now).await? {
             return Err(StoreError::Conflict("a group or person with this name"));
         }
+        work.queue(JobKind::SyncGroup, &id).await?;
         let event = AuditEvent {
-            subject_id: Some(&id),
             organisation_id: Some(&id),
             ..event
         };
-        audit::insert(&mut tx, &event, now).await?;
-        jobs::enqueue(&mut tx, JobKind::SyncGroup, &id, now).await?;
-        tx.commit().await?;
-        Ok(id)
+        let receipt = work.commit(Some(&id), event).await?;
+        Ok((id, receipt))
     }
 
     pub async fn organisation(&self, id: &str) -> StoreResult<Option<Organisation>> {
@@ -157,7 +156,7 @@ impl Store {
         event: AuditEvent<'_>,
         now: UnixTime,
     ) -> StoreResult<Versioned> {
-        let mut tx = self.pool().begin().await?;
+        let mut work = self.begin(now).await?;
         let updated = sqlx::query(
             "UPDATE organisations SET description = $1, version = version + 1, updated_at = $2 \
              WHERE id = $3 AND version = $4",
@@ -166,22 +165,17 @@ impl Store {
         .bind(now)
         .bind(id)
         .bind(expected_version)
-        .execute(&mut *tx)
+        .execute(work.conn())
         .await?;
         if updated.rows_affected() != 1 {
             return Ok(Versioned::Stale);
         }
-        audit::insert(
-            &mut tx,
-            &AuditEvent {
-                subject_id: Some(id),
-                organisation_id: Some(id),
-                ..event
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
+        let event = AuditEvent {
+            organisation_id: Some(id),
+            ..event
+        };
+        // A description is not in LDAP.
+        work.commit_unqueued(Some(id), event).await?;
         Ok(Versioned::Updated)
     }
 }

@@ -3,29 +3,30 @@
 
 use sqlx::Row;
 
-use super::audit::{self, AuditEvent};
-use super::jobs::{self, JobKind};
+use super::audit::AuditEvent;
+use super::jobs::JobKind;
+use super::unit_of_work::{Receipt, UnitOfWork};
 use super::{Store, StoreResult, new_id};
 use crate::domain::{TokenHash, UnixTime};
 
 /// The new hash, the end of every session of the person, and the directory update.
 async fn write_password(
-    conn: &mut sqlx::AnyConnection,
+    work: &mut UnitOfWork<'_>,
     person_id: &str,
     password_hash: &str,
-    now: UnixTime,
 ) -> StoreResult<()> {
+    let now = work.now();
     sqlx::query("UPDATE people SET password_hash = $1, updated_at = $2 WHERE id = $3")
         .bind(password_hash)
         .bind(now)
         .bind(person_id)
-        .execute(&mut *conn)
+        .execute(work.conn())
         .await?;
     sqlx::query("DELETE FROM sessions WHERE person_id = $1")
         .bind(person_id)
-        .execute(&mut *conn)
+        .execute(work.conn())
         .await?;
-    jobs::enqueue(conn, JobKind::SyncAccount, person_id, now).await
+    work.queue(JobKind::SyncAccount, person_id).await
 }
 
 /// At most `mails` reset links per person since `since`.
@@ -44,20 +45,10 @@ impl Store {
         password_hash: &str,
         event: AuditEvent<'_>,
         now: UnixTime,
-    ) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
-        write_password(&mut tx, person_id, password_hash, now).await?;
-        audit::insert(
-            &mut tx,
-            &AuditEvent {
-                subject_id: Some(person_id),
-                ..event
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+    ) -> StoreResult<Receipt> {
+        let mut work = self.begin(now).await?;
+        write_password(&mut work, person_id, password_hash).await?;
+        work.commit(Some(person_id), event).await
     }
 
     /// Changes a person's names (and the member-list keys and versions that show them).
@@ -68,8 +59,8 @@ impl Store {
         given_name: Option<&str>,
         event: AuditEvent<'_>,
         now: UnixTime,
-    ) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
+    ) -> StoreResult<Receipt> {
+        let mut work = self.begin(now).await?;
         sqlx::query(
             "UPDATE people SET surname = $1, given_name = $2, updated_at = $3 WHERE id = $4",
         )
@@ -77,34 +68,10 @@ impl Store {
         .bind(given_name)
         .bind(now)
         .bind(person_id)
-        .execute(&mut *tx)
+        .execute(work.conn())
         .await?;
-        let person = sqlx::query("SELECT email, username FROM people WHERE id = $1")
-            .bind(person_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let email: String = person.try_get("email")?;
-        let username: Option<String> = person.try_get("username")?;
-        let keys = super::member_keys::MemberKeys::of(
-            person_id,
-            surname,
-            given_name,
-            &email,
-            username.as_deref(),
-        );
-        keys.store_for(&mut tx, person_id).await?;
-        jobs::enqueue(&mut tx, JobKind::SyncAccount, person_id, now).await?;
-        audit::insert(
-            &mut tx,
-            &AuditEvent {
-                subject_id: Some(person_id),
-                ..event
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        work.queue(JobKind::SyncAccount, person_id).await?;
+        work.commit(Some(person_id), event).await
     }
 
     /// Stores a reset link; with a budget, only when fewer than `budget.mails` links were
@@ -170,15 +137,15 @@ impl Store {
         password_hash: &str,
         client_ip: Option<&str>,
         now: UnixTime,
-    ) -> StoreResult<Option<String>> {
-        let mut tx = self.pool().begin().await?;
+    ) -> StoreResult<Option<(String, Receipt)>> {
+        let mut work = self.begin(now).await?;
         let claimed = sqlx::query(
             "UPDATE password_resets SET used_at = $1 \
              WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING person_id",
         )
         .bind(now)
         .bind(token_hash.as_str())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(work.conn())
         .await?;
         let Some(claimed) = claimed else {
             return Ok(None);
@@ -189,23 +156,17 @@ impl Store {
         )
         .bind(now)
         .bind(&person_id)
-        .execute(&mut *tx)
+        .execute(work.conn())
         .await?;
-        write_password(&mut tx, &person_id, password_hash, now).await?;
-        audit::insert(
-            &mut tx,
-            &AuditEvent {
-                actor_id: Some(&person_id),
-                action: "password.reset",
-                subject_id: Some(&person_id),
-                client_ip,
-                details: "set a new password with a reset link".into(),
-                ..AuditEvent::default()
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Some(person_id))
+        write_password(&mut work, &person_id, password_hash).await?;
+        let event = AuditEvent {
+            actor_id: Some(&person_id),
+            action: "password.reset",
+            client_ip,
+            details: "set a new password with a reset link".into(),
+            ..AuditEvent::default()
+        };
+        let receipt = work.commit(Some(&person_id), event).await?;
+        Ok(Some((person_id, receipt)))
     }
 }

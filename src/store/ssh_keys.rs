@@ -4,8 +4,9 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::audit::{self, AuditEvent};
-use super::jobs::{self, JobKind};
+use super::audit::AuditEvent;
+use super::jobs::JobKind;
+use super::unit_of_work::Receipt;
 use super::{Store, StoreError, StoreResult, is_unique_violation, new_id};
 use crate::domain::{SshPublicKey, UnixTime};
 
@@ -69,8 +70,8 @@ impl Store {
         key: &SshPublicKey,
         event: AuditEvent<'_>,
         now: UnixTime,
-    ) -> Result<(), AddKeyError> {
-        let mut tx = self.pool().begin().await?;
+    ) -> Result<Receipt, AddKeyError> {
+        let mut work = self.begin(now).await?;
         let inserted = sqlx::query(
             "INSERT INTO ssh_keys (id, person_id, fingerprint, algorithm, bits, comment, openssh, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -83,7 +84,7 @@ impl Store {
         .bind(&key.comment)
         .bind(&key.openssh)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(work.conn())
         .await;
         match inserted {
             Ok(_) => {}
@@ -92,54 +93,34 @@ impl Store {
         }
         let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM ssh_keys WHERE person_id = $1")
             .bind(person_id)
-            .fetch_one(&mut *tx)
+            .fetch_one(work.conn())
             .await?
             .try_get("n")?;
         if count > MAX_KEYS {
             return Err(AddKeyError::TooMany);
         }
-        jobs::enqueue(&mut tx, JobKind::SyncAccount, person_id, now).await?;
-        audit::insert(
-            &mut tx,
-            &AuditEvent {
-                subject_id: Some(person_id),
-                ..event
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        work.queue(JobKind::SyncAccount, person_id).await?;
+        Ok(work.commit(Some(person_id), event).await?)
     }
 
-    /// Removes one of the person's keys; false when they have no such key.
+    /// Removes one of the person's keys; `None` when they have no such key.
     pub async fn remove_key(
         &self,
         person_id: &str,
         key_id: &str,
         event: AuditEvent<'_>,
         now: UnixTime,
-    ) -> StoreResult<bool> {
-        let mut tx = self.pool().begin().await?;
+    ) -> StoreResult<Option<Receipt>> {
+        let mut work = self.begin(now).await?;
         let removed = sqlx::query("DELETE FROM ssh_keys WHERE id = $1 AND person_id = $2")
             .bind(key_id)
             .bind(person_id)
-            .execute(&mut *tx)
+            .execute(work.conn())
             .await?;
         if removed.rows_affected() != 1 {
-            return Ok(false);
+            return Ok(None);
         }
-        jobs::enqueue(&mut tx, JobKind::SyncAccount, person_id, now).await?;
-        audit::insert(
-            &mut tx,
-            &AuditEvent {
-                subject_id: Some(person_id),
-                ..event
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(true)
+        work.queue(JobKind::SyncAccount, person_id).await?;
+        Ok(Some(work.commit(Some(person_id), event).await?))
     }
 }

@@ -4,11 +4,11 @@
 // Dynamic SQL here is assembled only from constant fragments.
 use sqlx::{AssertSqlSafe, Row};
 
-use super::audit::{self, AuditEvent};
-use super::jobs::{self, JobKind};
-use super::member_keys::MemberKeys;
+use super::audit::AuditEvent;
+use super::jobs::JobKind;
 use super::memberships::{adjust_member_count, contains_pattern, organisation_ids_of};
 use super::people::{self, Person};
+use super::unit_of_work::Receipt;
 use super::{Store, StoreError, StoreResult, is_unique_violation};
 use crate::domain::{Email, PersonName, Role, UnixTime};
 
@@ -203,9 +203,9 @@ impl Store {
         reason: &str,
         event: AuditEvent<'_>,
         now: UnixTime,
-    ) -> Result<(), StaffError> {
-        let mut tx = self.pool().begin().await?;
-        hold_admin_grants(&mut tx).await?;
+    ) -> Result<Receipt, StaffError> {
+        let mut work = self.begin(now).await?;
+        hold_admin_grants(work.conn()).await?;
         let locked = sqlx::query(
             "UPDATE people SET status = 'locked', locked_at = $1, lock_reason = $2, \
              updated_at = $1 WHERE id = $3 AND status = 'active'",
@@ -213,17 +213,18 @@ impl Store {
         .bind(now)
         .bind(reason)
         .bind(person_id)
-        .execute(&mut *tx)
+        .execute(work.conn())
         .await?;
         if locked.rows_affected() != 1 {
             return Err(StaffError::WrongState);
         }
-        keep_an_admin(&mut tx, person_id).await?;
+        keep_an_admin(work.conn(), person_id).await?;
         sqlx::query("DELETE FROM sessions WHERE person_id = $1")
             .bind(person_id)
-            .execute(&mut *tx)
+            .execute(work.conn())
             .await?;
-        finish_account_change(tx, person_id, event, now).await
+        work.queue(JobKind::SyncAccount, person_id).await?;
+        Ok(work.commit(Some(person_id), event).await?)
     }
 
     /// Unlocks a locked account and writes its password and keys back to LDAP. A new
@@ -233,20 +234,21 @@ impl Store {
         person_id: &str,
         event: AuditEvent<'_>,
         now: UnixTime,
-    ) -> Result<(), StaffError> {
-        let mut tx = self.pool().begin().await?;
+    ) -> Result<Receipt, StaffError> {
+        let mut work = self.begin(now).await?;
         let unlocked = sqlx::query(
             "UPDATE people SET status = 'active', locked_at = NULL, lock_reason = NULL, \
              memberless_since = NULL, updated_at = $1 WHERE id = $2 AND status = 'locked'",
         )
         .bind(now)
         .bind(person_id)
-        .execute(&mut *tx)
+        .execute(work.conn())
         .await?;
         if unlocked.rows_affected() != 1 {
             return Err(StaffError::WrongState);
         }
-        finish_account_change(tx, person_id, event, now).await
+        work.queue(JobKind::SyncAccount, person_id).await?;
+        Ok(work.commit(Some(person_id), event).await?)
     }
 
     /// Changes a person's names and email address (the entry follows through the outbox).
@@ -258,8 +260,8 @@ impl Store {
         email: &Email,
         event: AuditEvent<'_>,
         now: UnixTime,
-    ) -> Result<(), StaffError> {
-        let mut tx = self.pool().begin().await?;
+    ) -> Result<Receipt, StaffError> {
+        let mut work = self.begin(now).await?;
         let updated = sqlx::query(
             "UPDATE people SET surname = $1, given_name = $2, email = $3, email_normalized = $4, \
              updated_at = $5 WHERE id = $6 AND status <> 'deleted'",
@@ -270,7 +272,7 @@ impl Store {
         .bind(email.normalized())
         .bind(now)
         .bind(person_id)
-        .execute(&mut *tx)
+        .execute(work.conn())
         .await;
         match updated {
             Ok(result) if result.rows_affected() == 1 => {}
@@ -278,21 +280,22 @@ impl Store {
             Err(error) if is_unique_violation(&error) => return Err(StaffError::EmailTaken),
             Err(error) => return Err(error.into()),
         }
-        finish_account_change(tx, person_id, event, now).await
+        work.queue(JobKind::SyncAccount, person_id).await?;
+        Ok(work.commit(Some(person_id), event).await?)
     }
 
     /// Deletes an account: its memberships, keys, sessions, reset links and roles go, its
-    /// personal data is erased, and its LDAP entry and private group are removed (through
-    /// the outbox). The row stays, so its username and uidNumber are never used again.
-    /// Returns the organisations whose groups lost the person.
+    /// personal data is erased (search keys included), and its LDAP entry and private
+    /// group are removed (through the outbox), as is its memberUid in its organisations'
+    /// groups. The row stays, so its username and uidNumber are never used again.
     pub async fn delete_account(
         &self,
         person_id: &str,
         event: AuditEvent<'_>,
         now: UnixTime,
-    ) -> Result<Vec<String>, StaffError> {
-        let mut tx = self.pool().begin().await?;
-        hold_admin_grants(&mut tx).await?;
+    ) -> Result<Receipt, StaffError> {
+        let mut work = self.begin(now).await?;
+        hold_admin_grants(work.conn()).await?;
         let erased_email = format!("deleted-{person_id}@invalid");
         let deleted = sqlx::query(
             "UPDATE people SET status = 'deleted', email = $1, email_normalized = $1, \
@@ -303,15 +306,13 @@ impl Store {
         .bind(&erased_email)
         .bind(now)
         .bind(person_id)
-        .execute(&mut *tx)
+        .execute(work.conn())
         .await?;
         if deleted.rows_affected() != 1 {
             return Err(StaffError::WrongState);
         }
-        keep_an_admin(&mut tx, person_id).await?;
-        // The erased name and email must not stay findable through the search keys.
-        refresh_member_lists(&mut tx, person_id).await?;
-        let organisations = organisation_ids_of(&mut tx, person_id).await?;
+        keep_an_admin(work.conn(), person_id).await?;
+        let organisations = organisation_ids_of(work.conn(), person_id).await?;
         for statement in [
             "DELETE FROM memberships WHERE person_id = $1",
             "DELETE FROM ssh_keys WHERE person_id = $1",
@@ -322,25 +323,15 @@ impl Store {
         ] {
             sqlx::query(statement)
                 .bind(person_id)
-                .execute(&mut *tx)
+                .execute(work.conn())
                 .await?;
         }
+        work.queue(JobKind::SyncAccount, person_id).await?;
         for organisation_id in &organisations {
-            adjust_member_count(&mut tx, organisation_id, -1).await?;
-            jobs::enqueue(&mut tx, JobKind::SyncGroup, organisation_id, now).await?;
+            adjust_member_count(work.conn(), organisation_id, -1).await?;
+            work.queue(JobKind::SyncGroup, organisation_id).await?;
         }
-        jobs::enqueue(&mut tx, JobKind::SyncAccount, person_id, now).await?;
-        audit::insert(
-            &mut tx,
-            &AuditEvent {
-                subject_id: Some(person_id),
-                ..event
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(organisations)
+        Ok(work.commit(Some(person_id), event).await?)
     }
 
     /// Queues the account's entry and its organisations' groups to be rewritten from the
@@ -350,24 +341,14 @@ impl Store {
         person_id: &str,
         event: AuditEvent<'_>,
         now: UnixTime,
-    ) -> StoreResult<Vec<String>> {
-        let mut tx = self.pool().begin().await?;
-        let organisations = organisation_ids_of(&mut tx, person_id).await?;
-        jobs::enqueue(&mut tx, JobKind::SyncAccount, person_id, now).await?;
+    ) -> StoreResult<Receipt> {
+        let mut work = self.begin(now).await?;
+        let organisations = organisation_ids_of(work.conn(), person_id).await?;
+        work.queue(JobKind::SyncAccount, person_id).await?;
         for organisation_id in &organisations {
-            jobs::enqueue(&mut tx, JobKind::SyncGroup, organisation_id, now).await?;
+            work.queue(JobKind::SyncGroup, organisation_id).await?;
         }
-        audit::insert(
-            &mut tx,
-            &AuditEvent {
-                subject_id: Some(person_id),
-                ..event
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(organisations)
+        work.commit(Some(person_id), event).await
     }
 
     /// A person's memberships with their organisations' names, by name.
@@ -439,7 +420,7 @@ impl Store {
         event: AuditEvent<'_>,
         now: UnixTime,
     ) -> Result<bool, StaffError> {
-        let mut tx = self.pool().begin().await?;
+        let mut work = self.begin(now).await?;
         let inserted = sqlx::query(
             "INSERT INTO role_grants (id, person_id, role, organisation_id, granted_at, granted_by) \
              SELECT $1, $2, $3, NULL, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM role_grants \
@@ -451,21 +432,13 @@ impl Store {
         .bind(role.as_str())
         .bind(now)
         .bind(granted_by)
-        .execute(&mut *tx)
+        .execute(work.conn())
         .await?;
         if inserted.rows_affected() == 0 {
             return Ok(false);
         }
-        audit::insert(
-            &mut tx,
-            &AuditEvent {
-                subject_id: Some(person_id),
-                ..event
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
+        // Roles change nothing in LDAP.
+        work.commit_unqueued(Some(person_id), event).await?;
         Ok(true)
     }
 
@@ -477,32 +450,23 @@ impl Store {
         event: AuditEvent<'_>,
         now: UnixTime,
     ) -> Result<bool, StaffError> {
-        let mut tx = self.pool().begin().await?;
-        hold_admin_grants(&mut tx).await?;
+        let mut work = self.begin(now).await?;
+        hold_admin_grants(work.conn()).await?;
         let revoked = sqlx::query(
             "DELETE FROM role_grants WHERE person_id = $1 AND role = $2 AND organisation_id IS NULL",
         )
         .bind(person_id)
         .bind(role.as_str())
-        .execute(&mut *tx)
+        .execute(work.conn())
         .await?;
         if revoked.rows_affected() == 0 {
             return Ok(false);
         }
-        if role == Role::SiteAdmin && active_admins(&mut tx).await? == 0 {
-            // Dropping the transaction rolls the revocation back.
+        if role == Role::SiteAdmin && active_admins(work.conn()).await? == 0 {
+            // Dropping the unit of work rolls the revocation back.
             return Err(StaffError::LastAdmin);
         }
-        audit::insert(
-            &mut tx,
-            &AuditEvent {
-                subject_id: Some(person_id),
-                ..event
-            },
-            now,
-        )
-        .await?;
-        tx.commit().await?;
+        work.commit_unqueued(Some(person_id), event).await?;
         Ok(true)
     }
 }
@@ -544,49 +508,4 @@ async fn keep_an_admin(tx: &mut sqlx::AnyConnection, person_id: &str) -> Result<
         return Err(StaffError::LastAdmin);
     }
     Ok(())
-}
-
-/// The end of every change to a person's own data: member lists refreshed, the entry's
-/// sync queued, the audit event written, all in the change's transaction.
-async fn finish_account_change(
-    mut tx: sqlx::Transaction<'_, sqlx::Any>,
-    person_id: &str,
-    event: AuditEvent<'_>,
-    now: UnixTime,
-) -> Result<(), StaffError> {
-    refresh_member_lists(&mut tx, person_id).await?;
-    jobs::enqueue(&mut tx, JobKind::SyncAccount, person_id, now).await?;
-    audit::insert(
-        &mut tx,
-        &AuditEvent {
-            subject_id: Some(person_id),
-            ..event
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Refreshes the member-list keys and versions of every organisation the person is in
-/// (their name, email and status show there).
-async fn refresh_member_lists(tx: &mut sqlx::AnyConnection, person_id: &str) -> StoreResult<()> {
-    let row = sqlx::query("SELECT surname, given_name, email, username FROM people WHERE id = $1")
-        .bind(person_id)
-        .fetch_one(&mut *tx)
-        .await?;
-    let surname: String = row.try_get("surname")?;
-    let given_name: Option<String> = row.try_get("given_name")?;
-    let email: String = row.try_get("email")?;
-    let username: Option<String> = row.try_get("username")?;
-    MemberKeys::of(
-        person_id,
-        &surname,
-        given_name.as_deref(),
-        &email,
-        username.as_deref(),
-    )
-    .store_for(tx, person_id)
-    .await
 }

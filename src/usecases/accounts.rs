@@ -83,7 +83,8 @@ pub async fn complete_account(
     )
     .await?;
     let ldap_dn = ctx.directory.person_dn(username.as_str());
-    ctx.store
+    let receipt = ctx
+        .store
         .complete_account(
             &person.id,
             NewAccount {
@@ -110,10 +111,7 @@ pub async fn complete_account(
             CompleteError::AlreadyComplete => AccountError::AlreadyComplete,
             CompleteError::Store(error) => AccountError::Store(error),
         })?;
-    crate::jobs::apply_now(ctx, JobKind::SyncAccount, &person.id).await;
-    for organisation_id in ctx.store.organisation_ids_of(&person.id).await? {
-        crate::jobs::apply_now(ctx, JobKind::SyncGroup, &organisation_id).await;
-    }
+    crate::jobs::apply(ctx, receipt).await;
     Ok(!ctx
         .store
         .has_pending_job(JobKind::SyncAccount, &person.id)

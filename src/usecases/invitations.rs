@@ -10,7 +10,6 @@ use crate::mail::{InvitationMail, MailError};
 use crate::store::StoreError;
 use crate::store::audit::AuditEvent;
 use crate::store::invitations::{AcceptError, Acceptance, Created, Invitation};
-use crate::store::jobs::JobKind;
 use crate::store::organisations::Organisation;
 
 pub struct InvitationRequest<'a> {
@@ -259,7 +258,7 @@ pub async fn accept_invitation(
     if invitation_state(ctx, invitation) != InvitationState::Open {
         return Err(AcceptError::NoLongerOpen.into());
     }
-    let person_id = match acceptor {
+    let (person_id, receipt) = match acceptor {
         Acceptor::Newcomer { password } => {
             let hash = match password {
                 Some(password) => Some(ctx.hasher.hash(password).await?),
@@ -277,15 +276,14 @@ pub async fn accept_invitation(
                 .await?
         }
         Acceptor::Existing { person_id } => {
-            ctx.store
+            let receipt = ctx
+                .store
                 .accept_invitation_as(&invitation.id, person_id, client_ip, ctx.clock.now())
                 .await?;
-            person_id.to_string()
+            (person_id.to_string(), receipt)
         }
     };
     tracing::info!(person = %person_id, invitation = %invitation.id, "invitation accepted");
-    if let Some(organisation_id) = &invitation.organisation_id {
-        crate::jobs::apply_now(ctx, JobKind::SyncGroup, organisation_id).await;
-    }
+    crate::jobs::apply(ctx, receipt).await;
     Ok(person_id)
 }

@@ -1,12 +1,12 @@
 //! Creating organisations (with a gidNumber) and changing their membership. Every change
-//! is stored with its group-sync job; `jobs::apply_now` then tries LDAP straight away.
+//! is stored with its group-sync job in one unit of work; `jobs::apply` then tries LDAP
+//! straight away.
 
 use crate::context::{AppContext, now};
 use crate::directory::DirectoryError;
 use crate::domain::{Description, Email, EndDate, OrganisationName, Role, ShortName};
 use crate::store::StoreError;
 use crate::store::audit::AuditEvent;
-use crate::store::jobs::JobKind;
 use crate::store::memberships::{AddMemberError, DirectoryPersonRef, Member, MembershipChange};
 use crate::store::organisations::{NewOrganisation, Organisation, Versioned};
 use crate::usecases::ids::{self, IdError, WhenLdapDown};
@@ -65,7 +65,7 @@ pub async fn create_organisation(
                 IdError::Directory(error) => OrganisationError::Directory(error),
                 IdError::Store(error) => OrganisationError::Store(error),
             })?;
-    let id = ctx
+    let (id, receipt) = ctx
         .store
         .create_organisation(
             NewOrganisation {
@@ -94,7 +94,7 @@ pub async fn create_organisation(
             }
             other => other.into(),
         })?;
-    crate::jobs::apply_now(ctx, JobKind::SyncGroup, &id).await;
+    crate::jobs::apply(ctx, receipt).await;
     ctx.store
         .organisation(&id)
         .await?
@@ -132,7 +132,8 @@ pub async fn add_member_from_directory(
         .as_deref()
         .and_then(|email| Email::parse(email).ok())
         .ok_or(AddFromDirectoryError::NoEmail)?;
-    ctx.store
+    let (_, receipt) = ctx
+        .store
         .add_directory_member(
             &organisation.id,
             DirectoryPersonRef {
@@ -158,7 +159,7 @@ pub async fn add_member_from_directory(
             now(),
         )
         .await?;
-    crate::jobs::apply_now(ctx, JobKind::SyncGroup, &organisation.id).await;
+    crate::jobs::apply(ctx, receipt).await;
     Ok(())
 }
 
@@ -274,7 +275,7 @@ pub async fn change_membership(
         ),
         MembershipChange::Remove => ("member.removed", format!("removed {name}")),
     };
-    let outcome = ctx
+    let receipt = ctx
         .store
         .change_membership(
             &organisation.id,
@@ -288,11 +289,7 @@ pub async fn change_membership(
             now(),
         )
         .await?;
-    match outcome {
-        Versioned::Stale => Err(MembershipError::Stale),
-        Versioned::Updated => {
-            crate::jobs::apply_now(ctx, JobKind::SyncGroup, &organisation.id).await;
-            Ok(())
-        }
-    }
+    let receipt = receipt.ok_or(MembershipError::Stale)?;
+    crate::jobs::apply(ctx, receipt).await;
+    Ok(())
 }

@@ -6,7 +6,6 @@ use crate::context::{AppContext, now};
 use crate::domain::{NewPassword, PersonName, SecretToken, SshPublicKey};
 use crate::store::StoreError;
 use crate::store::audit::AuditEvent;
-use crate::store::jobs::JobKind;
 use crate::store::people::Person;
 use crate::store::ssh_keys::AddKeyError;
 use crate::usecases::notices::{self, CredentialChange};
@@ -73,7 +72,8 @@ pub async fn rename(
         Some(given) => format!("{given} {surname}"),
         None => surname.to_string(),
     };
-    ctx.store
+    let receipt = ctx
+        .store
         .rename_person(
             &me.person.id,
             surname.as_str(),
@@ -82,7 +82,7 @@ pub async fn rename(
             now(),
         )
         .await?;
-    crate::jobs::apply_now(ctx, JobKind::SyncAccount, &me.person.id).await;
+    crate::jobs::apply(ctx, receipt).await;
     Ok(())
 }
 
@@ -94,7 +94,8 @@ pub async fn change_password(
     password: &NewPassword,
 ) -> Result<(), OwnAccountError> {
     let hash = ctx.hasher.hash(password).await?;
-    ctx.store
+    let receipt = ctx
+        .store
         .set_password(
             &me.person.id,
             &hash,
@@ -105,7 +106,7 @@ pub async fn change_password(
             now(),
         )
         .await?;
-    crate::jobs::apply_now(ctx, JobKind::SyncAccount, &me.person.id).await;
+    crate::jobs::apply(ctx, receipt).await;
     notices::credentials_changed(
         ctx,
         me.person,
@@ -126,12 +127,12 @@ pub async fn reset_password(
     client_ip: Option<&str>,
 ) -> Result<String, OwnAccountError> {
     let hash = ctx.hasher.hash(password).await?;
-    let person_id = ctx
+    let (person_id, receipt) = ctx
         .store
         .use_password_reset(&token.hash(), &hash, client_ip, ctx.clock.now())
         .await?
         .ok_or(OwnAccountError::LinkNotValid)?;
-    crate::jobs::apply_now(ctx, JobKind::SyncAccount, &person_id).await;
+    crate::jobs::apply(ctx, receipt).await;
     notices::credentials_changed(ctx, person, CredentialChange::PasswordReset, client_ip).await;
     Ok(person_id)
 }
@@ -163,11 +164,12 @@ pub async fn unlink_identity(
         let change = CredentialChange::IdentityUnlinked { issuer };
         notices::credentials_changed(ctx, me.person, change, me.client_ip).await;
     }
-    Ok(removed)
+    Ok(true)
 }
 
 pub async fn add_key(ctx: &AppContext, me: Me<'_>, key: &SshPublicKey) -> Result<(), AddKeyError> {
-    ctx.store
+    let receipt = ctx
+        .store
         .add_key(
             &me.person.id,
             key,
@@ -178,7 +180,7 @@ pub async fn add_key(ctx: &AppContext, me: Me<'_>, key: &SshPublicKey) -> Result
             now(),
         )
         .await?;
-    crate::jobs::apply_now(ctx, JobKind::SyncAccount, &me.person.id).await;
+    crate::jobs::apply(ctx, receipt).await;
     let change = CredentialChange::KeyAdded {
         fingerprint: &key.fingerprint,
     };
@@ -209,13 +211,16 @@ pub async fn remove_key(ctx: &AppContext, me: Me<'_>, key_id: &str) -> Result<bo
             now(),
         )
         .await?;
-    if removed {
-        crate::jobs::apply_now(ctx, JobKind::SyncAccount, &me.person.id).await;
+    let Some(receipt) = removed else {
+        return Ok(false);
+    };
+    {
+        crate::jobs::apply(ctx, receipt).await;
         let change = CredentialChange::KeyRemoved {
             fingerprint: &key.fingerprint,
             by_staff: false,
         };
         notices::credentials_changed(ctx, me.person, change, me.client_ip).await;
     }
-    Ok(removed)
+    Ok(true)
 }

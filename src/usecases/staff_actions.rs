@@ -7,7 +7,6 @@ use crate::domain::{AccountAction, Email, PersonName, Refusal, Role, check_accou
 use crate::mail::NoticeMail;
 use crate::store::StoreError;
 use crate::store::audit::AuditEvent;
-use crate::store::jobs::JobKind;
 use crate::store::people::{AccountStatus, Person};
 
 const DELETED: &str = "This account was deleted; nothing can be changed on it.";
@@ -185,8 +184,8 @@ pub async fn lock(
             now(),
         )
         .await;
-    audit_store_refusal(ctx, actor, subject, AccountAction::Lock, locked).await?;
-    crate::jobs::apply_now(ctx, JobKind::SyncAccount, &subject.id).await;
+    let receipt = audit_store_refusal(ctx, actor, subject, AccountAction::Lock, locked).await?;
+    crate::jobs::apply(ctx, receipt).await;
     notices::credentials_changed(ctx, subject, CredentialChange::Locked, actor.client_ip).await;
     Ok(())
 }
@@ -200,14 +199,15 @@ pub async fn unlock(
     if subject.status != AccountStatus::Locked {
         return Err(StaffActionError::Conflict("This account is not locked."));
     }
-    ctx.store
+    let receipt = ctx
+        .store
         .unlock_account(
             &subject.id,
             actor.event(subject, "account.unlocked", "unlocked".into()),
             now(),
         )
         .await?;
-    crate::jobs::apply_now(ctx, JobKind::SyncAccount, &subject.id).await;
+    crate::jobs::apply(ctx, receipt).await;
     notices::credentials_changed(ctx, subject, CredentialChange::Unlocked, actor.client_ip).await;
     Ok(())
 }
@@ -228,12 +228,8 @@ pub async fn delete(
             now(),
         )
         .await;
-    let organisations =
-        audit_store_refusal(ctx, actor, subject, AccountAction::Delete, deleted).await?;
-    crate::jobs::apply_now(ctx, JobKind::SyncAccount, &subject.id).await;
-    for organisation_id in &organisations {
-        crate::jobs::apply_now(ctx, JobKind::SyncGroup, organisation_id).await;
-    }
+    let receipt = audit_store_refusal(ctx, actor, subject, AccountAction::Delete, deleted).await?;
+    crate::jobs::apply(ctx, receipt).await;
     Ok(())
 }
 
@@ -300,7 +296,8 @@ pub async fn change_contact(
     if email_changed {
         details.push_str(&format!("; email {old_email} → {}", email.as_str()));
     }
-    ctx.store
+    let receipt = ctx
+        .store
         .change_contact(
             &subject.id,
             surname,
@@ -310,7 +307,7 @@ pub async fn change_contact(
             now(),
         )
         .await?;
-    crate::jobs::apply_now(ctx, JobKind::SyncAccount, &subject.id).await;
+    crate::jobs::apply(ctx, receipt).await;
     let mut notice_failed = false;
     if email_changed {
         let notice = NoticeMail::email_changed(&new_name, &old_email, email.as_str());
@@ -389,10 +386,8 @@ pub async fn remove_key(
             now(),
         )
         .await?;
-    if !removed {
-        return Err(StaffActionError::NotFound);
-    }
-    crate::jobs::apply_now(ctx, JobKind::SyncAccount, &subject.id).await;
+    let receipt = removed.ok_or(StaffActionError::NotFound)?;
+    crate::jobs::apply(ctx, receipt).await;
     let change = CredentialChange::KeyRemoved {
         fingerprint: &key.fingerprint,
         by_staff: true,
@@ -412,7 +407,7 @@ pub async fn resync(
     if subject.status == AccountStatus::Deleted {
         return Err(StaffActionError::Conflict(DELETED));
     }
-    let organisations = ctx
+    let receipt = ctx
         .store
         .queue_resync(
             &subject.id,
@@ -424,10 +419,7 @@ pub async fn resync(
             now(),
         )
         .await?;
-    crate::jobs::apply_now(ctx, JobKind::SyncAccount, &subject.id).await;
-    for organisation_id in &organisations {
-        crate::jobs::apply_now(ctx, JobKind::SyncGroup, organisation_id).await;
-    }
+    crate::jobs::apply(ctx, receipt).await;
     Ok(())
 }
 

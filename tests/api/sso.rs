@@ -191,11 +191,13 @@ async fn unknown_and_unverified_identities_are_refused_and_no_account_is_made() 
         .await;
     assert_eq!(location(&sso_sign_in(&app.new_browser(), "/").await), "/");
     let ada = app.person_id("ada@example.org").await;
-    app.context
+    let receipt = app
+        .context
         .store
         .lock_account(&ada, "test", Default::default(), roster::context::now())
         .await
         .unwrap();
+    roster::jobs::apply(&app.context, receipt).await;
     let page = error_page(sso_sign_in(&app.new_browser(), "/").await).await;
     assert_eq!(page.status, 403);
     assert!(page.text("main").contains("locked"));

@@ -1,0 +1,115 @@
+//! The unit of work: one transaction per change, which collects the directory jobs it
+//! queues and ends with its audit event, refreshing the member-list keys of every person
+//! whose entry it queues. `commit` takes the event, so a change cannot forget it; it
+//! returns a [`Receipt`] of the queued work, which the caller must hand to
+//! `jobs::apply` so the person sees LDAP follow at once.
+
+use super::audit::{self, AuditEvent};
+use super::jobs::{self, JobKind};
+use super::member_keys::MemberKeys;
+use super::{Store, StoreResult};
+use crate::domain::UnixTime;
+
+pub(crate) struct UnitOfWork<'s> {
+    tx: sqlx::Transaction<'s, sqlx::Any>,
+    now: UnixTime,
+    queued: Vec<(JobKind, String)>,
+}
+
+/// The directory work a committed change queued. Apply it (`jobs::apply`) so the change
+/// reaches LDAP now; the outbox worker would get to it later anyway.
+#[must_use = "hand the receipt to jobs::apply so the change reaches LDAP at once"]
+#[derive(Debug, Default)]
+pub struct Receipt {
+    queued: Vec<(JobKind, String)>,
+}
+
+impl Receipt {
+    /// The jobs to try, each once, in the order they were queued.
+    pub fn into_jobs(self) -> Vec<(JobKind, String)> {
+        let mut seen = Vec::new();
+        for job in self.queued {
+            if !seen.contains(&job) {
+                seen.push(job);
+            }
+        }
+        seen
+    }
+
+    /// Joins two receipts (a change made of several units).
+    pub fn and(mut self, other: Receipt) -> Receipt {
+        self.queued.extend(other.queued);
+        self
+    }
+}
+
+impl Store {
+    /// Starts a change at time `now`.
+    pub(crate) async fn begin(&self, now: UnixTime) -> StoreResult<UnitOfWork<'_>> {
+        Ok(UnitOfWork {
+            tx: self.pool().begin().await?,
+            now,
+            queued: Vec::new(),
+        })
+    }
+}
+
+impl UnitOfWork<'_> {
+    pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+
+    pub(crate) fn now(&self) -> UnixTime {
+        self.now
+    }
+
+    /// Queues directory work for `subject` in this transaction (see `jobs::enqueue`).
+    pub(crate) async fn queue(&mut self, kind: JobKind, subject_id: &str) -> StoreResult<()> {
+        jobs::enqueue(&mut self.tx, kind, subject_id, self.now).await?;
+        self.queued.push((kind, subject_id.to_string()));
+        Ok(())
+    }
+
+    /// Writes the audit event (about `subject_id`) and the member-list keys of every
+    /// person whose entry was queued, then commits everything at once.
+    pub(crate) async fn commit(
+        mut self,
+        subject_id: Option<&str>,
+        event: AuditEvent<'_>,
+    ) -> StoreResult<Receipt> {
+        let people: Vec<String> = self
+            .queued
+            .iter()
+            .filter(|(kind, _)| *kind == JobKind::SyncAccount)
+            .map(|(_, person_id)| person_id.clone())
+            .collect();
+        for person_id in &people {
+            MemberKeys::refresh(&mut self.tx, person_id).await?;
+        }
+        let event = AuditEvent {
+            subject_id: subject_id.or(event.subject_id),
+            ..event
+        };
+        audit::insert(&mut self.tx, &event, self.now).await?;
+        self.tx.commit().await?;
+        Ok(Receipt {
+            queued: self.queued,
+        })
+    }
+
+    /// Commits a change that LDAP does not follow (a description, a role grant, an
+    /// invitation); refuses if directory work was queued, which would then be lost.
+    pub(crate) async fn commit_unqueued(
+        self,
+        subject_id: Option<&str>,
+        event: AuditEvent<'_>,
+    ) -> StoreResult<()> {
+        if !self.queued.is_empty() {
+            return Err(super::StoreError::Corrupt(
+                "directory work queued by a change that does not apply it".into(),
+            ));
+        }
+        let _empty = self.commit(subject_id, event).await?;
+        Ok(())
+    }
+}
