@@ -74,6 +74,7 @@ async fn reset_requests_never_lock_anyone_out_and_mail_a_few_times_an_hour() {
         assert!(std::time::Instant::now() < deadline, "no fourth mail");
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -110,6 +111,7 @@ async fn the_username_shares_the_accounts_budget_of_wrong_passwords() {
         guesser.sign_in("ghost@example.org", "x").await.status(),
         429
     );
+    app.assert_directory_settled().await;
 }
 
 /// Addresses LDAP's `mail` (IA5String) cannot hold, or that pose as another address.
@@ -193,6 +195,7 @@ async fn look_alike_emails_are_refused_at_invitation_contact_change_and_staff_gr
             .iter()
             .all(|mail| mail.to.iter().all(|to| to.is_ascii()))
     );
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -271,6 +274,7 @@ async fn a_job_ldap_refuses_for_good_fails_at_once_and_shows_on_the_outbox_page(
         .await
         .unwrap();
     assert_eq!(entry.attrs["mail"], ["ada@example.org"]);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -301,6 +305,7 @@ async fn key_comments_with_control_characters_or_too_long_are_refused() {
     assert!(ldap_keys(&app, "ada").await.is_empty());
     assert_eq!(add_key(&ada, &key).await.status(), 303);
     assert_eq!(ldap_keys(&app, "ada").await, [key]);
+    app.assert_directory_settled().await;
 }
 
 /// 72 bytes of passphrase: as long as bcrypt reads.
@@ -335,6 +340,7 @@ async fn a_password_longer_than_72_bytes_never_signs_in_on_its_first_72() {
             .status(),
         303
     );
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -378,6 +384,7 @@ async fn common_and_over_long_passwords_are_refused_with_the_reason() {
             .status(),
         303
     );
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -399,4 +406,5 @@ async fn a_helpdesk_grant_of_a_staff_role_is_an_admin_matter() {
         )
         .await;
     assert_eq!(response.status(), 403);
+    app.assert_directory_settled().await;
 }

@@ -128,6 +128,7 @@ async fn an_invited_person_activates_and_can_bind_to_ldap_with_their_password() 
     let again = app.new_browser();
     assert_eq!(again.sign_in("mcurie", GOOD_PASSWORD).await.status(), 303);
     assert_eq!(location(&again.get("/account/setup").await), "/");
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -226,6 +227,7 @@ async fn bad_and_taken_usernames_get_a_clear_message_next_to_the_field() {
             .await
             .is_none()
     );
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -251,6 +253,7 @@ async fn uid_numbers_skip_what_ldap_holds() {
         .await
         .unwrap();
     assert_eq!(entry.attrs["uidNumber"], vec!["20050"]);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -289,6 +292,7 @@ async fn fifty_concurrent_activations_get_fifty_distinct_numbers() {
         50,
         "every account is in the organisation's group"
     );
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -315,6 +319,7 @@ async fn a_private_group_takes_the_next_free_gid_when_its_uid_number_is_taken() 
     // And the next organisation does not get 100001 either.
     let next = app.create_org("Bio", "bio").await;
     assert_eq!(next.gid_number, 100_002);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -405,6 +410,7 @@ async fn accounts_made_while_ldap_is_down_appear_exactly_once_after_a_portal_res
             .can_bind(&app.slapd.person_dn("person07"), GOOD_PASSWORD)
             .await
     );
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -444,4 +450,5 @@ async fn a_deleted_accounts_uid_number_is_never_handed_out_again() {
             .await
             .unwrap();
     assert_eq!(second_uid, first_uid + 1, "the freed number is not reused");
+    app.assert_directory_settled().await;
 }

@@ -133,6 +133,7 @@ async fn keys_added_and_removed_show_up_exactly_in_ldap() {
         .post_form("/account/keys/not-a-key/remove", &[("csrf_token", &token)])
         .await;
     assert_eq!(foreign.status(), 404);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -159,6 +160,7 @@ async fn bad_keys_are_refused_with_the_reason_next_to_the_field() {
         assert!(shown.starts_with(&format!("Error: {message}")), "{shown}");
     }
     assert!(ldap_keys(&app, "mcurie").await.is_empty());
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -191,6 +193,7 @@ async fn one_key_cannot_serve_two_accounts_and_twenty_is_the_most() {
         "Error: You already have 20 keys. Remove one you no longer use first."
     );
     assert_eq!(ldap_keys(&app, "mcurie").await.len(), 20);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -252,4 +255,5 @@ async fn a_key_file_can_be_uploaded_with_the_form_token() {
         .unwrap();
     assert_eq!(location(&added), "/account/keys?done=added");
     assert_eq!(ldap_keys(&app, "mcurie").await, vec![key]);
+    app.assert_directory_settled().await;
 }

@@ -134,6 +134,7 @@ async fn memberships_are_reminded_ended_and_left_accounts_locked_after_the_grace
     assert_eq!(person.lock_reason.as_deref(), Some("no membership left"));
     // The PI was never touched.
     assert_eq!(owner.get(&format!("/orgs/{}", org.id)).await.status(), 200);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -193,4 +194,5 @@ async fn a_new_end_date_rearms_the_reminder_and_a_new_membership_stops_the_grace
         "a current membership stops the grace period"
     );
     assert_eq!(app.ldap_member_uids("bio").await, Some(vec!["ada".into()]));
+    app.assert_directory_settled().await;
 }

@@ -97,6 +97,7 @@ async fn member_uid_in_ldap_follows_adds_and_removals() {
         .await
         .unwrap();
     assert_eq!(kept, 1);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -228,6 +229,7 @@ async fn role_and_end_date_changes_are_saved_and_a_stale_form_is_refused() {
         )
         .await;
     assert_eq!(bad.status(), 400);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -290,6 +292,7 @@ async fn the_member_list_pages_and_searches() {
         .page(&format!("/orgs/{}/members?q={}", org.id, "x".repeat(500)))
         .await;
     assert_eq!(hostile.status, 400);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -325,4 +328,5 @@ async fn a_change_on_one_instance_shows_at_once_on_another() {
     // ...and the second shows the new role straight away.
     let after = into_page(other.get_with_cookies(&list, &cookies).await).await;
     assert_eq!(after.text("td.role"), "Manager");
+    app.assert_directory_settled().await;
 }

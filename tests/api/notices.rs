@@ -137,4 +137,5 @@ async fn each_change_to_how_someone_signs_in_is_mailed_to_them() {
     .await;
     assert_eq!(page.status, 303);
     notice(&app, "Your Roster password was reset", "password was reset").await;
+    app.assert_directory_settled().await;
 }

@@ -74,6 +74,7 @@ async fn a_password_change_reaches_ldap_and_ends_other_sessions() {
             .status(),
         303
     );
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -115,6 +116,7 @@ async fn a_name_change_reaches_ldap_and_the_member_list() {
     .await;
     assert_eq!(bad.status, 422);
     assert_eq!(bad.text("#surname-error"), "Error: This field is required.");
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -248,4 +250,5 @@ async fn a_forgotten_password_is_reset_by_an_emailed_single_use_link() {
     )
     .await;
     assert_eq!(malformed.status, 422);
+    app.assert_directory_settled().await;
 }

@@ -111,6 +111,7 @@ async fn an_organisation_and_a_person_racing_for_one_name_have_exactly_one_winne
             assert_eq!(person.username, None, "the loser keeps no username");
         }
     }
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -143,6 +144,7 @@ async fn members_confirmed_at_once_on_two_instances_are_all_in_the_group() {
             "round {round}"
         );
     }
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -190,4 +192,5 @@ async fn a_job_held_by_an_instance_that_died_is_taken_over_within_the_lease() {
             .await
             .unwrap()
     );
+    app.assert_directory_settled().await;
 }

@@ -168,6 +168,7 @@ async fn a_locked_account_can_neither_sign_in_nor_bind_and_unlocking_restores_bo
     assert_eq!(desk.ada_attribute("loginShell").await, ["/bin/bash"]);
     assert_eq!(again.sign_in("ada", GOOD_PASSWORD).await.status(), 303);
     assert_eq!(again.get("/").await.status(), 200);
+    desk.app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -221,6 +222,7 @@ async fn resync_repairs_an_entry_changed_behind_the_portals_back() {
     }
     assert!(desk.app.slapd.can_bind(&desk.ada_dn(), GOOD_PASSWORD).await);
     desk.assert_audited("account.resynced").await;
+    desk.app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -279,6 +281,7 @@ async fn a_changed_email_is_told_to_both_addresses_and_reaches_ldap() {
             .status(),
         303
     );
+    desk.app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -346,6 +349,7 @@ async fn staff_send_a_reset_link_they_never_see_and_remove_keys() {
         .post_form(&other, &[("csrf_token", &page.csrf_token())])
         .await;
     assert_eq!(response.status(), 404);
+    desk.app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -448,6 +452,7 @@ async fn account_search_finds_by_name_email_username_and_uid_and_filters_by_stat
     let too_long = search(format!("q={}", "x".repeat(101))).await;
     assert_eq!(too_long.status, 400);
     assert!(too_long.text("#q-error").contains("at most 100"));
+    desk.app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -528,6 +533,7 @@ async fn admins_grant_and_revoke_staff_roles_but_never_the_last_admin() {
     let actions: Vec<&str> = events.iter().map(|event| event.action.as_str()).collect();
     assert_eq!(&actions[..2], ["staff.revoked", "staff.granted"]);
     assert!(events[0].client_ip.is_some());
+    desk.app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -622,4 +628,5 @@ async fn deleting_needs_a_typed_confirmation_removes_the_entry_and_never_reuses_
         .uid_number
         .unwrap();
     assert!(new_uid > old_uid);
+    desk.app.assert_directory_settled().await;
 }

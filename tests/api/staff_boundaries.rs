@@ -171,6 +171,7 @@ async fn helpdesk_cannot_take_over_an_admin_account() {
         )
         .await;
     assert_eq!(location(&allowed), format!("{other_page}?done=locked"));
+    staff.app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -218,6 +219,7 @@ async fn nobody_locks_deletes_or_demotes_themselves_and_each_attempt_is_audited(
         .await;
     assert_eq!(response.status(), 409);
     assert_eq!(refusals(&app.browser, &staff.helpdesk_id).await, 1);
+    staff.app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -271,6 +273,7 @@ async fn two_admins_locking_each_other_at_once_leave_one_admin() {
             }
         }
     }
+    app.assert_directory_settled().await;
 }
 
 async fn is_active(app: &TestApp, person_id: &str) -> bool {

@@ -172,6 +172,60 @@ impl TestApp {
         self.run_jobs().await;
     }
 
+    /// The end of a test that touched accounts: the outbox drained, with nothing waiting or
+    /// failed, and every account's LDAP entry exactly what the portal expects of it.
+    pub async fn assert_directory_settled(&self) {
+        use roster::store::staff::{AccountSearch, StatusFilter};
+        self.run_jobs().await;
+        let left = self.context.store.pending_jobs(1_000).await.unwrap();
+        assert!(
+            left.is_empty(),
+            "jobs left in the outbox: {:?}",
+            left.iter()
+                .map(|job| (&job.kind, job.failed, &job.last_error))
+                .collect::<Vec<_>>()
+        );
+        let today = roster::clock::today_iso();
+        let people = self
+            .context
+            .store
+            .search_accounts(&AccountSearch {
+                text: None,
+                status: StatusFilter::Any,
+                today: &today,
+                limit: 10_000,
+                offset: 0,
+            })
+            .await
+            .unwrap()
+            .people;
+        for person in people {
+            let Some(expected) = roster::jobs::expected_account(&self.context, &person)
+                .await
+                .unwrap()
+            else {
+                continue;
+            };
+            let live = self
+                .context
+                .directory
+                .account_entry(&expected.username)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("no LDAP entry for {}", expected.username));
+            for (attribute, mut want) in expected.owned_attributes() {
+                let mut held = live
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case(attribute))
+                    .map(|(_, values)| values.clone())
+                    .unwrap_or_default();
+                want.sort();
+                held.sort();
+                assert_eq!(held, want, "{attribute} of {}", expected.username);
+            }
+        }
+    }
+
     pub fn provider(&self) -> &OidcProvider {
         self.oidc.as_ref().expect("the app was spawned with SSO")
     }
@@ -313,6 +367,11 @@ impl TestApp {
         )
         .await
         .expect("invitation created");
+        assert!(
+            created.mail.is_ok(),
+            "mail failed: {:?}",
+            created.mail.err()
+        );
         self.mail_with_link(&created.link).await;
         created.link
     }
