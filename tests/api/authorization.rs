@@ -40,126 +40,198 @@ const ORG_READERS: &[Visitor] = &[Member, Manager, Helpdesk, Admin];
 const ORG_MANAGERS: &[Visitor] = &[Manager, Admin];
 const DIRECTORY_SEARCHERS: &[Visitor] = &[Manager, Helpdesk, Admin];
 
-/// The decision for every route. The test fails if this list and the portal's routes
-/// differ in any way.
-const MATRIX: &[(&str, &str, Access)] = &[
-    ("get", "/healthz", Access::Public),
-    ("get", "/readyz", Access::Public),
-    ("get", "/static/roster.css", Access::Public),
-    ("get", "/static/copy.js", Access::Public),
-    ("get", "/", Access::SignedIn),
-    ("get", "/sign-in", Access::Public),
-    ("post", "/sign-in", Access::Public),
-    ("post", "/sign-out", Access::Public),
-    ("post", "/auth/oidc/start", Access::Public),
-    ("get", "/auth/oidc/callback", Access::Public),
-    ("get", "/invitations/{token}", Access::Public),
-    ("post", "/invitations/{token}", Access::Public),
-    ("post", "/invitations/{token}/join", Access::SignedIn),
-    ("get", "/admin/jobs", Access::Only(ADMIN)),
-    ("post", "/admin/jobs/{job}/retry", Access::Only(ADMIN)),
-    ("get", "/admin/accounts", Access::Only(STAFF)),
-    ("get", "/admin/accounts/{person}", Access::Only(STAFF)),
+/// The decision for every route, and every status an allowed visitor may get with the
+/// sample input (the page, a redirect, or the handler's own answer to that input: 404 for
+/// an id that is not theirs, 409, 410, 422...). The test fails if this list and the
+/// portal's routes differ in any way, or an allowed visitor gets anything else.
+const MATRIX: &[(&str, &str, Access, &[u16])] = &[
+    ("get", "/healthz", Access::Public, &[200]),
+    ("get", "/readyz", Access::Public, &[200]),
+    ("get", "/static/roster.css", Access::Public, &[200]),
+    ("get", "/static/copy.js", Access::Public, &[200]),
+    ("get", "/", Access::SignedIn, &[200]),
+    ("get", "/sign-in", Access::Public, &[200, 303]),
+    ("post", "/sign-in", Access::Public, &[400]),
+    ("post", "/sign-out", Access::Public, &[303]),
+    ("post", "/auth/oidc/start", Access::Public, &[404]),
+    ("get", "/auth/oidc/callback", Access::Public, &[404]),
+    ("get", "/invitations/{token}", Access::Public, &[404]),
+    ("post", "/invitations/{token}", Access::Public, &[404]),
+    (
+        "post",
+        "/invitations/{token}/join",
+        Access::SignedIn,
+        &[404],
+    ),
+    ("get", "/admin/jobs", Access::Only(ADMIN), &[200]),
+    (
+        "post",
+        "/admin/jobs/{job}/retry",
+        Access::Only(ADMIN),
+        &[404],
+    ),
+    ("get", "/admin/accounts", Access::Only(STAFF), &[200]),
+    (
+        "get",
+        "/admin/accounts/{person}",
+        Access::Only(STAFF),
+        &[200],
+    ),
     (
         "post",
         "/admin/accounts/{person}/contact",
         Access::Only(STAFF),
+        &[422],
     ),
     (
         "post",
         "/admin/accounts/{person}/password-reset",
         Access::Only(STAFF),
+        &[303],
     ),
-    ("post", "/admin/accounts/{person}/lock", Access::Only(STAFF)),
+    (
+        "post",
+        "/admin/accounts/{person}/lock",
+        Access::Only(STAFF),
+        &[303],
+    ),
     (
         "post",
         "/admin/accounts/{person}/unlock",
         Access::Only(STAFF),
+        &[303],
     ),
     (
         "post",
         "/admin/accounts/{person}/keys/{key}/remove",
         Access::Only(STAFF),
+        &[303, 404],
     ),
     (
         "post",
         "/admin/accounts/{person}/resync",
         Access::Only(STAFF),
+        &[303],
     ),
     (
         "get",
         "/admin/accounts/{person}/delete",
         Access::Only(ADMIN),
+        &[200],
     ),
     (
         "post",
         "/admin/accounts/{person}/delete",
         Access::Only(ADMIN),
+        &[422],
     ),
-    ("get", "/admin/staff", Access::Only(ADMIN)),
-    ("post", "/admin/staff", Access::Only(ADMIN)),
+    ("get", "/admin/staff", Access::Only(ADMIN), &[200]),
+    ("post", "/admin/staff", Access::Only(ADMIN), &[422]),
     (
         "post",
         "/admin/staff/{person}/{role}/revoke",
         Access::Only(ADMIN),
+        &[404],
     ),
-    ("get", "/account", Access::SignedIn),
-    ("post", "/account/name", Access::SignedIn),
-    ("post", "/account/password", Access::SignedIn),
-    ("post", "/account/identities/unlink", Access::SignedIn),
-    ("get", "/password-reset", Access::Public),
-    ("post", "/password-reset", Access::Public),
-    ("get", "/password-reset/{token}", Access::Public),
-    ("post", "/password-reset/{token}", Access::Public),
-    ("get", "/account/keys", Access::SignedIn),
-    ("post", "/account/keys", Access::SignedIn),
-    ("post", "/account/keys/upload", Access::SignedIn),
-    ("post", "/account/keys/{key}/remove", Access::SignedIn),
-    ("get", "/account/setup", Access::SignedIn),
-    ("post", "/account/setup", Access::SignedIn),
-    ("post", "/account/setup/confirm", Access::SignedIn),
-    ("get", "/orgs", Access::SignedIn),
-    ("post", "/orgs", Access::Only(ADMIN)),
-    ("get", "/orgs/{org}", Access::Only(ORG_READERS)),
+    ("get", "/account", Access::SignedIn, &[200]),
+    ("post", "/account/name", Access::SignedIn, &[422]),
+    ("post", "/account/password", Access::SignedIn, &[422]),
+    (
+        "post",
+        "/account/identities/unlink",
+        Access::SignedIn,
+        &[303],
+    ),
+    ("get", "/password-reset", Access::Public, &[200]),
+    ("post", "/password-reset", Access::Public, &[422]),
+    ("get", "/password-reset/{token}", Access::Public, &[410]),
+    ("post", "/password-reset/{token}", Access::Public, &[410]),
+    ("get", "/account/keys", Access::SignedIn, &[200, 303]),
+    ("post", "/account/keys", Access::SignedIn, &[303, 422]),
+    (
+        "post",
+        "/account/keys/upload",
+        Access::SignedIn,
+        &[303, 400],
+    ),
+    (
+        "post",
+        "/account/keys/{key}/remove",
+        Access::SignedIn,
+        &[303, 404],
+    ),
+    ("get", "/account/setup", Access::SignedIn, &[200, 303]),
+    ("post", "/account/setup", Access::SignedIn, &[303, 422]),
+    (
+        "post",
+        "/account/setup/confirm",
+        Access::SignedIn,
+        &[303, 422],
+    ),
+    ("get", "/orgs", Access::SignedIn, &[200]),
+    ("post", "/orgs", Access::Only(ADMIN), &[422]),
+    ("get", "/orgs/{org}", Access::Only(ORG_READERS), &[200]),
     (
         "post",
         "/orgs/{org}/description",
         Access::Only(ORG_MANAGERS),
+        &[303, 409],
     ),
-    ("get", "/orgs/{org}/members", Access::Only(ORG_READERS)),
-    ("post", "/orgs/{org}/members", Access::Only(ORG_MANAGERS)),
+    (
+        "get",
+        "/orgs/{org}/members",
+        Access::Only(ORG_READERS),
+        &[200],
+    ),
+    (
+        "post",
+        "/orgs/{org}/members",
+        Access::Only(ORG_MANAGERS),
+        &[400],
+    ),
     (
         "get",
         "/orgs/{org}/members/{membership}",
         Access::Only(ORG_MANAGERS),
+        &[200],
     ),
     (
         "post",
         "/orgs/{org}/members/{membership}/{change}",
         Access::Only(ORG_MANAGERS),
+        &[303, 409],
     ),
     (
         "get",
         "/orgs/{org}/directory",
         Access::Only(DIRECTORY_SEARCHERS),
+        &[200],
     ),
-    ("get", "/orgs/{org}/invitations", Access::Only(ORG_MANAGERS)),
+    (
+        "get",
+        "/orgs/{org}/invitations",
+        Access::Only(ORG_MANAGERS),
+        &[200],
+    ),
     (
         "post",
         "/orgs/{org}/invitations",
         Access::Only(ORG_MANAGERS),
+        &[422],
     ),
     (
         "post",
         "/orgs/{org}/invitations/{invitation}/resend",
         Access::Only(ORG_MANAGERS),
+        &[200, 409],
     ),
     (
         "post",
         "/orgs/{org}/invitations/{invitation}/revoke",
         Access::Only(ORG_MANAGERS),
+        &[303, 409],
     ),
-    ("get", "/orgs/{org}/history", Access::Only(STAFF)),
+    ("get", "/orgs/{org}/history", Access::Only(STAFF), &[200]),
 ];
 
 #[derive(Debug, PartialEq, Eq)]
@@ -233,7 +305,7 @@ async fn every_route_answers_each_kind_of_visitor_as_decided() {
     let served: BTreeSet<(&str, &str)> = roster::web::ROUTES.iter().copied().collect();
     let decided: BTreeSet<(&str, &str)> = MATRIX
         .iter()
-        .map(|(method, path, _)| (*method, *path))
+        .map(|(method, path, _, _)| (*method, *path))
         .collect();
     assert_eq!(
         served.difference(&decided).collect::<Vec<_>>(),
@@ -312,8 +384,8 @@ async fn every_route_answers_each_kind_of_visitor_as_decided() {
     assert_eq!(visitors.map(|(visitor, _)| visitor), EVERYONE);
 
     // 3. Every route as every visitor; signing out comes last for each of them.
-    let mut order: Vec<&(&str, &str, Access)> = MATRIX.iter().collect();
-    order.sort_by_key(|(_, path, _)| *path == "/sign-out");
+    let mut order: Vec<&(&str, &str, Access, &[u16])> = MATRIX.iter().collect();
+    order.sort_by_key(|(_, path, _, _)| *path == "/sign-out");
     let mut wrong = Vec::new();
     for (visitor, browser) in visitors {
         let token_page = if visitor == Anonymous {
@@ -322,7 +394,7 @@ async fn every_route_answers_each_kind_of_visitor_as_decided() {
             "/account"
         };
         let token = browser.page(token_page).await.csrf_token();
-        for (method, pattern, access) in &order {
+        for (method, pattern, access, statuses) in &order {
             let path = fill(pattern);
             let response = if *method == "get" {
                 browser.get(&path).await
@@ -340,6 +412,12 @@ async fn every_route_answers_each_kind_of_visitor_as_decided() {
                     response.status()
                 ));
             }
+            let status = response.status().as_u16();
+            if got == Outcome::Allowed && !statuses.contains(&status) {
+                wrong.push(format!(
+                    "{route}: allowed, but answered {status}, not one of {statuses:?}"
+                ));
+            }
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
@@ -347,43 +425,60 @@ async fn every_route_answers_each_kind_of_visitor_as_decided() {
 
 /// The account routes again, on an account that holds a staff role: only site admins may
 /// change it (resync changes nobody's access, so helpdesk keeps it).
-const ON_STAFF: &[(&str, &str, Access)] = &[
-    ("get", "/admin/accounts/{person}", Access::Only(STAFF)),
+const ON_STAFF: &[(&str, &str, Access, &[u16])] = &[
+    (
+        "get",
+        "/admin/accounts/{person}",
+        Access::Only(STAFF),
+        &[200],
+    ),
     (
         "post",
         "/admin/accounts/{person}/contact",
         Access::Only(ADMIN),
+        &[422],
     ),
     (
         "post",
         "/admin/accounts/{person}/password-reset",
         Access::Only(ADMIN),
+        &[303],
     ),
-    ("post", "/admin/accounts/{person}/lock", Access::Only(ADMIN)),
+    (
+        "post",
+        "/admin/accounts/{person}/lock",
+        Access::Only(ADMIN),
+        &[303],
+    ),
     (
         "post",
         "/admin/accounts/{person}/unlock",
         Access::Only(ADMIN),
+        &[303],
     ),
     (
         "post",
         "/admin/accounts/{person}/keys/{key}/remove",
         Access::Only(ADMIN),
+        &[303],
     ),
     (
         "post",
         "/admin/accounts/{person}/resync",
         Access::Only(STAFF),
+        &[303],
     ),
     (
         "get",
         "/admin/accounts/{person}/delete",
         Access::Only(ADMIN),
+        &[200],
     ),
     (
         "post",
         "/admin/accounts/{person}/delete",
         Access::Only(ADMIN),
+        &[422],
     ),
 ];
 
@@ -413,7 +508,7 @@ async fn accounts_holding_a_staff_role_are_changed_only_by_site_admins() {
     // Helpdesk first, so the admin's lock and key removal do not change what it meets.
     for (visitor, browser) in [(Helpdesk, &helpdesk), (Admin, &app.browser)] {
         let token = browser.page("/account").await.csrf_token();
-        for (method, pattern, access) in ON_STAFF {
+        for (method, pattern, access, statuses) in ON_STAFF {
             let path = pattern
                 .replace("{person}", &subject_id)
                 .replace("{key}", &key_id);
@@ -434,6 +529,12 @@ async fn accounts_holding_a_staff_role_are_changed_only_by_site_admins() {
                 wrong.push(format!(
                     "{route}: expected {want:?}, got {got:?} ({})",
                     response.status()
+                ));
+            }
+            let status = response.status().as_u16();
+            if got == Outcome::Allowed && !statuses.contains(&status) {
+                wrong.push(format!(
+                    "{route}: allowed, but answered {status}, not one of {statuses:?}"
                 ));
             }
         }
