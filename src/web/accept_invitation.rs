@@ -8,11 +8,10 @@ use askama::Template;
 
 use super::account::see_other;
 use super::error::WebError;
-use super::pages::{FormErrors, Layout, NewPasswordForm, render, render_with_status};
+use super::pages::{FormErrors, Layout, NewPasswordForm, filters, render, render_with_status};
 use crate::context::AppContext;
 use crate::domain::{InvitationState, NewPassword, SecretToken};
 use crate::store::invitations::{AcceptError, Invitation};
-use crate::usecases::invitations::format_date;
 use crate::usecases::invitations::{self, AcceptInvitationError, Acceptor};
 use crate::web::identity::SignedIn;
 use crate::web::{csrf, identity};
@@ -26,7 +25,7 @@ struct AcceptPage<'a> {
     invited_to: &'a str,
     role_label: String,
     email: &'a str,
-    expires: String,
+    expires: i64,
     errors: FormErrors,
     /// The invitation's raw token, for the single-sign-on button.
     token: &'a str,
@@ -101,7 +100,7 @@ fn accept_page<'a>(
         },
         role_label: invitation.role.label().to_lowercase(),
         email: &invitation.email,
-        expires: format_date(invitation.expires_at),
+        expires: invitation.expires_at,
         token: raw_token,
         sso_name: ctx.sso.as_ref().map(|sso| sso.display_name().to_string()),
         errors,

@@ -7,12 +7,11 @@ use serde::Deserialize;
 
 use super::account::see_other;
 use super::error::WebError;
-use super::pages::{FormErrors, Layout, render, render_with_status};
+use super::pages::{FormErrors, Layout, filters, render, render_with_status};
 use crate::context::AppContext;
 use crate::domain::{FieldError, SshPublicKey};
 use crate::store::jobs::JobKind;
 use crate::store::ssh_keys::{AddKeyError, MAX_KEYS};
-use crate::usecases::invitations::format_date;
 use crate::usecases::own_account::{self, Me};
 use crate::web::identity::SignedIn;
 
@@ -22,7 +21,7 @@ struct KeyRow {
     bits: Option<i64>,
     fingerprint: String,
     comment: String,
-    added: String,
+    added_at: i64,
 }
 
 #[derive(Template)]
@@ -63,7 +62,7 @@ async fn page(
         .await?
         .into_iter()
         .map(|key| KeyRow {
-            added: format_date(key.created_at),
+            added_at: key.created_at,
             id: key.id,
             algorithm: key.algorithm,
             bits: key.bits,

@@ -73,12 +73,14 @@ impl FormErrors {
 }
 
 /// Pagination: which page, of how many, for a list of `total` rows.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Pager {
     pub page: i64,
     pub pages: i64,
     pub per_page: i64,
     pub total: i64,
+    /// The list's address with its query, ready for `page=N` (`partials/pager.html`).
+    pub base: String,
 }
 
 impl Pager {
@@ -90,7 +92,18 @@ impl Pager {
             pages,
             per_page,
             total,
+            base: "?".into(),
         }
+    }
+
+    /// Links to other pages go to `path?query&page=N` (`query` already encoded, or empty).
+    pub fn linking_to(mut self, path: &str, query: &str) -> Self {
+        self.base = if query.is_empty() {
+            format!("{path}?")
+        } else {
+            format!("{path}?{query}&")
+        };
+        self
     }
     pub fn offset(&self) -> i64 {
         (self.page - 1) * self.per_page
@@ -123,4 +136,13 @@ pub struct NewPasswordForm {
     pub password: String,
     #[serde(default)]
     pub password_confirmation: String,
+}
+
+/// Filters the templates use; a module that derives a template imports `filters`.
+pub mod filters {
+    /// `{{ at|date }}`: a Unix time as pages show times, `2026-11-29 14:05 UTC`.
+    #[askama::filter_fn]
+    pub fn date(at: &i64, _: &dyn askama::Values) -> askama::Result<String> {
+        Ok(crate::usecases::invitations::format_date(*at))
+    }
 }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::account::see_other;
 use super::error::WebError;
-use super::pages::{FormErrors, Layout, render, render_with_status};
+use super::pages::{FormErrors, Layout, filters, render, render_with_status};
 use crate::auth::rate_limit::{AttemptKey, RetryAfter};
 use crate::context::AppContext;
 use crate::domain::{FieldError, NewPassword, PersonName};
@@ -44,7 +44,7 @@ struct IdentityRow {
     issuer: String,
     subject: String,
     email: String,
-    linked: String,
+    linked_at: i64,
 }
 
 async fn profile_page(
@@ -88,7 +88,7 @@ async fn profile_page(
             .await?
             .into_iter()
             .map(|link| IdentityRow {
-                linked: crate::usecases::invitations::format_date(link.linked_at),
+                linked_at: link.linked_at,
                 email: link.email_at_link.unwrap_or_default(),
                 issuer: link.issuer,
                 subject: link.subject,

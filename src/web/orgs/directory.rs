@@ -77,7 +77,10 @@ pub async fn directory(
     };
     let per_page = i64::try_from(DIRECTORY_PER_PAGE).unwrap_or(25);
     let total = i64::try_from(results.people.len()).unwrap_or(i64::MAX);
-    page.pager = Pager::new(query.page, per_page, total);
+    page.pager = Pager::new(query.page, per_page, total).linking_to(
+        &format!("/orgs/{}/directory", organisation.id),
+        &format!("q={}", page.q_encoded),
+    );
     page.truncated = results.truncated;
     let shown: Vec<_> = results
         .people

@@ -3,7 +3,7 @@
 use super::*;
 
 struct HistoryRow {
-    at: String,
+    at: i64,
     actor: String,
     action: String,
     details: String,
@@ -32,7 +32,7 @@ pub async fn history(
         .await?
         .into_iter()
         .map(|event| HistoryRow {
-            at: format_date(event.occurred_at),
+            at: event.occurred_at,
             actor: event.actor_name.unwrap_or_else(|| "command line".into()),
             action: event.action,
             details: event.details,

@@ -9,8 +9,8 @@ struct InvitationRow {
     role: &'static str,
     state: &'static str,
     invited_by: String,
-    sent: String,
-    expires: String,
+    sent: i64,
+    expires: i64,
     ends_on: String,
     open: bool,
 }
@@ -30,8 +30,8 @@ fn invitation_row(listed: ListedInvitation, now: i64) -> InvitationRow {
         invited_by: listed
             .invited_by_name
             .unwrap_or_else(|| "command line".into()),
-        sent: format_date(invitation.sent_at.unwrap_or(invitation.created_at)),
-        expires: format_date(invitation.expires_at),
+        sent: invitation.sent_at.unwrap_or(invitation.created_at),
+        expires: invitation.expires_at,
         ends_on: invitation.ends_on.unwrap_or_default(),
         email: invitation.email,
         id: invitation.id,

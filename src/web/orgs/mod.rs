@@ -15,9 +15,7 @@ use crate::domain::{
 use crate::store::invitations::ListedInvitation;
 use crate::store::memberships::{AddMemberError, Member, MembershipChange};
 use crate::store::organisations::Organisation;
-use crate::usecases::invitations::{
-    InvitationRequest, create_invitation, format_date, resend_invitation,
-};
+use crate::usecases::invitations::{InvitationRequest, create_invitation, resend_invitation};
 use crate::usecases::organisations::{
     self, AddFromDirectoryError, MembershipError, NewOrganisationRequest, OrgActor,
     OrganisationError, add_member_from_directory, create_organisation,
@@ -26,7 +24,9 @@ use crate::web::account::see_other;
 use crate::web::error::WebError;
 use crate::web::guard::{self, Granted};
 use crate::web::identity::SignedIn;
-use crate::web::pages::{FormErrors, Layout, Pager, query_value, render, render_with_status};
+use crate::web::pages::{
+    FormErrors, Layout, Pager, filters, query_value, render, render_with_status,
+};
 
 const MEMBERS_PER_PAGE: i64 = 50;
 const DIRECTORY_PER_PAGE: usize = 25;

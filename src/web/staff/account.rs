@@ -37,12 +37,14 @@ pub(super) struct AccountPage {
     notice: Option<&'static str>,
     person: Person,
     status: &'static str,
-    created: String,
-    locked: Option<String>,
+    created_at: i64,
+    /// When the account was locked, and why (when a reason was given).
+    locked: Option<(i64, String)>,
     memberships: Vec<PersonMembership>,
     roles: Vec<&'static str>,
     keys: Vec<StoredKey>,
-    sessions: Vec<String>,
+    /// When each live session expires.
+    sessions: Vec<i64>,
     ldap: LdapView,
     ldap_pending: bool,
     history: Vec<HistoryRow>,
@@ -83,7 +85,7 @@ impl AccountPage {
 }
 
 struct HistoryRow {
-    when: String,
+    when: i64,
     actor: String,
     action: String,
     details: String,
@@ -93,7 +95,7 @@ struct HistoryRow {
 impl From<RecordedEvent> for HistoryRow {
     fn from(event: RecordedEvent) -> Self {
         Self {
-            when: format_date(event.occurred_at),
+            when: event.occurred_at,
             actor: event.actor_name.unwrap_or_else(|| "Roster".into()),
             action: event.action,
             details: event.details,
@@ -171,7 +173,6 @@ pub(super) async fn account_page(
         .session_expiries_of(&person.id, now())
         .await?
         .into_iter()
-        .map(format_date)
         .collect();
     let ldap = ldap_view(ctx, &person).await?;
     let ldap_pending = ctx
@@ -194,11 +195,10 @@ pub(super) async fn account_page(
         layout: Layout::for_user(user)?,
         notice,
         status: status_label(&person),
-        created: format_date(person.created_at),
-        locked: person.locked_at.map(|at| match &person.lock_reason {
-            Some(reason) if !reason.is_empty() => format!("{} — {reason}", format_date(at)),
-            _ => format_date(at),
-        }),
+        created_at: person.created_at,
+        locked: person
+            .locked_at
+            .map(|at| (at, person.lock_reason.clone().unwrap_or_default())),
         memberships,
         roles,
         keys,

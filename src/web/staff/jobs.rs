@@ -6,20 +6,19 @@ use serde::Deserialize;
 
 use crate::context::AppContext;
 use crate::domain::Permission;
-use crate::usecases::invitations::format_date;
 use crate::web::account::see_other;
 use crate::web::error::WebError;
 use crate::web::guard;
 use crate::web::identity::SignedIn;
-use crate::web::pages::{Layout, render};
+use crate::web::pages::{Layout, filters, render};
 
 struct JobRow {
     id: String,
     kind: String,
     subject_id: String,
-    queued: String,
+    queued: i64,
     attempts: i64,
-    next_attempt: String,
+    next_attempt: i64,
     last_error: String,
     failed: bool,
 }
@@ -49,8 +48,8 @@ pub async fn jobs(
         .await?
         .into_iter()
         .map(|job| JobRow {
-            queued: format_date(job.created_at),
-            next_attempt: format_date(job.next_attempt_at),
+            queued: job.created_at,
+            next_attempt: job.next_attempt_at,
             last_error: job.last_error.unwrap_or_default(),
             id: job.id,
             kind: job.kind,

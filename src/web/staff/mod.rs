@@ -20,13 +20,14 @@ use crate::store::jobs::JobKind;
 use crate::store::people::{AccountStatus, Person};
 use crate::store::ssh_keys::StoredKey;
 use crate::store::staff::{AccountSearch, PersonMembership, StaffError, StaffGrant, StatusFilter};
-use crate::usecases::invitations::format_date;
 use crate::usecases::staff_actions::{self, StaffActionError, StaffActor};
 use crate::web::account::see_other;
 use crate::web::error::WebError;
 use crate::web::guard::{self, Granted};
 use crate::web::identity::SignedIn;
-use crate::web::pages::{FormErrors, Layout, Pager, query_value, render, render_with_status};
+use crate::web::pages::{
+    FormErrors, Layout, Pager, filters, query_value, render, render_with_status,
+};
 
 const ACCOUNTS_PER_PAGE: i64 = 50;
 

@@ -14,12 +14,6 @@ struct StaffPage {
     errors: FormErrors,
 }
 
-impl StaffPage {
-    fn granted_on(&self, grant: &StaffGrant) -> String {
-        format_date(grant.granted_at)
-    }
-}
-
 #[derive(Deserialize)]
 pub struct StaffQuery {
     done: Option<String>,

@@ -24,8 +24,6 @@ struct AccountsPage {
     people: Vec<Person>,
     invitations: Vec<InvitationRow>,
     pager: Pager,
-    /// The query string of this search, for the paging links.
-    search_params: String,
 }
 
 /// An invitation not accepted yet, as the account search lists it.
@@ -33,7 +31,7 @@ struct InvitationRow {
     name: String,
     email: String,
     invited_to: String,
-    sent: String,
+    sent: i64,
     state: &'static str,
 }
 
@@ -71,7 +69,6 @@ pub async fn accounts(
                 people: Vec::new(),
                 invitations: Vec::new(),
                 pager: Pager::new(None, ACCOUNTS_PER_PAGE, 0),
-                search_params: String::new(),
             },
         );
     }
@@ -85,7 +82,13 @@ pub async fn accounts(
     };
     let requested = query.page.unwrap_or(1).clamp(1, 1_000_000);
     let mut found = ctx.store.search_accounts(&search(requested)).await?;
-    let pager = Pager::new(Some(requested), ACCOUNTS_PER_PAGE, found.total);
+    let search_params = format!(
+        "q={}&status={}",
+        query_value(&query.q),
+        query_value(status.as_str())
+    );
+    let pager = Pager::new(Some(requested), ACCOUNTS_PER_PAGE, found.total)
+        .linking_to("/admin/accounts", &search_params);
     if pager.page != requested {
         // Asked for a page past the end: show the last one.
         found = ctx.store.search_accounts(&search(pager.page)).await?;
@@ -106,7 +109,7 @@ pub async fn accounts(
                     invited_to: waiting
                         .organisation_name
                         .unwrap_or_else(|| invitation.role.label().to_string()),
-                    sent: format_date(invitation.sent_at.unwrap_or(invitation.created_at)),
+                    sent: invitation.sent_at.unwrap_or(invitation.created_at),
                     state: if now >= invitation.expires_at {
                         "Expired"
                     } else {
@@ -128,11 +131,6 @@ pub async fn accounts(
             ),
             _ => None,
         },
-        search_params: format!(
-            "q={}&status={}",
-            query_value(&query.q),
-            query_value(status.as_str())
-        ),
         query: query.q.clone(),
         status,
         statuses: &StatusFilter::ALL,
