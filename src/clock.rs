@@ -41,6 +41,18 @@ impl Clock {
         now() + self.offset_seconds.load(Ordering::Relaxed)
     }
 
+    /// Today's date by this clock (UTC).
+    pub fn today(&self) -> time::Date {
+        time::OffsetDateTime::from_unix_timestamp(self.now())
+            .map(|at| at.date())
+            .unwrap_or_else(|_| today())
+    }
+
+    /// Today's date for membership end checks, as stored (`YYYY-MM-DD`).
+    pub fn today_iso(&self) -> String {
+        EndDate::from_date(self.today()).to_iso()
+    }
+
     /// Moves this clock (and every copy of it) forward; for tests.
     pub fn advance(&self, seconds: i64) {
         self.offset_seconds.fetch_add(seconds, Ordering::Relaxed);

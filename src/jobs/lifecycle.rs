@@ -32,7 +32,7 @@ pub fn spawn_lifecycle(ctx: AppContext) -> Option<tokio::task::JoinHandle<()>> {
         let mut ticker = tokio::time::interval(Duration::from_secs(u64::from(minutes) * 60));
         loop {
             ticker.tick().await;
-            if let Err(error) = run_lifecycle(&ctx, crate::context::now()).await {
+            if let Err(error) = run_lifecycle(&ctx, ctx.clock.now()).await {
                 tracing::warn!(%error, "lifecycle run failed; the next run will retry");
             }
         }

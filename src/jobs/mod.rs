@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use crate::clock::today_iso;
 use crate::context::AppContext;
 use crate::directory::GroupState;
 use crate::directory::{AccountFacts, AccountState};
@@ -200,7 +199,10 @@ async fn sync_group(ctx: &AppContext, organisation_id: &str) -> Result<(), JobEr
     let Some(organisation) = organisation else {
         return Ok(());
     };
-    let member_uids = ctx.store.member_uids(organisation_id, &today_iso()).await?;
+    let member_uids = ctx
+        .store
+        .member_uids(organisation_id, &ctx.clock.today_iso())
+        .await?;
     ctx.directory
         .sync_group(&GroupState {
             cn: organisation.short_name,

@@ -1,7 +1,7 @@
 //! Turning an activated person into a POSIX account: username, uidNumber, private group,
 //! shell, and the directory entry (through the outbox).
 
-use crate::context::{AppContext, now};
+use crate::context::AppContext;
 use crate::directory::DirectoryError;
 use crate::domain::PosixUsername;
 use crate::mail::PasswordResetMail;
@@ -103,7 +103,7 @@ pub async fn complete_account(
                 ),
                 ..AuditEvent::default()
             },
-            now(),
+            ctx.clock.now(),
         )
         .await
         .map_err(|error| match error {

@@ -1,7 +1,7 @@
 //! Allocating uidNumbers and gidNumbers: one allocator for each, from the configured ranges,
 //! skipping (and burning) numbers LDAP already holds, never handing one out twice.
 
-use crate::context::{AppContext, now};
+use crate::context::AppContext;
 use crate::directory::DirectoryError;
 use crate::store::StoreError;
 use crate::store::ids::IdKind;
@@ -79,7 +79,10 @@ pub async fn allocate_gid(
 ) -> Result<i64, IdError> {
     if let Some(number) = preferred
         && !held_in_ldap(ctx, number, false, down).await?
-        && ctx.store.claim_gid_number(number, owner, now()).await?
+        && ctx
+            .store
+            .claim_gid_number(number, owner, ctx.clock.now())
+            .await?
     {
         return Ok(number);
     }
@@ -98,7 +101,11 @@ pub async fn allocate_gid(
             tracing::info!(number, "gidNumber already in LDAP; skipped");
             continue;
         }
-        if ctx.store.claim_gid_number(number, owner, now()).await? {
+        if ctx
+            .store
+            .claim_gid_number(number, owner, ctx.clock.now())
+            .await?
+        {
             return Ok(number);
         }
     }

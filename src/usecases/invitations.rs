@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use crate::auth::password::PasswordError;
-use crate::context::{AppContext, now};
+use crate::context::AppContext;
 use crate::domain::{Email, EndDate, InvitationState, NewPassword, PersonName, Role, SecretToken};
 use crate::mail::{InvitationMail, MailError};
 use crate::store::StoreError;
@@ -62,7 +62,7 @@ pub async fn create_invitation(
 ) -> Result<CreatedInvitation, InvitationError> {
     let token = crate::entropy::secret_token()
         .map_err(|error| InvitationError::Random(error.to_string()))?;
-    let created_at = now();
+    let created_at = ctx.clock.now();
     let expires_at = created_at + i64::from(ctx.settings.security.invitation_ttl_days) * 86_400;
     let id = ctx
         .store
@@ -151,7 +151,7 @@ pub async fn resend_invitation(
 ) -> Result<Option<CreatedInvitation>, InvitationError> {
     let token = crate::entropy::secret_token()
         .map_err(|error| InvitationError::Random(error.to_string()))?;
-    let sent_at = now();
+    let sent_at = ctx.clock.now();
     let expires_at = sent_at + i64::from(ctx.settings.security.invitation_ttl_days) * 86_400;
     let Some(invitation) = ctx
         .store
@@ -217,7 +217,7 @@ pub async fn revoke_invitation(
                 details: "withdrew the invitation".into(),
                 ..AuditEvent::default()
             },
-            now(),
+            ctx.clock.now(),
         )
         .await
 }

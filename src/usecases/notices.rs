@@ -1,7 +1,7 @@
 //! Telling people about changes to how they sign in (ASVS 2.5.5): what changed, when, and
 //! from which address, with what to do if it was not them.
 
-use crate::context::{AppContext, now};
+use crate::context::AppContext;
 use crate::mail::NoticeMail;
 use crate::store::people::Person;
 use crate::usecases::invitations::format_date;
@@ -90,7 +90,7 @@ pub async fn credentials_changed(
     change: CredentialChange<'_>,
     client_ip: Option<&str>,
 ) {
-    let when = format_date(now());
+    let when = format_date(ctx.clock.now());
     let from = client_ip.map_or_else(
         || "an unknown address".to_string(),
         |ip| format!("the address {ip}"),

@@ -2,7 +2,7 @@
 //! is stored with its group-sync job in one unit of work; `jobs::apply` then tries LDAP
 //! straight away.
 
-use crate::context::{AppContext, now};
+use crate::context::AppContext;
 use crate::directory::DirectoryError;
 use crate::domain::{Description, Email, EndDate, OrganisationName, Role, ShortName};
 use crate::store::StoreError;
@@ -85,7 +85,7 @@ pub async fn create_organisation(
                 ),
                 ..AuditEvent::default()
             },
-            now(),
+            ctx.clock.now(),
         )
         .await
         .map_err(|error| match error {
@@ -156,7 +156,7 @@ pub async fn add_member_from_directory(
                 ),
                 ..AuditEvent::default()
             },
-            now(),
+            ctx.clock.now(),
         )
         .await?;
     crate::jobs::apply(ctx, receipt).await;
@@ -231,7 +231,7 @@ pub async fn update_description(
                 "organisation.description_changed",
                 "changed the description".into(),
             ),
-            now(),
+            ctx.clock.now(),
         )
         .await?;
     match outcome {
@@ -286,7 +286,7 @@ pub async fn change_membership(
                 subject_id: Some(&member.person_id),
                 ..actor.event(organisation, action, details)
             },
-            now(),
+            ctx.clock.now(),
         )
         .await?;
     let receipt = receipt.ok_or(MembershipError::Stale)?;

@@ -2,7 +2,7 @@
 //! a forgotten password reset by link; and the audit of a sign-in.
 
 use crate::auth::password::PasswordError;
-use crate::context::{AppContext, now};
+use crate::context::AppContext;
 use crate::domain::{NewPassword, PersonName, SecretToken, SshPublicKey};
 use crate::store::StoreError;
 use crate::store::audit::AuditEvent;
@@ -59,7 +59,7 @@ pub async fn record_sign_in(
         details: how,
         ..AuditEvent::default()
     };
-    ctx.store.record_audit(&event, now()).await
+    ctx.store.record_audit(&event, ctx.clock.now()).await
 }
 
 pub async fn rename(
@@ -79,7 +79,7 @@ pub async fn rename(
             surname.as_str(),
             given_name.map(PersonName::as_str),
             me.event("person.renamed", format!("changed their name to {name}")),
-            now(),
+            ctx.clock.now(),
         )
         .await?;
     crate::jobs::apply(ctx, receipt).await;
@@ -103,7 +103,7 @@ pub async fn change_password(
                 "password.changed",
                 "changed their password; other sessions ended".into(),
             ),
-            now(),
+            ctx.clock.now(),
         )
         .await?;
     crate::jobs::apply(ctx, receipt).await;
@@ -157,7 +157,7 @@ pub async fn unlink_identity(
                 "identity.unlinked",
                 format!("unlinked identity {subject} at {issuer}"),
             ),
-            now(),
+            ctx.clock.now(),
         )
         .await?;
     if removed {
@@ -177,7 +177,7 @@ pub async fn add_key(ctx: &AppContext, me: Me<'_>, key: &SshPublicKey) -> Result
                 "ssh_key.added",
                 format!("added {} key {}", key.algorithm, key.fingerprint),
             ),
-            now(),
+            ctx.clock.now(),
         )
         .await?;
     crate::jobs::apply(ctx, receipt).await;
@@ -208,7 +208,7 @@ pub async fn remove_key(ctx: &AppContext, me: Me<'_>, key_id: &str) -> Result<bo
                 "ssh_key.removed",
                 format!("removed key {}", key.fingerprint),
             ),
-            now(),
+            ctx.clock.now(),
         )
         .await?;
     let Some(receipt) = removed else {

@@ -3,7 +3,7 @@
 //! claim, or an invitation addressed to that email lead anywhere.
 
 use crate::auth::oidc::VerifiedIdentity;
-use crate::context::{AppContext, now};
+use crate::context::AppContext;
 use crate::domain::Email;
 use crate::domain::InvitationState;
 use crate::store::StoreError;
@@ -57,7 +57,10 @@ pub async fn resolve(
         Some(id) => Some(open_invitation(ctx, id).await?),
         None => None,
     };
-    let linked = ctx.store.person_for_identity(key.0, key.1, now()).await?;
+    let linked = ctx
+        .store
+        .person_for_identity(key.0, key.1, ctx.clock.now())
+        .await?;
     let person = match linked {
         Some(person_id) => ctx
             .store
@@ -206,7 +209,7 @@ async fn link(
                 ),
                 ..AuditEvent::default()
             },
-            now(),
+            ctx.clock.now(),
         )
         .await?;
     notices::credentials_changed(

@@ -2,7 +2,7 @@
 //! accounts are changed only by site administrators, nobody locks, deletes or demotes
 //! themselves, and the last site administrator stays. Every refusal is audited.
 
-use crate::context::{AppContext, now};
+use crate::context::AppContext;
 use crate::domain::{AccountAction, Email, PersonName, Refusal, Role, check_account_action};
 use crate::mail::NoticeMail;
 use crate::store::StoreError;
@@ -130,7 +130,7 @@ async fn refused(
         "staff.refused",
         format!("refused {}: {}", action.as_str(), refusal.message()),
     );
-    if let Err(error) = ctx.store.record_audit(&event, now()).await {
+    if let Err(error) = ctx.store.record_audit(&event, ctx.clock.now()).await {
         return error.into();
     }
     StaffActionError::Refused(refusal)
@@ -181,7 +181,7 @@ pub async fn lock(
             &subject.id,
             reason,
             actor.event(subject, "account.locked", details),
-            now(),
+            ctx.clock.now(),
         )
         .await;
     let receipt = audit_store_refusal(ctx, actor, subject, AccountAction::Lock, locked).await?;
@@ -204,7 +204,7 @@ pub async fn unlock(
         .unlock_account(
             &subject.id,
             actor.event(subject, "account.unlocked", "unlocked".into()),
-            now(),
+            ctx.clock.now(),
         )
         .await?;
     crate::jobs::apply(ctx, receipt).await;
@@ -225,7 +225,7 @@ pub async fn delete(
         .delete_account(
             &subject.id,
             actor.event(subject, "account.deleted", details),
-            now(),
+            ctx.clock.now(),
         )
         .await;
     let receipt = audit_store_refusal(ctx, actor, subject, AccountAction::Delete, deleted).await?;
@@ -251,7 +251,7 @@ pub async fn revoke_staff_role(
                 "staff.revoked",
                 format!("revoked {} from {}", role.label(), subject.display_name()),
             ),
-            now(),
+            ctx.clock.now(),
         )
         .await;
     audit_store_refusal(ctx, actor, subject, AccountAction::RevokeStaffRole, revoked).await
@@ -304,7 +304,7 @@ pub async fn change_contact(
             given_name,
             email,
             actor.event(subject, "account.contact_changed", details),
-            now(),
+            ctx.clock.now(),
         )
         .await?;
     crate::jobs::apply(ctx, receipt).await;
@@ -353,7 +353,7 @@ pub async fn send_reset(
         "account.reset_link_sent",
         format!("password-reset link emailed to {}", subject.email),
     );
-    ctx.store.record_audit(&event, now()).await?;
+    ctx.store.record_audit(&event, ctx.clock.now()).await?;
     Ok(())
 }
 
@@ -383,7 +383,7 @@ pub async fn remove_key(
                 "account.key_removed",
                 format!("removed SSH key {} ({})", key.fingerprint, key.comment),
             ),
-            now(),
+            ctx.clock.now(),
         )
         .await?;
     let receipt = removed.ok_or(StaffActionError::NotFound)?;
@@ -416,7 +416,7 @@ pub async fn resync(
                 "account.resynced",
                 "LDAP entry and groups rewritten from the portal".into(),
             ),
-            now(),
+            ctx.clock.now(),
         )
         .await?;
     crate::jobs::apply(ctx, receipt).await;
@@ -448,7 +448,7 @@ pub async fn grant_staff_role(
                 "staff.granted",
                 format!("granted {} to {}", role.label(), subject.display_name()),
             ),
-            now(),
+            ctx.clock.now(),
         )
         .await?)
 }
@@ -462,7 +462,7 @@ pub async fn retry_job(
 ) -> Result<(), StaffActionError> {
     let (kind, subject_id) = ctx
         .store
-        .make_job_due(job_id, now())
+        .make_job_due(job_id, ctx.clock.now())
         .await?
         .ok_or(StaffActionError::NotFound)?;
     ctx.store
@@ -475,7 +475,7 @@ pub async fn retry_job(
                 details: format!("retried {} job {job_id}", kind.as_str()),
                 ..AuditEvent::default()
             },
-            now(),
+            ctx.clock.now(),
         )
         .await?;
     crate::jobs::apply_now(ctx, kind, &subject_id).await;

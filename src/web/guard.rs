@@ -1,6 +1,5 @@
 //! The one permission guard every handler goes through.
 
-use crate::clock::today_iso;
 use crate::context::AppContext;
 use crate::domain::Permission;
 use crate::store::organisations::Organisation;
@@ -35,7 +34,7 @@ async fn granted(
 ) -> Result<Granted, WebError> {
     Ok(Granted(
         ctx.store
-            .permissions_in(&user.person.id, organisation_id, &today_iso())
+            .permissions_in(&user.person.id, organisation_id, &ctx.clock.today_iso())
             .await?,
     ))
 }

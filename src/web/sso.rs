@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::account::{safe_next, see_other};
 use super::error::WebError;
 use crate::auth::oidc::{OidcError, PENDING_LOGIN_SECONDS, PendingLogin};
-use crate::context::{AppContext, now};
+use crate::context::AppContext;
 use crate::usecases::own_account;
 use crate::usecases::single_sign_on::{SsoRefusal, resolve};
 use crate::web::identity;
@@ -52,7 +52,7 @@ pub async fn start(
         ),
     };
     let (url, pending) = sso
-        .start(next, invitation_id, now())
+        .start(next, invitation_id, ctx.clock.now())
         .await
         .map_err(|error| {
             tracing::warn!(%error, "single sign-on could not start");
@@ -102,7 +102,7 @@ pub async fn callback(
             "This sign-in answer does not belong to the sign-in you started.",
         ));
     }
-    if now() - pending.started_at > PENDING_LOGIN_SECONDS {
+    if ctx.clock.now() - pending.started_at > PENDING_LOGIN_SECONDS {
         return Err(start_again("This sign-in took too long."));
     }
     if let Some(error) = &query.error {

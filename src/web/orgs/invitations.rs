@@ -91,7 +91,7 @@ async fn invitations_page<'a>(
     granted: &Granted,
     view: InvitationsView,
 ) -> Result<InvitationsPage<'a>, WebError> {
-    let at = now();
+    let at = ctx.clock.now();
     Ok(InvitationsPage {
         layout: Layout::for_user(user)?,
         nav: org_nav(granted, organisation, "invitations"),
@@ -156,7 +156,7 @@ pub async fn invite(
         parse_role(&form.role, &roles)
     };
     let role = errors.check(role);
-    let ends_on = errors.check(EndDate::parse_optional(&form.ends_on, today()));
+    let ends_on = errors.check(EndDate::parse_optional(&form.ends_on, ctx.clock.today()));
     let (Some(surname), Some(given_name), Some(email), Some(role), Some(ends_on)) =
         (surname, given_name, email, role, ends_on)
     else {

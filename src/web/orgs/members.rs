@@ -112,7 +112,7 @@ pub async fn member(
         organisation: &organisation,
         member,
         roles,
-        today: EndDate::from_date(today()).to_iso(),
+        today: EndDate::from_date(ctx.clock.today()).to_iso(),
     })
 }
 
@@ -154,9 +154,9 @@ pub async fn change_member(
         "role" => {
             MembershipChange::Role(parse_role(&form.role, &actor.grantable_roles()).map_err(bad)?)
         }
-        "end-date" => {
-            MembershipChange::EndDate(EndDate::parse_optional(&form.ends_on, today()).map_err(bad)?)
-        }
+        "end-date" => MembershipChange::EndDate(
+            EndDate::parse_optional(&form.ends_on, ctx.clock.today()).map_err(bad)?,
+        ),
         _ => MembershipChange::Remove,
     };
     organisations::change_membership(&ctx, actor, &organisation, &member, form.version, change)

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::context::{AppContext, now, today};
+use crate::context::AppContext;
 use crate::domain::{
     Description, Email, EndDate, OrganisationName, Permission, PersonName, Role, SearchText,
     ShortName,

@@ -170,7 +170,7 @@ pub(super) async fn account_page(
     let keys = ctx.store.keys_of(&person.id).await?;
     let sessions = ctx
         .store
-        .session_expiries_of(&person.id, now())
+        .session_expiries_of(&person.id, ctx.clock.now())
         .await?
         .into_iter()
         .collect();

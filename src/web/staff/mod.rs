@@ -8,8 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::clock::today_iso;
-use crate::context::{AppContext, now};
+use crate::context::AppContext;
 use crate::directory::LiveEntry;
 use crate::domain::{
     AccountAction, Email, FieldError, Permission, PersonName, Refusal, Role, SearchText,

@@ -72,7 +72,7 @@ pub async fn accounts(
             },
         );
     }
-    let today = today_iso();
+    let today = ctx.clock.today_iso();
     let search = |page: i64| AccountSearch {
         text: text.as_ref().map(SearchText::as_str),
         status,
@@ -94,7 +94,7 @@ pub async fn accounts(
         found = ctx.store.search_accounts(&search(pager.page)).await?;
     }
     let invitations = if status.shows_invitations() && pager.page == 1 {
-        let now = now();
+        let now = ctx.clock.now();
         ctx.store
             .waiting_invitations(text.as_ref().map(SearchText::as_str), INVITATIONS_LISTED)
             .await?
