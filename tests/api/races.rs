@@ -194,3 +194,96 @@ async fn a_job_held_by_an_instance_that_died_is_taken_over_within_the_lease() {
     );
     app.assert_directory_settled().await;
 }
+
+/// Counts lock requests of `kind` waiting in PostgreSQL.
+async fn waiting_locks(pool: &sqlx::AnyPool, kind: &str) -> i64 {
+    sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM pg_locks WHERE locktype = $1 AND NOT granted",
+    )
+    .bind(kind)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// Waits (bounded) until `done` says so; the test positions a race by what PostgreSQL
+/// reports, never by guessing durations.
+async fn until(mut done: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the race did not line up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+/// The lost memberUid update, made deterministic: a member's confirmation is held just
+/// before it commits (a test trigger waits on an advisory lock), while a worker runs the
+/// organisation's waiting group job. The worker must not write a group that misses the
+/// member for good. PostgreSQL only: SQLite runs one writer at a time, so the interleaving
+/// cannot happen there.
+#[tokio::test]
+async fn a_member_confirmed_while_a_worker_reads_the_group_is_never_lost() {
+    let app = TestApp::spawn().await;
+    if !app.database.is_postgres() {
+        return;
+    }
+    let org = app.create_org("Crowd", "crowd").await;
+    app.activated_member(&org, "ada").await;
+    let address = app.address.clone();
+    let (bob, form) = ready_to_confirm(&app, &address, &org, "bob").await;
+    // A group job waits, unclaimed (a change whose immediate attempt did not happen).
+    let ada = app.person_id("ada@example.org").await;
+    let _not_applied = app
+        .context
+        .store
+        .queue_resync(&ada, Default::default(), app.context.clock.now())
+        .await
+        .unwrap();
+    let pool = app.database.pool().await;
+    for statement in [
+        "CREATE FUNCTION roster_test_hold() RETURNS trigger AS $$ BEGIN \
+         IF NEW.action = 'account.created' THEN PERFORM pg_advisory_xact_lock(4242); END IF; \
+         RETURN NEW; END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER roster_test_hold BEFORE INSERT ON audit_events \
+         FOR EACH ROW EXECUTE FUNCTION roster_test_hold()",
+    ] {
+        sqlx::raw_sql(statement).execute(&pool).await.unwrap();
+    }
+    let mut holder = pool.acquire().await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock(4242)")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+
+    // Bob's confirmation queues the group's sync and stops just before committing.
+    let confirming = tokio::spawn(async move { confirm(&bob, &form).await });
+    until(async || waiting_locks(&pool, "advisory").await == 1).await;
+    // Meanwhile a worker runs the waiting group job.
+    let ctx = app.context.clone();
+    let org_id = org.id.clone();
+    let worker = tokio::spawn(async move {
+        roster::jobs::apply_now(&ctx, JobKind::SyncGroup, &org_id).await;
+    });
+    until(async || worker.is_finished() || waiting_locks(&pool, "transactionid").await > 0).await;
+    sqlx::query("SELECT pg_advisory_unlock(4242)")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    assert_eq!(confirming.await.unwrap(), 303);
+    worker.await.unwrap();
+    sqlx::raw_sql("DROP TRIGGER roster_test_hold ON audit_events")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    app.run_jobs().await;
+    assert_eq!(
+        app.ldap_member_uids("crowd").await.unwrap(),
+        ["ada", "bob"],
+        "bob's confirmation was lost from the group"
+    );
+    app.assert_directory_settled().await;
+}
