@@ -224,7 +224,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Lifecycle(LifecycleCommand::Run) => {
             let ctx = connect(settings).await?;
-            let report = roster::jobs::lifecycle::run_lifecycle(&ctx, roster::context::now())
+            let report = roster::usecases::lifecycle::run_lifecycle(&ctx, roster::context::now())
                 .await
                 .map_err(|error| CliError::Failed(format!("{error:#}")))?;
             println!(

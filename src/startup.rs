@@ -91,7 +91,7 @@ impl Application {
             .server
             .outbox_worker
             .then(|| crate::jobs::spawn_worker(self.context.clone()));
-        let lifecycle = crate::jobs::lifecycle::spawn_lifecycle(self.context.clone());
+        let lifecycle = crate::usecases::lifecycle::spawn_lifecycle(self.context.clone());
         let result = self.server.await;
         housekeeping.abort();
         if let Some(worker) = worker {

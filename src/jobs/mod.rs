@@ -6,14 +6,10 @@
 use std::time::Duration;
 
 use crate::context::AppContext;
-use crate::directory::GroupState;
-use crate::directory::{AccountFacts, AccountState};
+use crate::directory::{AccountFacts, AccountState, GroupState};
 use crate::store::StoreError;
 use crate::store::jobs::{Job, JobKind};
-use crate::store::people::AccountStatus;
-use crate::store::people::Person;
-
-pub mod lifecycle;
+use crate::store::people::{AccountStatus, Person};
 
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(600);
 /// How long a claim lasts without renewal: an instance that dies mid-job holds its jobs at

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod ids;
 pub mod invitations;
+pub mod lifecycle;
 pub mod notices;
 pub mod organisations;
 pub mod own_account;

@@ -4,7 +4,7 @@
 
 use roster::context::now;
 use roster::domain::Role;
-use roster::jobs::lifecycle::{LifecycleReport, run_lifecycle};
+use roster::usecases::lifecycle::{LifecycleReport, run_lifecycle};
 
 use crate::members::member_page;
 use crate::staff::mail_with_subject;
