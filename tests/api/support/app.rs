@@ -102,9 +102,7 @@ impl TestApp {
         if std::env::var_os("TEST_LOG").is_some() {
             roster::telemetry::init("info");
         }
-        let slapd = Slapd::start();
-        let smtp = SmtpSink::start();
-        let database = TestDatabase::create().await;
+        let (slapd, smtp, database) = start_components().await;
         let mut settings = test_settings(&slapd, &smtp, &database);
         adjust(&mut settings);
         let (address, context) = start_instance(settings.clone()).await;
@@ -123,9 +121,7 @@ impl TestApp {
     /// Like [`Self::spawn`], with single sign-on through a real OpenID provider whose
     /// client is registered with this portal's redirect URI.
     pub async fn spawn_with_sso() -> TestApp {
-        let slapd = Slapd::start();
-        let smtp = SmtpSink::start();
-        let database = TestDatabase::create().await;
+        let (slapd, smtp, database) = start_components().await;
         let mut settings = test_settings(&slapd, &smtp, &database);
         // The portal's port must be known before the provider starts.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
@@ -456,6 +452,17 @@ impl TestApp {
             .expect("person exists")
             .id
     }
+}
+
+/// Starts slapd, the SMTP sink and the database at once: the sink's Python start-up is the
+/// slowest part of a test's set-up, so it runs while the others start.
+async fn start_components() -> (Slapd, SmtpSink, TestDatabase) {
+    let smtp = std::thread::spawn(SmtpSink::start);
+    let slapd = std::thread::spawn(Slapd::start);
+    let database = TestDatabase::create().await;
+    let smtp = smtp.join().expect("the SMTP sink starts");
+    let slapd = slapd.join().expect("slapd starts");
+    (slapd, smtp, database)
 }
 
 /// Builds and runs one portal instance; returns its base URL and services.
