@@ -26,7 +26,7 @@ pub use password::{MAX_PASSWORD_BYTES, NewPassword, personal_words};
 pub use permission::{Permission, SearchText};
 pub use role::Role;
 pub use ssh_key::SshPublicKey;
-pub use staff_boundary::{AccountAction, Refusal, check_account_action};
+pub use staff_boundary::{AccountAction, LockReason, Refusal, check_account_action};
 pub use token::{SecretToken, TokenHash};
 pub use username::PosixUsername;
 

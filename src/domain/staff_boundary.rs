@@ -71,6 +71,28 @@ impl Refusal {
     }
 }
 
+/// Why an account was locked, as staff give it: at most 200 characters on one line; may
+/// be empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockReason(String);
+
+impl LockReason {
+    pub fn parse(input: &str) -> Result<Self, super::FieldError> {
+        let reason = input.trim();
+        if reason.chars().count() > 200 || reason.chars().any(char::is_control) {
+            return Err(super::FieldError::new(
+                "reason",
+                "Give the reason in at most 200 characters, on one line.",
+            ));
+        }
+        Ok(Self(reason.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Checks `action` by someone holding `actor_roles` on an account holding `subject_roles`
 /// (site-wide roles; others are ignored). `own` is true when both are the same person.
 pub fn check_account_action(

@@ -1,14 +1,16 @@
-//! POSIX accounts: completing a person's account (username, numbers, shell) and what the
-//! directory entry must hold.
+//! Accounts: completing a person's POSIX account (username, numbers, shell), and the
+//! changes staff make to accounts (lock, unlock, contact, deletion, resync).
 
 use sqlx::Row;
 
 use super::audit::AuditEvent;
+use super::grants::{hold_admin_grants, keep_an_admin};
 use super::jobs::JobKind;
+use super::memberships::{adjust_member_count, organisation_ids_of};
 use super::names::{NameKind, claim_name};
 use super::unit_of_work::Receipt;
-use super::{Store, StoreError, StoreResult, is_unique_violation};
-use crate::domain::{PosixUsername, UnixTime};
+use super::{AccountChangeError, Store, StoreError, StoreResult, is_unique_violation};
+use crate::domain::{Email, PersonName, PosixUsername, UnixTime};
 
 pub struct NewAccount<'a> {
     pub username: &'a PosixUsername,
@@ -80,9 +82,7 @@ impl Store {
         // The entry (and with it the member lists, which show usernames) and the groups of
         // the person's organisations, which now list the username.
         work.queue(JobKind::SyncAccount, person_id).await?;
-        for organisation_id in
-            super::memberships::organisation_ids_of(work.conn(), person_id).await?
-        {
+        for organisation_id in organisation_ids_of(work.conn(), person_id).await? {
             work.queue(JobKind::SyncGroup, &organisation_id).await?;
         }
         Ok(work.commit(Some(person_id), event).await?)
@@ -91,6 +91,167 @@ impl Store {
     /// The organisations a person belongs to, by id.
     pub async fn organisation_ids_of(&self, person_id: &str) -> StoreResult<Vec<String>> {
         let mut conn = self.pool().acquire().await?;
-        super::memberships::organisation_ids_of(&mut conn, person_id).await
+        organisation_ids_of(&mut conn, person_id).await
+    }
+}
+
+/// Changes staff make to accounts.
+impl Store {
+    /// Locks an active account: it can no longer sign in, its sessions end now, and its
+    /// LDAP entry loses its password and keys (through the outbox).
+    pub async fn lock_account(
+        &self,
+        person_id: &str,
+        reason: &str,
+        event: AuditEvent<'_>,
+        now: UnixTime,
+    ) -> Result<Receipt, AccountChangeError> {
+        let mut work = self.begin(now).await?;
+        hold_admin_grants(work.conn()).await?;
+        let locked = sqlx::query(
+            "UPDATE people SET status = 'locked', locked_at = $1, lock_reason = $2, \
+             updated_at = $1 WHERE id = $3 AND status = 'active'",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(person_id)
+        .execute(work.conn())
+        .await?;
+        if locked.rows_affected() != 1 {
+            return Err(AccountChangeError::WrongState);
+        }
+        keep_an_admin(work.conn(), person_id).await?;
+        sqlx::query("DELETE FROM sessions WHERE person_id = $1")
+            .bind(person_id)
+            .execute(work.conn())
+            .await?;
+        work.queue(JobKind::SyncAccount, person_id).await?;
+        Ok(work.commit(Some(person_id), event).await?)
+    }
+
+    /// Unlocks a locked account and writes its password and keys back to LDAP. A new
+    /// grace period starts if it still has no membership.
+    pub async fn unlock_account(
+        &self,
+        person_id: &str,
+        event: AuditEvent<'_>,
+        now: UnixTime,
+    ) -> Result<Receipt, AccountChangeError> {
+        let mut work = self.begin(now).await?;
+        let unlocked = sqlx::query(
+            "UPDATE people SET status = 'active', locked_at = NULL, lock_reason = NULL, \
+             memberless_since = NULL, updated_at = $1 WHERE id = $2 AND status = 'locked'",
+        )
+        .bind(now)
+        .bind(person_id)
+        .execute(work.conn())
+        .await?;
+        if unlocked.rows_affected() != 1 {
+            return Err(AccountChangeError::WrongState);
+        }
+        work.queue(JobKind::SyncAccount, person_id).await?;
+        Ok(work.commit(Some(person_id), event).await?)
+    }
+
+    /// Changes a person's names and email address (the entry follows through the outbox).
+    pub async fn change_contact(
+        &self,
+        person_id: &str,
+        surname: &PersonName,
+        given_name: Option<&PersonName>,
+        email: &Email,
+        event: AuditEvent<'_>,
+        now: UnixTime,
+    ) -> Result<Receipt, AccountChangeError> {
+        let mut work = self.begin(now).await?;
+        let updated = sqlx::query(
+            "UPDATE people SET surname = $1, given_name = $2, email = $3, email_normalized = $4, \
+             updated_at = $5 WHERE id = $6 AND status <> 'deleted'",
+        )
+        .bind(surname.as_str())
+        .bind(given_name.map(PersonName::as_str))
+        .bind(email.as_str())
+        .bind(email.normalized())
+        .bind(now)
+        .bind(person_id)
+        .execute(work.conn())
+        .await;
+        match updated {
+            Ok(result) if result.rows_affected() == 1 => {}
+            Ok(_) => return Err(AccountChangeError::WrongState),
+            Err(error) if is_unique_violation(&error) => {
+                return Err(AccountChangeError::EmailTaken);
+            }
+            Err(error) => return Err(error.into()),
+        }
+        work.queue(JobKind::SyncAccount, person_id).await?;
+        Ok(work.commit(Some(person_id), event).await?)
+    }
+
+    /// Deletes an account: its memberships, keys, sessions, reset links and roles go, its
+    /// personal data is erased (search keys included), and its LDAP entry and private
+    /// group are removed (through the outbox), as is its memberUid in its organisations'
+    /// groups. The row stays, so its username and uidNumber are never used again.
+    pub async fn delete_account(
+        &self,
+        person_id: &str,
+        event: AuditEvent<'_>,
+        now: UnixTime,
+    ) -> Result<Receipt, AccountChangeError> {
+        let mut work = self.begin(now).await?;
+        hold_admin_grants(work.conn()).await?;
+        let erased_email = format!("deleted-{person_id}@invalid");
+        let deleted = sqlx::query(
+            "UPDATE people SET status = 'deleted', email = $1, email_normalized = $1, \
+             surname = 'Deleted account', given_name = NULL, password_hash = NULL, \
+             locked_at = $2, lock_reason = 'deleted', updated_at = $2 \
+             WHERE id = $3 AND status <> 'deleted'",
+        )
+        .bind(&erased_email)
+        .bind(now)
+        .bind(person_id)
+        .execute(work.conn())
+        .await?;
+        if deleted.rows_affected() != 1 {
+            return Err(AccountChangeError::WrongState);
+        }
+        keep_an_admin(work.conn(), person_id).await?;
+        let organisations = organisation_ids_of(work.conn(), person_id).await?;
+        for statement in [
+            "DELETE FROM memberships WHERE person_id = $1",
+            "DELETE FROM ssh_keys WHERE person_id = $1",
+            "DELETE FROM sessions WHERE person_id = $1",
+            "DELETE FROM password_resets WHERE person_id = $1",
+            "DELETE FROM role_grants WHERE person_id = $1",
+            "DELETE FROM oidc_links WHERE person_id = $1",
+        ] {
+            sqlx::query(statement)
+                .bind(person_id)
+                .execute(work.conn())
+                .await?;
+        }
+        work.queue(JobKind::SyncAccount, person_id).await?;
+        for organisation_id in &organisations {
+            adjust_member_count(work.conn(), organisation_id, -1).await?;
+            work.queue(JobKind::SyncGroup, organisation_id).await?;
+        }
+        Ok(work.commit(Some(person_id), event).await?)
+    }
+
+    /// Queues the account's entry and its organisations' groups to be rewritten from the
+    /// portal's state (a repair after changes made behind the portal's back).
+    pub async fn queue_resync(
+        &self,
+        person_id: &str,
+        event: AuditEvent<'_>,
+        now: UnixTime,
+    ) -> StoreResult<Receipt> {
+        let mut work = self.begin(now).await?;
+        let organisations = organisation_ids_of(work.conn(), person_id).await?;
+        work.queue(JobKind::SyncAccount, person_id).await?;
+        for organisation_id in &organisations {
+            work.queue(JobKind::SyncGroup, organisation_id).await?;
+        }
+        work.commit(Some(person_id), event).await
     }
 }

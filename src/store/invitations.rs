@@ -542,9 +542,7 @@ impl Store {
         text: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<WaitingInvitation>> {
-        let pattern = text
-            .map(super::memberships::contains_pattern)
-            .unwrap_or_default();
+        let pattern = text.map(super::contains_pattern).unwrap_or_default();
         let columns = COLUMNS
             .split(", ")
             .map(|c| format!("i.{c}"))

@@ -59,19 +59,6 @@ fn from_row(row: &AnyRow) -> StoreResult<Member> {
     })
 }
 
-/// A `LIKE` pattern matching `text` anywhere, with `%`, `_` and `\` taken literally.
-pub(crate) fn contains_pattern(text: &str) -> String {
-    let escaped: String = text
-        .to_lowercase()
-        .chars()
-        .flat_map(|c| match c {
-            '%' | '_' | '\\' => vec!['\\', c],
-            other => vec![other],
-        })
-        .collect();
-    format!("%{escaped}%")
-}
-
 #[derive(Clone)]
 pub struct MemberPage {
     pub members: Vec<Member>,
@@ -213,7 +200,7 @@ impl Store {
         per_page: i64,
         known_total: Option<i64>,
     ) -> StoreResult<MemberPage> {
-        let pattern = search.map(contains_pattern).unwrap_or_default();
+        let pattern = search.map(super::contains_pattern).unwrap_or_default();
         // Without a search the count is kept on the organisation (migration 0003).
         let count = if pattern.is_empty() {
             sqlx::query("SELECT member_count AS n FROM organisations WHERE id = $1")
@@ -550,5 +537,42 @@ impl Store {
             .map(|row| row.try_get::<String, _>("role"))
             .transpose()?
             .and_then(|role| Role::parse(&role)))
+    }
+}
+
+/// One of a person's memberships, for their account page.
+pub struct PersonMembership {
+    pub organisation_id: String,
+    pub organisation_name: String,
+    pub role: Role,
+    pub ends_on: Option<String>,
+}
+
+impl Store {
+    /// A person's memberships with their organisations' names, by name.
+    pub async fn memberships_of_person(
+        &self,
+        person_id: &str,
+    ) -> StoreResult<Vec<PersonMembership>> {
+        let rows = sqlx::query(
+            "SELECT m.organisation_id, o.name, m.role, m.ends_on FROM memberships m \
+             JOIN organisations o ON o.id = m.organisation_id WHERE m.person_id = $1 \
+             ORDER BY LOWER(o.name), o.id",
+        )
+        .bind(person_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let role: String = row.try_get("role")?;
+                Ok(PersonMembership {
+                    organisation_id: row.try_get("organisation_id")?,
+                    organisation_name: row.try_get("name")?,
+                    role: Role::parse(&role)
+                        .ok_or_else(|| StoreError::Corrupt(format!("unknown role {role:?}")))?,
+                    ends_on: row.try_get("ends_on")?,
+                })
+            })
+            .collect()
     }
 }

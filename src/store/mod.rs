@@ -24,7 +24,6 @@ pub mod people;
 pub mod permissions;
 pub mod sessions;
 pub mod ssh_keys;
-pub mod staff;
 pub mod unit_of_work;
 
 use std::str::FromStr;
@@ -149,4 +148,36 @@ pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
         }
         _ => false,
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+/// Why a change to an account was refused by the store.
+pub enum AccountChangeError {
+    #[error("another account already uses this email address")]
+    EmailTaken,
+    #[error("the account is not in a state that allows this")]
+    WrongState,
+    #[error("the last site administrator cannot lose the role")]
+    LastAdmin,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for AccountChangeError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Store(error.into())
+    }
+}
+
+/// A `LIKE` pattern matching `text` anywhere, with `%`, `_` and `\` taken literally.
+pub(crate) fn contains_pattern(text: &str) -> String {
+    let escaped: String = text
+        .to_lowercase()
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            other => vec![other],
+        })
+        .collect();
+    format!("%{escaped}%")
 }

@@ -181,3 +181,151 @@ pub(crate) async fn insert(
         Err(error) => Err(error.into()),
     }
 }
+
+/// Which accounts an account search lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    Any,
+    /// Invitation sent, not accepted yet: no account exists, only the invitation.
+    Invited,
+    /// Active in the portal without a POSIX account: invitees still setting up, and staff
+    /// who never needed one.
+    SettingUp,
+    Active,
+    Locked,
+    /// A directory change for the account is waiting in the outbox.
+    PendingLdap,
+    /// At least one membership is past its end date.
+    ExpiredMembership,
+    Deleted,
+}
+
+impl StatusFilter {
+    pub const ALL: [StatusFilter; 8] = [
+        Self::Any,
+        Self::Invited,
+        Self::SettingUp,
+        Self::Active,
+        Self::Locked,
+        Self::PendingLdap,
+        Self::ExpiredMembership,
+        Self::Deleted,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Any => "",
+            Self::Invited => "invited",
+            Self::SettingUp => "setting-up",
+            Self::Active => "active",
+            Self::Locked => "locked",
+            Self::PendingLdap => "pending-ldap",
+            Self::ExpiredMembership => "expired-membership",
+            Self::Deleted => "deleted",
+        }
+    }
+
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Any => "Any status (not deleted)",
+            Self::Invited => "Invited, not accepted yet",
+            Self::SettingUp => "No POSIX account yet",
+            Self::Active => "Active",
+            Self::Locked => "Locked",
+            Self::PendingLdap => "Pending LDAP",
+            Self::ExpiredMembership => "Expired membership",
+            Self::Deleted => "Deleted",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|filter| filter.as_str() == value)
+    }
+
+    /// Whether a search with this filter also lists invitations not accepted yet.
+    pub const fn shows_invitations(self) -> bool {
+        matches!(self, Self::Any | Self::Invited)
+    }
+
+    /// The condition on `people p` for this filter; `$3` is today's ISO date.
+    const fn condition(self) -> &'static str {
+        match self {
+            Self::Any => "p.status <> 'deleted'",
+            // Only the invitations list answers this filter.
+            Self::Invited => "1 = 0",
+            Self::SettingUp => "p.status = 'active' AND p.username IS NULL AND p.ldap_dn IS NULL",
+            Self::Active => {
+                "p.status = 'active' AND (p.username IS NOT NULL OR p.ldap_dn IS NOT NULL)"
+            }
+            Self::Locked => "p.status = 'locked'",
+            Self::PendingLdap => {
+                "p.status <> 'deleted' AND EXISTS (SELECT 1 FROM jobs j WHERE j.kind = 'sync_account' \
+                 AND j.subject_id = p.id AND j.status IN ('pending', 'failed'))"
+            }
+            Self::ExpiredMembership => {
+                "p.status <> 'deleted' AND EXISTS (SELECT 1 FROM memberships m \
+                 WHERE m.person_id = p.id AND m.ends_on < $3)"
+            }
+            Self::Deleted => "p.status = 'deleted'",
+        }
+    }
+}
+
+pub struct AccountSearch<'a> {
+    /// Part of a name, email or username, or a uidNumber; `None` lists everyone.
+    pub text: Option<&'a str>,
+    pub status: StatusFilter,
+    pub today: &'a str,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+pub struct AccountPage {
+    pub people: Vec<Person>,
+    pub total: i64,
+}
+
+pub(crate) const PERSON_COLUMNS: &str = "p.id, p.email, p.username, p.surname, p.given_name, \
+     p.password_hash, p.status, p.created_at, p.ldap_dn, p.uid_number, p.gid_number, \
+     p.login_shell, p.locked_at, p.lock_reason";
+
+impl Store {
+    /// A page of accounts matching `search`, by surname.
+    pub async fn search_accounts(&self, search: &AccountSearch<'_>) -> StoreResult<AccountPage> {
+        let pattern = search.text.map(super::contains_pattern).unwrap_or_default();
+        let uid_number = search
+            .text
+            .and_then(|text| text.trim().parse::<i64>().ok())
+            .unwrap_or(-1);
+        let condition = search.status.condition();
+        let text_condition = "($1 = '' OR p.search_text LIKE $1 ESCAPE '\\' OR p.uid_number = $2)";
+        // Every statement binds $1..$3, so each names all three.
+        let total_sql = format!(
+            "SELECT COUNT(*) AS n FROM people p WHERE {text_condition} AND {condition} \
+             AND ($3 = $3)"
+        );
+        let total: i64 = sqlx::query(AssertSqlSafe(total_sql))
+            .bind(&pattern)
+            .bind(uid_number)
+            .bind(search.today)
+            .fetch_one(self.pool())
+            .await?
+            .try_get("n")?;
+        let page_sql = format!(
+            "SELECT {PERSON_COLUMNS} FROM people p WHERE {text_condition} AND {condition} \
+                          AND ($3 = $3) ORDER BY p.sort_key LIMIT $4 OFFSET $5"
+        );
+        let rows = sqlx::query(AssertSqlSafe(page_sql))
+            .bind(&pattern)
+            .bind(uid_number)
+            .bind(search.today)
+            .bind(search.limit)
+            .bind(search.offset)
+            .fetch_all(self.pool())
+            .await?;
+        let people = rows.iter().map(from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok(AccountPage { people, total })
+    }
+}

@@ -10,9 +10,9 @@ use std::time::Duration;
 use crate::context::AppContext;
 use crate::domain::UnixTime;
 use crate::mail::NoticeMail;
+use crate::store::AccountChangeError;
 use crate::store::audit::AuditEvent;
 use crate::store::lifecycle::EndingMembership;
-use crate::store::staff::StaffError;
 
 /// What one run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -111,7 +111,7 @@ pub async fn run_lifecycle(ctx: &AppContext, at: UnixTime) -> anyhow::Result<Lif
                 crate::jobs::apply(ctx, receipt).await;
             }
             // Locked by someone else meanwhile.
-            Err(StaffError::WrongState) => {}
+            Err(AccountChangeError::WrongState) => {}
             Err(error) => return Err(error.into()),
         }
     }

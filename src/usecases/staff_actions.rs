@@ -3,14 +3,16 @@
 //! themselves, and the last site administrator stays. Every refusal is audited.
 
 use crate::context::AppContext;
-use crate::domain::{AccountAction, Email, PersonName, Refusal, Role, check_account_action};
+use crate::domain::{
+    AccountAction, Email, LockReason, PersonName, Refusal, Role, check_account_action,
+};
 use crate::mail::NoticeMail;
 use crate::store::StoreError;
 use crate::store::audit::AuditEvent;
 use crate::store::people::{AccountStatus, Person};
 
 const DELETED: &str = "This account was deleted; nothing can be changed on it.";
-use crate::store::staff::StaffError;
+use crate::store::AccountChangeError;
 use crate::usecases::notices::{self, CredentialChange};
 
 /// The staff member acting, and where the request came from.
@@ -56,16 +58,16 @@ pub enum StaffActionError {
     #[error("{0}")]
     Unavailable(&'static str),
     #[error(transparent)]
-    Staff(StaffError),
+    Staff(AccountChangeError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-impl From<StaffError> for StaffActionError {
-    fn from(error: StaffError) -> Self {
+impl From<AccountChangeError> for StaffActionError {
+    fn from(error: AccountChangeError) -> Self {
         match error {
-            StaffError::LastAdmin => Self::Refused(Refusal::LastAdmin),
-            StaffError::Store(error) => Self::Store(error),
+            AccountChangeError::LastAdmin => Self::Refused(Refusal::LastAdmin),
+            AccountChangeError::Store(error) => Self::Store(error),
             other => Self::Staff(other),
         }
     }
@@ -142,10 +144,10 @@ async fn audit_store_refusal<T>(
     actor: StaffActor<'_>,
     subject: &Person,
     action: AccountAction,
-    result: Result<T, StaffError>,
+    result: Result<T, AccountChangeError>,
 ) -> Result<T, StaffActionError> {
     match result {
-        Err(StaffError::LastAdmin) => {
+        Err(AccountChangeError::LastAdmin) => {
             Err(refused(ctx, actor, subject, action, Refusal::LastAdmin).await)
         }
         other => other.map_err(StaffActionError::from),
@@ -158,9 +160,10 @@ pub async fn lock(
     ctx: &AppContext,
     actor: StaffActor<'_>,
     subject: &Person,
-    reason: &str,
+    reason: &LockReason,
 ) -> Result<(), StaffActionError> {
     permit(ctx, actor, subject, AccountAction::Lock).await?;
+    let reason = reason.as_str();
     match subject.status {
         AccountStatus::Deleted => return Err(StaffActionError::Conflict(DELETED)),
         AccountStatus::Locked => {
@@ -284,7 +287,7 @@ pub async fn change_contact(
             .await?
             .is_some_and(|other| other.id != subject.id);
     if taken {
-        return Err(StaffActionError::Staff(StaffError::EmailTaken));
+        return Err(StaffActionError::Staff(AccountChangeError::EmailTaken));
     }
     let old_email = subject.email.clone();
     let email_changed = email.as_str() != old_email;

@@ -72,4 +72,5 @@ async fn admins_see_waiting_directory_jobs_with_their_error_and_can_retry_them()
         .post_form(&retry, &[("csrf_token", &after.csrf_token())])
         .await;
     assert_eq!(again.status(), 404);
+    app.assert_directory_settled().await;
 }

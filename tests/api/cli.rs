@@ -141,6 +141,7 @@ async fn an_unknown_config_key_stops_start_up_with_a_clear_error() {
             .unwrap()
             .contains("/no/such/roster.toml: no such file")
     );
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -200,6 +201,7 @@ async fn admin_invite_prints_the_emailed_link_which_activates_the_admin() {
         fresh.page("/").await.select_all(".facts dd")[2],
         "Site administrator"
     );
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -227,6 +229,7 @@ async fn admin_invite_refuses_a_malformed_email() {
         stderr.contains("--email: Enter an email address like name@example.org."),
         "{stderr}"
     );
+    app.assert_directory_settled().await;
 }
 
 /// Kills the server process when the test ends, pass or fail.
@@ -291,6 +294,7 @@ async fn serve_answers_healthz_within_two_seconds_and_migrate_is_idempotent() {
     }
     assert!(healthy, "no /healthz 200 within 2 s of start");
     assert_eq!(browser.get("/readyz").await.status(), 200);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -418,6 +422,7 @@ async fn org_and_invite_commands_provision_through_the_same_code_as_the_web() {
         lines[1]
     );
     assert_eq!(lines.len(), 2);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -456,4 +461,5 @@ async fn lifecycle_run_sends_the_reminders_due_once_and_says_what_it_did() {
     )
     .await;
     assert!(run().starts_with("reminders sent: 0\n"));
+    app.assert_directory_settled().await;
 }

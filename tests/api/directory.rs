@@ -48,6 +48,7 @@ async fn search_finds_people_by_any_name_part_ignoring_case() {
         let page = owner.page(&search_path(&org.id, q)).await;
         assert_eq!(page.select_all("table.directory td.uid"), vec![uid], "{q}");
     }
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -93,6 +94,7 @@ async fn hostile_search_text_never_widens_the_search_or_fails() {
         assert_eq!(page.status, 400);
         assert_eq!(page.text("#q-error"), format!("Error: {message}"));
     }
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -117,6 +119,7 @@ async fn results_are_paged_and_capped_with_a_hint() {
     all.sort();
     all.dedup();
     assert_eq!(all.len(), 50, "no one is shown twice or skipped");
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -188,6 +191,7 @@ async fn adding_a_found_person_links_their_entry_and_sets_member_uid() {
         app.ldap_member_uids("astro").await,
         Some(vec!["jsmith".to_string()])
     );
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -207,4 +211,5 @@ async fn search_while_ldap_is_down_says_so_with_503() {
     app.slapd.start_again();
     let page = owner.page(&search_path(&org.id, "smith")).await;
     assert_eq!(page.status, 200, "the shared connection recovers");
+    app.assert_directory_settled().await;
 }

@@ -44,6 +44,7 @@ async fn the_emailed_link_activates_the_admin_who_can_then_sign_in() {
         303
     );
     assert_eq!(other.page("/").await.text("h1"), "Hello, Hopper");
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -74,6 +75,7 @@ async fn a_used_link_is_refused_with_410() {
             .status(),
         303
     );
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -88,6 +90,7 @@ async fn unknown_and_malformed_links_are_404() {
         assert_eq!(page.status, 404, "{path}");
         assert_eq!(page.text("h1"), "Invitation link not valid");
     }
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -123,6 +126,7 @@ async fn expired_and_revoked_links_say_so_with_410() {
             .unwrap()
             .is_none()
     );
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -174,6 +178,7 @@ async fn password_mistakes_are_shown_next_to_their_field() {
             .status(),
         303
     );
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -207,6 +212,7 @@ async fn two_browsers_accepting_at_once_create_one_account() {
         .await
         .unwrap();
     assert_eq!(people, 1);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -223,6 +229,7 @@ async fn only_a_hash_of_the_token_is_stored() {
     assert_ne!(stored, token);
     assert!(!stored.contains(token));
     assert_eq!(stored.len(), 64);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -308,6 +315,7 @@ async fn an_existing_account_signs_in_and_only_joins() {
         )
         .await;
     assert_eq!(refused.status(), 409);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -335,4 +343,5 @@ async fn sign_in_never_redirects_to_another_site() {
             .await;
         assert_eq!(location(&response), "/", "{next}");
     }
+    app.assert_directory_settled().await;
 }

@@ -87,6 +87,7 @@ async fn a_pi_invites_by_surname_and_email_and_the_link_works() {
         list.select_all("table.invitations td.state"),
         vec!["accepted", "accepted"]
     );
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -147,6 +148,7 @@ async fn bad_invitation_input_is_shown_next_to_each_field() {
         invitations_before
     );
     assert_eq!(app.smtp.messages().len(), mails_before);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -202,6 +204,7 @@ async fn resend_kills_the_old_link_and_inviting_again_does_not_duplicate() {
     app.mail_with_link(&third_link).await;
     assert_eq!(app.new_browser().page(&second_link).await.status, 404);
     assert_eq!(app.new_browser().page(&third_link).await.status, 200);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -243,6 +246,7 @@ async fn a_revoked_invitation_link_says_it_was_withdrawn() {
         .post_form(&revoke, &[("csrf_token", &list.csrf_token())])
         .await;
     assert_eq!(again.status(), 409);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -281,4 +285,5 @@ async fn an_expired_invitation_is_listed_as_expired_and_can_be_resent() {
         200,
         "a resend gives a new expiry"
     );
+    app.assert_directory_settled().await;
 }

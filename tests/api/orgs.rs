@@ -46,6 +46,7 @@ async fn an_admin_creates_an_organisation_whose_group_appears_in_ldap() {
     let second = app.create_org("Chemistry Two", "chem2").await;
     assert_eq!(second.gid_number, 30_006);
     assert_eq!(app.ldap_member_uids("chem2").await, Some(vec![]));
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -124,6 +125,7 @@ async fn bad_or_taken_short_names_are_refused_next_to_the_field() {
         app.context.store.all_organisations().await.unwrap().len(),
         1
     );
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -180,6 +182,7 @@ async fn a_stale_description_edit_is_refused_and_nothing_is_lost() {
         .unwrap()
         .unwrap();
     assert_eq!(current.description, "First");
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -221,6 +224,7 @@ async fn an_admin_appoints_a_pi_by_inviting_them_as_owner() {
         pi.get(&format!("/orgs/{}/history", org.id)).await.status(),
         200
     );
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -304,4 +308,5 @@ async fn directory_changes_wait_while_ldap_is_down_and_are_applied_when_it_retur
     );
     let settled = owner.page(&format!("/orgs/{}/members", org.id)).await;
     assert!(settled.select_all(".pending").is_empty());
+    app.assert_directory_settled().await;
 }

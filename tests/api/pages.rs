@@ -37,6 +37,7 @@ async fn every_response_carries_the_security_headers() {
     }
     assert!(CONTENT_SECURITY_POLICY.contains("frame-ancestors 'none'"));
     assert!(!CONTENT_SECURITY_POLICY.contains("unsafe-inline"));
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -51,6 +52,7 @@ async fn an_unknown_address_gets_the_404_page() {
         2,
         "brand and start-page links"
     );
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -74,6 +76,7 @@ async fn our_failures_get_a_500_page_with_a_request_id_and_no_details() {
         !body.contains("role_grants"),
         "internals leaked into the page"
     );
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -124,6 +127,7 @@ async fn pages_have_labelled_inputs_a_skip_link_and_a_language() {
         }
     }
     assert!(checked >= 10, "only {checked} controls were checked");
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -145,4 +149,5 @@ async fn the_stylesheet_is_served_without_inline_styles_in_pages() {
     );
     assert_eq!(app.browser.get("/static/copy.js").await.status(), 200);
     assert!(page.select_all("[style]").is_empty());
+    app.assert_directory_settled().await;
 }

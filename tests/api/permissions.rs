@@ -135,6 +135,7 @@ async fn a_manager_of_one_organisation_gets_403_on_every_route_of_another() {
         list.select_all("table.data tbody td:first-child"),
         vec!["Lab A"]
     );
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -198,6 +199,7 @@ async fn members_see_but_cannot_change_and_only_owners_read_history() {
             assert_eq!(anonymous.get(&path).await.status(), 303, "{path}");
         }
     }
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -209,6 +211,7 @@ async fn the_permission_names_in_code_match_the_database() {
         .collect();
     in_code.sort();
     assert_eq!(app.context.store.permission_names().await.unwrap(), in_code);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -249,4 +252,5 @@ async fn every_change_leaves_an_audit_event_with_actor_and_address() {
         &history.select_all("td.ip")[..2],
         &["127.0.0.1".to_string(), "127.0.0.1".to_string()]
     );
+    app.assert_directory_settled().await;
 }

@@ -25,6 +25,7 @@ async fn sign_out_ends_the_session_for_good() {
     let replay = app.browser.get_with_cookies("/", &cookies).await;
     assert_eq!(replay.status(), 303);
     assert_eq!(location(&replay), "/sign-in");
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -59,6 +60,7 @@ async fn revoking_a_persons_sessions_signs_out_every_browser() {
     }
     // And a later request does not bring the sign-in back.
     assert_eq!(laptop.get("/").await.status(), 303);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -84,6 +86,7 @@ async fn the_session_key_changes_at_sign_in() {
     // The pre-sign-in cookies (as an attacker who planted them would hold) are not signed in.
     assert_eq!(browser.get_with_cookies("/", &before).await.status(), 303);
     assert_eq!(browser.get_with_cookies("/", &after).await.status(), 200);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -104,6 +107,7 @@ async fn a_session_works_on_every_instance_sharing_the_database() {
         .post_form("/sign-out", &[("csrf_token", &token)])
         .await;
     assert_eq!(second.get_with_cookies("/", &cookies).await.status(), 303);
+    app.assert_directory_settled().await;
 }
 
 fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
@@ -134,6 +138,7 @@ async fn cookies_are_http_only_and_same_site() {
         assert!(cookie.contains("SameSite=Lax"), "{cookie}");
         assert!(cookie.contains("Path=/"), "{cookie}");
     }
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -176,6 +181,7 @@ async fn an_idle_session_ends_and_a_busy_one_still_ends_at_its_absolute_lifetime
     // Housekeeping removes the ended sessions' rows.
     roster::jobs::housekeeping(&app.context).await;
     assert_eq!(app.context.store.session_count().await.unwrap(), 0);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -228,4 +234,5 @@ async fn anonymous_page_views_store_nothing_on_the_server() {
         303
     );
     assert_eq!(app.context.store.session_count().await.unwrap(), before + 1);
+    app.assert_directory_settled().await;
 }

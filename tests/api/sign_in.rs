@@ -13,6 +13,7 @@ async fn the_admin_signs_in_with_email_in_any_case() {
     assert_eq!(home.status, 200);
     assert_eq!(home.text("h1"), "Hello, Admin");
     assert_eq!(home.text(".signed-in-as strong"), "Admin");
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -35,6 +36,7 @@ async fn unknown_account_and_wrong_password_get_the_same_answer() {
         Some("ada@example.org")
     );
     assert_eq!(wrong.attr("input[name=password]", "value"), None);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -65,6 +67,7 @@ async fn bad_sign_in_input_gets_a_clear_4xx() {
     .await;
     assert_eq!(missing.status, 400);
     assert_eq!(missing.text("h1"), "Request not understood");
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -92,6 +95,7 @@ async fn repeated_failures_for_one_account_are_rate_limited() {
     // Another account from the same address is not affected by that account's limit.
     let other = browser.sign_in("someone@example.org", "whatever").await;
     assert_eq!(other.status(), 401);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -109,6 +113,7 @@ async fn repeated_attempts_from_one_address_are_rate_limited() {
         statuses.push(response.status().as_u16());
     }
     assert_eq!(statuses, vec![401, 401, 401, 401, 429, 429]);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -138,6 +143,7 @@ async fn a_locked_account_cannot_sign_in() {
         page.text(".error-summary p"),
         "This account is locked. Contact the helpdesk to unlock it."
     );
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -154,6 +160,7 @@ async fn a_person_with_a_username_can_sign_in_with_it() {
     let browser = app.new_browser();
     assert_eq!(browser.sign_in("Ada", GOOD_PASSWORD).await.status(), 303);
     assert_eq!(browser.page("/").await.select_all(".facts dd")[1], "ada");
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -195,4 +202,5 @@ async fn a_flood_of_sign_ins_is_told_to_try_again_instead_of_waiting_ever_longer
         "16 checks of about 0.15 s each on one thread, 1 s of queue"
     );
     assert!(busy < answers.len(), "the first ones were checked");
+    app.assert_directory_settled().await;
 }

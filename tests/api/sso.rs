@@ -148,6 +148,7 @@ async fn an_existing_account_signs_in_and_stays_linked_when_the_provider_email_c
         .await;
     let page = error_page(sso_sign_in(&app.new_browser(), "/").await).await;
     assert_eq!(page.status, 403);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -201,6 +202,7 @@ async fn unknown_and_unverified_identities_are_refused_and_no_account_is_made() 
     let page = error_page(sso_sign_in(&app.new_browser(), "/").await).await;
     assert_eq!(page.status, 403);
     assert!(page.text("main").contains("locked"));
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -220,6 +222,7 @@ async fn without_an_oidc_section_there_is_no_sso_button_and_no_sso_route() {
             .status(),
         404
     );
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -297,6 +300,7 @@ async fn an_invitation_is_accepted_through_sso_and_a_password_can_still_be_set_f
             .status(),
         303
     );
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -329,6 +333,7 @@ async fn an_invitation_for_another_email_is_not_accepted_through_sso() {
         )
         .await;
     assert_eq!(response.status(), 404);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -408,6 +413,7 @@ async fn a_tampered_state_a_replayed_code_a_wrong_audience_and_a_refusal_are_ref
     )
     .await;
     assert_eq!(page.status, 400);
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -428,6 +434,7 @@ async fn after_sign_in_only_local_paths_are_followed() {
         let response = sso_sign_in(&app.new_browser(), next).await;
         assert_eq!(location(&response), expected, "next={next}");
     }
+    app.assert_directory_settled().await;
 }
 
 #[tokio::test]
@@ -461,4 +468,5 @@ async fn a_provider_that_is_down_gets_a_clear_page() {
     assert_eq!(page.status, 503);
     // Passwords still work meanwhile.
     assert!(page.text("main").contains("Sign in with your password"));
+    app.assert_directory_settled().await;
 }

@@ -2,6 +2,7 @@
 
 use super::account::{TypedContact, account_page};
 use super::*;
+use crate::domain::LockReason;
 
 #[derive(Deserialize)]
 pub struct ContactForm {
@@ -41,7 +42,7 @@ pub async fn change_contact(
             )
             .await;
             match changed {
-                Err(StaffActionError::Staff(StaffError::EmailTaken)) => {
+                Err(StaffActionError::Staff(AccountChangeError::EmailTaken)) => {
                     errors.add(FieldError::new(
                         "email",
                         "Another account already uses this email address.",
@@ -97,14 +98,10 @@ pub async fn lock(
     form: web::Form<LockForm>,
 ) -> Result<HttpResponse, WebError> {
     let person = staff_and_account(&ctx, &user, Permission::LockAccounts, &path).await?;
-    let reason = form.reason.trim();
-    if reason.chars().count() > 200 || reason.chars().any(char::is_control) {
-        return Err(WebError::BadRequest(
-            "Give the reason in at most 200 characters, on one line.".into(),
-        ));
-    }
+    let reason =
+        LockReason::parse(&form.reason).map_err(|error| WebError::BadRequest(error.message))?;
     let ip = crate::web::audit_ip(&req, &ctx);
-    staff_actions::lock(&ctx, actor(&user, ip.as_deref()), &person, reason).await?;
+    staff_actions::lock(&ctx, actor(&user, ip.as_deref()), &person, &reason).await?;
     Ok(back_to_account(&person, "locked"))
 }
 

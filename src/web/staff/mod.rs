@@ -14,11 +14,14 @@ use crate::domain::{
     AccountAction, Email, FieldError, Permission, PersonName, Refusal, Role, SearchText,
 };
 use crate::jobs::expected_account;
+use crate::store::AccountChangeError;
 use crate::store::audit::RecordedEvent;
+use crate::store::grants::StaffGrant;
 use crate::store::jobs::JobKind;
+use crate::store::memberships::PersonMembership;
+use crate::store::people::{AccountSearch, StatusFilter};
 use crate::store::people::{AccountStatus, Person};
 use crate::store::ssh_keys::StoredKey;
-use crate::store::staff::{AccountSearch, PersonMembership, StaffError, StaffGrant, StatusFilter};
 use crate::usecases::staff_actions::{self, StaffActionError, StaffActor};
 use crate::web::account::see_other;
 use crate::web::error::WebError;
@@ -39,19 +42,19 @@ fn status_label(person: &Person) -> &'static str {
     }
 }
 
-impl From<StaffError> for WebError {
-    fn from(error: StaffError) -> Self {
+impl From<AccountChangeError> for WebError {
+    fn from(error: AccountChangeError) -> Self {
         match error {
-            StaffError::EmailTaken => {
+            AccountChangeError::EmailTaken => {
                 WebError::Conflict("Another account already uses this email address.".into())
             }
-            StaffError::WrongState => WebError::Conflict(
+            AccountChangeError::WrongState => WebError::Conflict(
                 "The account changed meanwhile (locked, unlocked or deleted by someone else). Reload its page and try again.".into(),
             ),
-            StaffError::LastAdmin => WebError::Conflict(
+            AccountChangeError::LastAdmin => WebError::Conflict(
                 "This is the last site administrator: grant the role to someone else first.".into(),
             ),
-            StaffError::Store(error) => error.into(),
+            AccountChangeError::Store(error) => error.into(),
         }
     }
 }

@@ -171,7 +171,7 @@ impl TestApp {
     /// The end of a test that touched accounts: the outbox drained, with nothing waiting or
     /// failed, and every account's LDAP entry exactly what the portal expects of it.
     pub async fn assert_directory_settled(&self) {
-        use roster::store::staff::{AccountSearch, StatusFilter};
+        use roster::store::people::{AccountSearch, StatusFilter};
         self.run_jobs().await;
         let left = self.context.store.pending_jobs(1_000).await.unwrap();
         assert!(
