@@ -74,9 +74,16 @@ impl Mailer {
             .map_err(|error| MailError::Build(error.to_string()))?;
         match &self.transport {
             Transport::Smtp(smtp) => {
-                smtp.send(message)
-                    .await
-                    .map_err(|error| MailError::Delivery(error.to_string()))?;
+                // A connection that broke mid-conversation (a pooled one closed by the
+                // server, say) is worth one more try; a refusal by the server is not.
+                let sent = match smtp.send(message.clone()).await {
+                    Err(error) if !error.is_permanent() => {
+                        tracing::info!(%error, "mail not taken; trying once more");
+                        smtp.send(message).await
+                    }
+                    other => other,
+                };
+                sent.map_err(|error| MailError::Delivery(error.to_string()))?;
             }
             Transport::File(file) => {
                 file.send(message)

@@ -20,7 +20,7 @@ impl Store {
         idle_since: UnixTime,
     ) -> StoreResult<Option<String>> {
         let row = sqlx::query(
-            "SELECT state FROM sessions WHERE key_hash = $1 AND expires_at > $2 \
+            "SELECT state, last_seen_at FROM sessions WHERE key_hash = $1 AND expires_at > $2 \
              AND last_seen_at > $3",
         )
         .bind(key_hash)
@@ -29,7 +29,11 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         let Some(row) = row else { return Ok(None) };
-        self.mark_session_seen(key_hash, now).await?;
+        // Most requests only read: the last use is written at most once a minute.
+        let last_seen: UnixTime = row.try_get("last_seen_at")?;
+        if now - last_seen >= SEEN_GRANULARITY_SECONDS {
+            self.mark_session_seen(key_hash, now).await?;
+        }
         Ok(Some(row.try_get("state")?))
     }
 

@@ -548,6 +548,9 @@ impl Browser {
             .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
+            // Shorter than the server's 5 s keep-alive, so a pooled connection is never
+            // reused just as the server closes it (hyper's IncompleteMessage).
+            .pool_idle_timeout(Duration::from_secs(2))
             .build()
             .expect("HTTP client builds");
         Browser {
