@@ -63,9 +63,8 @@ impl UnitOfWork<'_> {
         self.now
     }
 
-    /// Queues directory work for `subject` in this transaction (see `jobs::enqueue`).
+    /// Queues directory work for `subject`; it is written with the commit (see `commit`).
     pub(crate) async fn queue(&mut self, kind: JobKind, subject_id: &str) -> StoreResult<()> {
-        jobs::enqueue(&mut self.tx, kind, subject_id, self.now).await?;
         self.queued.push((kind, subject_id.to_string()));
         Ok(())
     }
@@ -91,6 +90,15 @@ impl UnitOfWork<'_> {
             ..event
         };
         audit::insert(&mut self.tx, &event, self.now).await?;
+        // Last, so the lock `jobs::enqueue` takes on a waiting job (which workers' claims
+        // wait for) is held for as short a time as possible.
+        let mut seen: Vec<&(JobKind, String)> = Vec::new();
+        for job in &self.queued {
+            if !seen.contains(&job) {
+                jobs::enqueue(&mut self.tx, job.0, &job.1, self.now).await?;
+                seen.push(job);
+            }
+        }
         self.tx.commit().await?;
         Ok(Receipt {
             queued: self.queued,

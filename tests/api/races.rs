@@ -219,8 +219,8 @@ async fn until(mut done: impl AsyncFnMut() -> bool) {
     }
 }
 
-/// The lost memberUid update, made deterministic: a member's confirmation is held just
-/// before it commits (a test trigger waits on an advisory lock), while a worker runs the
+/// The lost memberUid update, made deterministic: a member's confirmation is held at its
+/// commit (a deferred test trigger waits on an advisory lock), while a worker runs the
 /// organisation's waiting group job. The worker must not write a group that misses the
 /// member for good. PostgreSQL only: SQLite runs one writer at a time, so the interleaving
 /// cannot happen there.
@@ -247,8 +247,9 @@ async fn a_member_confirmed_while_a_worker_reads_the_group_is_never_lost() {
         "CREATE FUNCTION roster_test_hold() RETURNS trigger AS $$ BEGIN \
          IF NEW.action = 'account.created' THEN PERFORM pg_advisory_xact_lock(4242); END IF; \
          RETURN NEW; END $$ LANGUAGE plpgsql",
-        "CREATE TRIGGER roster_test_hold BEFORE INSERT ON audit_events \
-         FOR EACH ROW EXECUTE FUNCTION roster_test_hold()",
+        // Deferred: it fires at COMMIT, after everything the change wrote.
+        "CREATE CONSTRAINT TRIGGER roster_test_hold AFTER INSERT ON audit_events \
+         DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION roster_test_hold()",
     ] {
         sqlx::raw_sql(statement).execute(&pool).await.unwrap();
     }
