@@ -193,7 +193,8 @@ fn spawn(dir: &Path, port: u16) -> Result<Child, String> {
     let mut child = Command::new(&python)
         .arg("-c")
         .arg(LAUNCHER)
-        .args(["-n", "-u", "-l"])
+        // -d logs "Server is listening" once it has bound the port (see below).
+        .args(["-n", "-u", "-d", "-l"])
         .arg(format!("127.0.0.1:{port}"))
         .args(["-c", "aiosmtpd.handlers.Mailbox"])
         .arg(&maildir)
@@ -212,12 +213,12 @@ fn spawn(dir: &Path, port: u16) -> Result<Child, String> {
             let log = std::fs::read_to_string(&log_path).unwrap_or_default();
             return Err(format!("aiosmtpd exited with {status}:\n{log}"));
         }
-        if TcpStream::connect_timeout(
-            &SocketAddrV4::new(Ipv4Addr::LOCALHOST, port).into(),
-            Duration::from_millis(200),
-        )
-        .is_ok()
-        {
+        // Ready means this aiosmtpd bound the port and greets on it. Another process that
+        // took the port first (another test's slapd or sink) would accept connections too,
+        // so a connection alone proves nothing.
+        let bound = std::fs::read_to_string(&log_path)
+            .is_ok_and(|log| log.contains("Server is listening on"));
+        if bound && greets_with_smtp(port) {
             return Ok(child);
         }
         if Instant::now() >= deadline {
@@ -230,6 +231,20 @@ fn spawn(dir: &Path, port: u16) -> Result<Child, String> {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Whether the server on `port` answers with an SMTP "220" greeting.
+fn greets_with_smtp(port: u16) -> bool {
+    use std::io::Read;
+    let Ok(mut stream) = TcpStream::connect_timeout(
+        &SocketAddrV4::new(Ipv4Addr::LOCALHOST, port).into(),
+        Duration::from_millis(200),
+    ) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut greeting = [0u8; 3];
+    stream.read_exact(&mut greeting).is_ok() && &greeting == b"220"
 }
 
 /// One received message, parsed with `mail-parser`.
