@@ -81,9 +81,9 @@ impl Store {
         }
         // The entry (and with it the member lists, which show usernames) and the groups of
         // the person's organisations, which now list the username.
-        work.queue(JobKind::SyncAccount, person_id).await?;
+        work.queue(JobKind::SyncAccount, person_id);
         for organisation_id in organisation_ids_of(work.conn(), person_id).await? {
-            work.queue(JobKind::SyncGroup, &organisation_id).await?;
+            work.queue(JobKind::SyncGroup, &organisation_id);
         }
         Ok(work.commit(Some(person_id), event).await?)
     }
@@ -125,7 +125,7 @@ impl Store {
             .bind(person_id)
             .execute(work.conn())
             .await?;
-        work.queue(JobKind::SyncAccount, person_id).await?;
+        work.queue(JobKind::SyncAccount, person_id);
         Ok(work.commit(Some(person_id), event).await?)
     }
 
@@ -149,7 +149,7 @@ impl Store {
         if unlocked.rows_affected() != 1 {
             return Err(AccountChangeError::WrongState);
         }
-        work.queue(JobKind::SyncAccount, person_id).await?;
+        work.queue(JobKind::SyncAccount, person_id);
         Ok(work.commit(Some(person_id), event).await?)
     }
 
@@ -184,7 +184,7 @@ impl Store {
             }
             Err(error) => return Err(error.into()),
         }
-        work.queue(JobKind::SyncAccount, person_id).await?;
+        work.queue(JobKind::SyncAccount, person_id);
         Ok(work.commit(Some(person_id), event).await?)
     }
 
@@ -230,10 +230,10 @@ impl Store {
                 .execute(work.conn())
                 .await?;
         }
-        work.queue(JobKind::SyncAccount, person_id).await?;
+        work.queue(JobKind::SyncAccount, person_id);
         for organisation_id in &organisations {
             adjust_member_count(work.conn(), organisation_id, -1).await?;
-            work.queue(JobKind::SyncGroup, organisation_id).await?;
+            work.queue(JobKind::SyncGroup, organisation_id);
         }
         Ok(work.commit(Some(person_id), event).await?)
     }
@@ -248,9 +248,9 @@ impl Store {
     ) -> StoreResult<Receipt> {
         let mut work = self.begin(now).await?;
         let organisations = organisation_ids_of(work.conn(), person_id).await?;
-        work.queue(JobKind::SyncAccount, person_id).await?;
+        work.queue(JobKind::SyncAccount, person_id);
         for organisation_id in &organisations {
-            work.queue(JobKind::SyncGroup, organisation_id).await?;
+            work.queue(JobKind::SyncGroup, organisation_id);
         }
         work.commit(Some(person_id), event).await
     }

@@ -402,7 +402,7 @@ impl Store {
                     now,
                 )
                 .await?;
-                work.queue(JobKind::SyncGroup, organisation_id).await?;
+                work.queue(JobKind::SyncGroup, organisation_id);
             }
             None => {
                 grants::insert(
@@ -498,7 +498,7 @@ impl Store {
                     Err(StoreError::Conflict(_)) => return Err(AcceptError::AlreadyMember),
                     Err(other) => return Err(other.into()),
                 }
-                work.queue(JobKind::SyncGroup, organisation_id).await?;
+                work.queue(JobKind::SyncGroup, organisation_id);
             }
             None => {
                 grants::insert(

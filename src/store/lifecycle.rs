@@ -137,8 +137,7 @@ impl Store {
             .bind(&ending.organisation_id)
             .execute(work.conn())
             .await?;
-        work.queue(JobKind::SyncGroup, &ending.organisation_id)
-            .await?;
+        work.queue(JobKind::SyncGroup, &ending.organisation_id);
         let event = AuditEvent {
             organisation_id: Some(&ending.organisation_id),
             ..event

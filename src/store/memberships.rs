@@ -364,7 +364,7 @@ impl Store {
             0
         };
         adjust_member_count(work.conn(), organisation_id, delta).await?;
-        work.queue(JobKind::SyncGroup, organisation_id).await?;
+        work.queue(JobKind::SyncGroup, organisation_id);
         let event = AuditEvent {
             organisation_id: Some(organisation_id),
             ..event
@@ -476,7 +476,7 @@ impl Store {
             Err(StoreError::Conflict(_)) => return Err(AddMemberError::AlreadyMember),
             Err(other) => return Err(other.into()),
         }
-        work.queue(JobKind::SyncGroup, organisation_id).await?;
+        work.queue(JobKind::SyncGroup, organisation_id);
         let event = AuditEvent {
             organisation_id: Some(organisation_id),
             ..event

@@ -96,7 +96,7 @@ impl Store {
         if !claim_name(work.conn(), short_name, NameKind::Organisation, &id, now).await? {
             return Err(StoreError::Conflict("a group or person with this name"));
         }
-        work.queue(JobKind::SyncGroup, &id).await?;
+        work.queue(JobKind::SyncGroup, &id);
         let event = AuditEvent {
             organisation_id: Some(&id),
             ..event

@@ -26,7 +26,8 @@ async fn write_password(
         .bind(person_id)
         .execute(work.conn())
         .await?;
-    work.queue(JobKind::SyncAccount, person_id).await
+    work.queue(JobKind::SyncAccount, person_id);
+    Ok(())
 }
 
 /// At most `mails` reset links per person since `since`.
@@ -70,7 +71,7 @@ impl Store {
         .bind(person_id)
         .execute(work.conn())
         .await?;
-        work.queue(JobKind::SyncAccount, person_id).await?;
+        work.queue(JobKind::SyncAccount, person_id);
         work.commit(Some(person_id), event).await
     }
 

@@ -99,7 +99,7 @@ impl Store {
         if count > MAX_KEYS {
             return Err(AddKeyError::TooMany);
         }
-        work.queue(JobKind::SyncAccount, person_id).await?;
+        work.queue(JobKind::SyncAccount, person_id);
         Ok(work.commit(Some(person_id), event).await?)
     }
 
@@ -120,7 +120,7 @@ impl Store {
         if removed.rows_affected() != 1 {
             return Ok(None);
         }
-        work.queue(JobKind::SyncAccount, person_id).await?;
+        work.queue(JobKind::SyncAccount, person_id);
         Ok(Some(work.commit(Some(person_id), event).await?))
     }
 }

@@ -27,13 +27,7 @@ pub struct Receipt {
 impl Receipt {
     /// The jobs to try, each once, in the order they were queued.
     pub fn into_jobs(self) -> Vec<(JobKind, String)> {
-        let mut seen = Vec::new();
-        for job in self.queued {
-            if !seen.contains(&job) {
-                seen.push(job);
-            }
-        }
-        seen
+        distinct(self.queued)
     }
 
     /// Joins two receipts (a change made of several units).
@@ -64,9 +58,8 @@ impl UnitOfWork<'_> {
     }
 
     /// Queues directory work for `subject`; it is written with the commit (see `commit`).
-    pub(crate) async fn queue(&mut self, kind: JobKind, subject_id: &str) -> StoreResult<()> {
+    pub(crate) fn queue(&mut self, kind: JobKind, subject_id: &str) {
         self.queued.push((kind, subject_id.to_string()));
-        Ok(())
     }
 
     /// Writes the audit event (about `subject_id`) and the member-list keys of every
@@ -92,17 +85,12 @@ impl UnitOfWork<'_> {
         audit::insert(&mut self.tx, &event, self.now).await?;
         // Last, so the lock `jobs::enqueue` takes on a waiting job (which workers' claims
         // wait for) is held for as short a time as possible.
-        let mut seen: Vec<&(JobKind, String)> = Vec::new();
-        for job in &self.queued {
-            if !seen.contains(&job) {
-                jobs::enqueue(&mut self.tx, job.0, &job.1, self.now).await?;
-                seen.push(job);
-            }
+        let queued = distinct(self.queued);
+        for (kind, subject_id) in &queued {
+            jobs::enqueue(&mut self.tx, *kind, subject_id, self.now).await?;
         }
         self.tx.commit().await?;
-        Ok(Receipt {
-            queued: self.queued,
-        })
+        Ok(Receipt { queued })
     }
 
     /// Commits a change that LDAP does not follow (a description, a role grant, an
@@ -120,4 +108,15 @@ impl UnitOfWork<'_> {
         let _empty = self.commit(subject_id, event).await?;
         Ok(())
     }
+}
+
+/// The jobs once each, in the order first queued.
+fn distinct(jobs: Vec<(JobKind, String)>) -> Vec<(JobKind, String)> {
+    let mut once = Vec::new();
+    for job in jobs {
+        if !once.contains(&job) {
+            once.push(job);
+        }
+    }
+    once
 }

@@ -190,13 +190,19 @@ impl<'a> OrgActor<'a> {
         }
     }
 
-    /// The roles this actor may hand out: managers only members; owners and admins all.
+    /// The roles this actor may hand out.
     pub fn grantable_roles(&self) -> Vec<Role> {
-        if self.may_grant_manager {
-            Role::ORGANISATION_ROLES.to_vec()
-        } else {
-            vec![Role::Member]
-        }
+        grantable_roles(self.may_grant_manager)
+    }
+}
+
+/// The roles someone may hand out in an organisation: managers only members; owners and
+/// admins (`members.grant_manager`) all.
+pub fn grantable_roles(may_grant_manager: bool) -> Vec<Role> {
+    if may_grant_manager {
+        Role::ORGANISATION_ROLES.to_vec()
+    } else {
+        vec![Role::Member]
     }
 }
 

@@ -75,12 +75,7 @@ fn org_actor<'a>(
 
 /// The roles this person may hand out in this organisation.
 fn grantable_roles(granted: &Granted) -> Vec<Role> {
-    OrgActor {
-        person_id: "",
-        client_ip: None,
-        may_grant_manager: granted.allows(Permission::GrantManager),
-    }
-    .grantable_roles()
+    organisations::grantable_roles(granted.allows(Permission::GrantManager))
 }
 
 impl From<MembershipError> for WebError {
