@@ -55,6 +55,8 @@ pub struct Settings {
     pub security: SecuritySettings,
     #[serde(default)]
     pub lifecycle: LifecycleSettings,
+    #[serde(default)]
+    pub api: ApiSettings,
     /// Single sign-on through an OpenID Connect provider; absent means passwords only.
     #[serde(default)]
     pub oidc: Option<OidcSettings>,
@@ -217,6 +219,29 @@ impl Default for LifecycleSettings {
             reminder_days: 14,
             grace_days: 30,
             interval_minutes: 60,
+        }
+    }
+}
+
+/// The automation API: its access tokens and per-client rate limit.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSettings {
+    /// The `aud` claim of access tokens; services that check tokens expect it.
+    pub audience: String,
+    /// Lifetime of an access token.
+    pub token_minutes: u32,
+    /// Requests one client may make each minute, token endpoint and API together, across
+    /// all instances.
+    pub rate_per_minute: u32,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            audience: "roster".into(),
+            token_minutes: 10,
+            rate_per_minute: 300,
         }
     }
 }

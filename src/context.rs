@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::auth::oidc::SingleSignOn;
 use crate::auth::password::PasswordHasher;
 use crate::auth::rate_limit::SignInLimiter;
+use crate::auth::tokens::KeyRing;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::directory::Directory;
@@ -26,6 +27,8 @@ pub struct AppContext {
     pub sso: Option<Arc<SingleSignOn>>,
     /// The time sessions and budgets go by; tests move it forward.
     pub clock: Clock,
+    /// The keys that sign the API's access tokens.
+    pub keys: KeyRing,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,8 +62,13 @@ impl AppContext {
             )?)),
             None => None,
         };
+        let keys = KeyRing::new(
+            store.clone(),
+            i64::from(settings.api.token_minutes.max(1)) * 60,
+        );
         Ok(Self {
             sso,
+            keys,
             clock: Clock::default(),
             directory: Directory::new(settings.ldap.clone()),
             hasher: PasswordHasher::new(

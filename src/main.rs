@@ -49,6 +49,55 @@ enum Command {
     /// The directory outbox: changes waiting to be written to LDAP.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Service clients of the automation API (docs/api.md).
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// The keys that sign the API's access tokens.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum ClientCommand {
+    /// Create a client; prints `client_id=…` and `client_secret=…` (shown only now).
+    ///
+    /// With --org the client acts for that organisation and may carry an owner's
+    /// permissions; without it, it is site-wide and may carry an administrator's.
+    Create(ClientCreateArgs),
+    /// List every client as tab-separated lines: id, organisation, name, scopes, created,
+    /// last used, state.
+    List,
+    /// Revoke a client: its tokens stop working for Roster's API at once.
+    Revoke {
+        /// The client id (rc_…).
+        id: String,
+    },
+}
+
+#[derive(Args)]
+struct ClientCreateArgs {
+    /// The organisation's short name; leave out for a site-wide client.
+    #[arg(long)]
+    org: Option<String>,
+    /// What the client is for.
+    #[arg(long)]
+    name: String,
+    /// A permission the client carries (repeat for several), e.g. members.manage.
+    #[arg(long = "scope", required = true, value_name = "PERM")]
+    scopes: Vec<String>,
+    /// Days until the client expires; leave out for none.
+    #[arg(long)]
+    expires_days: Option<u32>,
+    /// A network the client may call from (repeat for several), e.g. 192.0.2.0/24.
+    #[arg(long = "cidr", value_name = "CIDR")]
+    networks: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a new signing key; the old one stays published until the tokens it signed
+    /// have expired. Every instance signs with the new key within a minute.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -203,6 +252,18 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Org(OrgCommand::Create(args)) => create_org(settings, args).await,
         Command::Invite(InviteCommand::Create(args)) => invite_member(settings, args).await,
         Command::Invite(InviteCommand::List(args)) => list_invitations(settings, args).await,
+        Command::Client(command) => client_command(settings, command).await,
+        Command::Keys(KeysCommand::Rotate) => {
+            let ctx = connect(settings).await?;
+            let kid = roster::usecases::clients::rotate_keys(&ctx)
+                .await
+                .map_err(|error| CliError::Failed(error.to_string()))?;
+            println!("{}", kid.unwrap_or_default());
+            eprintln!(
+                "new signing key added; the previous one stays published until its tokens expire"
+            );
+            Ok(())
+        }
         Command::Outbox(OutboxCommand::Run) => {
             let ctx = connect(settings).await?;
             let mut ran = 0_u64;
@@ -258,6 +319,93 @@ async fn organisation_named(ctx: &AppContext, short_name: &str) -> Result<Organi
         .await
         .map_err(|error| CliError::Failed(error.to_string()))?
         .ok_or_else(|| CliError::Usage(format!("--org: no organisation is called {short_name}")))
+}
+
+async fn client_command(settings: Settings, command: ClientCommand) -> Result<(), CliError> {
+    use roster::domain::{AllowedNetworks, ClientName, Scopes};
+    use roster::usecases::clients::{
+        ClientCreator, ClientError, ClientRequest, create_client, revoke_client,
+    };
+    let failed = |error: roster::store::StoreError| CliError::Failed(error.to_string());
+    match command {
+        ClientCommand::Create(args) => {
+            let name = ClientName::parse(&args.name).map_err(usage)?;
+            let scopes = Scopes::from_names(
+                args.scopes
+                    .iter()
+                    .flat_map(|scope| scope.split(|c: char| c == ',' || c.is_whitespace()))
+                    .filter(|scope| !scope.is_empty()),
+            )
+            .map_err(usage)?;
+            let networks = AllowedNetworks::parse(&args.networks.join(" ")).map_err(usage)?;
+            let ctx = connect(settings).await?;
+            let organisation = match &args.org {
+                Some(short_name) => Some(organisation_named(&ctx, short_name).await?),
+                None => None,
+            };
+            let expires_at = args
+                .expires_days
+                .map(|days| ctx.clock.now() + i64::from(days) * 86_400);
+            let created = create_client(
+                &ctx,
+                ClientCreator::CommandLine,
+                ClientRequest {
+                    organisation: organisation.as_ref(),
+                    name,
+                    scopes,
+                    networks,
+                    expires_at,
+                },
+            )
+            .await
+            .map_err(|error| match error {
+                ClientError::Store(error) => failed(error),
+                ClientError::Random(error) => CliError::Failed(error),
+                other => CliError::Usage(format!("--scope: {other}")),
+            })?;
+            println!("client_id={}", created.id);
+            println!("client_secret={}", created.secret.expose());
+            eprintln!("keep the secret safe: it is shown only now");
+            Ok(())
+        }
+        ClientCommand::List => {
+            let ctx = connect(settings).await?;
+            let now = ctx.clock.now();
+            for client in ctx.store.clients(None).await.map_err(failed)? {
+                let state = client.state(now);
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    client.id,
+                    client
+                        .organisation_short_name
+                        .as_deref()
+                        .unwrap_or("site-wide"),
+                    client.name,
+                    client.scopes.to_scope_string(),
+                    format_date(client.created_at),
+                    client
+                        .last_used_at
+                        .map(format_date)
+                        .unwrap_or_else(|| "never".into()),
+                    state
+                );
+            }
+            Ok(())
+        }
+        ClientCommand::Revoke { id } => {
+            let ctx = connect(settings).await?;
+            let revoked =
+                revoke_client(&ctx, roster::usecases::Actor::CommandLine, None, &id, None)
+                    .await
+                    .map_err(failed)?;
+            if revoked {
+                eprintln!("revoked {id}");
+                Ok(())
+            } else {
+                Err(CliError::Usage(format!("no active client has the id {id}")))
+            }
+        }
+    }
 }
 
 async fn create_org(settings: Settings, args: OrgCreateArgs) -> Result<(), CliError> {
@@ -326,7 +474,7 @@ async fn invite_member(settings: Settings, args: InviteCreateArgs) -> Result<(),
             role,
             organisation_id: Some(&organisation.id),
             organisation_name: Some(&organisation.name),
-            invited_by: None,
+            inviter: roster::usecases::Actor::CommandLine,
             client_ip: None,
             ends_on,
         },
@@ -422,7 +570,7 @@ async fn invite_admin(settings: Settings, args: InviteArgs) -> Result<(), CliErr
             role: Role::SiteAdmin,
             organisation_id: None,
             organisation_name: None,
-            invited_by: None,
+            inviter: roster::usecases::Actor::CommandLine,
             client_ip: None,
             ends_on: None,
         },

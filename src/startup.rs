@@ -22,6 +22,8 @@ use crate::web::middleware::{RequestSpan, render_error_page, security_headers};
 pub enum StartupError {
     #[error(transparent)]
     Context(#[from] ContextError),
+    #[error("the API's signing keys are unusable: {0}")]
+    Keys(crate::auth::tokens::KeyError),
     #[error("cannot listen on {address}: {source}")]
     Listen {
         address: String,
@@ -61,6 +63,12 @@ impl Application {
             settings.server.public_url = format!("http://{bound}");
         }
         let context = AppContext::connect(settings).await?;
+        // The first instance to start makes the key that signs API tokens.
+        context
+            .keys
+            .add_key(true, context.clock.now())
+            .await
+            .map_err(StartupError::Keys)?;
         let port = bound.port();
         let server = run(listener, context.clone())?;
         Ok(Self {
@@ -153,6 +161,7 @@ fn run(listener: TcpListener, context: AppContext) -> Result<Server, StartupErro
             .wrap(security_headers(https))
             .wrap(TracingLogger::<RequestSpan>::new())
             .configure(crate::web::routes)
+            .configure(crate::web::api::routes)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(WebError::NotFound)
             }))

@@ -13,7 +13,7 @@ mod people;
 
 pub use accounts::{AccountFacts, AccountState, LiveEntry};
 pub use groups::GroupState;
-pub use people::{DirectoryPerson, SearchResults};
+pub use people::{DirectoryPerson, PersonKey, SearchResults};
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -144,6 +144,62 @@ impl Directory {
     }
 }
 
+/// Which attribute [`Directory::people_with`] matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PersonKey {
+    Uid,
+    Mail,
+}
+
+/// Values looked up in one LDAP search; more are split over several.
+const LOOKUP_CHUNK: usize = 200;
+
+impl Directory {
+    /// The people whose uid (or mail) is one of `values`, in a few searches rather than
+    /// one per value (batch membership changes name up to a thousand people).
+    pub async fn people_with(
+        &self,
+        key: PersonKey,
+        values: &[&str],
+    ) -> Result<Vec<DirectoryPerson>, DirectoryError> {
+        let attribute = match key {
+            PersonKey::Uid => "uid",
+            PersonKey::Mail => "mail",
+        };
+        let mut found = Vec::new();
+        for chunk in values.chunks(LOOKUP_CHUNK) {
+            let alternatives: String = chunk
+                .iter()
+                .map(|value| format!("({attribute}={})", ldap_escape(*value)))
+                .collect();
+            let filter = format!("(&(objectClass=inetOrgPerson)(|{alternatives}))");
+            let mut ldap = self.handle().await?;
+            let result = ldap
+                .search(
+                    &self.settings().people_dn,
+                    Scope::Subtree,
+                    &filter,
+                    vec!["uid", "sn", "givenName", "mail"],
+                )
+                .await;
+            let (entries, outcome) = match result {
+                Ok(result) => (result.0, result.1),
+                Err(error) => return Err(self.failed(error).await),
+            };
+            if outcome.rc != 0 {
+                return Err(DirectoryError::Operation(outcome.to_string()));
+            }
+            found.extend(
+                entries
+                    .into_iter()
+                    .map(SearchEntry::construct)
+                    .filter_map(person_of),
+            );
+        }
+        Ok(found)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! Pure types and rules of the portal. No I/O: nothing here touches the database, LDAP,
 //! mail or HTTP, so every rule can be unit-tested on its own.
 
+mod client;
 mod common_passwords;
 mod email;
 mod invitation;
@@ -16,6 +17,7 @@ mod staff_boundary;
 mod token;
 mod username;
 
+pub use client::{AllowedNetworks, ClientName, Scopes};
 pub use common_passwords::{common_password_count, is_common_password};
 pub use email::Email;
 pub use invitation::{InvitationState, InvitationStatus};
@@ -23,12 +25,12 @@ pub use login::LoginName;
 pub use name::PersonName;
 pub use organisation::{Description, EndDate, OrganisationName, ShortName};
 pub use password::{MAX_PASSWORD_BYTES, NewPassword, personal_words};
-pub use permission::{Permission, SearchText};
+pub use permission::{DIRECTORY_SEARCH_LIMIT, Permission, SearchText};
 pub use role::Role;
 pub use ssh_key::SshPublicKey;
 pub use staff_boundary::{AccountAction, LockReason, Refusal, check_account_action};
 pub use token::{SecretToken, TokenHash};
-pub use username::PosixUsername;
+pub use username::{ExistingUsername, PosixUsername};
 
 /// A user mistake found while parsing input: which field, and what to tell the person.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

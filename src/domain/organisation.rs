@@ -131,6 +131,14 @@ impl EndDate {
         Self(date)
     }
 
+    /// The last second of this day (UTC), as Unix time.
+    pub fn end_of_day_unix(self) -> i64 {
+        self.0
+            .with_hms(23, 59, 59)
+            .map(|at| at.assume_utc().unix_timestamp())
+            .unwrap_or_default()
+    }
+
     pub fn to_iso(self) -> String {
         let (year, month, day) = (self.0.year(), u8::from(self.0.month()), self.0.day());
         format!("{year:04}-{month:02}-{day:02}")

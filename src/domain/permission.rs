@@ -19,10 +19,11 @@ pub enum Permission {
     ResyncAccounts,
     DeleteAccounts,
     ManageStaff,
+    ManageClients,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 17] = [
+    pub const ALL: [Permission; 18] = [
         Permission::CreateOrganisation,
         Permission::ViewOrganisation,
         Permission::EditOrganisation,
@@ -40,6 +41,7 @@ impl Permission {
         Permission::ResyncAccounts,
         Permission::DeleteAccounts,
         Permission::ManageStaff,
+        Permission::ManageClients,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -61,7 +63,15 @@ impl Permission {
             Permission::ResyncAccounts => "accounts.resync",
             Permission::DeleteAccounts => "accounts.delete",
             Permission::ManageStaff => "staff.manage",
+            Permission::ManageClients => "clients.manage",
         }
+    }
+
+    /// The permission with this name, as tokens and the database spell it.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|permission| permission.as_str() == name)
     }
 }
 
@@ -91,10 +101,25 @@ impl SearchText {
         Ok(Some(Self(value.to_string())))
     }
 
+    /// A directory search (page or API): at least 2 characters, since one letter matches
+    /// much of any directory and makes the server read every entry.
+    pub fn parse_directory_query(input: &str) -> Result<Option<Self>, super::FieldError> {
+        match Self::parse(input)? {
+            Some(text) if text.0.chars().count() < 2 => Err(super::FieldError::new(
+                "q",
+                "Type at least 2 characters to search.",
+            )),
+            other => Ok(other),
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
+
+/// Most people one directory search returns; more means "narrow your search".
+pub const DIRECTORY_SEARCH_LIMIT: i32 = 500;
 
 #[cfg(test)]
 mod tests {

@@ -48,6 +48,17 @@ impl TokenHash {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A hash read back from the database.
+    pub fn from_stored(hash: String) -> Self {
+        Self(hash)
+    }
+
+    /// Compares in constant time, so timing tells nothing about a stored hash.
+    pub fn matches(&self, other: &TokenHash) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
 }
 
 #[cfg(test)]

@@ -152,3 +152,32 @@ mod tests {
         assert_eq!(suggest(None, "李").as_deref(), None);
     }
 }
+
+/// A username someone already has, in the portal or in an adopted directory: looser than
+/// [`PosixUsername`] (directories hold names the portal would not hand out), but never
+/// anything that could be more than a name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ExistingUsername(String);
+
+impl ExistingUsername {
+    pub fn parse(input: &str) -> Result<Self, FieldError> {
+        let value = input.trim();
+        let valid = !value.is_empty()
+            && value.len() <= 64
+            && value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if valid {
+            Ok(Self(value.to_string()))
+        } else {
+            Err(FieldError::new(
+                "username",
+                "A username is 1 to 64 letters, digits, dots, hyphens or underscores.",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}

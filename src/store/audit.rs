@@ -63,9 +63,9 @@ impl Store {
         limit: i64,
     ) -> StoreResult<Vec<RecordedEvent>> {
         let rows = sqlx::query(
-            "SELECT e.occurred_at, e.action, e.details, e.client_ip, p.surname, p.given_name \
-             FROM audit_events e LEFT JOIN people p ON p.id = e.actor_id \
-             WHERE e.subject_id = $1 OR e.actor_id = $1 \
+            "SELECT e.occurred_at, e.action, e.details, e.client_ip, p.surname, p.given_name, \
+             c.name AS client_name FROM audit_events e LEFT JOIN people p ON p.id = e.actor_id \
+             LEFT JOIN api_clients c ON c.id = e.actor_id WHERE e.subject_id = $1 OR e.actor_id = $1 \
              ORDER BY e.occurred_at_ms DESC, e.id LIMIT $2",
         )
         .bind(person_id)
@@ -82,9 +82,9 @@ impl Store {
         limit: i64,
     ) -> StoreResult<Vec<RecordedEvent>> {
         let rows = sqlx::query(
-            "SELECT e.occurred_at, e.action, e.details, e.client_ip, p.surname, p.given_name \
-             FROM audit_events e LEFT JOIN people p ON p.id = e.actor_id \
-             WHERE e.organisation_id = $1 ORDER BY e.occurred_at_ms DESC, e.id LIMIT $2",
+            "SELECT e.occurred_at, e.action, e.details, e.client_ip, p.surname, p.given_name, \
+             c.name AS client_name FROM audit_events e LEFT JOIN people p ON p.id = e.actor_id \
+             LEFT JOIN api_clients c ON c.id = e.actor_id WHERE e.organisation_id = $1 ORDER BY e.occurred_at_ms DESC, e.id LIMIT $2",
         )
         .bind(organisation_id)
         .bind(limit)
@@ -98,12 +98,15 @@ fn recorded_event(row: &sqlx::any::AnyRow) -> StoreResult<RecordedEvent> {
     use sqlx::Row;
     let surname: Option<String> = row.try_get("surname")?;
     let given: Option<String> = row.try_get("given_name")?;
+    let client: Option<String> = row.try_get("client_name")?;
     Ok(RecordedEvent {
         occurred_at: row.try_get("occurred_at")?,
-        actor_name: surname.map(|surname| match given {
-            Some(given) => format!("{given} {surname}"),
-            None => surname,
-        }),
+        actor_name: surname
+            .map(|surname| match given {
+                Some(given) => format!("{given} {surname}"),
+                None => surname,
+            })
+            .or_else(|| client.map(|name| format!("API client “{name}”"))),
         action: row.try_get("action")?,
         details: row.try_get("details")?,
         client_ip: row.try_get("client_ip")?,

@@ -228,7 +228,7 @@ impl Store {
         &self,
         organisation_id: &str,
         invitation_id: &str,
-        revoked_by: &str,
+        revoked_by: Option<&str>,
         event: AuditEvent<'_>,
         now: UnixTime,
     ) -> StoreResult<bool> {

@@ -67,30 +67,39 @@ impl MemberKeys {
 }
 
 impl MemberKeys {
+    /// The person's keys, computed from their row; `None` when there is no such person.
+    pub(crate) async fn for_person(
+        conn: &mut sqlx::AnyConnection,
+        person_id: &str,
+    ) -> StoreResult<Option<Self>> {
+        let row =
+            sqlx::query("SELECT surname, given_name, email, username FROM people WHERE id = $1")
+                .bind(person_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        let Some(row) = row else { return Ok(None) };
+        let surname: String = row.try_get("surname")?;
+        let given_name: Option<String> = row.try_get("given_name")?;
+        let email: String = row.try_get("email")?;
+        let username: Option<String> = row.try_get("username")?;
+        Ok(Some(Self::of(
+            person_id,
+            &surname,
+            given_name.as_deref(),
+            &email,
+            username.as_deref(),
+        )))
+    }
+
     /// Recomputes the person's keys from their row and stores them everywhere (their row,
     /// their memberships, their organisations' list versions).
     pub(crate) async fn refresh(
         conn: &mut sqlx::AnyConnection,
         person_id: &str,
     ) -> StoreResult<()> {
-        let row =
-            sqlx::query("SELECT surname, given_name, email, username FROM people WHERE id = $1")
-                .bind(person_id)
-                .fetch_optional(&mut *conn)
-                .await?;
-        let Some(row) = row else { return Ok(()) };
-        let surname: String = row.try_get("surname")?;
-        let given_name: Option<String> = row.try_get("given_name")?;
-        let email: String = row.try_get("email")?;
-        let username: Option<String> = row.try_get("username")?;
-        Self::of(
-            person_id,
-            &surname,
-            given_name.as_deref(),
-            &email,
-            username.as_deref(),
-        )
-        .store_for(conn, person_id)
-        .await
+        match Self::for_person(conn, person_id).await? {
+            Some(keys) => keys.store_for(conn, person_id).await,
+            None => Ok(()),
+        }
     }
 }

@@ -413,47 +413,7 @@ impl Store {
         now: UnixTime,
     ) -> Result<(String, Receipt), AddMemberError> {
         let mut work = self.begin(now).await?;
-        // Write first so SQLite takes its write lock before reading (see accept_invitation).
-        let person_id = new_id();
-        let new_keys = MemberKeys::of(
-            &person_id,
-            person.surname,
-            person.given_name,
-            person.email.as_str(),
-            Some(person.uid),
-        );
-        let inserted = sqlx::query(
-            "INSERT INTO people (id, email, email_normalized, username, surname, given_name, \
-             password_hash, status, created_at, updated_at, ldap_dn, sort_key, search_text) \
-             VALUES ($1, $2, $3, $4, $5, $6, NULL, 'active', $7, $7, $8, $9, $10) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&person_id)
-        .bind(person.email.as_str())
-        .bind(person.email.normalized())
-        .bind(person.uid)
-        .bind(person.surname)
-        .bind(person.given_name)
-        .bind(now)
-        .bind(person.dn)
-        .bind(&new_keys.sort_key)
-        .bind(&new_keys.search_text)
-        .execute(work.conn())
-        .await?;
-        let person_id = if inserted.rows_affected() == 1 {
-            // The name is LDAP's already; recorded so the portal never gives it out again.
-            claim_name(work.conn(), person.uid, NameKind::Person, &person_id, now).await?;
-            person_id
-        } else {
-            let existing = sqlx::query("SELECT id FROM people WHERE username = $1")
-                .bind(person.uid)
-                .fetch_optional(work.conn())
-                .await?;
-            match existing {
-                Some(row) => row.try_get::<String, _>("id")?,
-                None => return Err(AddMemberError::EmailTaken),
-            }
-        };
+        let person_id = link_directory_person(work.conn(), &person, now).await?;
         let keys = MemberKeys::of(
             &person_id,
             person.surname,
@@ -486,6 +446,108 @@ impl Store {
     }
 }
 
+/// The portal account of a directory person: theirs when one has their username, else a
+/// new one linked to the entry (and its name claimed), inside the caller's transaction.
+pub(crate) async fn link_directory_person(
+    conn: &mut sqlx::AnyConnection,
+    person: &DirectoryPersonRef<'_>,
+    now: UnixTime,
+) -> Result<String, AddMemberError> {
+    // Write first so SQLite takes its write lock before reading (see accept_invitation).
+    let person_id = new_id();
+    let new_keys = MemberKeys::of(
+        &person_id,
+        person.surname,
+        person.given_name,
+        person.email.as_str(),
+        Some(person.uid),
+    );
+    let inserted = sqlx::query(
+        "INSERT INTO people (id, email, email_normalized, username, surname, given_name, \
+             password_hash, status, created_at, updated_at, ldap_dn, sort_key, search_text) \
+             VALUES ($1, $2, $3, $4, $5, $6, NULL, 'active', $7, $7, $8, $9, $10) \
+             ON CONFLICT DO NOTHING",
+    )
+    .bind(&person_id)
+    .bind(person.email.as_str())
+    .bind(person.email.normalized())
+    .bind(person.uid)
+    .bind(person.surname)
+    .bind(person.given_name)
+    .bind(now)
+    .bind(person.dn)
+    .bind(&new_keys.sort_key)
+    .bind(&new_keys.search_text)
+    .execute(&mut *conn)
+    .await?;
+    if inserted.rows_affected() == 1 {
+        // The name is LDAP's already; recorded so the portal never gives it out again.
+        claim_name(&mut *conn, person.uid, NameKind::Person, &person_id, now).await?;
+        return Ok(person_id);
+    }
+    let existing = sqlx::query("SELECT id FROM people WHERE username = $1")
+        .bind(person.uid)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match existing {
+        Some(row) => Ok(row.try_get::<String, _>("id")?),
+        None => Err(AddMemberError::EmailTaken),
+    }
+}
+
+/// Members after a cursor, for the API: a page and the cursor of the next one.
+#[derive(Clone)]
+pub struct MemberSlice {
+    pub members: Vec<Member>,
+    /// The sort key of the last member, when more follow.
+    pub next: Option<String>,
+}
+
+impl Store {
+    /// Up to `limit` members whose sort key comes after `after`, by sort key; reuses a
+    /// slice read at the same `members_version` (see [`Store::members_page_at`]).
+    pub async fn members_after(
+        &self,
+        organisation_id: &str,
+        after: Option<&str>,
+        limit: i64,
+        members_version: i64,
+    ) -> StoreResult<MemberSlice> {
+        let key = MemberPageKey {
+            organisation_id: organisation_id.to_string(),
+            version: members_version,
+            search: format!("after:{}", after.unwrap_or("")),
+            page: 0,
+            per_page: limit,
+        };
+        if let Some(hit) = self.member_slices.get(&key) {
+            return Ok(hit);
+        }
+        let sql = format!(
+            "SELECT {COLUMNS}, m.sort_key FROM memberships m JOIN people p ON p.id = m.person_id \
+             WHERE m.organisation_id = $1 AND m.sort_key > $2 ORDER BY m.sort_key LIMIT $3"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(organisation_id)
+            .bind(after.unwrap_or(""))
+            .bind(limit + 1)
+            .fetch_all(self.pool())
+            .await?;
+        let more = rows.len() as i64 > limit;
+        let shown = &rows[..rows.len().min(usize::try_from(limit).unwrap_or(0))];
+        let next = match (more, shown.last()) {
+            (true, Some(last)) => Some(last.try_get::<String, _>("sort_key")?),
+            _ => None,
+        };
+        let slice = MemberSlice {
+            members: shown.iter().map(from_row).collect::<StoreResult<_>>()?,
+            next,
+        };
+        self.member_slices.put(key, slice.clone());
+        Ok(slice)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct MemberPageKey {
     organisation_id: String,
@@ -495,21 +557,27 @@ pub(crate) struct MemberPageKey {
     per_page: i64,
 }
 
-/// Member-list pages recently read, by organisation version. Bounded: when full it is
-/// emptied, which costs only re-reading.
-#[derive(Clone, Default)]
-pub(crate) struct MemberPageCache(
-    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<MemberPageKey, MemberPage>>>,
+/// Member-list pages (or API slices) recently read, by organisation version. Bounded:
+/// when full it is emptied, which costs only re-reading.
+#[derive(Clone)]
+pub(crate) struct MemberPageCache<Page>(
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<MemberPageKey, Page>>>,
 );
+
+impl<Page> Default for MemberPageCache<Page> {
+    fn default() -> Self {
+        Self(std::sync::Arc::default())
+    }
+}
 
 const MEMBER_PAGE_CACHE_ENTRIES: usize = 512;
 
-impl MemberPageCache {
-    fn get(&self, key: &MemberPageKey) -> Option<MemberPage> {
+impl<Page: Clone> MemberPageCache<Page> {
+    fn get(&self, key: &MemberPageKey) -> Option<Page> {
         self.0.lock().ok()?.get(key).cloned()
     }
 
-    fn put(&self, key: MemberPageKey, page: MemberPage) {
+    fn put(&self, key: MemberPageKey, page: Page) {
         if let Ok(mut pages) = self.0.lock() {
             if pages.len() >= MEMBER_PAGE_CACHE_ENTRIES {
                 pages.clear();

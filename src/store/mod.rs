@@ -9,12 +9,14 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod clients;
 pub mod grants;
 pub mod identities;
 pub mod ids;
 pub mod invitations;
 pub mod jobs;
 pub mod lifecycle;
+pub mod member_batch;
 pub(crate) mod member_keys;
 pub mod memberships;
 pub(crate) mod names;
@@ -23,6 +25,7 @@ pub mod passwords;
 pub mod people;
 pub mod permissions;
 pub mod sessions;
+pub mod signing_keys;
 pub mod ssh_keys;
 pub mod unit_of_work;
 
@@ -61,7 +64,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    member_pages: memberships::MemberPageCache,
+    member_pages: memberships::MemberPageCache<memberships::MemberPage>,
+    member_slices: memberships::MemberPageCache<memberships::MemberSlice>,
 }
 
 impl Store {
@@ -106,6 +110,7 @@ impl Store {
             pool,
             backend,
             member_pages: memberships::MemberPageCache::default(),
+            member_slices: memberships::MemberPageCache::default(),
         })
     }
 

@@ -148,23 +148,28 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 
-    pub async fn update_description(
+    /// Changes the name and/or description if the organisation is still at
+    /// `expected_version`.
+    pub async fn update_details(
         &self,
         id: &str,
         expected_version: i64,
-        description: &Description,
+        name: Option<&OrganisationName>,
+        description: Option<&Description>,
         event: AuditEvent<'_>,
         now: UnixTime,
     ) -> StoreResult<Versioned> {
         let mut work = self.begin(now).await?;
         let updated = sqlx::query(
-            "UPDATE organisations SET description = $1, version = version + 1, updated_at = $2 \
+            "UPDATE organisations SET name = COALESCE($5, name), \
+             description = COALESCE($1, description), version = version + 1, updated_at = $2 \
              WHERE id = $3 AND version = $4",
         )
-        .bind(description.as_str())
+        .bind(description.map(Description::as_str))
         .bind(now)
         .bind(id)
         .bind(expected_version)
+        .bind(name.map(OrganisationName::as_str))
         .execute(work.conn())
         .await?;
         if updated.rows_affected() != 1 {
@@ -174,7 +179,7 @@ impl Store {
             organisation_id: Some(id),
             ..event
         };
-        // A description is not in LDAP.
+        // Neither the name nor the description is in LDAP.
         work.commit_unqueued(Some(id), event).await?;
         Ok(Versioned::Updated)
     }

@@ -68,7 +68,7 @@ impl Person {
     }
 }
 
-const COLUMNS: &str = "id, email, username, surname, given_name, password_hash, status, \
+pub(crate) const COLUMNS: &str = "id, email, username, surname, given_name, password_hash, status, \
      created_at, ldap_dn, uid_number, gid_number, login_shell, locked_at, lock_reason";
 
 pub(crate) fn from_row(row: &AnyRow) -> StoreResult<Person> {

@@ -4,7 +4,7 @@
 use sqlx::Row;
 
 use super::{Store, StoreResult};
-use crate::domain::Permission;
+use crate::domain::{Permission, Role};
 
 impl Store {
     pub async fn permission_names(&self) -> StoreResult<Vec<String>> {
@@ -41,10 +41,34 @@ impl Store {
         let mut held = Vec::new();
         for row in rows {
             let name: String = row.try_get("permission")?;
-            if let Some(permission) = Permission::ALL.into_iter().find(|p| p.as_str() == name) {
+            if let Some(permission) = Permission::parse(&name) {
                 held.push(permission);
             }
         }
         Ok(held)
+    }
+}
+
+impl Store {
+    /// Every role with the permissions it carries, as `role_permissions` maps them.
+    pub async fn role_permissions(&self) -> StoreResult<Vec<(Role, Vec<Permission>)>> {
+        let rows = sqlx::query("SELECT role, permission FROM role_permissions ORDER BY permission")
+            .fetch_all(self.pool())
+            .await?;
+        let mut roles: Vec<(Role, Vec<Permission>)> = Vec::new();
+        for row in rows {
+            let role: String = row.try_get("role")?;
+            let permission: String = row.try_get("permission")?;
+            let (Some(role), Some(permission)) =
+                (Role::parse(&role), Permission::parse(&permission))
+            else {
+                continue;
+            };
+            match roles.iter_mut().find(|(held, _)| *held == role) {
+                Some((_, permissions)) => permissions.push(permission),
+                None => roles.push((role, vec![permission])),
+            }
+        }
+        Ok(roles)
     }
 }

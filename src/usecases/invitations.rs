@@ -11,6 +11,7 @@ use crate::store::StoreError;
 use crate::store::audit::AuditEvent;
 use crate::store::invitations::{AcceptError, Acceptance, Created, Invitation};
 use crate::store::organisations::Organisation;
+use crate::usecases::Actor;
 
 pub struct InvitationRequest<'a> {
     pub email: Email,
@@ -19,7 +20,7 @@ pub struct InvitationRequest<'a> {
     pub role: Role,
     pub organisation_id: Option<&'a str>,
     pub organisation_name: Option<&'a str>,
-    pub invited_by: Option<&'a str>,
+    pub inviter: Actor<'a>,
     pub client_ip: Option<&'a str>,
     pub ends_on: Option<EndDate>,
 }
@@ -74,12 +75,12 @@ pub async fn create_invitation(
                 given_name: request.given_name.as_ref(),
                 role: request.role,
                 organisation_id: request.organisation_id,
-                invited_by: request.invited_by,
+                invited_by: request.inviter.person_id(),
                 ends_on: request.ends_on.map(EndDate::to_iso).as_deref(),
                 expires_at,
             },
             AuditEvent {
-                actor_id: request.invited_by,
+                actor_id: request.inviter.audit_id(),
                 action: "invitation.created",
                 organisation_id: request.organisation_id,
                 client_ip: request.client_ip,
@@ -146,7 +147,7 @@ pub async fn resend_invitation(
     ctx: &AppContext,
     organisation: &Organisation,
     invitation_id: &str,
-    actor_id: &str,
+    actor: Actor<'_>,
     client_ip: Option<&str>,
 ) -> Result<Option<CreatedInvitation>, InvitationError> {
     let token = crate::entropy::secret_token()
@@ -161,7 +162,7 @@ pub async fn resend_invitation(
             &token.hash(),
             expires_at,
             AuditEvent {
-                actor_id: Some(actor_id),
+                actor_id: actor.audit_id(),
                 action: "invitation.resent",
                 client_ip,
                 details: "sent a new link; the previous one no longer works".into(),
@@ -200,7 +201,7 @@ pub async fn resend_invitation(
 /// withdrawn, or not this organisation's).
 pub async fn revoke_invitation(
     ctx: &AppContext,
-    actor_id: &str,
+    actor: Actor<'_>,
     client_ip: Option<&str>,
     organisation_id: &str,
     invitation_id: &str,
@@ -209,9 +210,9 @@ pub async fn revoke_invitation(
         .revoke_invitation(
             organisation_id,
             invitation_id,
-            actor_id,
+            actor.person_id(),
             AuditEvent {
-                actor_id: Some(actor_id),
+                actor_id: actor.audit_id(),
                 action: "invitation.revoked",
                 client_ip,
                 details: "withdrew the invitation".into(),

@@ -9,6 +9,7 @@ use crate::store::StoreError;
 use crate::store::audit::AuditEvent;
 use crate::store::memberships::{AddMemberError, DirectoryPersonRef, Member, MembershipChange};
 use crate::store::organisations::{NewOrganisation, Organisation, Versioned};
+use crate::usecases::Actor;
 use crate::usecases::ids::{self, IdError, WhenLdapDown};
 
 #[derive(Debug, thiserror::Error)]
@@ -163,11 +164,11 @@ pub async fn add_member_from_directory(
     Ok(())
 }
 
-/// Someone acting in an organisation (an owner, manager or site admin), and where the
-/// request came from.
+/// Someone acting in an organisation (an owner, manager or site admin, or an API client
+/// holding their permissions), and where the request came from.
 #[derive(Clone, Copy)]
 pub struct OrgActor<'a> {
-    pub person_id: &'a str,
+    pub actor: Actor<'a>,
     pub client_ip: Option<&'a str>,
     /// May hand out and change the roles manager and owner (`members.grant_manager`).
     pub may_grant_manager: bool,
@@ -181,7 +182,7 @@ impl<'a> OrgActor<'a> {
         details: String,
     ) -> AuditEvent<'a> {
         AuditEvent {
-            actor_id: Some(self.person_id),
+            actor_id: self.actor.audit_id(),
             organisation_id: Some(&organisation.id),
             action,
             client_ip: self.client_ip,
@@ -226,17 +227,44 @@ pub async fn update_description(
     version: i64,
     description: &Description,
 ) -> Result<(), MembershipError> {
+    update_details(ctx, actor, organisation, version, None, Some(description)).await
+}
+
+/// Changes the organisation's name and/or description if it is still at `version`.
+pub async fn update_details(
+    ctx: &AppContext,
+    actor: OrgActor<'_>,
+    organisation: &Organisation,
+    version: i64,
+    name: Option<&OrganisationName>,
+    description: Option<&Description>,
+) -> Result<(), MembershipError> {
+    let (action, details) = match (name, description) {
+        (Some(name), _) => (
+            "organisation.renamed",
+            format!(
+                "renamed the organisation to {}{}",
+                name.as_str(),
+                if description.is_some() {
+                    " and changed the description"
+                } else {
+                    ""
+                }
+            ),
+        ),
+        (None, _) => (
+            "organisation.description_changed",
+            "changed the description".to_string(),
+        ),
+    };
     let outcome = ctx
         .store
-        .update_description(
+        .update_details(
             &organisation.id,
             version,
+            name,
             description,
-            actor.event(
-                organisation,
-                "organisation.description_changed",
-                "changed the description".into(),
-            ),
+            actor.event(organisation, action, details),
             ctx.clock.now(),
         )
         .await?;

@@ -129,10 +129,19 @@ fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
+/// Routes that read no cookie (the API with Bearer tokens, the token endpoint with client
+/// credentials), so a forged cross-site request carries nothing that would authenticate it.
+pub fn bearer_only(path: &str) -> bool {
+    path.starts_with("/api/") || path == "/oauth/token"
+}
+
 pub async fn require_token<B: MessageBody>(
     mut req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    if bearer_only(req.path()) {
+        return Ok(next.call(req).await?.map_into_left_body());
+    }
     let Some(cookie) = req.app_data::<web::Data<CsrfCookie>>().cloned() else {
         return Ok(refuse(
             req,

@@ -90,9 +90,13 @@ pub fn render_error_page<B: MessageBody + 'static>(
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| {
-            value.starts_with("text/html") || value.starts_with("application/json")
+            value.starts_with("text/html")
+                || value.starts_with("application/json")
+                || value.starts_with("application/problem+json")
         });
-    if page.is_none() && deliberate_body {
+    // Scripts get the API's own answers (problem+json), never an HTML page.
+    let for_scripts = super::csrf::bearer_only(res.request().path());
+    if (page.is_none() && deliberate_body) || for_scripts {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let page = page.unwrap_or_else(|| generic_page(status));

@@ -3,7 +3,9 @@
 
 pub mod accept_invitation;
 pub mod account;
+pub mod api;
 pub mod assets;
+pub mod clients;
 pub mod csrf;
 pub mod error;
 pub mod guard;
@@ -11,6 +13,7 @@ pub mod health;
 pub mod identity;
 pub mod keys;
 pub mod middleware;
+pub mod oauth;
 pub mod orgs;
 pub mod pages;
 pub mod password_reset;
@@ -93,6 +96,15 @@ routes! {
     post "/orgs/{org}/invitations/{invitation}/resend" => orgs::resend,
     post "/orgs/{org}/invitations/{invitation}/revoke" => orgs::revoke,
     get "/orgs/{org}/history" => orgs::history,
+    get "/orgs/{org}/clients" => clients::org_clients,
+    post "/orgs/{org}/clients" => clients::create_org_client,
+    post "/orgs/{org}/clients/{client}/revoke" => clients::revoke_org_client,
+    get "/admin/clients" => clients::site_clients,
+    post "/admin/clients" => clients::create_site_client,
+    post "/admin/clients/{client}/revoke" => clients::revoke_site_client,
+    post "/oauth/token" => oauth::token,
+    get "/.well-known/jwks.json" => oauth::jwks,
+    get "/.well-known/oauth-authorization-server" => oauth::metadata,
 }
 
 /// The client's address as audit events record it.

@@ -232,6 +232,32 @@ const MATRIX: &[(&str, &str, Access, &[u16])] = &[
         &[303, 409],
     ),
     ("get", "/orgs/{org}/history", Access::Only(STAFF), &[200]),
+    // API clients: owners of the organisation (none in the cast for astro) and admins.
+    ("get", "/orgs/{org}/clients", Access::Only(ADMIN), &[200]),
+    ("post", "/orgs/{org}/clients", Access::Only(ADMIN), &[422]),
+    (
+        "post",
+        "/orgs/{org}/clients/{client}/revoke",
+        Access::Only(ADMIN),
+        &[404],
+    ),
+    ("get", "/admin/clients", Access::Only(ADMIN), &[200]),
+    ("post", "/admin/clients", Access::Only(ADMIN), &[422]),
+    (
+        "post",
+        "/admin/clients/{client}/revoke",
+        Access::Only(ADMIN),
+        &[404],
+    ),
+    // OAuth: client credentials, never a session (the sample form has no grant_type).
+    ("post", "/oauth/token", Access::Public, &[400]),
+    ("get", "/.well-known/jwks.json", Access::Public, &[200]),
+    (
+        "get",
+        "/.well-known/oauth-authorization-server",
+        Access::Public,
+        &[200],
+    ),
 ];
 
 #[derive(Debug, PartialEq, Eq)]
@@ -371,6 +397,7 @@ async fn every_route_answers_each_kind_of_visitor_as_decided() {
             .replace("{token}", "not-a-real-token")
             .replace("{job}", "not-a-real-job")
             .replace("{role}", "helpdesk")
+            .replace("{client}", "rc_not-a-real-client")
     };
     let anonymous = app.new_browser();
     let visitors: [(Visitor, &Browser); 6] = [

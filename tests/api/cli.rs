@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::app::{Browser, GOOD_PASSWORD, TestApp, invitation_link};
 
-fn roster() -> Command {
+pub(crate) fn roster() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
     // Only what the test sets: no ROSTER_* from the developer's shell.
     for (name, _) in std::env::vars() {
@@ -18,7 +18,7 @@ fn roster() -> Command {
 }
 
 /// A config file for `app`'s slapd, SMTP sink and database.
-fn write_config(
+pub(crate) fn write_config(
     app: &TestApp,
     dir: &std::path::Path,
     listen: &str,

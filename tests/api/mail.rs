@@ -20,7 +20,7 @@ async fn the_file_transport_writes_an_eml_with_text_and_html_parts() {
             role: roster::domain::Role::SiteAdmin,
             organisation_id: None,
             organisation_name: None,
-            invited_by: None,
+            inviter: roster::usecases::Actor::CommandLine,
             client_ip: None,
             ends_on: None,
         },

@@ -49,12 +49,7 @@ pub async fn directory(
         roles: grantable_roles(&granted),
         organisation: &organisation,
     };
-    let text = match SearchText::parse(&raw) {
-        // One letter matches much of any directory and makes the server read every entry.
-        Ok(Some(text)) if text.as_str().chars().count() < 2 => {
-            page.error = Some("Type at least 2 characters to search.".into());
-            return render_with_status(StatusCode::BAD_REQUEST, &page);
-        }
+    let text = match SearchText::parse_directory_query(&raw) {
         Ok(Some(text)) => text,
         Ok(None) => return render(&page),
         Err(error) => {
@@ -65,7 +60,7 @@ pub async fn directory(
     page.searched = true;
     let results = match ctx
         .directory
-        .search_people(&text, DIRECTORY_SIZE_LIMIT)
+        .search_people(&text, crate::domain::DIRECTORY_SEARCH_LIMIT)
         .await
     {
         Ok(results) => results,

@@ -184,7 +184,7 @@ pub async fn invite(
             role,
             organisation_id: Some(&organisation.id),
             organisation_name: Some(&organisation.name),
-            invited_by: Some(&user.person.id),
+            inviter: crate::usecases::Actor::Person(&user.person.id),
             client_ip: ip.as_deref(),
             ends_on,
         },
@@ -226,7 +226,7 @@ pub async fn resend(
         &ctx,
         &organisation,
         &invitation_id,
-        &user.person.id,
+        crate::usecases::Actor::Person(&user.person.id),
         ip.as_deref(),
     )
     .await
@@ -293,7 +293,7 @@ pub async fn revoke(
     let ip = crate::web::audit_ip(&req, &ctx);
     let revoked = crate::usecases::invitations::revoke_invitation(
         &ctx,
-        &user.person.id,
+        crate::usecases::Actor::Person(&user.person.id),
         ip.as_deref(),
         &organisation.id,
         &invitation_id,

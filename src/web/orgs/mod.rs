@@ -30,8 +30,6 @@ use crate::web::pages::{
 
 const MEMBERS_PER_PAGE: i64 = 50;
 const DIRECTORY_PER_PAGE: usize = 25;
-/// Most directory entries one search fetches; more means "narrow your search".
-const DIRECTORY_SIZE_LIMIT: i32 = 500;
 
 /// Messages shown after a redirect, chosen by a code so no text travels in URLs.
 fn notice_for(code: Option<&str>) -> Option<&'static str> {
@@ -67,7 +65,7 @@ fn org_actor<'a>(
     client_ip: Option<&'a str>,
 ) -> OrgActor<'a> {
     OrgActor {
-        person_id: &user.person.id,
+        actor: crate::usecases::Actor::Person(&user.person.id),
         client_ip,
         may_grant_manager: granted.allows(Permission::GrantManager),
     }
@@ -97,17 +95,18 @@ fn parse_role(value: &str, allowed: &[Role]) -> Result<Role, crate::domain::Fiel
 }
 
 /// Which organisation links the person may follow.
-struct OrgNav {
-    id: String,
-    current: &'static str,
-    members: bool,
-    directory: bool,
-    invitations: bool,
-    history: bool,
-    edit: bool,
+pub struct OrgNav {
+    pub(crate) id: String,
+    pub(crate) current: &'static str,
+    pub(crate) members: bool,
+    pub(crate) directory: bool,
+    pub(crate) invitations: bool,
+    pub(crate) history: bool,
+    pub(crate) clients: bool,
+    pub(crate) edit: bool,
 }
 
-fn org_nav(granted: &Granted, organisation: &Organisation, current: &'static str) -> OrgNav {
+pub fn org_nav(granted: &Granted, organisation: &Organisation, current: &'static str) -> OrgNav {
     OrgNav {
         id: organisation.id.clone(),
         current,
@@ -115,6 +114,7 @@ fn org_nav(granted: &Granted, organisation: &Organisation, current: &'static str
         directory: granted.allows(Permission::SearchDirectory),
         invitations: granted.allows(Permission::ManageInvitations),
         history: granted.allows(Permission::ViewOrganisationHistory),
+        clients: granted.allows(Permission::ManageClients),
         edit: granted.allows(Permission::EditOrganisation),
     }
 }

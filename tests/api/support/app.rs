@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use roster::config::{
-    DatabaseSettings, LdapSettings, LifecycleSettings, MailSettings, MailTransportKind, Secret,
-    SecuritySettings, ServerSettings, Settings, SmtpTls,
+    ApiSettings, DatabaseSettings, LdapSettings, LifecycleSettings, MailSettings,
+    MailTransportKind, Secret, SecuritySettings, ServerSettings, Settings, SmtpTls,
 };
 use roster::context::AppContext;
 use roster::startup::Application;
@@ -87,6 +87,7 @@ pub fn test_settings(slapd: &Slapd, smtp: &SmtpSink, database: &TestDatabase) ->
             interval_minutes: 0,
             ..LifecycleSettings::default()
         },
+        api: ApiSettings::default(),
         oidc: None,
     }
 }
@@ -256,7 +257,7 @@ impl TestApp {
                 role,
                 organisation_id: None,
                 organisation_name: None,
-                invited_by: None,
+                inviter: roster::usecases::Actor::CommandLine,
                 client_ip: None,
                 ends_on: None,
             },
@@ -356,7 +357,7 @@ impl TestApp {
                 role,
                 organisation_id: Some(&organisation.id),
                 organisation_name: Some(&organisation.name),
-                invited_by: None,
+                inviter: roster::usecases::Actor::CommandLine,
                 client_ip: None,
                 ends_on: None,
             },
