@@ -83,6 +83,7 @@ pub struct CountedRequest {
     pub count: i64,
     pub first_use: bool,
     pub networks: AllowedNetworks,
+    pub organisation_id: Option<String>,
 }
 
 impl Store {
@@ -187,16 +188,19 @@ impl Store {
         window: i64,
         now: UnixTime,
     ) -> StoreResult<Option<CountedRequest>> {
+        // The connection first: the turn is held only while the statement runs.
+        let mut conn = self.pool().acquire().await?;
+        let _turn = self.sqlite_write_turn().await;
         let row = sqlx::query(
             "UPDATE api_clients SET \
                rate_count = CASE WHEN rate_window = $1 THEN rate_count + 1 ELSE 1 END, \
                rate_window = $1, last_used_at = $2 \
-             WHERE id = $3 AND revoked_at IS NULL RETURNING rate_count, first_used_at, allowed_cidrs",
+             WHERE id = $3 AND revoked_at IS NULL RETURNING rate_count, first_used_at, allowed_cidrs, organisation_id",
         )
         .bind(window)
         .bind(now)
         .bind(id)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *conn)
         .await?;
         row.map(|row| {
             let first_used_at: Option<i64> = row.try_get("first_used_at")?;
@@ -206,6 +210,7 @@ impl Store {
                 first_use: first_used_at.is_none(),
                 networks: AllowedNetworks::parse(&networks)
                     .map_err(|error| StoreError::Corrupt(format!("client networks: {error}")))?,
+                organisation_id: row.try_get("organisation_id")?,
             })
         })
         .transpose()

@@ -512,7 +512,7 @@ impl Store {
         after: Option<&str>,
         limit: i64,
         members_version: i64,
-    ) -> StoreResult<MemberSlice> {
+    ) -> StoreResult<std::sync::Arc<MemberSlice>> {
         let key = MemberPageKey {
             organisation_id: organisation_id.to_string(),
             version: members_version,
@@ -539,10 +539,11 @@ impl Store {
             (true, Some(last)) => Some(last.try_get::<String, _>("sort_key")?),
             _ => None,
         };
-        let slice = MemberSlice {
+        // Shared, not copied: a hit costs no clone of a hundred members.
+        let slice = std::sync::Arc::new(MemberSlice {
             members: shown.iter().map(from_row).collect::<StoreResult<_>>()?,
             next,
-        };
+        });
         self.member_slices.put(key, slice.clone());
         Ok(slice)
     }

@@ -65,7 +65,10 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     member_pages: memberships::MemberPageCache<memberships::MemberPage>,
-    member_slices: memberships::MemberPageCache<memberships::MemberSlice>,
+    member_slices: memberships::MemberPageCache<std::sync::Arc<memberships::MemberSlice>>,
+    /// SQLite has one writer at a time and makes others sleep and retry (1, 2, 5 ms…);
+    /// statements on every API request queue here instead (see `clients`).
+    sqlite_writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl Store {
@@ -111,6 +114,8 @@ impl Store {
             backend,
             member_pages: memberships::MemberPageCache::default(),
             member_slices: memberships::MemberPageCache::default(),
+            sqlite_writer: (backend == Backend::Sqlite)
+                .then(|| std::sync::Arc::new(tokio::sync::Mutex::new(()))),
         })
     }
 
@@ -131,6 +136,15 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// On SQLite, this process's turn to write (held until dropped); nothing on PostgreSQL,
+    /// whose row locks queue writers without sleeping.
+    pub(crate) async fn sqlite_write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.sqlite_writer {
+            Some(writer) => Some(writer.lock().await),
+            None => None,
+        }
     }
 
     pub async fn close(&self) {

@@ -232,6 +232,7 @@ pub async fn admit(
                 client_id,
                 AuditEvent {
                     actor_id: Some(client_id),
+                    organisation_id: counted.organisation_id.as_deref(),
                     action: "client.first_used",
                     client_ip: address.map(|ip| ip.to_string()).as_deref(),
                     details: "used the API client for the first time".into(),

@@ -113,7 +113,7 @@ pub async fn list(
         .await?;
     let body = MemberList {
         members: slice.members.iter().map(body_of).collect(),
-        next: slice.next.map(|key| URL_SAFE_NO_PAD.encode(key)),
+        next: slice.next.as_ref().map(|key| URL_SAFE_NO_PAD.encode(key)),
     };
     Ok(json_with_tag(StatusCode::OK, &body, Some(&tag)))
 }
