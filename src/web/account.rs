@@ -87,6 +87,7 @@ pub async fn home(
         (Permission::ViewAccounts, "/admin/accounts", "Accounts"),
         (Permission::ManageStaff, "/admin/staff", "Staff roles"),
         (Permission::ManageJobs, "/admin/jobs", "Directory outbox"),
+        (Permission::ManageClients, "/admin/clients", "API clients"),
     ]
     .into_iter()
     .filter(|(permission, _, _)| may.allows(*permission))

@@ -736,3 +736,56 @@ async fn directory_search_and_roles_follow_the_same_rules_as_the_pages() {
             .contains(&json!("clients.manage"))
     );
 }
+
+#[tokio::test]
+async fn concurrent_batches_on_two_instances_one_wins_the_other_gets_412() {
+    let app = TestApp::spawn().await;
+    let astro = app.create_org("Astro", "astro").await;
+    let mut settings = app.settings.clone();
+    settings.server.public_url = app.address.clone();
+    let (second, _) = crate::support::app::start_instance(settings).await;
+    let first_token = app
+        .api_token(Some(&astro), &["org.view", "members.manage"])
+        .await;
+    let second_token = app
+        .api_token(Some(&astro), &["org.view", "members.manage"])
+        .await;
+    for round in 0..5 {
+        let tag = members_tag(&app, &first_token).await;
+        let adds = |uid: &str| json!({"add": [{"username": uid}]});
+        let (a_uid, b_uid) = [
+            ("amueller", "jmueller"),
+            ("aangstroem", "zbronte"),
+            ("jgarcia", "flefevre"),
+            ("hdubois", "lwojcik"),
+            ("akowalska", "advorak"),
+        ][round];
+        let (a_body, b_body) = (adds(a_uid), adds(b_uid));
+        let if_match = [("If-Match", tag.as_str())];
+        let (a, b) = tokio::join!(
+            api_request(
+                &app.address,
+                Method::PATCH,
+                "/api/v1/orgs/astro/members",
+                &first_token,
+                Some(&a_body),
+                &if_match,
+            ),
+            api_request(
+                &second,
+                Method::PATCH,
+                "/api/v1/orgs/astro/members",
+                &second_token,
+                Some(&b_body),
+                &if_match,
+            ),
+        );
+        let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+        statuses.sort();
+        assert_eq!(statuses, [200, 412], "round {round}");
+    }
+    assert_eq!(all_usernames(&app, &first_token).await.len(), 5);
+    app.run_jobs().await;
+    assert_eq!(app.ldap_member_uids("astro").await.unwrap().len(), 5);
+    app.assert_directory_settled().await;
+}
