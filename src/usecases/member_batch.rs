@@ -219,9 +219,6 @@ fn field_of(who: &MemberRef) -> &'static str {
     }
 }
 
-const NOT_GRANTABLE: &str =
-    "Only the organisation's owner can change or hand out the roles owner and manager.";
-
 /// Checks every item and applies them all, or none: `Invalid` lists every failing item.
 pub async fn apply_member_batch(
     ctx: &AppContext,
@@ -242,161 +239,267 @@ pub async fn apply_member_batch(
         };
     }
     let people = find_people(ctx, &batch).await?;
-    let members = ctx.store.memberships_by_person(&organisation.id).await?;
-    let grantable = actor.grantable_roles();
-    let mut problems = Vec::new();
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut planned: Vec<Planned> = Vec::new();
-    let mut problem = |list, index, field, message: &str| {
-        problems.push(ItemProblem {
-            list,
-            index,
-            field,
-            message: message.to_string(),
-        });
+    let check = Checker {
+        people: &people,
+        members: ctx.store.memberships_by_person(&organisation.id).await?,
+        grantable: actor.grantable_roles(),
+        seen: HashSet::new(),
     };
-    for (index, item) in batch.add.iter().enumerate() {
-        let Some(found) = people.find(&item.who) else {
-            problem(
-                "add",
-                index,
-                field_of(&item.who),
-                "Nobody with this is in the portal or the directory; invite them instead.",
-            );
-            continue;
-        };
-        if !seen.insert(found.key()) {
-            problem(
-                "add",
-                index,
-                field_of(&item.who),
-                "This person is named twice in the batch.",
-            );
-            continue;
-        }
-        if let Found::Portal(person) = found
-            && members.contains_key(&person.id)
-        {
-            problem(
-                "add",
-                index,
-                field_of(&item.who),
-                "This person is already a member.",
-            );
-            continue;
-        }
-        if !grantable.contains(&item.role) {
-            problem("add", index, "role", NOT_GRANTABLE);
-            continue;
-        }
-        planned.push((
-            found.clone(),
-            "add",
-            item.role,
-            item.ends_on.map(EndDate::to_iso),
-            None,
-        ));
-    }
-    let list = "update";
-    for (index, item) in batch.update.iter().enumerate() {
-        let Some((found, current)) = member_of(&people, &members, &item.who) else {
-            problem(
-                list,
-                index,
-                field_of(&item.who),
-                "This person is not a member.",
-            );
-            continue;
-        };
-        if !seen.insert(found.key()) {
-            problem(
-                list,
-                index,
-                field_of(&item.who),
-                "This person is named twice in the batch.",
-            );
-            continue;
-        }
-        let role = item.role.unwrap_or(current.role);
-        if !grantable.contains(&current.role) || !grantable.contains(&role) {
-            problem(list, index, "role", NOT_GRANTABLE);
-            continue;
-        }
-        let ends_on = match item.ends_on {
-            Some(ends_on) => ends_on.map(EndDate::to_iso),
-            None => current_end_date(&members, found),
-        };
-        planned.push((
-            found.clone(),
-            "update",
-            role,
-            ends_on,
-            Some(current.clone()),
-        ));
-    }
-    for (index, who) in batch.remove.iter().enumerate() {
-        let Some((found, current)) = member_of(&people, &members, who) else {
-            problem(
-                "remove",
-                index,
-                field_of(who),
-                "This person is not a member.",
-            );
-            continue;
-        };
-        if !seen.insert(found.key()) {
-            problem(
-                "remove",
-                index,
-                field_of(who),
-                "This person is named twice in the batch.",
-            );
-            continue;
-        }
-        if !grantable.contains(&current.role) {
-            problem("remove", index, "role", NOT_GRANTABLE);
-            continue;
-        }
-        planned.push((
-            found.clone(),
-            "remove",
-            current.role,
-            None,
-            Some(current.clone()),
-        ));
-    }
-    if !problems.is_empty() {
-        return Err(BatchError::Invalid(problems));
-    }
+    let planned = check.all(&batch)?;
     write_batch(ctx, actor, organisation, expected_version, planned).await
 }
 
-fn member_of<'p>(
-    people: &'p People,
-    members: &'p HashMap<String, CurrentMembership>,
-    who: &MemberRef,
-) -> Option<(&'p Found, &'p CurrentMembership)> {
-    let found = people.find(who)?;
-    let Found::Portal(person) = found else {
-        return None;
-    };
-    members.get(&person.id).map(|current| (found, current))
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Add,
+    Update,
+    Remove,
 }
 
-fn current_end_date(members: &HashMap<String, CurrentMembership>, found: &Found) -> Option<String> {
-    match found {
-        Found::Portal(person) => members.get(&person.id).and_then(|m| m.ends_on.clone()),
-        Found::Directory(..) => None,
+impl ChangeKind {
+    /// The list the item came in, and the `op` of the change reported.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Add => "add",
+            ChangeKind::Update => "update",
+            ChangeKind::Remove => "remove",
+        }
     }
 }
 
-type Planned = (
-    Found,
-    &'static str,
-    Role,
-    Option<String>,
-    Option<CurrentMembership>,
-);
+/// One item, checked: who, what, and their membership now (for updates and removals).
+struct Planned {
+    found: Found,
+    kind: ChangeKind,
+    role: Role,
+    ends_on: Option<String>,
+    current: Option<CurrentMembership>,
+}
+
+/// A refused item: the field to point at and what to tell the caller.
+type Refusal = (&'static str, &'static str);
+
+const NOT_FOUND: &str = "Nobody with this is in the portal or the directory; invite them instead.";
+const NAMED_TWICE: &str = "This person is named twice in the batch.";
+const NOT_A_MEMBER: &str = "This person is not a member.";
+const ALREADY_A_MEMBER: &str = "This person is already a member.";
+const NOT_GRANTABLE: &str =
+    "Only the organisation's owner can change or hand out the roles owner and manager.";
+
+/// The rules every item must pass, whichever door the batch came through.
+struct Checker<'p> {
+    people: &'p People,
+    members: HashMap<String, CurrentMembership>,
+    grantable: Vec<Role>,
+    /// People already named by an earlier item.
+    seen: HashSet<String>,
+}
+
+impl Checker<'_> {
+    fn all(mut self, batch: &MemberBatch) -> Result<Vec<Planned>, BatchError> {
+        let mut planned = Vec::new();
+        let mut problems = Vec::new();
+        let mut record = |kind: ChangeKind, index, checked: Result<Planned, Refusal>| match checked
+        {
+            Ok(item) => planned.push(item),
+            Err((field, message)) => problems.push(ItemProblem {
+                list: kind.as_str(),
+                index,
+                field,
+                message: message.into(),
+            }),
+        };
+        for (index, item) in batch.add.iter().enumerate() {
+            record(ChangeKind::Add, index, self.add(item));
+        }
+        for (index, item) in batch.update.iter().enumerate() {
+            record(ChangeKind::Update, index, self.update(item));
+        }
+        for (index, who) in batch.remove.iter().enumerate() {
+            record(ChangeKind::Remove, index, self.remove(who));
+        }
+        if problems.is_empty() {
+            Ok(planned)
+        } else {
+            Err(BatchError::Invalid(problems))
+        }
+    }
+
+    /// The person `who` names, named for the first time in this batch.
+    fn once(&mut self, who: &MemberRef, found: &Found) -> Result<(), Refusal> {
+        if self.seen.insert(found.key()) {
+            Ok(())
+        } else {
+            Err((field_of(who), NAMED_TWICE))
+        }
+    }
+
+    fn add(&mut self, item: &AddItem) -> Result<Planned, Refusal> {
+        let people = self.people;
+        let found = people
+            .find(&item.who)
+            .ok_or((field_of(&item.who), NOT_FOUND))?;
+        self.once(&item.who, found)?;
+        if let Found::Portal(person) = found
+            && self.members.contains_key(&person.id)
+        {
+            return Err((field_of(&item.who), ALREADY_A_MEMBER));
+        }
+        if !self.grantable.contains(&item.role) {
+            return Err(("role", NOT_GRANTABLE));
+        }
+        Ok(Planned {
+            found: found.clone(),
+            kind: ChangeKind::Add,
+            role: item.role,
+            ends_on: item.ends_on.map(EndDate::to_iso),
+            current: None,
+        })
+    }
+
+    /// The member `who` names, and their membership now.
+    fn member(&mut self, who: &MemberRef) -> Result<(Found, CurrentMembership), Refusal> {
+        let people = self.people;
+        let (found, current) = match people.find(who) {
+            Some(found @ Found::Portal(person)) => self
+                .members
+                .get(&person.id)
+                .map(|current| (found.clone(), current.clone())),
+            _ => None,
+        }
+        .ok_or((field_of(who), NOT_A_MEMBER))?;
+        self.once(who, &found)?;
+        if !self.grantable.contains(&current.role) {
+            return Err(("role", NOT_GRANTABLE));
+        }
+        Ok((found, current))
+    }
+
+    fn update(&mut self, item: &UpdateItem) -> Result<Planned, Refusal> {
+        let (found, current) = self.member(&item.who)?;
+        let role = item.role.unwrap_or(current.role);
+        if !self.grantable.contains(&role) {
+            return Err(("role", NOT_GRANTABLE));
+        }
+        let ends_on = match item.ends_on {
+            Some(ends_on) => ends_on.map(EndDate::to_iso),
+            None => current.ends_on.clone(),
+        };
+        Ok(Planned {
+            found,
+            kind: ChangeKind::Update,
+            role,
+            ends_on,
+            current: Some(current),
+        })
+    }
+
+    fn remove(&mut self, who: &MemberRef) -> Result<Planned, Refusal> {
+        let (found, current) = self.member(who)?;
+        Ok(Planned {
+            found,
+            kind: ChangeKind::Remove,
+            role: current.role,
+            ends_on: None,
+            current: Some(current),
+        })
+    }
+}
+
+impl Planned {
+    fn details(&self) -> String {
+        let who = self.found.describe();
+        match self.kind {
+            ChangeKind::Add => format!("added {who} as {}", self.role.as_str()),
+            ChangeKind::Update => format!(
+                "set {who}'s role to {} and end date to {}",
+                self.role.as_str(),
+                self.ends_on.as_deref().unwrap_or("none")
+            ),
+            ChangeKind::Remove => format!("removed {who}"),
+        }
+    }
+
+    fn step<'a>(&'a self, actor: OrgActor<'a>, details: &'a str) -> BatchStep<'a> {
+        let (op, action, subject_id) = match (&self.found, &self.current) {
+            (Found::Directory(person, email), _) => (
+                BatchOp::LinkAndAdd {
+                    person: DirectoryPersonRef {
+                        dn: &person.dn,
+                        uid: &person.uid,
+                        email,
+                        surname: &person.surname,
+                        given_name: person.given_name.as_deref(),
+                    },
+                    role: self.role,
+                    ends_on: self.ends_on.clone(),
+                },
+                "member.added",
+                None,
+            ),
+            (Found::Portal(person), None) => (
+                BatchOp::Add {
+                    person_id: &person.id,
+                    role: self.role,
+                    ends_on: self.ends_on.clone(),
+                },
+                "member.added",
+                Some(person.id.as_str()),
+            ),
+            (Found::Portal(person), Some(current)) if self.kind == ChangeKind::Update => (
+                BatchOp::Update {
+                    membership_id: &current.membership_id,
+                    role: self.role,
+                    ends_on: self.ends_on.clone(),
+                },
+                "member.changed",
+                Some(person.id.as_str()),
+            ),
+            (Found::Portal(person), Some(current)) => (
+                BatchOp::Remove {
+                    membership_id: &current.membership_id,
+                },
+                "member.removed",
+                Some(person.id.as_str()),
+            ),
+        };
+        BatchStep {
+            op,
+            event: AuditEvent {
+                actor_id: actor.actor.audit_id(),
+                action,
+                subject_id,
+                client_ip: actor.client_ip,
+                details: details.to_string(),
+                ..AuditEvent::default()
+            },
+        }
+    }
+
+    /// The change as the API reports it; `new_person_id` for someone just linked.
+    fn reported(&self, new_person_id: Option<String>) -> BatchChange {
+        let (person_id, username, email) = match &self.found {
+            Found::Portal(person) => (
+                person.id.clone(),
+                person.username.clone(),
+                person.email.clone(),
+            ),
+            Found::Directory(person, email) => (
+                new_person_id.unwrap_or_default(),
+                Some(person.uid.clone()),
+                email.to_string(),
+            ),
+        };
+        BatchChange {
+            op: self.kind.as_str(),
+            person_id,
+            username,
+            email,
+            role: (self.kind != ChangeKind::Remove).then_some(self.role),
+            ends_on: self.ends_on.clone(),
+        }
+    }
+}
 
 async fn write_batch(
     ctx: &AppContext,
@@ -405,89 +508,22 @@ async fn write_batch(
     expected_version: i64,
     planned: Vec<Planned>,
 ) -> Result<BatchOutcome, BatchError> {
-    let details: Vec<String> = planned
-        .iter()
-        .map(|(found, op, role, ends_on, _)| match *op {
-            "add" => format!("added {} as {}", found.describe(), role.as_str()),
-            "update" => format!(
-                "set {}'s role to {} and end date to {}",
-                found.describe(),
-                role.as_str(),
-                ends_on.as_deref().unwrap_or("none")
-            ),
-            _ => format!("removed {}", found.describe()),
-        })
-        .collect();
+    let details: Vec<String> = planned.iter().map(Planned::details).collect();
     let steps: Vec<BatchStep<'_>> = planned
         .iter()
         .zip(&details)
-        .map(|((found, op, role, ends_on, current), details)| {
-            let op = match (found, *op, current) {
-                (Found::Directory(person, email), _, _) => BatchOp::LinkAndAdd {
-                    person: DirectoryPersonRef {
-                        dn: &person.dn,
-                        uid: &person.uid,
-                        email,
-                        surname: &person.surname,
-                        given_name: person.given_name.as_deref(),
-                    },
-                    role: *role,
-                    ends_on: ends_on.clone(),
-                },
-                (Found::Portal(person), "add", _) => BatchOp::Add {
-                    person_id: &person.id,
-                    role: *role,
-                    ends_on: ends_on.clone(),
-                },
-                (_, "update", Some(current)) => BatchOp::Update {
-                    membership_id: &current.membership_id,
-                    role: *role,
-                    ends_on: ends_on.clone(),
-                },
-                (_, _, Some(current)) => BatchOp::Remove {
-                    membership_id: &current.membership_id,
-                },
-                (Found::Portal(person), _, None) => BatchOp::Add {
-                    person_id: &person.id,
-                    role: *role,
-                    ends_on: ends_on.clone(),
-                },
-            };
-            let subject_id = match found {
-                Found::Portal(person) => Some(person.id.as_str()),
-                Found::Directory(..) => None,
-            };
-            let action = match op {
-                BatchOp::LinkAndAdd { .. } | BatchOp::Add { .. } => "member.added",
-                BatchOp::Update { .. } => "member.changed",
-                BatchOp::Remove { .. } => "member.removed",
-            };
-            BatchStep {
-                op,
-                event: AuditEvent {
-                    actor_id: actor.actor.audit_id(),
-                    action,
-                    subject_id,
-                    client_ip: actor.client_ip,
-                    details: details.clone(),
-                    ..AuditEvent::default()
-                },
-            }
-        })
+        .map(|(item, details)| item.step(actor, details))
         .collect();
-    let counts = ["add", "update", "remove"].map(|op| {
-        planned
-            .iter()
-            .filter(|(_, planned_op, ..)| *planned_op == op)
-            .count()
-    });
+    let count = |kind| planned.iter().filter(|item| item.kind == kind).count();
     let summary = AuditEvent {
         actor_id: actor.actor.audit_id(),
         action: "members.batch",
         client_ip: actor.client_ip,
         details: format!(
             "changed members in one batch: {} added, {} updated, {} removed",
-            counts[0], counts[1], counts[2]
+            count(ChangeKind::Add),
+            count(ChangeKind::Update),
+            count(ChangeKind::Remove)
         ),
         ..AuditEvent::default()
     };
@@ -506,28 +542,7 @@ async fn write_batch(
     let changes = planned
         .iter()
         .zip(applied.person_ids)
-        .map(|((found, op, role, ends_on, _), new_id)| {
-            let (person_id, username, email) = match found {
-                Found::Portal(person) => (
-                    person.id.clone(),
-                    person.username.clone(),
-                    person.email.clone(),
-                ),
-                Found::Directory(person, email) => (
-                    new_id.unwrap_or_default(),
-                    Some(person.uid.clone()),
-                    email.to_string(),
-                ),
-            };
-            BatchChange {
-                op,
-                person_id,
-                username,
-                email,
-                role: (*op != "remove").then_some(*role),
-                ends_on: ends_on.clone(),
-            }
-        })
+        .map(|(item, new_person_id)| item.reported(new_person_id))
         .collect();
     Ok(BatchOutcome {
         version: applied.version,
