@@ -37,3 +37,6 @@ CREATE TABLE signing_keys (
     -- When a newer key took over signing; published until the tokens it signed expired.
     retired_at BIGINT
 );
+
+-- An invitation sent by an API client names it, as one sent from a page names the person.
+ALTER TABLE invitations ADD COLUMN invited_by_client TEXT REFERENCES api_clients(id);

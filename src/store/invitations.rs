@@ -63,6 +63,8 @@ pub struct NewInvitation<'a> {
     pub role: Role,
     pub organisation_id: Option<&'a str>,
     pub invited_by: Option<&'a str>,
+    /// The API client that sent it, when one did.
+    pub invited_by_client: Option<&'a str>,
     pub ends_on: Option<&'a str>,
     pub expires_at: UnixTime,
 }
@@ -129,7 +131,7 @@ impl Store {
         // to the same place for the same email is re-sent rather than duplicated.
         let resent = sqlx::query(
             "UPDATE invitations SET token_hash = $1, sent_at = $2, expires_at = $3, surname = $4, \
-             given_name = $5, role = $6, ends_on = $7, invited_by = $8 \
+             given_name = $5, role = $6, ends_on = $7, invited_by = $8, invited_by_client = $11 \
              WHERE email_normalized = $9 AND COALESCE(organisation_id, '') = COALESCE($10, '') \
              AND status = 'pending' RETURNING id",
         )
@@ -143,6 +145,7 @@ impl Store {
         .bind(invitation.invited_by)
         .bind(invitation.email.normalized())
         .bind(invitation.organisation_id)
+        .bind(invitation.invited_by_client)
         .fetch_optional(work.conn())
         .await?;
         let created = match resent {
@@ -152,8 +155,8 @@ impl Store {
                 sqlx::query(
                     "INSERT INTO invitations (id, token_hash, email, email_normalized, surname, \
                      given_name, role, organisation_id, invited_by, status, created_at, expires_at, \
-                     ends_on, sent_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $11)",
+                     ends_on, sent_at, invited_by_client) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $11, $14)",
                 )
                 .bind(&id)
                 .bind(invitation.token_hash.as_str())
@@ -168,6 +171,7 @@ impl Store {
                 .bind(now)
                 .bind(invitation.expires_at)
                 .bind(invitation.ends_on)
+                .bind(invitation.invited_by_client)
                 .execute(work.conn())
                 .await?;
                 Created::New(id)
@@ -266,8 +270,9 @@ impl Store {
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
-            "SELECT {columns}, p.surname AS inviter_surname, p.given_name AS inviter_given_name \
-             FROM invitations i LEFT JOIN people p ON p.id = i.invited_by \
+            "SELECT {columns}, p.surname AS inviter_surname, p.given_name AS inviter_given_name, \
+             c.name AS inviter_client FROM invitations i LEFT JOIN people p ON p.id = i.invited_by \
+             LEFT JOIN api_clients c ON c.id = i.invited_by_client \
              WHERE i.organisation_id = $1 ORDER BY CASE i.status WHEN 'pending' THEN 0 ELSE 1 END, i.created_at DESC, i.id"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
@@ -278,12 +283,15 @@ impl Store {
             .map(|row| {
                 let surname: Option<String> = row.try_get("inviter_surname")?;
                 let given: Option<String> = row.try_get("inviter_given_name")?;
+                let client: Option<String> = row.try_get("inviter_client")?;
                 Ok(ListedInvitation {
                     invitation: from_row(row)?,
-                    invited_by_name: surname.map(|surname| match given {
-                        Some(given) => format!("{given} {surname}"),
-                        None => surname,
-                    }),
+                    invited_by_name: surname
+                        .map(|surname| match given {
+                            Some(given) => format!("{given} {surname}"),
+                            None => surname,
+                        })
+                        .or_else(|| client.map(|name| format!("API client “{name}”"))),
                 })
             })
             .collect()

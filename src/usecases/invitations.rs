@@ -76,6 +76,7 @@ pub async fn create_invitation(
                 role: request.role,
                 organisation_id: request.organisation_id,
                 invited_by: request.inviter.person_id(),
+                invited_by_client: request.inviter.client_id(),
                 ends_on: request.ends_on.map(EndDate::to_iso).as_deref(),
                 expires_at,
             },

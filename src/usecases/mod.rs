@@ -40,4 +40,12 @@ impl<'a> Actor<'a> {
             _ => None,
         }
     }
+
+    /// The API client, for columns that name one (`invited_by_client`).
+    pub fn client_id(self) -> Option<&'a str> {
+        match self {
+            Actor::Client(id) => Some(id),
+            _ => None,
+        }
+    }
 }
