@@ -190,23 +190,39 @@ impl From<crate::directory::DirectoryError> for JobError {
     }
 }
 
+/// How many times one job writes a group that keeps changing before it lets the worker
+/// try again later.
+const GROUP_REWRITES: usize = 5;
+
+/// Writes the group from the database's current members. Two instances may sync one group
+/// at once (a job claimed just before a change, and the job that change queued), and the
+/// older view must not be the last one written: so a sync whose group changed while it
+/// wrote (its `members_version` moved) writes again.
 async fn sync_group(ctx: &AppContext, organisation_id: &str) -> Result<(), JobError> {
-    let organisation = ctx.store.organisation(organisation_id).await?;
-    let Some(organisation) = organisation else {
-        return Ok(());
-    };
-    let member_uids = ctx
-        .store
-        .member_uids(organisation_id, &ctx.clock.today_iso())
-        .await?;
-    ctx.directory
-        .sync_group(&GroupState {
-            cn: organisation.short_name,
-            gid_number: organisation.gid_number,
-            member_uids,
-        })
-        .await
-        .map_err(JobError::from)
+    for _ in 0..GROUP_REWRITES {
+        let Some(organisation) = ctx.store.organisation(organisation_id).await? else {
+            return Ok(());
+        };
+        let member_uids = ctx
+            .store
+            .member_uids(organisation_id, &ctx.clock.today_iso())
+            .await?;
+        ctx.directory
+            .sync_group(&GroupState {
+                cn: organisation.short_name,
+                gid_number: organisation.gid_number,
+                member_uids,
+            })
+            .await
+            .map_err(JobError::from)?;
+        let now = ctx.store.organisation(organisation_id).await?;
+        if now.is_none_or(|now| now.members_version == organisation.members_version) {
+            return Ok(());
+        }
+    }
+    Err(JobError::Transient(
+        "the group kept changing while it was written; trying again later".into(),
+    ))
 }
 
 async fn sync_account(ctx: &AppContext, person_id: &str) -> Result<(), JobError> {
