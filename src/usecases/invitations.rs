@@ -12,6 +12,7 @@ use crate::store::audit::AuditEvent;
 use crate::store::invitations::{AcceptError, Acceptance, Created, Invitation};
 use crate::store::organisations::Organisation;
 use crate::usecases::Actor;
+use crate::usecases::organisations::grantable_roles;
 
 pub struct InvitationRequest<'a> {
     pub email: Email,
@@ -21,6 +22,8 @@ pub struct InvitationRequest<'a> {
     pub organisation_id: Option<&'a str>,
     pub organisation_name: Option<&'a str>,
     pub inviter: Actor<'a>,
+    /// The inviter may hand out the roles manager and owner (`members.grant_manager`).
+    pub may_grant_manager: bool,
     pub client_ip: Option<&'a str>,
     pub ends_on: Option<EndDate>,
 }
@@ -39,6 +42,9 @@ pub struct CreatedInvitation {
 
 #[derive(Debug, thiserror::Error)]
 pub enum InvitationError {
+    /// Inviting someone as manager or owner needs `members.grant_manager`.
+    #[error("only the organisation's owner can invite owners and managers")]
+    RoleNotGrantable,
     #[error("could not generate a random token: {0}")]
     Random(String),
     #[error(transparent)]
@@ -61,6 +67,12 @@ pub async fn create_invitation(
     ctx: &AppContext,
     request: InvitationRequest<'_>,
 ) -> Result<CreatedInvitation, InvitationError> {
+    // The same rule as for changing a member's role, whichever door the invitation uses.
+    if request.organisation_id.is_some()
+        && !grantable_roles(request.may_grant_manager).contains(&request.role)
+    {
+        return Err(InvitationError::RoleNotGrantable);
+    }
     let token = crate::entropy::secret_token()
         .map_err(|error| InvitationError::Random(error.to_string()))?;
     let created_at = ctx.clock.now();

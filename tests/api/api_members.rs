@@ -472,6 +472,30 @@ async fn one_bad_item_makes_the_whole_batch_422_and_nothing_changes() {
         .unwrap();
     assert_eq!(not_json.status(), 415);
     assert_eq!(members_tag(&app, &token).await, tag);
+
+    // Nor may this client invite an owner: the same rule, in the invitation's use case.
+    let token = app
+        .api_token(Some(&astro), &["org.view", "invitations.manage"])
+        .await;
+    let refused = app
+        .api(
+            Method::POST,
+            "/api/v1/orgs/astro/invitations",
+            &token,
+            Some(&json!({"email": "boss@example.org", "surname": "Boss", "role": "owner"})),
+        )
+        .await;
+    assert_eq!(refused.status(), 422);
+    let problem: Value = refused.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "role");
+    assert!(
+        app.context
+            .store
+            .invitations_of_organisation(&astro.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     app.assert_directory_settled().await;
 }
 

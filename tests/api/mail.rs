@@ -21,6 +21,7 @@ async fn the_file_transport_writes_an_eml_with_text_and_html_parts() {
             organisation_id: None,
             organisation_name: None,
             inviter: roster::usecases::Actor::CommandLine,
+            may_grant_manager: true,
             client_ip: None,
             ends_on: None,
         },

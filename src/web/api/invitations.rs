@@ -13,9 +13,9 @@ use crate::domain::{Email, EndDate, Permission, PersonName, Role};
 use crate::store::invitations::Invitation;
 use crate::store::organisations::Organisation;
 use crate::usecases::invitations::{
-    InvitationRequest, create_invitation, invitation_state, resend_invitation, revoke_invitation,
+    InvitationError, InvitationRequest, create_invitation, invitation_state, resend_invitation,
+    revoke_invitation,
 };
-use crate::usecases::organisations::grantable_roles;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InvitationBody {
@@ -130,26 +130,15 @@ pub async fn create(
         PersonName::parse_optional("given_name", body.given_name.as_deref().unwrap_or(""))
             .map_err(|error| errors.push(field_error("given_name", error.message)))
             .ok();
-    let grantable = grantable_roles(caller.permissions.contains(Permission::GrantManager));
+    // Whether this client may invite managers and owners is the use case's to decide.
     let role = Role::parse(body.role.as_deref().unwrap_or("member"))
         .filter(|role| Role::ORGANISATION_ROLES.contains(role));
-    let role = match role {
-        Some(role) if grantable.contains(&role) => Some(role),
-        Some(_) => {
-            errors.push(field_error(
-                "role",
-                "Only the organisation's owner can invite owners and managers.".into(),
-            ));
-            None
-        }
-        None => {
-            errors.push(field_error(
-                "role",
-                "Use one of member, manager or owner.".into(),
-            ));
-            None
-        }
-    };
+    if role.is_none() {
+        errors.push(field_error(
+            "role",
+            "Use one of member, manager or owner.".into(),
+        ));
+    }
     let ends_on =
         EndDate::parse_optional(body.end_date.as_deref().unwrap_or(""), ctx.clock.today())
             .map_err(|error| errors.push(field_error("end_date", error.message)))
@@ -172,12 +161,19 @@ pub async fn create(
             organisation_id: Some(&organisation.id),
             organisation_name: Some(&organisation.name),
             inviter: caller.org_actor().actor,
+            may_grant_manager: caller.org_actor().may_grant_manager,
             client_ip: caller.client_ip.as_deref(),
             ends_on,
         },
     )
     .await
-    .map_err(ApiError::internal)?;
+    .map_err(|error| match error {
+        InvitationError::RoleNotGrantable => ApiError::Unprocessable {
+            detail: "The invitation has invalid fields; nothing was sent.".into(),
+            errors: vec![field_error("role", error.to_string())],
+        },
+        other => ApiError::internal(other),
+    })?;
     let invitation = find(&ctx, &organisation, &created.id).await?;
     let location = format!(
         "/api/v1/orgs/{}/invitations/{}",

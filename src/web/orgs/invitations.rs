@@ -1,6 +1,7 @@
 //! The PI's side of invitations: sending, listing, resending and withdrawing them.
 
 use super::*;
+use crate::usecases::invitations::InvitationError;
 
 struct InvitationRow {
     id: String,
@@ -185,12 +186,16 @@ pub async fn invite(
             organisation_id: Some(&organisation.id),
             organisation_name: Some(&organisation.name),
             inviter: crate::usecases::Actor::Person(&user.person.id),
+            may_grant_manager: granted.allows(Permission::GrantManager),
             client_ip: ip.as_deref(),
             ends_on,
         },
     )
     .await
-    .map_err(WebError::internal)?;
+    .map_err(|error| match error {
+        InvitationError::RoleNotGrantable => WebError::Forbidden(error.to_string()),
+        other => WebError::internal(other),
+    })?;
     let fresh = FreshLink {
         email: email.to_string(),
         link: created.link,
