@@ -5,6 +5,7 @@ mod client;
 mod common_passwords;
 mod email;
 mod invitation;
+mod invitation_sheet;
 mod login;
 mod name;
 mod organisation;
@@ -21,6 +22,10 @@ pub use client::{AllowedNetworks, ClientName, Scopes};
 pub use common_passwords::{common_password_count, is_common_password};
 pub use email::Email;
 pub use invitation::{InvitationState, InvitationStatus};
+pub use invitation_sheet::{
+    Invitee, MAX_SHEET_BYTES, MAX_SHEET_ROWS, SheetError, SheetRow, read_invitation_sheet,
+    spreadsheet_safe,
+};
 pub use login::LoginName;
 pub use name::PersonName;
 pub use organisation::{Description, EndDate, OrganisationName, ShortName};
