@@ -66,7 +66,7 @@ impl Application {
         // The first instance to start makes the key that signs API tokens.
         context
             .keys
-            .add_key(true, context.clock.now())
+            .ensure_key(context.clock.now())
             .await
             .map_err(StartupError::Keys)?;
         let port = bound.port();

@@ -166,6 +166,15 @@ impl KeyRing {
         Ok(added.then_some(kid))
     }
 
+    /// Makes the first signing key unless there is one (start-up of any instance).
+    pub async fn ensure_key(&self, now: UnixTime) -> Result<(), KeyError> {
+        self.reload(now).await?;
+        if self.loaded_at().is_none() {
+            self.add_key(true, now).await?;
+        }
+        Ok(())
+    }
+
     async fn reload(&self, now: UnixTime) -> Result<(), KeyError> {
         let stored = self
             .store

@@ -27,7 +27,7 @@ pub use invitation_sheet::{
     spreadsheet_safe,
 };
 pub use login::LoginName;
-pub use name::PersonName;
+pub use name::{PersonName, full_name};
 pub use organisation::{Description, EndDate, OrganisationName, ShortName};
 pub use password::{MAX_PASSWORD_BYTES, NewPassword, personal_words};
 pub use permission::{DIRECTORY_SEARCH_LIMIT, Permission, SearchText};

@@ -42,6 +42,14 @@ impl std::fmt::Display for PersonName {
     }
 }
 
+/// A person's name as pages and mails show it: given name first, when there is one.
+pub fn full_name(given_name: Option<&str>, surname: &str) -> String {
+    match given_name {
+        Some(given) => format!("{given} {surname}"),
+        None => surname.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -102,10 +102,7 @@ fn recorded_event(row: &sqlx::any::AnyRow) -> StoreResult<RecordedEvent> {
     Ok(RecordedEvent {
         occurred_at: row.try_get("occurred_at")?,
         actor_name: surname
-            .map(|surname| match given {
-                Some(given) => format!("{given} {surname}"),
-                None => surname,
-            })
+            .map(|surname| crate::domain::full_name(given.as_deref(), &surname))
             .or_else(|| client.map(|name| format!("API client “{name}”"))),
         action: row.try_get("action")?,
         details: row.try_get("details")?,

@@ -56,10 +56,8 @@ fn from_row(row: &AnyRow) -> StoreResult<ApiClient> {
         networks: AllowedNetworks::parse(&networks)
             .map_err(|error| StoreError::Corrupt(format!("client networks: {error}")))?,
         expires_at: row.try_get("expires_at")?,
-        created_by_name: surname.map(|surname| match given {
-            Some(given) => format!("{given} {surname}"),
-            None => surname,
-        }),
+        created_by_name: surname
+            .map(|surname| crate::domain::full_name(given.as_deref(), &surname)),
         created_at: row.try_get("created_at")?,
         last_used_at: row.try_get("last_used_at")?,
         revoked_at: row.try_get("revoked_at")?,
@@ -128,12 +126,7 @@ impl Store {
     }
 
     pub async fn client(&self, id: &str) -> StoreResult<Option<ApiClient>> {
-        let sql = format!("SELECT {COLUMNS} FROM {FROM} WHERE c.id = $1");
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
-        row.as_ref().map(from_row).transpose()
+        Ok(self.client_with_secret(id).await?.map(|(client, _)| client))
     }
 
     /// The client and its secret's hash, for the token endpoint.

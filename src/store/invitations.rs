@@ -287,10 +287,7 @@ impl Store {
                 Ok(ListedInvitation {
                     invitation: from_row(row)?,
                     invited_by_name: surname
-                        .map(|surname| match given {
-                            Some(given) => format!("{given} {surname}"),
-                            None => surname,
-                        })
+                        .map(|surname| crate::domain::full_name(given.as_deref(), &surname))
                         .or_else(|| client.map(|name| format!("API client “{name}”"))),
                 })
             })

@@ -179,6 +179,7 @@ impl Store {
             search: search.unwrap_or("").to_string(),
             page,
             per_page,
+            after: None,
         });
         if let Some(hit) = key.as_ref().and_then(|key| self.member_pages.get(key)) {
             return Ok(hit);
@@ -516,9 +517,10 @@ impl Store {
         let key = MemberPageKey {
             organisation_id: organisation_id.to_string(),
             version: members_version,
-            search: format!("after:{}", after.unwrap_or("")),
+            search: String::new(),
             page: 0,
             per_page: limit,
+            after: Some(after.unwrap_or("").to_string()),
         };
         if let Some(hit) = self.member_slices.get(&key) {
             return Ok(hit);
@@ -556,6 +558,8 @@ pub(crate) struct MemberPageKey {
     search: String,
     page: i64,
     per_page: i64,
+    /// The cursor of an API slice; `None` for a numbered page.
+    after: Option<String>,
 }
 
 /// Member-list pages (or API slices) recently read, by organisation version. Bounded:

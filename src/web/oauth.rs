@@ -70,10 +70,10 @@ fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, String), ()>
         return Some(Err(()));
     };
     let unescape = |text: &str| {
-        serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={text}"))
+        percent_encoding::percent_decode_str(&text.replace('+', " "))
+            .decode_utf8()
             .ok()
-            .and_then(|mut pairs| pairs.pop())
-            .map(|(_, value)| value)
+            .map(|value| value.into_owned())
     };
     match (unescape(id), unescape(secret)) {
         (Some(id), Some(secret)) => Some(Ok((id, secret))),

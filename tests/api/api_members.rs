@@ -677,8 +677,7 @@ async fn every_write_through_the_api_is_audited_with_the_client_as_actor() {
     assert_eq!(fields, vec!["email", "surname", "role"]);
 
     // The organisation's history names the client for every one of these writes.
-    let admin = app.signed_in_admin("admin@example.org").await;
-    drop(admin);
+    app.signed_in_admin("admin@example.org").await;
     let history = app
         .browser
         .page(&format!("/orgs/{}/history", astro.id))

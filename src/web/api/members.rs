@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::problem::ItemError;
-use super::{ApiCaller, ApiError, entity_tag, json_with_tag, not_modified};
+use super::{ApiCaller, ApiError, entity_tag, json_with_tag, not_modified, require_if_match};
 use crate::context::AppContext;
 use crate::domain::{Email, EndDate, ExistingUsername, Permission, Role};
 use crate::store::memberships::Member;
@@ -348,18 +348,9 @@ pub async fn change(
     let organisation = caller
         .organisation(&ctx, &short, Permission::ManageMembers)
         .await?;
-    let expected = if req
-        .headers()
-        .get(actix_web::http::header::IF_MATCH)
-        .is_some_and(|value| value.as_bytes() == b"*")
-    {
-        organisation.members_version
-    } else {
-        super::if_match_number(&req)?
-    };
-    if expected != organisation.members_version {
-        return Err(ApiError::PreconditionFailed);
-    }
+    // Checked here for a quick 412; the store checks the version again as it writes.
+    let expected = organisation.members_version;
+    require_if_match(&req, &entity_tag(&expected.to_string()))?;
     let body = body.into_inner();
     let items = body.add.len() + body.update.len() + body.remove.len();
     if items > MAX_BATCH_ITEMS {

@@ -316,22 +316,6 @@ pub fn require_if_match(req: &HttpRequest, tag: &str) -> Result<(), ApiError> {
     }
 }
 
-/// The version a client sent in `If-Match`, when it is one quoted number.
-pub fn if_match_number(req: &HttpRequest) -> Result<i64, ApiError> {
-    let value = req
-        .headers()
-        .get(header::IF_MATCH)
-        .ok_or(ApiError::PreconditionRequired)?
-        .to_str()
-        .map_err(|_| ApiError::PreconditionFailed)?
-        .trim();
-    value
-        .strip_prefix('"')
-        .and_then(|value| value.strip_suffix('"'))
-        .and_then(|value| value.parse().ok())
-        .ok_or(ApiError::PreconditionFailed)
-}
-
 /// A JSON answer with its ETag.
 pub fn json_with_tag<T: serde::Serialize>(
     status: actix_web::http::StatusCode,
