@@ -80,6 +80,9 @@ pub struct ServerSettings {
     /// instances). Changes are still tried at once by the instance that makes them. Turn
     /// it off only where another instance, or `roster outbox run` from cron, runs it.
     pub outbox_worker: bool,
+    /// Run the mail worker in this instance: it sends what the mail outbox holds, paced
+    /// site-wide. Turn it off only where another instance sends the mail.
+    pub mail_worker: bool,
 }
 
 impl Default for ServerSettings {
@@ -91,6 +94,7 @@ impl Default for ServerSettings {
             session_secret_file: None,
             trust_forwarded_for: false,
             outbox_worker: true,
+            mail_worker: true,
         }
     }
 }
@@ -294,6 +298,14 @@ pub struct MailSettings {
     pub from: String,
     #[serde(default = "default_mail_dir")]
     pub file_dir: PathBuf,
+    /// Messages sent per minute, site-wide across instances, so a large batch stays within
+    /// the relay's limits (1..=60000).
+    #[serde(default = "default_mail_rate")]
+    pub rate_per_minute: u32,
+}
+
+fn default_mail_rate() -> u32 {
+    120
 }
 
 fn default_smtp_host() -> String {
@@ -510,6 +522,9 @@ impl Settings {
                 "security.session_idle_minutes and security.session_hours must be at least 1"
                     .into(),
             );
+        }
+        if !(1..=60_000).contains(&self.mail.rate_per_minute) {
+            return invalid("mail.rate_per_minute must be between 1 and 60000".into());
         }
         Ok(())
     }

@@ -23,6 +23,8 @@ pub struct AppContext {
     pub sign_in_limiter: SignInLimiter,
     /// Wakes the job worker when new directory work is stored.
     pub job_signal: Arc<tokio::sync::Notify>,
+    /// Wakes the mail worker when messages are stored.
+    pub mail_signal: Arc<tokio::sync::Notify>,
     /// Single sign-on, when `[oidc]` is configured.
     pub sso: Option<Arc<SingleSignOn>>,
     /// The time sessions and budgets go by; tests move it forward.
@@ -80,6 +82,7 @@ impl AppContext {
             ),
             sign_in_limiter: SignInLimiter::new(&settings.security),
             job_signal: Arc::new(tokio::sync::Notify::new()),
+            mail_signal: Arc::new(tokio::sync::Notify::new()),
             mailer: Arc::new(mailer),
             settings: Arc::new(settings),
             store,

@@ -11,8 +11,11 @@ use roster::domain::{
 };
 use roster::startup::Application;
 use roster::store::jobs::JobKind;
+use roster::store::mail_outbox::Delivery;
 use roster::store::organisations::Organisation;
-use roster::usecases::invitations::{InvitationRequest, create_invitation, format_date};
+use roster::usecases::invitations::{
+    CreatedInvitation, InvitationRequest, create_invitation, format_date,
+};
 use roster::usecases::organisations::{
     NewOrganisationRequest, OrganisationError, create_organisation,
 };
@@ -102,11 +105,12 @@ enum KeysCommand {
 
 #[derive(Subcommand)]
 enum OutboxCommand {
-    /// Apply every directory job that is due now, then exit; prints how many ran.
+    /// Apply every directory job and send every mail that is due now, then exit; prints
+    /// how many ran.
     ///
-    /// Each instance already does this continuously unless server.outbox_worker is false;
-    /// with it off everywhere, run this from cron. Safe beside running instances (jobs are
-    /// claimed with a lease).
+    /// Each instance already does this continuously unless server.outbox_worker (or
+    /// server.mail_worker) is false; with it off everywhere, run this from cron. Safe beside
+    /// running instances (jobs and mails are claimed with a lease).
     Run,
 }
 
@@ -276,9 +280,18 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 .await
                 .map_err(|error| CliError::Failed(error.to_string()))?;
             let failed = left.iter().filter(|job| job.failed).count();
+            let mails_tried = roster::jobs::mail::send_all_due(&ctx).await;
+            let mails = ctx
+                .store
+                .mail_counts()
+                .await
+                .map_err(|error| CliError::Failed(error.to_string()))?;
             println!(
-                "jobs run: {ran}\njobs still waiting: {}\njobs failed: {failed}",
-                left.len() - failed
+                "jobs run: {ran}\njobs still waiting: {}\njobs failed: {failed}\n\
+                 mails tried: {mails_tried}\nmails still queued: {}\nmails failed: {}",
+                left.len() - failed,
+                mails.queued,
+                mails.failed
             );
             ctx.store.close().await;
             Ok(())
@@ -487,7 +500,7 @@ async fn invite_member(settings: Settings, args: InviteCreateArgs) -> Result<(),
             "{email} already had a pending invitation: it was re-sent with a new link; the old one no longer works."
         );
     }
-    report_mail(&email, &created.mail, created.expires_at);
+    report_mail(&ctx, &email, &created).await;
     ctx.store.close().await;
     println!("{}", created.link);
     Ok(())
@@ -520,17 +533,28 @@ async fn list_invitations(settings: Settings, args: InviteListArgs) -> Result<()
     Ok(())
 }
 
-fn report_mail(email: &Email, mail: &Result<(), roster::mail::MailError>, expires_at: i64) {
-    match mail {
-        Ok(()) => eprintln!("Invitation emailed to {email}."),
-        Err(error) => eprintln!(
-            "warning: the invitation email to {email} could not be sent ({error}); \
-             give them the link below another way."
+/// Sends the invitation's mail now (with anything else due), and says how it went.
+async fn report_mail(ctx: &AppContext, email: &Email, created: &CreatedInvitation) {
+    roster::jobs::mail::send_all_due(ctx).await;
+    let delivery = ctx.store.invitation_delivery(&created.id).await;
+    match delivery {
+        Ok(Some(delivery)) if delivery.state == Delivery::Sent => {
+            eprintln!("Invitation emailed to {email}.");
+        }
+        Ok(Some(delivery)) if delivery.state == Delivery::Failed => eprintln!(
+            "warning: the mail server refused the invitation email to {email} ({}); \
+             give them the link below another way.",
+            delivery.reason.unwrap_or_default()
+        ),
+        _ => eprintln!(
+            "warning: the invitation email to {email} could not be sent yet; it waits in the \
+             mail outbox and a running Roster sends it when the mail server is back. \
+             You may also give them the link below another way."
         ),
     }
     eprintln!(
         "The link works once and expires on {}.",
-        format_date(expires_at)
+        format_date(created.expires_at)
     );
 }
 
@@ -579,7 +603,7 @@ async fn invite_admin(settings: Settings, args: InviteArgs) -> Result<(), CliErr
     )
     .await
     .map_err(|error| CliError::Failed(error.to_string()))?;
-    report_mail(&email, &created.mail, created.expires_at);
+    report_mail(&ctx, &email, &created).await;
     ctx.store.close().await;
     println!("{}", created.link);
     Ok(())

@@ -99,9 +99,18 @@ impl Application {
             .server
             .outbox_worker
             .then(|| crate::jobs::spawn_worker(self.context.clone()));
+        let mail_worker = self
+            .context
+            .settings
+            .server
+            .mail_worker
+            .then(|| crate::jobs::mail::spawn_mail_worker(self.context.clone()));
         let lifecycle = crate::usecases::lifecycle::spawn_lifecycle(self.context.clone());
         let result = self.server.await;
         housekeeping.abort();
+        if let Some(mail_worker) = mail_worker {
+            mail_worker.abort();
+        }
         if let Some(worker) = worker {
             worker.abort();
         }

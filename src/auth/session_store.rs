@@ -7,7 +7,6 @@ use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, Upd
 use actix_web::cookie::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
 
 use super::SESSION_PERSON_ID;
 use crate::clock::Clock;
@@ -45,10 +44,7 @@ impl DbSessionStore {
 /// The database keeps only a hash of the cookie's key, so a leaked table cannot be
 /// replayed as cookies.
 fn key_hash(key: &str) -> String {
-    Sha256::digest(key.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::domain::sha256_hex(key.as_bytes())
 }
 
 fn new_key() -> anyhow::Result<SessionKey> {

@@ -150,19 +150,8 @@ pub fn read_invitation_sheet(bytes: &[u8], today: time::Date) -> Result<Vec<Shee
                 .and_then(|(index, _)| record.get(*index))
                 .unwrap_or("")
         };
-        let invitee = read_row(&cell, today).and_then(|invitee| {
-            let key = invitee.email.normalized();
-            match first_line_of.get(&key) {
-                Some(first) => Err(FieldError::new(
-                    "email",
-                    format!("Duplicate of line {first}."),
-                )),
-                None => {
-                    first_line_of.insert(key, line);
-                    Ok(invitee)
-                }
-            }
-        });
+        let invitee = read_row(&cell, today)
+            .and_then(|invitee| first_of(invitee, line, &mut first_line_of, "line"));
         rows.push(SheetRow {
             line,
             name: shown(&format!(
@@ -178,6 +167,72 @@ pub fn read_invitation_sheet(bytes: &[u8], today: time::Date) -> Result<Vec<Shee
         return Err(SheetError::Empty);
     }
     Ok(rows)
+}
+
+/// The invitee, or a duplicate error naming where the same email came first.
+fn first_of(
+    invitee: Invitee,
+    at: u64,
+    first_at: &mut HashMap<String, u64>,
+    noun: &str,
+) -> Result<Invitee, FieldError> {
+    let key = invitee.email.normalized();
+    match first_at.get(&key) {
+        Some(first) => Err(FieldError::new(
+            "email",
+            format!("Duplicate of {noun} {first}."),
+        )),
+        None => {
+            first_at.insert(key, at);
+            Ok(invitee)
+        }
+    }
+}
+
+/// One person as the API sends them: the spreadsheet's columns as JSON fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InviteeFields {
+    pub surname: String,
+    pub given_name: String,
+    pub email: String,
+    pub role: String,
+    pub end_date: String,
+}
+
+/// Reads the API's list of people with the spreadsheet's rules; each row's `line` is the
+/// item's index (from 0), and a duplicate names the index it repeats.
+pub fn read_invitation_items(
+    items: &[InviteeFields],
+    today: time::Date,
+) -> Result<Vec<SheetRow>, SheetError> {
+    if items.len() > MAX_SHEET_ROWS {
+        return Err(SheetError::TooManyRows);
+    }
+    if items.is_empty() {
+        return Err(SheetError::Empty);
+    }
+    let mut first_index_of = HashMap::new();
+    Ok(items
+        .iter()
+        .zip(0_u64..)
+        .map(|(item, index)| {
+            let cell = |column: Column| match column {
+                Column::Surname => item.surname.as_str(),
+                Column::GivenName => item.given_name.as_str(),
+                Column::Email => item.email.as_str(),
+                Column::Role => item.role.as_str(),
+                Column::EndDate => item.end_date.as_str(),
+            };
+            SheetRow {
+                line: index,
+                name: shown(&format!("{} {}", item.given_name, item.surname)),
+                email: shown(&item.email),
+                invitee: read_row(&cell, today)
+                    .and_then(|invitee| first_of(invitee, index, &mut first_index_of, "item")),
+            }
+        })
+        .collect())
 }
 
 fn read_row<'a>(

@@ -23,8 +23,8 @@ pub use common_passwords::{common_password_count, is_common_password};
 pub use email::Email;
 pub use invitation::{InvitationState, InvitationStatus};
 pub use invitation_sheet::{
-    Invitee, MAX_SHEET_BYTES, MAX_SHEET_ROWS, SheetError, SheetRow, read_invitation_sheet,
-    spreadsheet_safe,
+    Invitee, InviteeFields, MAX_SHEET_BYTES, MAX_SHEET_ROWS, SheetError, SheetRow,
+    read_invitation_items, read_invitation_sheet, spreadsheet_safe,
 };
 pub use login::LoginName;
 pub use name::{PersonName, full_name};
@@ -34,7 +34,7 @@ pub use permission::{DIRECTORY_SEARCH_LIMIT, Permission, SearchText};
 pub use role::Role;
 pub use ssh_key::SshPublicKey;
 pub use staff_boundary::{AccountAction, LockReason, Refusal, check_account_action};
-pub use token::{SecretToken, TokenHash};
+pub use token::{SecretToken, TokenHash, sha256_hex};
 pub use username::{ExistingUsername, PosixUsername};
 
 /// A user mistake found while parsing input: which field, and what to tell the person.

@@ -39,9 +39,16 @@ impl SecretToken {
     }
 
     pub fn hash(&self) -> TokenHash {
-        let digest = Sha256::digest(self.0.as_bytes());
-        TokenHash(digest.iter().map(|b| format!("{b:02x}")).collect())
+        TokenHash(sha256_hex(self.0.as_bytes()))
     }
+}
+
+/// SHA-256 of `data`, as lower-case hex.
+pub fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 impl TokenHash {

@@ -3,6 +3,8 @@
 //! safe to run on several instances at once: jobs are claimed with a lease, and applying
 //! one makes LDAP match the database, so a repeat changes nothing.
 
+pub mod mail;
+
 use std::time::Duration;
 
 use crate::context::AppContext;
@@ -75,6 +77,8 @@ pub async fn run_one_due(ctx: &AppContext) -> bool {
 /// Tries at once the directory work a committed change queued, so the person who made it
 /// sees the result; what fails stays queued for the worker.
 pub async fn apply(ctx: &AppContext, receipt: crate::store::unit_of_work::Receipt) {
+    // The change may have stored mail too; the mail worker sends it in the background.
+    ctx.mail_signal.notify_one();
     for (kind, subject_id) in receipt.into_jobs() {
         apply_now(ctx, kind, &subject_id).await;
     }

@@ -22,8 +22,22 @@ pub enum MailError {
     Build(String),
     #[error("could not render the message: {0}")]
     Render(#[from] askama::Error),
+    /// The server could not be reached or asked to try later (4xx): worth another try.
     #[error("could not deliver the message: {0}")]
     Delivery(String),
+    /// The server refused the message for good (5xx), e.g. an unknown mailbox.
+    #[error("the mail server refused the message: {0}")]
+    Refused(String),
+}
+
+impl MailError {
+    /// Whether sending the same message again cannot help.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            Self::Address { .. } | Self::Build(_) | Self::Render(_) | Self::Refused(_)
+        )
+    }
 }
 
 enum Transport {
@@ -83,7 +97,13 @@ impl Mailer {
                     }
                     other => other,
                 };
-                sent.map_err(|error| MailError::Delivery(error.to_string()))?;
+                sent.map_err(|error| {
+                    if error.is_permanent() {
+                        MailError::Refused(error.to_string())
+                    } else {
+                        MailError::Delivery(error.to_string())
+                    }
+                })?;
             }
             Transport::File(file) => {
                 file.send(message)

@@ -1,5 +1,6 @@
 //! The audit trail: who did what, when, to whom, from which address.
 
+use super::mail_outbox::{self, QueuedMail};
 use super::{Store, StoreResult, new_id};
 use crate::domain::UnixTime;
 
@@ -12,6 +13,17 @@ pub struct AuditEvent<'a> {
     pub client_ip: Option<&'a str>,
     /// Free text for people reading the trail; never a secret.
     pub details: String,
+    /// The messages the change sends; stored with the event, in the same transaction,
+    /// for the mail worker.
+    pub mails: Vec<QueuedMail>,
+}
+
+impl AuditEvent<'_> {
+    /// The event carrying `mails` too (a notice that may have failed to render is `None`).
+    pub fn with_mails(mut self, mails: impl IntoIterator<Item = QueuedMail>) -> Self {
+        self.mails.extend(mails);
+        self
+    }
 }
 
 pub(crate) async fn insert(
@@ -35,13 +47,19 @@ pub(crate) async fn insert(
     .bind(now_ms)
     .execute(&mut *conn)
     .await?;
+    for mail in &event.mails {
+        mail_outbox::insert(conn, mail, event.actor_id, now).await?;
+    }
     Ok(())
 }
 
 impl Store {
     pub async fn record_audit(&self, event: &AuditEvent<'_>, now: UnixTime) -> StoreResult<()> {
-        let mut conn = self.pool().acquire().await?;
-        insert(&mut conn, event, now).await
+        // One transaction, so the event and the mails it carries are stored together.
+        let mut tx = self.write_transaction().await?;
+        insert(&mut tx, event, now).await?;
+        tx.commit().await?;
+        Ok(())
     }
 }
 

@@ -6,6 +6,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::audit::AuditEvent;
 use super::jobs::JobKind;
+use super::mail_outbox::{self, DeliveryState, QueuedMail};
 use super::people::{self, NewPerson};
 use super::unit_of_work::Receipt;
 use super::{Store, StoreError, StoreResult, grants, memberships, new_id};
@@ -67,6 +68,10 @@ pub struct NewInvitation<'a> {
     pub invited_by_client: Option<&'a str>,
     pub ends_on: Option<&'a str>,
     pub expires_at: UnixTime,
+    /// The batch it was confirmed in, if any.
+    pub batch_id: Option<&'a str>,
+    /// The message carrying its link, stored with it.
+    pub mail: QueuedMail,
 }
 
 /// What creating an invitation did.
@@ -91,6 +96,8 @@ impl Created {
 pub struct ListedInvitation {
     pub invitation: Invitation,
     pub invited_by_name: Option<String>,
+    /// Where its latest message stands; `None` for one sent before the mail outbox.
+    pub delivery: Option<DeliveryState>,
 }
 
 /// What accepting an invitation creates.
@@ -127,56 +134,7 @@ impl Store {
         now: UnixTime,
     ) -> StoreResult<Created> {
         let mut work = self.begin(now).await?;
-        // Write first (SQLite takes its write lock here), then look: a pending invitation
-        // to the same place for the same email is re-sent rather than duplicated.
-        let resent = sqlx::query(
-            "UPDATE invitations SET token_hash = $1, sent_at = $2, expires_at = $3, surname = $4, \
-             given_name = $5, role = $6, ends_on = $7, invited_by = $8, invited_by_client = $11 \
-             WHERE email_normalized = $9 AND COALESCE(organisation_id, '') = COALESCE($10, '') \
-             AND status = 'pending' RETURNING id",
-        )
-        .bind(invitation.token_hash.as_str())
-        .bind(now)
-        .bind(invitation.expires_at)
-        .bind(invitation.surname.as_str())
-        .bind(invitation.given_name.map(PersonName::as_str))
-        .bind(invitation.role.as_str())
-        .bind(invitation.ends_on)
-        .bind(invitation.invited_by)
-        .bind(invitation.email.normalized())
-        .bind(invitation.organisation_id)
-        .bind(invitation.invited_by_client)
-        .fetch_optional(work.conn())
-        .await?;
-        let created = match resent {
-            Some(row) => Created::Resent(row.try_get("id")?),
-            None => {
-                let id = new_id();
-                sqlx::query(
-                    "INSERT INTO invitations (id, token_hash, email, email_normalized, surname, \
-                     given_name, role, organisation_id, invited_by, status, created_at, expires_at, \
-                     ends_on, sent_at, invited_by_client) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $11, $14)",
-                )
-                .bind(&id)
-                .bind(invitation.token_hash.as_str())
-                .bind(invitation.email.as_str())
-                .bind(invitation.email.normalized())
-                .bind(invitation.surname.as_str())
-                .bind(invitation.given_name.map(PersonName::as_str))
-                .bind(invitation.role.as_str())
-                .bind(invitation.organisation_id)
-                .bind(invitation.invited_by)
-                .bind(InvitationStatus::Pending.as_str())
-                .bind(now)
-                .bind(invitation.expires_at)
-                .bind(invitation.ends_on)
-                .bind(invitation.invited_by_client)
-                .execute(work.conn())
-                .await?;
-                Created::New(id)
-            }
-        };
+        let created = upsert(work.conn(), &invitation, event.actor_id, now).await?;
         let action = match created {
             Created::New(_) => event.action,
             Created::Resent(_) => "invitation.resent",
@@ -271,8 +229,11 @@ impl Store {
             .join(", ");
         let sql = format!(
             "SELECT {columns}, p.surname AS inviter_surname, p.given_name AS inviter_given_name, \
-             c.name AS inviter_client FROM invitations i LEFT JOIN people p ON p.id = i.invited_by \
+             c.name AS inviter_client, m.status AS delivery_status, m.last_error AS delivery_error \
+             FROM invitations i LEFT JOIN people p ON p.id = i.invited_by \
              LEFT JOIN api_clients c ON c.id = i.invited_by_client \
+             LEFT JOIN mail_outbox m ON m.id = (SELECT id FROM mail_outbox WHERE invitation_id = i.id \
+                                                ORDER BY created_at DESC, id DESC LIMIT 1) \
              WHERE i.organisation_id = $1 ORDER BY CASE i.status WHEN 'pending' THEN 0 ELSE 1 END, i.created_at DESC, i.id"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
@@ -289,9 +250,28 @@ impl Store {
                     invited_by_name: surname
                         .map(|surname| crate::domain::full_name(given.as_deref(), &surname))
                         .or_else(|| client.map(|name| format!("API client “{name}”"))),
+                    delivery: mail_outbox::delivery_of(row)?,
                 })
             })
             .collect()
+    }
+
+    /// Where the invitation's latest message stands.
+    pub async fn invitation_delivery(
+        &self,
+        invitation_id: &str,
+    ) -> StoreResult<Option<DeliveryState>> {
+        let row = sqlx::query(
+            "SELECT status AS delivery_status, last_error AS delivery_error FROM mail_outbox \
+             WHERE invitation_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind(invitation_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(match row {
+            Some(row) => mail_outbox::delivery_of(&row)?,
+            None => None,
+        })
     }
 
     pub async fn invitation_in_organisation(
@@ -432,6 +412,7 @@ impl Store {
                 invitation.id,
                 invitation.role.as_str()
             ),
+            ..AuditEvent::default()
         };
         let receipt = work.commit(Some(&person_id), event).await?;
         Ok((person_id, receipt))
@@ -528,6 +509,7 @@ impl Store {
                 "accepted invitation {} with an existing account",
                 invitation.id
             ),
+            ..AuditEvent::default()
         };
         Ok(work.commit(Some(person_id), event).await?)
     }
@@ -575,4 +557,83 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Stores an invitation and its message: a new one, or, when one for the same email to
+/// the same place is pending, that one re-sent with the new token (its old link dies).
+pub(crate) async fn upsert(
+    conn: &mut sqlx::AnyConnection,
+    invitation: &NewInvitation<'_>,
+    caused_by: Option<&str>,
+    now: UnixTime,
+) -> StoreResult<Created> {
+    // Write first (SQLite takes its write lock here), then look: a pending invitation
+    // to the same place for the same email is re-sent rather than duplicated.
+    let resent = sqlx::query(
+        "UPDATE invitations SET token_hash = $1, sent_at = $2, expires_at = $3, surname = $4, \
+         given_name = $5, role = $6, ends_on = $7, invited_by = $8, invited_by_client = $11 \
+         WHERE email_normalized = $9 AND COALESCE(organisation_id, '') = COALESCE($10, '') \
+         AND status = 'pending' RETURNING id",
+    )
+    .bind(invitation.token_hash.as_str())
+    .bind(now)
+    .bind(invitation.expires_at)
+    .bind(invitation.surname.as_str())
+    .bind(invitation.given_name.map(PersonName::as_str))
+    .bind(invitation.role.as_str())
+    .bind(invitation.ends_on)
+    .bind(invitation.invited_by)
+    .bind(invitation.email.normalized())
+    .bind(invitation.organisation_id)
+    .bind(invitation.invited_by_client)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let created = match resent {
+        Some(row) => Created::Resent(row.try_get("id")?),
+        None => {
+            let id = new_id();
+            sqlx::query(
+                "INSERT INTO invitations (id, token_hash, email, email_normalized, surname, \
+                 given_name, role, organisation_id, invited_by, status, created_at, expires_at, \
+                 ends_on, sent_at, invited_by_client, batch_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $11, $14, $15)",
+            )
+            .bind(&id)
+            .bind(invitation.token_hash.as_str())
+            .bind(invitation.email.as_str())
+            .bind(invitation.email.normalized())
+            .bind(invitation.surname.as_str())
+            .bind(invitation.given_name.map(PersonName::as_str))
+            .bind(invitation.role.as_str())
+            .bind(invitation.organisation_id)
+            .bind(invitation.invited_by)
+            .bind(InvitationStatus::Pending.as_str())
+            .bind(now)
+            .bind(invitation.expires_at)
+            .bind(invitation.ends_on)
+            .bind(invitation.invited_by_client)
+            .bind(invitation.batch_id)
+            .execute(&mut *conn)
+            .await?;
+            Created::New(id)
+        }
+    };
+    let mail = QueuedMail {
+        invitation_id: Some(created.id().to_string()),
+        batch_id: invitation.batch_id.map(str::to_string),
+        ..invitation.mail.clone()
+    };
+    mail_outbox::insert(conn, &mail, caused_by, now).await?;
+    Ok(created)
+}
+
+/// The invitations a batch created, newest first.
+pub(crate) async fn of_batch(store: &Store, batch_id: &str) -> StoreResult<Vec<Invitation>> {
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM invitations WHERE batch_id = $1 ORDER BY created_at DESC, email"
+    )))
+    .bind(batch_id)
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter().map(from_row).collect()
 }

@@ -5,6 +5,7 @@ use sqlx::Row;
 
 use super::audit::AuditEvent;
 use super::jobs::JobKind;
+use super::mail_outbox::{self, QueuedMail};
 use super::unit_of_work::Receipt;
 use super::{Store, StoreResult};
 use crate::domain::UnixTime;
@@ -76,27 +77,33 @@ impl Store {
         rows.iter().map(ending_of).collect()
     }
 
-    /// Claims the reminder for this end date; false when another run already has it or
-    /// the end date changed meanwhile.
-    pub async fn claim_reminder(&self, membership_id: &str, ends_on: &str) -> StoreResult<bool> {
+    /// Claims the reminder for this end date and stores its mails, in one transaction;
+    /// false (and nothing stored) when another run already has it or the end date changed
+    /// meanwhile.
+    pub async fn claim_reminder(
+        &self,
+        membership_id: &str,
+        ends_on: &str,
+        mails: &[QueuedMail],
+        now: UnixTime,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write_transaction().await?;
         let claimed = sqlx::query(
             "UPDATE memberships SET reminded_for = $1 WHERE id = $2 AND ends_on = $1 \
              AND (reminded_for IS NULL OR reminded_for <> $1)",
         )
         .bind(ends_on)
         .bind(membership_id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(claimed.rows_affected() == 1)
-    }
-
-    /// Gives a claimed reminder back (its mail could not be sent), so the next run retries.
-    pub async fn release_reminder(&self, membership_id: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE memberships SET reminded_for = NULL WHERE id = $1")
-            .bind(membership_id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
+        if claimed.rows_affected() != 1 {
+            return Ok(false);
+        }
+        for mail in mails {
+            mail_outbox::insert(&mut tx, mail, None, now).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Memberships whose end date is before `today` and whose ending was not carried out.

@@ -151,7 +151,7 @@ impl Store {
                 } => {
                     let person_id =
                         super::memberships::link_directory_person(work.conn(), person, now).await?;
-                    add(
+                    add_member(
                         work.conn(),
                         organisation_id,
                         &person_id,
@@ -167,7 +167,8 @@ impl Store {
                     role,
                     ends_on,
                 } => {
-                    add(work.conn(), organisation_id, person_id, *role, ends_on, now).await?;
+                    add_member(work.conn(), organisation_id, person_id, *role, ends_on, now)
+                        .await?;
                     Some((*person_id).to_string())
                 }
                 BatchOp::Update {
@@ -237,7 +238,7 @@ impl Store {
     }
 }
 
-async fn add(
+pub(crate) async fn add_member(
     conn: &mut sqlx::AnyConnection,
     organisation_id: &str,
     person_id: &str,

@@ -13,9 +13,11 @@ pub mod clients;
 pub mod grants;
 pub mod identities;
 pub mod ids;
+pub mod invitation_batches;
 pub mod invitations;
 pub mod jobs;
 pub mod lifecycle;
+pub mod mail_outbox;
 pub mod member_batch;
 pub(crate) mod member_keys;
 pub mod memberships;
@@ -145,6 +147,19 @@ impl Store {
             Some(writer) => Some(writer.lock().await),
             None => None,
         }
+    }
+
+    /// A transaction that will write. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), waiting its turn through the busy timeout: a transaction that read first
+    /// would instead fail at its first write whenever another connection (a worker sending
+    /// mail, say) wrote since it began.
+    pub(crate) async fn write_transaction(
+        &self,
+    ) -> StoreResult<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     pub async fn close(&self) {

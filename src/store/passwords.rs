@@ -5,6 +5,7 @@ use sqlx::Row;
 
 use super::audit::AuditEvent;
 use super::jobs::JobKind;
+use super::mail_outbox::{self, QueuedMail};
 use super::unit_of_work::{Receipt, UnitOfWork};
 use super::{Store, StoreResult, new_id};
 use crate::domain::{TokenHash, UnixTime};
@@ -83,13 +84,14 @@ impl Store {
         token_hash: &TokenHash,
         expires_at: UnixTime,
         budget: Option<ResetBudget>,
+        mail: QueuedMail,
         now: UnixTime,
     ) -> StoreResult<bool> {
         let budget = budget.unwrap_or(ResetBudget {
             mails: i64::MAX,
             since: now,
         });
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.write_transaction().await?;
         // The person's row lock makes concurrent requests count one after another, so the
         // budget holds on PostgreSQL too.
         sqlx::query("UPDATE people SET updated_at = updated_at WHERE id = $1")
@@ -110,8 +112,12 @@ impl Store {
         .bind(budget.mails)
         .execute(&mut *tx)
         .await?;
+        let created = inserted.rows_affected() == 1;
+        if created {
+            mail_outbox::insert(&mut tx, &mail, None, now).await?;
+        }
         tx.commit().await?;
-        Ok(inserted.rows_affected() == 1)
+        Ok(created)
     }
 
     /// The person an unused, unexpired reset link belongs to.
@@ -137,6 +143,7 @@ impl Store {
         token_hash: &TokenHash,
         password_hash: &str,
         client_ip: Option<&str>,
+        notice: Option<QueuedMail>,
         now: UnixTime,
     ) -> StoreResult<Option<(String, Receipt)>> {
         let mut work = self.begin(now).await?;
@@ -165,6 +172,7 @@ impl Store {
             action: "password.reset",
             client_ip,
             details: "set a new password with a reset link".into(),
+            mails: notice.into_iter().collect(),
             ..AuditEvent::default()
         };
         let receipt = work.commit(Some(&person_id), event).await?;

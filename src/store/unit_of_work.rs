@@ -41,7 +41,7 @@ impl Store {
     /// Starts a change at time `now`.
     pub(crate) async fn begin(&self, now: UnixTime) -> StoreResult<UnitOfWork<'_>> {
         Ok(UnitOfWork {
-            tx: self.pool().begin().await?,
+            tx: self.write_transaction().await?,
             now,
             queued: Vec::new(),
         })

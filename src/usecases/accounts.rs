@@ -13,6 +13,7 @@ use crate::store::passwords::ResetBudget;
 use crate::store::people::Person;
 use crate::usecases::ids::{self, IdError, WhenLdapDown};
 use crate::usecases::invitations::format_date;
+use crate::usecases::queued_mail;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -121,7 +122,8 @@ pub async fn complete_account(
 /// How long a password-reset link works.
 pub const RESET_LINK_SECONDS: i64 = 3600;
 
-/// Emails the person a single-use link to choose a new password; nobody else sees it.
+/// Queues a mail to the person with a single-use link to choose a new password; nobody else
+/// sees it.
 /// A request from the sign-in page is mailed only while the account's hourly budget
 /// (`security.reset_mails_per_account_per_hour`) lasts, so nobody can flood someone's
 /// mailbox; false when it was not mailed for that reason. Staff are not limited.
@@ -137,19 +139,17 @@ pub async fn send_password_reset(
         mails: i64::from(ctx.settings.security.reset_mails_per_account_per_hour),
         since: now - 3600,
     });
-    let created = ctx
-        .store
-        .create_password_reset(&person.id, &token.hash(), expires_at, budget, now)
-        .await?;
-    if !created {
-        return Ok(false);
-    }
     let mail = PasswordResetMail {
         greeting_name: person.display_name(),
         sent_by_staff,
         link: ctx.public_link(&format!("/password-reset/{}", token.expose())),
         expires: format_date(expires_at),
     };
-    ctx.mailer.send(&person.email, mail.render()?).await?;
-    Ok(true)
+    let mail = queued_mail(&person.email, mail.render()?);
+    let created = ctx
+        .store
+        .create_password_reset(&person.id, &token.hash(), expires_at, budget, mail, now)
+        .await?;
+    ctx.mail_signal.notify_one();
+    Ok(created)
 }

@@ -10,9 +10,10 @@ use crate::mail::{InvitationMail, MailError};
 use crate::store::StoreError;
 use crate::store::audit::AuditEvent;
 use crate::store::invitations::{AcceptError, Acceptance, Created, Invitation};
+use crate::store::mail_outbox::QueuedMail;
 use crate::store::organisations::Organisation;
-use crate::usecases::Actor;
 use crate::usecases::organisations::grantable_roles;
+use crate::usecases::{Actor, queued_mail};
 
 pub struct InvitationRequest<'a> {
     pub email: Email,
@@ -36,8 +37,6 @@ pub struct CreatedInvitation {
     /// The activation link. Shown once to the inviter; only its hash is stored.
     pub link: String,
     pub expires_at: i64,
-    /// Whether the email went out; the invitation stands either way.
-    pub mail: Result<(), MailError>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +46,8 @@ pub enum InvitationError {
     RoleNotGrantable,
     #[error("could not generate a random token: {0}")]
     Random(String),
+    #[error(transparent)]
+    Mail(#[from] MailError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -77,6 +78,19 @@ pub async fn create_invitation(
         .map_err(|error| InvitationError::Random(error.to_string()))?;
     let created_at = ctx.clock.now();
     let expires_at = created_at + i64::from(ctx.settings.security.invitation_ttl_days) * 86_400;
+    let greeting_name = crate::domain::full_name(
+        request.given_name.as_ref().map(PersonName::as_str),
+        request.surname.as_str(),
+    );
+    let (link, mail) = invitation_mail(
+        ctx,
+        &token,
+        request.email.as_str(),
+        greeting_name,
+        request.organisation_name,
+        request.role,
+        expires_at,
+    )?;
     let id = ctx
         .store
         .create_invitation(
@@ -91,6 +105,8 @@ pub async fn create_invitation(
                 invited_by_client: request.inviter.client_id(),
                 ends_on: request.ends_on.map(EndDate::to_iso).as_deref(),
                 expires_at,
+                batch_id: None,
+                mail,
             },
             AuditEvent {
                 actor_id: request.inviter.audit_id(),
@@ -103,31 +119,17 @@ pub async fn create_invitation(
             created_at,
         )
         .await?;
-    let greeting_name = match &request.given_name {
-        Some(given) => format!("{given} {}", request.surname),
-        None => request.surname.to_string(),
-    };
-    let (link, mail) = send_invitation_mail(
-        ctx,
-        &token,
-        request.email.as_str(),
-        greeting_name,
-        request.organisation_name,
-        request.role,
-        expires_at,
-    )
-    .await;
+    ctx.mail_signal.notify_one();
     Ok(CreatedInvitation {
         resent: matches!(id, Created::Resent(_)),
         id: id.id().to_string(),
         link,
         expires_at,
-        mail,
     })
 }
 
-/// Emails the link for `token`; returns the link and whether the mail went out.
-async fn send_invitation_mail(
+/// The message carrying the link for `token`, and the link.
+pub(crate) fn invitation_mail(
     ctx: &AppContext,
     token: &SecretToken,
     to: &str,
@@ -135,7 +137,7 @@ async fn send_invitation_mail(
     organisation_name: Option<&str>,
     role: Role,
     expires_at: i64,
-) -> (String, Result<(), MailError>) {
+) -> Result<(String, QueuedMail), MailError> {
     let link = ctx.public_link(&format!("/invitations/{}", token.expose()));
     let mail = InvitationMail {
         greeting_name,
@@ -144,14 +146,7 @@ async fn send_invitation_mail(
         link: link.clone(),
         expires: format_date(expires_at),
     };
-    let sent = match mail.render() {
-        Ok(rendered) => ctx.mailer.send(to, rendered).await,
-        Err(error) => Err(error),
-    };
-    if let Err(error) = &sent {
-        tracing::warn!(%error, "invitation email not sent");
-    }
-    (link, sent)
+    Ok((link, queued_mail(to, mail.render()?)))
 }
 
 /// Issues a new token for a pending invitation of `organisation` (the old link dies) and
@@ -167,6 +162,23 @@ pub async fn resend_invitation(
         .map_err(|error| InvitationError::Random(error.to_string()))?;
     let sent_at = ctx.clock.now();
     let expires_at = sent_at + i64::from(ctx.settings.security.invitation_ttl_days) * 86_400;
+    let Some(current) = ctx
+        .store
+        .invitation_in_organisation(&organisation.id, invitation_id)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let greeting_name = crate::domain::full_name(current.given_name.as_deref(), &current.surname);
+    let (link, mail) = invitation_mail(
+        ctx,
+        &token,
+        &current.email,
+        greeting_name,
+        Some(&organisation.name),
+        current.role,
+        expires_at,
+    )?;
     let Some(invitation) = ctx
         .store
         .resend_invitation(
@@ -179,6 +191,10 @@ pub async fn resend_invitation(
                 action: "invitation.resent",
                 client_ip,
                 details: "sent a new link; the previous one no longer works".into(),
+                mails: vec![QueuedMail {
+                    invitation_id: Some(current.id.clone()),
+                    ..mail
+                }],
                 ..AuditEvent::default()
             },
             sent_at,
@@ -187,26 +203,12 @@ pub async fn resend_invitation(
     else {
         return Ok(None);
     };
-    let greeting_name = match &invitation.given_name {
-        Some(given) => format!("{given} {}", invitation.surname),
-        None => invitation.surname.clone(),
-    };
-    let (link, mail) = send_invitation_mail(
-        ctx,
-        &token,
-        &invitation.email,
-        greeting_name,
-        Some(&organisation.name),
-        invitation.role,
-        expires_at,
-    )
-    .await;
+    ctx.mail_signal.notify_one();
     Ok(Some(CreatedInvitation {
         id: invitation.id,
         resent: true,
         link,
         expires_at,
-        mail,
     }))
 }
 

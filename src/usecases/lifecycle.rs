@@ -3,7 +3,8 @@
 //! for longer than the grace period. Nothing is ever deleted automatically.
 //!
 //! Every step claims its row first, so several instances (or a cron run beside them) act on
-//! each membership once; a mail that cannot be sent gives its reminder back for the next run.
+//! each membership once; the mails are stored with the step that sends them (the mail
+//! outbox delivers them, and retries while the mail server is down).
 
 use std::time::Duration;
 
@@ -13,6 +14,8 @@ use crate::mail::NoticeMail;
 use crate::store::AccountChangeError;
 use crate::store::audit::AuditEvent;
 use crate::store::lifecycle::EndingMembership;
+use crate::store::mail_outbox::QueuedMail;
+use crate::usecases::queued_mail;
 
 /// What one run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -48,26 +51,28 @@ pub async fn run_lifecycle(ctx: &AppContext, at: UnixTime) -> anyhow::Result<Lif
     let mut report = LifecycleReport::default();
 
     for ending in ctx.store.reminders_due(&today, &remind_until).await? {
-        if !ctx
+        let mails = notices_to_member_and_owners(ctx, &ending, &today, |name, member| {
+            NoticeMail::membership_ending(name, member, &ending.organisation_name, &ending.ends_on)
+        })
+        .await?;
+        if ctx
             .store
-            .claim_reminder(&ending.membership_id, &ending.ends_on)
+            .claim_reminder(&ending.membership_id, &ending.ends_on, &mails, at)
             .await?
         {
-            continue;
-        }
-        match send_reminders(ctx, &ending, &today).await {
-            Ok(()) => report.reminders += 1,
-            Err(error) => {
-                tracing::warn!(membership = %ending.membership_id, %error, "reminder not sent; will retry");
-                ctx.store.release_reminder(&ending.membership_id).await?;
-            }
+            report.reminders += 1;
         }
     }
 
     // Each organisation's group is rewritten once after all its endings, not once per
     // ending: a first run after an import may end thousands in one group.
     let mut groups_to_sync = crate::store::unit_of_work::Receipt::default();
+    let grace_days = settings.grace_days;
     for ending in ctx.store.endings_due(&today).await? {
+        let mails = notices_to_member_and_owners(ctx, &ending, &today, |name, member| {
+            NoticeMail::membership_ended(name, member, &ending.organisation_name, grace_days)
+        })
+        .await?;
         let event = AuditEvent {
             action: "membership.ended",
             details: format!(
@@ -75,6 +80,7 @@ pub async fn run_lifecycle(ctx: &AppContext, at: UnixTime) -> anyhow::Result<Lif
                 ending.display_name(),
                 ending.ends_on
             ),
+            mails,
             ..Default::default()
         };
         let Some(receipt) = ctx.store.end_membership(&ending, event, at).await? else {
@@ -83,9 +89,6 @@ pub async fn run_lifecycle(ctx: &AppContext, at: UnixTime) -> anyhow::Result<Lif
         report.endings += 1;
         // Each group is rewritten once, after all its endings.
         groups_to_sync = groups_to_sync.and(receipt);
-        if let Err(error) = send_endings(ctx, &ending, &today).await {
-            tracing::warn!(membership = %ending.membership_id, %error, "membership-ended mail not sent");
-        }
     }
 
     crate::jobs::apply(ctx, groups_to_sync).await;
@@ -115,59 +118,32 @@ pub async fn run_lifecycle(ctx: &AppContext, at: UnixTime) -> anyhow::Result<Lif
             Err(error) => return Err(error.into()),
         }
     }
+    ctx.mail_signal.notify_one();
     if report != LifecycleReport::default() {
         tracing::info!(?report, "lifecycle run");
     }
     Ok(report)
 }
 
-async fn send_reminders(
+/// One notice to the member and one to each current owner (but not twice to a member who
+/// owns the organisation); `notice(greeting, member)` writes it, with `member` `None` for
+/// the member's own copy.
+async fn notices_to_member_and_owners(
     ctx: &AppContext,
     ending: &EndingMembership,
     today: &str,
-) -> anyhow::Result<()> {
+    notice: impl Fn(&str, Option<&str>) -> NoticeMail,
+) -> anyhow::Result<Vec<QueuedMail>> {
     let member = ending.display_name();
-    let to_member =
-        NoticeMail::membership_ending(&member, None, &ending.organisation_name, &ending.ends_on);
-    ctx.mailer.send(&ending.email, to_member.render()?).await?;
+    let mut mails = vec![queued_mail(&ending.email, notice(&member, None).render()?)];
     for owner in ctx.store.owners_of(&ending.organisation_id, today).await? {
         if owner.email == ending.email {
             continue;
         }
-        let to_owner = NoticeMail::membership_ending(
-            &owner.name,
-            Some(&member),
-            &ending.organisation_name,
-            &ending.ends_on,
-        );
-        ctx.mailer.send(&owner.email, to_owner.render()?).await?;
+        let to_owner = notice(&owner.name, Some(&member)).render()?;
+        mails.push(queued_mail(&owner.email, to_owner));
     }
-    Ok(())
-}
-
-async fn send_endings(
-    ctx: &AppContext,
-    ending: &EndingMembership,
-    today: &str,
-) -> anyhow::Result<()> {
-    let member = ending.display_name();
-    let grace_days = ctx.settings.lifecycle.grace_days;
-    let to_member =
-        NoticeMail::membership_ended(&member, None, &ending.organisation_name, grace_days);
-    ctx.mailer.send(&ending.email, to_member.render()?).await?;
-    for owner in ctx.store.owners_of(&ending.organisation_id, today).await? {
-        if owner.email == ending.email {
-            continue;
-        }
-        let to_owner = NoticeMail::membership_ended(
-            &owner.name,
-            Some(&member),
-            &ending.organisation_name,
-            grace_days,
-        );
-        ctx.mailer.send(&owner.email, to_owner.render()?).await?;
-    }
-    Ok(())
+    Ok(mails)
 }
 
 fn date_of(at: UnixTime) -> anyhow::Result<time::Date> {

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod clients;
 pub mod ids;
+pub mod invitation_batch;
 pub mod invitations;
 pub mod lifecycle;
 pub mod member_batch;
@@ -12,6 +13,8 @@ pub mod organisations;
 pub mod own_account;
 pub mod single_sign_on;
 pub mod staff_actions;
+
+use crate::store::mail_outbox::QueuedMail;
 
 /// Who makes a change, as audit events record it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,5 +50,16 @@ impl<'a> Actor<'a> {
             Actor::Client(id) => Some(id),
             _ => None,
         }
+    }
+}
+
+/// A rendered message, ready to be stored with the change that sends it.
+pub(crate) fn queued_mail(to: &str, rendered: crate::mail::RenderedMail) -> QueuedMail {
+    QueuedMail {
+        to: to.to_string(),
+        subject: rendered.subject,
+        text: rendered.text,
+        html: rendered.html,
+        ..QueuedMail::default()
     }
 }

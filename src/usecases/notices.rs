@@ -3,8 +3,10 @@
 
 use crate::context::AppContext;
 use crate::mail::NoticeMail;
+use crate::store::mail_outbox::QueuedMail;
 use crate::store::people::Person;
 use crate::usecases::invitations::format_date;
+use crate::usecases::queued_mail;
 
 /// A change to someone's credentials or access.
 pub enum CredentialChange<'a> {
@@ -82,14 +84,15 @@ impl CredentialChange<'_> {
     }
 }
 
-/// Emails the person about `change`. A failure is logged, never shown: the change itself
-/// is already made.
-pub async fn credentials_changed(
+/// The message telling the person about `change`, to be stored with the change itself
+/// (`AuditEvent::mails`), so it is sent exactly when the change is made. `None` (logged)
+/// when it cannot be rendered: the change must not fail for its notice.
+pub fn credential_notice(
     ctx: &AppContext,
     person: &Person,
     change: CredentialChange<'_>,
     client_ip: Option<&str>,
-) {
+) -> Option<QueuedMail> {
     let when = format_date(ctx.clock.now());
     let from = client_ip.map_or_else(
         || "an unknown address".to_string(),
@@ -104,11 +107,11 @@ pub async fn credentials_changed(
             format!("Sign in: {}", ctx.public_link("/sign-in")),
         ],
     };
-    let sent = match notice.render() {
-        Ok(mail) => ctx.mailer.send(&person.email, mail).await,
-        Err(error) => Err(error),
-    };
-    if let Err(error) = sent {
-        tracing::warn!(%error, person = %person.id, "credential notice not sent");
+    match notice.render() {
+        Ok(mail) => Some(queued_mail(&person.email, mail)),
+        Err(error) => {
+            tracing::warn!(%error, person = %person.id, "credential notice not rendered");
+            None
+        }
     }
 }

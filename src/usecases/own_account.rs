@@ -28,6 +28,22 @@ impl<'a> Me<'a> {
             ..AuditEvent::default()
         }
     }
+
+    /// The event of a change to how the person signs in, carrying the notice mail.
+    fn credential_event(
+        &self,
+        ctx: &AppContext,
+        change: CredentialChange<'_>,
+        action: &'static str,
+        details: String,
+    ) -> AuditEvent<'a> {
+        AuditEvent {
+            mails: notices::credential_notice(ctx, self.person, change, self.client_ip)
+                .into_iter()
+                .collect(),
+            ..self.event(action, details)
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +115,9 @@ pub async fn change_password(
         .set_password(
             &me.person.id,
             &hash,
-            me.event(
+            me.credential_event(
+                ctx,
+                CredentialChange::PasswordChanged,
                 "password.changed",
                 "changed their password; other sessions ended".into(),
             ),
@@ -107,13 +125,6 @@ pub async fn change_password(
         )
         .await?;
     crate::jobs::apply(ctx, receipt).await;
-    notices::credentials_changed(
-        ctx,
-        me.person,
-        CredentialChange::PasswordChanged,
-        me.client_ip,
-    )
-    .await;
     Ok(())
 }
 
@@ -129,11 +140,16 @@ pub async fn reset_password(
     let hash = ctx.hasher.hash(password).await?;
     let (person_id, receipt) = ctx
         .store
-        .use_password_reset(&token.hash(), &hash, client_ip, ctx.clock.now())
+        .use_password_reset(
+            &token.hash(),
+            &hash,
+            client_ip,
+            notices::credential_notice(ctx, person, CredentialChange::PasswordReset, client_ip),
+            ctx.clock.now(),
+        )
         .await?
         .ok_or(OwnAccountError::LinkNotValid)?;
     crate::jobs::apply(ctx, receipt).await;
-    notices::credentials_changed(ctx, person, CredentialChange::PasswordReset, client_ip).await;
     Ok(person_id)
 }
 
@@ -153,7 +169,9 @@ pub async fn unlink_identity(
         .unlink_identity(
             &me.person.id,
             (issuer, subject),
-            me.event(
+            me.credential_event(
+                ctx,
+                CredentialChange::IdentityUnlinked { issuer },
                 "identity.unlinked",
                 format!("unlinked identity {subject} at {issuer}"),
             ),
@@ -161,9 +179,9 @@ pub async fn unlink_identity(
         )
         .await?;
     if removed {
-        let change = CredentialChange::IdentityUnlinked { issuer };
-        notices::credentials_changed(ctx, me.person, change, me.client_ip).await;
+        ctx.mail_signal.notify_one();
     }
+    // Unlinking an identity that is not linked leaves things as asked.
     Ok(true)
 }
 
@@ -173,7 +191,11 @@ pub async fn add_key(ctx: &AppContext, me: Me<'_>, key: &SshPublicKey) -> Result
         .add_key(
             &me.person.id,
             key,
-            me.event(
+            me.credential_event(
+                ctx,
+                CredentialChange::KeyAdded {
+                    fingerprint: &key.fingerprint,
+                },
                 "ssh_key.added",
                 format!("added {} key {}", key.algorithm, key.fingerprint),
             ),
@@ -181,10 +203,6 @@ pub async fn add_key(ctx: &AppContext, me: Me<'_>, key: &SshPublicKey) -> Result
         )
         .await?;
     crate::jobs::apply(ctx, receipt).await;
-    let change = CredentialChange::KeyAdded {
-        fingerprint: &key.fingerprint,
-    };
-    notices::credentials_changed(ctx, me.person, change, me.client_ip).await;
     Ok(())
 }
 
@@ -204,7 +222,12 @@ pub async fn remove_key(ctx: &AppContext, me: Me<'_>, key_id: &str) -> Result<bo
         .remove_key(
             &me.person.id,
             &key.id,
-            me.event(
+            me.credential_event(
+                ctx,
+                CredentialChange::KeyRemoved {
+                    fingerprint: &key.fingerprint,
+                    by_staff: false,
+                },
                 "ssh_key.removed",
                 format!("removed key {}", key.fingerprint),
             ),
@@ -214,13 +237,6 @@ pub async fn remove_key(ctx: &AppContext, me: Me<'_>, key_id: &str) -> Result<bo
     let Some(receipt) = removed else {
         return Ok(false);
     };
-    {
-        crate::jobs::apply(ctx, receipt).await;
-        let change = CredentialChange::KeyRemoved {
-            fingerprint: &key.fingerprint,
-            by_staff: false,
-        };
-        notices::credentials_changed(ctx, me.person, change, me.client_ip).await;
-    }
+    crate::jobs::apply(ctx, receipt).await;
     Ok(true)
 }

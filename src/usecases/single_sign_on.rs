@@ -207,19 +207,21 @@ async fn link(
                     "linked single sign-on identity {} at {}",
                     identity.subject, identity.issuer
                 ),
+                mails: notices::credential_notice(
+                    ctx,
+                    person,
+                    CredentialChange::IdentityLinked {
+                        issuer: &identity.issuer,
+                    },
+                    client_ip,
+                )
+                .into_iter()
+                .collect(),
                 ..AuditEvent::default()
             },
             ctx.clock.now(),
         )
         .await?;
-    notices::credentials_changed(
-        ctx,
-        person,
-        CredentialChange::IdentityLinked {
-            issuer: &identity.issuer,
-        },
-        client_ip,
-    )
-    .await;
+    ctx.mail_signal.notify_one();
     Ok(())
 }

@@ -9,7 +9,9 @@ use crate::domain::{
 use crate::mail::NoticeMail;
 use crate::store::StoreError;
 use crate::store::audit::AuditEvent;
+use crate::store::mail_outbox::QueuedMail;
 use crate::store::people::{AccountStatus, Person};
+use crate::usecases::queued_mail;
 
 const DELETED: &str = "This account was deleted; nothing can be changed on it.";
 use crate::store::AccountChangeError;
@@ -183,13 +185,19 @@ pub async fn lock(
         .lock_account(
             &subject.id,
             reason,
-            actor.event(subject, "account.locked", details),
+            actor
+                .event(subject, "account.locked", details)
+                .with_mails(notices::credential_notice(
+                    ctx,
+                    subject,
+                    CredentialChange::Locked,
+                    actor.client_ip,
+                )),
             ctx.clock.now(),
         )
         .await;
     let receipt = audit_store_refusal(ctx, actor, subject, AccountAction::Lock, locked).await?;
     crate::jobs::apply(ctx, receipt).await;
-    notices::credentials_changed(ctx, subject, CredentialChange::Locked, actor.client_ip).await;
     Ok(())
 }
 
@@ -206,12 +214,18 @@ pub async fn unlock(
         .store
         .unlock_account(
             &subject.id,
-            actor.event(subject, "account.unlocked", "unlocked".into()),
+            actor
+                .event(subject, "account.unlocked", "unlocked".into())
+                .with_mails(notices::credential_notice(
+                    ctx,
+                    subject,
+                    CredentialChange::Unlocked,
+                    actor.client_ip,
+                )),
             ctx.clock.now(),
         )
         .await?;
     crate::jobs::apply(ctx, receipt).await;
-    notices::credentials_changed(ctx, subject, CredentialChange::Unlocked, actor.client_ip).await;
     Ok(())
 }
 
@@ -299,6 +313,23 @@ pub async fn change_contact(
     if email_changed {
         details.push_str(&format!("; email {old_email} → {}", email.as_str()));
     }
+    // The notice goes to the old and the new address, stored with the change.
+    let mut notices = Vec::new();
+    if email_changed {
+        let notice = NoticeMail::email_changed(&new_name, &old_email, email.as_str());
+        match notice.render() {
+            Ok(rendered) => {
+                let to_old = queued_mail(&old_email, rendered);
+                let to_new = QueuedMail {
+                    to: email.as_str().to_string(),
+                    ..to_old.clone()
+                };
+                notices.extend([to_old, to_new]);
+            }
+            Err(error) => tracing::warn!(%error, "email-change notice not rendered"),
+        }
+    }
+    let notice_failed = email_changed && notices.is_empty();
     let receipt = ctx
         .store
         .change_contact(
@@ -306,30 +337,17 @@ pub async fn change_contact(
             surname,
             given_name,
             email,
-            actor.event(subject, "account.contact_changed", details),
+            actor
+                .event(subject, "account.contact_changed", details)
+                .with_mails(notices),
             ctx.clock.now(),
         )
         .await?;
     crate::jobs::apply(ctx, receipt).await;
-    let mut notice_failed = false;
-    if email_changed {
-        let notice = NoticeMail::email_changed(&new_name, &old_email, email.as_str());
-        for address in [old_email.as_str(), email.as_str()] {
-            let sent = match notice.render() {
-                Ok(mail) => ctx.mailer.send(address, mail).await,
-                Err(error) => Err(error),
-            };
-            if let Err(error) = sent {
-                tracing::warn!(%error, "email-change notice not sent");
-                notice_failed = true;
-            }
-        }
-    }
     Ok(ContactChanged { notice_failed })
 }
 
-/// Emails the person a password-reset link that staff never see. `Unavailable` when the
-/// mail server did not take it.
+/// Queues a mail to the person with a password-reset link that staff never see.
 pub async fn send_reset(
     ctx: &AppContext,
     actor: StaffActor<'_>,
@@ -346,9 +364,9 @@ pub async fn send_reset(
         AccountStatus::Active => {}
     }
     if let Err(error) = crate::usecases::accounts::send_password_reset(ctx, subject, true).await {
-        tracing::warn!(%error, "password-reset link not sent");
+        tracing::warn!(%error, "password-reset link not queued");
         return Err(StaffActionError::Unavailable(
-            "The reset link could not be emailed (the mail server did not take it). Try again in a few minutes.",
+            "The reset link could not be prepared. Try again in a few minutes.",
         ));
     }
     let event = actor.event(
@@ -381,21 +399,26 @@ pub async fn remove_key(
         .remove_key(
             &subject.id,
             &key.id,
-            actor.event(
-                subject,
-                "account.key_removed",
-                format!("removed SSH key {} ({})", key.fingerprint, key.comment),
-            ),
+            actor
+                .event(
+                    subject,
+                    "account.key_removed",
+                    format!("removed SSH key {} ({})", key.fingerprint, key.comment),
+                )
+                .with_mails(notices::credential_notice(
+                    ctx,
+                    subject,
+                    CredentialChange::KeyRemoved {
+                        fingerprint: &key.fingerprint,
+                        by_staff: true,
+                    },
+                    actor.client_ip,
+                )),
             ctx.clock.now(),
         )
         .await?;
     let receipt = removed.ok_or(StaffActionError::NotFound)?;
     crate::jobs::apply(ctx, receipt).await;
-    let change = CredentialChange::KeyRemoved {
-        fingerprint: &key.fingerprint,
-        by_staff: true,
-    };
-    notices::credentials_changed(ctx, subject, change, actor.client_ip).await;
     Ok(())
 }
 

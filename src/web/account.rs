@@ -86,7 +86,11 @@ pub async fn home(
     let staff_links = [
         (Permission::ViewAccounts, "/admin/accounts", "Accounts"),
         (Permission::ManageStaff, "/admin/staff", "Staff roles"),
-        (Permission::ManageJobs, "/admin/jobs", "Directory outbox"),
+        (
+            Permission::ManageJobs,
+            "/admin/jobs",
+            "Outbox (directory and mail)",
+        ),
         (Permission::ManageClients, "/admin/clients", "API clients"),
     ]
     .into_iter()

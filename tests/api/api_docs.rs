@@ -154,14 +154,24 @@ async fn the_tutorials_commands_run_to_the_end() {
         .lines()
         .filter(|line| line.len() == 3 && line.chars().all(|c| c.is_ascii_digit()))
         .collect();
-    assert_eq!(statuses.len(), 13, "{stdout}");
-    let remaining: u32 = statuses.remove(10).parse().unwrap();
+    assert_eq!(statuses.len(), 15, "{stdout}");
+    let remaining: u32 = statuses.remove(12).parse().unwrap();
     assert!(remaining < 300, "RateLimit-Remaining {remaining}");
     assert_eq!(
         statuses,
         vec![
-            "200", "200", "304", "201", "200", "200", "412", "200", "200", "422", "200", "401"
+            "200", "200", "304", "201", "200", "200", "200", "200", "412", "200", "200", "422",
+            "200", "401"
         ],
+        "{stdout}"
+    );
+    // The class: planned, then invited.
+    assert!(
+        stdout.contains("line 2: greta.mueller@example.org create\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("line 3: sean.obrien@example.org created\n"),
         "{stdout}"
     );
     assert!(

@@ -28,7 +28,7 @@ async fn the_file_transport_writes_an_eml_with_text_and_html_parts() {
     )
     .await
     .unwrap();
-    assert!(created.mail.is_ok());
+    app.deliver_mail().await;
     let files: Vec<_> = std::fs::read_dir(&mail_dir)
         .unwrap()
         .map(|entry| entry.unwrap().path())

@@ -99,26 +99,14 @@ fn field_error(field: &str, message: String) -> ItemError {
     }
 }
 
-#[utoipa::path(
-    post, path = "/api/v1/orgs/{short}/invitations", tag = "invitations",
-    params(("short" = String, Path)),
-    request_body = NewInvitationBody,
-    responses(
-        (status = 201, body = InvitationBody, headers(("Location" = String))),
-        (status = 422, body = super::problem::Problem)
-    ),
-    security(("bearer" = ["invitations.manage"]))
-)]
-pub async fn create(
-    ctx: web::Data<AppContext>,
-    caller: ApiCaller,
-    short: web::Path<String>,
-    body: web::Json<NewInvitationBody>,
+/// One invitation (`POST /api/v1/orgs/{short}/invitations` with one person; the route and
+/// its batches are in `invitation_batch`).
+pub(super) async fn create_one(
+    ctx: &AppContext,
+    caller: &ApiCaller,
+    organisation: &Organisation,
+    body: NewInvitationBody,
 ) -> Result<HttpResponse, ApiError> {
-    let organisation = caller
-        .organisation(&ctx, &short, Permission::ManageInvitations)
-        .await?;
-    let body = body.into_inner();
     let mut errors = Vec::new();
     let email = Email::parse(&body.email)
         .map_err(|error| errors.push(field_error("email", error.message)))
@@ -152,7 +140,7 @@ pub async fn create(
         });
     };
     let created = create_invitation(
-        &ctx,
+        ctx,
         InvitationRequest {
             email,
             surname,
@@ -174,7 +162,7 @@ pub async fn create(
         },
         other => ApiError::internal(other),
     })?;
-    let invitation = find(&ctx, &organisation, &created.id).await?;
+    let invitation = find(ctx, organisation, &created.id).await?;
     let location = format!(
         "/api/v1/orgs/{}/invitations/{}",
         organisation.short_name, invitation.id
@@ -187,7 +175,7 @@ pub async fn create(
     Ok(HttpResponse::build(status)
         .insert_header((header::LOCATION, location))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(body_of(&ctx, &invitation)))
+        .json(body_of(ctx, &invitation)))
 }
 
 async fn find(

@@ -20,6 +20,7 @@ use crate::usecases::clients::{AdmitError, RateState, admit, issuer};
 use crate::usecases::organisations::OrgActor;
 
 pub mod directory;
+pub mod invitation_batch;
 pub mod invitations;
 pub mod members;
 pub mod openapi;
@@ -51,7 +52,7 @@ api_routes! {
     get "/orgs/{short}/members" => members::list,
     patch "/orgs/{short}/members" => members::change,
     get "/orgs/{short}/invitations" => invitations::list,
-    post "/orgs/{short}/invitations" => invitations::create,
+    post "/orgs/{short}/invitations" => invitation_batch::create,
     post "/orgs/{short}/invitations/{id}/resend" => invitations::resend,
     delete "/orgs/{short}/invitations/{id}" => invitations::withdraw,
     get "/people" => directory::people,
@@ -84,7 +85,7 @@ fn json_error(error: JsonPayloadError) -> ApiError {
         JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
             ApiError::TooLarge(MAX_BODY_BYTES)
         }
-        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
+        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType("application/json"),
         other => ApiError::BadRequest(format!(
             "The body is not valid JSON for this request: {other}"
         )),

@@ -18,7 +18,7 @@ use utoipa::{Modify, OpenApi};
         super::members::list,
         super::members::change,
         super::invitations::list,
-        super::invitations::create,
+        super::invitation_batch::create,
         super::invitations::resend,
         super::invitations::withdraw,
         super::directory::people,

@@ -63,8 +63,9 @@ pub enum ApiError {
     Unavailable(String),
     #[error("the body is larger than {0} bytes")]
     TooLarge(usize),
-    #[error("send the body as application/json")]
-    UnsupportedMediaType,
+    /// The media types the route accepts, e.g. `application/json`.
+    #[error("send the body as {0}")]
+    UnsupportedMediaType(&'static str),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -100,7 +101,9 @@ impl ApiError {
             ApiError::RateLimited(_) => ("rate-limited", "Too many requests"),
             ApiError::Unavailable(_) => ("unavailable", "Temporarily unavailable"),
             ApiError::TooLarge(_) => ("too-large", "Body too large"),
-            ApiError::UnsupportedMediaType => ("unsupported-media-type", "Unsupported media type"),
+            ApiError::UnsupportedMediaType(_) => {
+                ("unsupported-media-type", "Unsupported media type")
+            }
             ApiError::Internal(_) => ("internal", "Internal error"),
         }
     }
@@ -143,7 +146,7 @@ impl ResponseError for ApiError {
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

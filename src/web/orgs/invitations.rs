@@ -14,6 +14,10 @@ struct InvitationRow {
     expires: i64,
     ends_on: String,
     open: bool,
+    /// Where its latest email stands: queued, sent or failed ("" before the mail outbox).
+    delivery: &'static str,
+    /// Why it failed (the mail server's answer), or why it still waits.
+    delivery_reason: String,
 }
 
 fn invitation_row(listed: ListedInvitation, now: i64) -> InvitationRow {
@@ -34,22 +38,23 @@ fn invitation_row(listed: ListedInvitation, now: i64) -> InvitationRow {
         sent: invitation.sent_at.unwrap_or(invitation.created_at),
         expires: invitation.expires_at,
         ends_on: invitation.ends_on.unwrap_or_default(),
+        delivery: listed.delivery.as_ref().map_or("", |d| d.state.label()),
+        delivery_reason: listed.delivery.and_then(|d| d.reason).unwrap_or_default(),
         email: invitation.email,
         id: invitation.id,
     }
 }
 
 /// The link just created, shown once (only its hash is stored).
-struct FreshLink {
+pub(super) struct FreshLink {
     email: String,
     link: String,
     resent: bool,
-    mailed: bool,
 }
 
 #[derive(Template)]
 #[template(path = "orgs/invitations.html")]
-struct InvitationsPage<'a> {
+pub(super) struct InvitationsPage<'a> {
     layout: Layout,
     organisation: &'a Organisation,
     nav: OrgNav,
@@ -59,6 +64,7 @@ struct InvitationsPage<'a> {
     errors: FormErrors,
     form: InviteForm,
     fresh: Option<FreshLink>,
+    upload_error: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -78,14 +84,16 @@ pub struct InviteForm {
 /// What the invitations page shows besides the list: a notice, the form (with its errors)
 /// and a link just made.
 #[derive(Default)]
-struct InvitationsView {
-    notice: Option<&'static str>,
-    errors: FormErrors,
-    form: InviteForm,
-    fresh: Option<FreshLink>,
+pub(super) struct InvitationsView {
+    pub(super) notice: Option<&'static str>,
+    pub(super) errors: FormErrors,
+    pub(super) form: InviteForm,
+    pub(super) fresh: Option<FreshLink>,
+    /// Why an uploaded spreadsheet was refused, shown beside the upload field.
+    pub(super) upload_error: Option<String>,
 }
 
-async fn invitations_page<'a>(
+pub(super) async fn invitations_page<'a>(
     ctx: &AppContext,
     user: &SignedIn,
     organisation: &'a Organisation,
@@ -109,6 +117,7 @@ async fn invitations_page<'a>(
         errors: view.errors,
         form: view.form,
         fresh: view.fresh,
+        upload_error: view.upload_error,
     })
 }
 
@@ -200,7 +209,6 @@ pub async fn invite(
         email: email.to_string(),
         link: created.link,
         resent: created.resent,
-        mailed: created.mail.is_ok(),
     };
     render(
         &invitations_page(
@@ -249,7 +257,6 @@ pub async fn resend(
         email,
         link: resent.link,
         resent: true,
-        mailed: resent.mail.is_ok(),
     };
     render(
         &invitations_page(

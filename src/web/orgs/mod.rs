@@ -132,10 +132,15 @@ pub struct ListQuery {
 
 mod directory;
 mod history;
+mod invitation_batches;
 mod invitations;
 
 pub use directory::{add_member, directory};
 pub use history::history;
+pub use invitation_batches::{
+    confirm as confirm_batch, errors_csv as batch_errors_csv, preview as preview_batch,
+    status as batch_status,
+};
 pub use invitations::{invitations, invite, resend, revoke};
 pub use list::{create, list};
 pub use members::{change_member, member, members};

@@ -1,4 +1,5 @@
-//! The directory outbox, for site admins: jobs waiting or failed for good, and retrying one.
+//! The outboxes, for site admins: directory jobs waiting or failed for good (and retrying
+//! one), and the mail outbox's messages, failed ones first.
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -6,6 +7,7 @@ use serde::Deserialize;
 
 use crate::context::AppContext;
 use crate::domain::Permission;
+use crate::store::mail_outbox::DeliveryCounts;
 use crate::web::account::see_other;
 use crate::web::error::WebError;
 use crate::web::guard;
@@ -23,12 +25,24 @@ struct JobRow {
     failed: bool,
 }
 
+struct MailRow {
+    to: String,
+    subject: String,
+    state: &'static str,
+    queued: i64,
+    attempts: i64,
+    last_error: String,
+    caused_by: String,
+}
+
 #[derive(Template)]
 #[template(path = "admin/jobs.html")]
 struct JobsPage {
     layout: Layout,
     notice: Option<&'static str>,
     rows: Vec<JobRow>,
+    mail_counts: DeliveryCounts,
+    mails: Vec<MailRow>,
 }
 
 #[derive(Deserialize)]
@@ -58,7 +72,24 @@ pub async fn jobs(
             failed: job.failed,
         })
         .collect();
+    let mails = ctx
+        .store
+        .mail_entries(200)
+        .await?
+        .into_iter()
+        .map(|mail| MailRow {
+            to: mail.to,
+            subject: mail.subject,
+            state: mail.state.label(),
+            queued: mail.created_at,
+            attempts: mail.attempts,
+            last_error: mail.last_error.unwrap_or_default(),
+            caused_by: mail.caused_by.unwrap_or_else(|| "Roster".into()),
+        })
+        .collect();
     render(&JobsPage {
+        mail_counts: ctx.store.mail_counts().await?,
+        mails,
         layout: Layout::for_user(&user)?,
         notice: match query.done.as_deref() {
             Some("retried") => Some("The job was retried; see below whether it is still waiting."),

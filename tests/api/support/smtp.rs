@@ -33,11 +33,37 @@ sys.argv = ["aiosmtpd"] + sys.argv[1:]
 runpy.run_module("aiosmtpd", run_name="__main__", alter_sys=True)
 "#;
 
+/// aiosmtpd's Maildir handler, refusing (550) the recipients listed in a file the test
+/// writes, as a real server refuses an unknown mailbox.
+const HANDLER: &str = r#"
+from aiosmtpd.handlers import Mailbox
+
+class RefusingMailbox(Mailbox):
+    def __init__(self, maildir, refused_file):
+        super().__init__(maildir)
+        self.refused_file = refused_file
+
+    @classmethod
+    def from_cli(cls, parser, *args):
+        return cls(args[0], args[1])
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        try:
+            with open(self.refused_file) as listed:
+                refused = {line.strip().lower() for line in listed if line.strip()}
+        except FileNotFoundError:
+            refused = set()
+        if address.lower() in refused:
+            return "550 5.1.1 <%s>: mailbox unavailable" % address
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+"#;
+
 /// A running aiosmtpd. Killed when dropped.
 pub struct SmtpSink {
     dir: TempDir,
     port: u16,
-    child: Child,
+    child: Option<Child>,
 }
 
 impl SmtpSink {
@@ -51,11 +77,67 @@ impl SmtpSink {
                 .expect("create a temporary directory for the SMTP sink");
             let port = free_port();
             match spawn(dir.path(), port) {
-                Ok(child) => return SmtpSink { dir, port, child },
+                Ok(child) => {
+                    return SmtpSink {
+                        dir,
+                        port,
+                        child: Some(child),
+                    };
+                }
                 Err(error) => last_error = error,
             }
         }
         panic!("could not start aiosmtpd after 5 attempts; last error:\n{last_error}");
+    }
+
+    /// Stops the server (the mail server goes down); the messages received stay.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port, keeping the Maildir.
+    pub fn restart(&mut self) {
+        self.stop();
+        let mut last_error = String::new();
+        for _attempt in 0..20 {
+            match spawn(self.dir.path(), self.port) {
+                Ok(child) => {
+                    self.child = Some(child);
+                    return;
+                }
+                Err(error) => last_error = error,
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "could not restart aiosmtpd on port {}: {last_error}",
+            self.port
+        );
+    }
+
+    /// From now on, answers 550 to RCPT TO `address`.
+    pub fn refuse(&self, address: &str) {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("refused.txt"))
+            .expect("open the refusal list");
+        writeln!(file, "{address}").expect("write the refusal list");
+    }
+
+    /// When each message arrived (Unix seconds, from the Maildir names), in order.
+    pub fn arrival_times(&self) -> Vec<f64> {
+        self.message_files()
+            .iter()
+            .map(|path| {
+                let (secs, _, micros, _) = arrival_key(path);
+                secs as f64 + micros as f64 / 1e6
+            })
+            .collect()
     }
 
     /// `127.0.0.1`
@@ -150,8 +232,7 @@ impl SmtpSink {
 
 impl Drop for SmtpSink {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 
@@ -190,14 +271,18 @@ fn spawn(dir: &Path, port: u16) -> Result<Child, String> {
     let log = std::fs::File::create(&log_path)
         .unwrap_or_else(|error| panic!("create {}: {error}", log_path.display()));
     let log_err = log.try_clone().expect("clone the aiosmtpd log handle");
+    std::fs::write(dir.join("roster_sink.py"), HANDLER)
+        .unwrap_or_else(|error| panic!("write the sink's handler: {error}"));
     let mut child = Command::new(&python)
         .arg("-c")
         .arg(LAUNCHER)
         // -d logs "Server is listening" once it has bound the port (see below).
         .args(["-n", "-u", "-d", "-l"])
         .arg(format!("127.0.0.1:{port}"))
-        .args(["-c", "aiosmtpd.handlers.Mailbox"])
+        .args(["-c", "roster_sink.RefusingMailbox"])
         .arg(&maildir)
+        .arg(dir.join("refused.txt"))
+        .env("PYTHONPATH", dir)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err)
