@@ -2,7 +2,9 @@
 -- by a worker: a mail server that is down delays mail, never loses it. The bodies carry
 -- single-use links, so they are erased once the message is sent or refused for good.
 CREATE TABLE mail_outbox (
-    id TEXT PRIMARY KEY,
+    -- The order messages were stored in: each person's mail goes out in this order.
+    seq BIGSERIAL PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
     recipient TEXT NOT NULL,
     subject TEXT NOT NULL,
     text_body TEXT NOT NULL,
@@ -21,8 +23,9 @@ CREATE TABLE mail_outbox (
     sent_at BIGINT,
     updated_at BIGINT NOT NULL
 );
-CREATE INDEX mail_outbox_due ON mail_outbox (status, next_attempt_at);
-CREATE INDEX mail_outbox_invitation ON mail_outbox (invitation_id, created_at);
+CREATE INDEX mail_outbox_queue ON mail_outbox (status, seq);
+CREATE INDEX mail_outbox_invitation ON mail_outbox (invitation_id, seq);
+CREATE INDEX mail_outbox_recipient ON mail_outbox (recipient, status, seq);
 CREATE INDEX mail_outbox_batch ON mail_outbox (batch_id);
 
 -- The site-wide send pacing (mail.rate_per_minute): each send takes the next slot, one
@@ -57,3 +60,8 @@ CREATE UNIQUE INDEX invitation_batches_key ON invitation_batches (client_id, ide
 CREATE INDEX invitation_batches_organisation ON invitation_batches (organisation_id, created_at);
 
 ALTER TABLE invitations ADD COLUMN batch_id TEXT;
+
+-- At most one pending invitation per address and place (the upsert re-sends it instead),
+-- also when two requests race: the loser's insert does nothing and it re-sends.
+CREATE UNIQUE INDEX invitations_one_pending
+    ON invitations (email_normalized, COALESCE(organisation_id, '')) WHERE status = 'pending';

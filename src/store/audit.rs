@@ -53,6 +53,41 @@ pub(crate) async fn insert(
     Ok(())
 }
 
+/// Writes many events (and their mails) in a few statements: a batch's per-row events.
+pub(crate) async fn insert_many(
+    conn: &mut sqlx::AnyConnection,
+    events: &[AuditEvent<'_>],
+    now: UnixTime,
+) -> StoreResult<()> {
+    let now_ms = crate::clock::now_millis().unwrap_or(now.saturating_mul(1000));
+    for chunk in events.chunks(super::INSERT_CHUNK) {
+        let sql = format!(
+            "INSERT INTO audit_events (id, occurred_at, occurred_at_ms, actor_id, action, \
+             subject_id, organisation_id, client_ip, details) VALUES {}",
+            super::value_rows(chunk.len(), 9)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for event in chunk {
+            query = query
+                .bind(new_id())
+                .bind(now)
+                .bind(now_ms)
+                .bind(event.actor_id)
+                .bind(event.action)
+                .bind(event.subject_id)
+                .bind(event.organisation_id)
+                .bind(event.client_ip)
+                .bind(event.details.as_str());
+        }
+        query.execute(&mut *conn).await?;
+    }
+    let mails: Vec<(&QueuedMail, Option<&str>)> = events
+        .iter()
+        .flat_map(|event| event.mails.iter().map(|mail| (mail, event.actor_id)))
+        .collect();
+    mail_outbox::insert_many(conn, &mails, now).await
+}
+
 impl Store {
     pub async fn record_audit(&self, event: &AuditEvent<'_>, now: UnixTime) -> StoreResult<()> {
         // One transaction, so the event and the mails it carries are stored together.

@@ -233,7 +233,7 @@ impl Store {
              FROM invitations i LEFT JOIN people p ON p.id = i.invited_by \
              LEFT JOIN api_clients c ON c.id = i.invited_by_client \
              LEFT JOIN mail_outbox m ON m.id = (SELECT id FROM mail_outbox WHERE invitation_id = i.id \
-                                                ORDER BY created_at DESC, id DESC LIMIT 1) \
+                                                ORDER BY seq DESC LIMIT 1) \
              WHERE i.organisation_id = $1 ORDER BY CASE i.status WHEN 'pending' THEN 0 ELSE 1 END, i.created_at DESC, i.id"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
@@ -263,7 +263,7 @@ impl Store {
     ) -> StoreResult<Option<DeliveryState>> {
         let row = sqlx::query(
             "SELECT status AS delivery_status, last_error AS delivery_error FROM mail_outbox \
-             WHERE invitation_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
+             WHERE invitation_id = $1 ORDER BY seq DESC LIMIT 1",
         )
         .bind(invitation_id)
         .fetch_optional(self.pool())
@@ -567,8 +567,92 @@ pub(crate) async fn upsert(
     caused_by: Option<&str>,
     now: UnixTime,
 ) -> StoreResult<Created> {
-    // Write first (SQLite takes its write lock here), then look: a pending invitation
-    // to the same place for the same email is re-sent rather than duplicated.
+    // Twice at most: a second pass only follows a racing request's invitation.
+    let mut created = None;
+    for _ in 0..2 {
+        if let Some(id) = resend_pending(conn, invitation, now).await? {
+            created = Some(Created::Resent(id));
+            break;
+        }
+        let id = new_id();
+        if insert_new(conn, &[invitation], std::slice::from_ref(&id), now).await? == 1 {
+            created = Some(Created::New(id));
+            break;
+        }
+        // Another request invited the same address a moment ago: re-send that one.
+    }
+    let created = created.ok_or(StoreError::Conflict("a pending invitation"))?;
+    let mail = QueuedMail {
+        invitation_id: Some(created.id().to_string()),
+        batch_id: invitation.batch_id.map(str::to_string),
+        ..invitation.mail.clone()
+    };
+    mail_outbox::insert(conn, &mail, caused_by, now).await?;
+    Ok(created)
+}
+
+/// The invitations a batch created, newest first.
+pub(crate) async fn of_batch(store: &Store, batch_id: &str) -> StoreResult<Vec<Invitation>> {
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM invitations WHERE batch_id = $1 ORDER BY created_at DESC, email"
+    )))
+    .bind(batch_id)
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Inserts new pending invitations with the given ids, skipping any address that already
+/// has a pending one here (`invitations_one_pending`); returns how many were inserted.
+pub(crate) async fn insert_new(
+    conn: &mut sqlx::AnyConnection,
+    invitations: &[&NewInvitation<'_>],
+    ids: &[String],
+    now: UnixTime,
+) -> StoreResult<u64> {
+    let mut inserted = 0;
+    for (chunk, ids) in invitations
+        .chunks(super::INSERT_CHUNK)
+        .zip(ids.chunks(super::INSERT_CHUNK))
+    {
+        let sql = format!(
+            "INSERT INTO invitations (id, token_hash, email, email_normalized, surname, \
+             given_name, role, organisation_id, invited_by, status, created_at, expires_at, \
+             ends_on, sent_at, invited_by_client, batch_id) VALUES {} ON CONFLICT DO NOTHING",
+            super::value_rows(chunk.len(), 16)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (invitation, id) in chunk.iter().zip(ids) {
+            query = query
+                .bind(id.as_str())
+                .bind(invitation.token_hash.as_str())
+                .bind(invitation.email.as_str())
+                .bind(invitation.email.normalized())
+                .bind(invitation.surname.as_str())
+                .bind(invitation.given_name.map(PersonName::as_str))
+                .bind(invitation.role.as_str())
+                .bind(invitation.organisation_id)
+                .bind(invitation.invited_by)
+                .bind(InvitationStatus::Pending.as_str())
+                .bind(now)
+                .bind(invitation.expires_at)
+                .bind(invitation.ends_on)
+                .bind(now)
+                .bind(invitation.invited_by_client)
+                .bind(invitation.batch_id);
+        }
+        inserted += query.execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(inserted)
+}
+
+/// Gives the pending invitation for the same address and place (if any) the new token and
+/// details; its id. Written first, so SQLite takes its write lock here.
+async fn resend_pending(
+    conn: &mut sqlx::AnyConnection,
+    invitation: &NewInvitation<'_>,
+    now: UnixTime,
+) -> StoreResult<Option<String>> {
     let resent = sqlx::query(
         "UPDATE invitations SET token_hash = $1, sent_at = $2, expires_at = $3, surname = $4, \
          given_name = $5, role = $6, ends_on = $7, invited_by = $8, invited_by_client = $11 \
@@ -588,52 +672,8 @@ pub(crate) async fn upsert(
     .bind(invitation.invited_by_client)
     .fetch_optional(&mut *conn)
     .await?;
-    let created = match resent {
-        Some(row) => Created::Resent(row.try_get("id")?),
-        None => {
-            let id = new_id();
-            sqlx::query(
-                "INSERT INTO invitations (id, token_hash, email, email_normalized, surname, \
-                 given_name, role, organisation_id, invited_by, status, created_at, expires_at, \
-                 ends_on, sent_at, invited_by_client, batch_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $11, $14, $15)",
-            )
-            .bind(&id)
-            .bind(invitation.token_hash.as_str())
-            .bind(invitation.email.as_str())
-            .bind(invitation.email.normalized())
-            .bind(invitation.surname.as_str())
-            .bind(invitation.given_name.map(PersonName::as_str))
-            .bind(invitation.role.as_str())
-            .bind(invitation.organisation_id)
-            .bind(invitation.invited_by)
-            .bind(InvitationStatus::Pending.as_str())
-            .bind(now)
-            .bind(invitation.expires_at)
-            .bind(invitation.ends_on)
-            .bind(invitation.invited_by_client)
-            .bind(invitation.batch_id)
-            .execute(&mut *conn)
-            .await?;
-            Created::New(id)
-        }
-    };
-    let mail = QueuedMail {
-        invitation_id: Some(created.id().to_string()),
-        batch_id: invitation.batch_id.map(str::to_string),
-        ..invitation.mail.clone()
-    };
-    mail_outbox::insert(conn, &mail, caused_by, now).await?;
-    Ok(created)
-}
-
-/// The invitations a batch created, newest first.
-pub(crate) async fn of_batch(store: &Store, batch_id: &str) -> StoreResult<Vec<Invitation>> {
-    let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM invitations WHERE batch_id = $1 ORDER BY created_at DESC, email"
-    )))
-    .bind(batch_id)
-    .fetch_all(store.pool())
-    .await?;
-    rows.iter().map(from_row).collect()
+    resent
+        .map(|row| row.try_get("id"))
+        .transpose()
+        .map_err(Into::into)
 }

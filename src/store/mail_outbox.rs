@@ -2,11 +2,23 @@
 //! change's audit event, or the invitation it belongs to) and sent by the mail worker
 //! (`crate::jobs::mail`), paced site-wide. Messages are never coalesced: each one is a row.
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
 
 use super::{Store, StoreResult, new_id};
 use crate::domain::UnixTime;
+
+/// Which queued message (`m`) may be sent at the time bound to `now` (a placeholder such as
+/// `$2`): it is due, and no older message to the same address is still queued, so each
+/// person's mail goes out in the order it was stored (a resent invitation's new link after
+/// the old one), outage or not.
+fn sendable(now: &str) -> String {
+    format!(
+        "m.status = 'queued' AND m.next_attempt_at <= {now} \
+         AND NOT EXISTS (SELECT 1 FROM mail_outbox earlier WHERE earlier.recipient = m.recipient \
+                         AND earlier.status = 'queued' AND earlier.seq < m.seq)"
+    )
+}
 
 /// A rendered message waiting to be stored with its change.
 #[derive(Debug, Clone, Default)]
@@ -45,6 +57,42 @@ pub(crate) async fn insert(
     .bind(mail.batch_id.as_deref())
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// Stores many messages in a few statements (a batch's invitations); each with the actor
+/// whose change caused it.
+pub(crate) async fn insert_many(
+    conn: &mut sqlx::AnyConnection,
+    mails: &[(&QueuedMail, Option<&str>)],
+    now: UnixTime,
+) -> StoreResult<()> {
+    for chunk in mails.chunks(super::INSERT_CHUNK) {
+        let sql = format!(
+            "INSERT INTO mail_outbox (id, recipient, subject, text_body, html_body, status, \
+             attempts, next_attempt_at, caused_by, invitation_id, batch_id, created_at, \
+             updated_at) VALUES {}",
+            super::value_rows(chunk.len(), 13)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (mail, caused_by) in chunk {
+            query = query
+                .bind(new_id())
+                .bind(mail.to.as_str())
+                .bind(mail.subject.as_str())
+                .bind(mail.text.as_str())
+                .bind(mail.html.as_str())
+                .bind("queued")
+                .bind(0_i64)
+                .bind(0_i64)
+                .bind(*caused_by)
+                .bind(mail.invitation_id.as_deref())
+                .bind(mail.batch_id.as_deref())
+                .bind(now)
+                .bind(now);
+        }
+        query.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
@@ -127,20 +175,23 @@ pub struct DeliveryCounts {
 }
 
 impl Store {
-    /// Claims the oldest due message for `lease_seconds`.
+    /// Claims the oldest due message for `lease_seconds`. A message waits while an older one
+    /// to the same address is queued, so each person's mail arrives in the order it was
+    /// stored (a resent invitation's new link after the old one), outage or not.
     pub async fn claim_due_mail(
         &self,
         now: UnixTime,
         lease_seconds: i64,
     ) -> StoreResult<Option<OutboxMail>> {
-        let claimed = sqlx::query(
+        let claimed = sqlx::query(AssertSqlSafe(format!(
             "UPDATE mail_outbox SET locked_until = $1, attempts = attempts + 1, updated_at = $2 \
-             WHERE id = (SELECT id FROM mail_outbox WHERE status = 'queued' AND next_attempt_at <= $2 \
-                         AND (locked_until IS NULL OR locked_until < $2) \
-                         ORDER BY next_attempt_at, created_at LIMIT 1) \
+             WHERE id = (SELECT m.id FROM mail_outbox m WHERE {} \
+                         AND (m.locked_until IS NULL OR m.locked_until < $2) \
+                         ORDER BY m.seq LIMIT 1) \
              AND status = 'queued' AND (locked_until IS NULL OR locked_until < $2) \
              RETURNING id, recipient, subject, text_body, html_body, attempts",
-        )
+            sendable("$2")
+        )))
         .bind(now + lease_seconds)
         .bind(now)
         .fetch_optional(self.pool())
@@ -212,12 +263,13 @@ impl Store {
         Ok(())
     }
 
-    /// Messages due now, being sent or waiting to be: zero once the outbox has done all it
-    /// can until the next retry.
+    /// Messages that may be sent now, or are being sent: zero once the outbox has
+    /// done all it can until the next retry.
     pub async fn due_mail_count(&self, now: UnixTime) -> StoreResult<i64> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM mail_outbox WHERE status = 'queued' AND next_attempt_at <= $1",
-        )
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT COUNT(*) AS n FROM mail_outbox m WHERE {}",
+            sendable("$1")
+        )))
         .bind(now)
         .fetch_one(self.pool())
         .await?;
@@ -244,7 +296,7 @@ impl Store {
              FROM mail_outbox m LEFT JOIN people p ON p.id = m.caused_by \
              LEFT JOIN api_clients c ON c.id = m.caused_by \
              ORDER BY CASE m.status WHEN 'failed' THEN 0 WHEN 'queued' THEN 1 ELSE 2 END, \
-             m.created_at DESC, m.id LIMIT $1",
+             m.seq DESC LIMIT $1",
         )
         .bind(limit)
         .fetch_all(self.pool())

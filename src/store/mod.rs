@@ -167,6 +167,23 @@ impl Store {
     }
 }
 
+/// `($1, …, $k), ($k+1, …)`: the VALUES of a multi-row INSERT of `rows` rows of `columns`
+/// columns each (only ever placeholders, so the SQL stays constant text).
+pub(crate) fn value_rows(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let cells: Vec<String> = (1..=columns)
+                .map(|column| format!("${}", row * columns + column))
+                .collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Rows per multi-row INSERT: well under both backends' limits on placeholders.
+pub(crate) const INSERT_CHUNK: usize = 200;
+
 /// A fresh random id for a new row.
 pub(crate) fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()

@@ -276,3 +276,51 @@ async fn bad_batches_are_refused_with_problem_details() {
     }
     assert_eq!(invitation_count(&app, &org.id).await, 0);
 }
+
+#[tokio::test]
+async fn the_same_key_on_two_instances_at_once_does_the_batch_once() {
+    let app = TestApp::spawn().await;
+    // Instances behind one address share `server.public_url`, the tokens' issuer.
+    let mut settings = app.settings.clone();
+    settings.server.public_url = app.address.clone();
+    let (second, _second_context) = crate::support::app::start_instance(settings).await;
+    let org = app.create_org("Astro", "astro").await;
+    let token = app.api_token(Some(&org), &["invitations.manage"]).await;
+    let people: Vec<Value> = (0..100)
+        .map(|n| json!({"surname": "Student", "email": format!("s{n}@example.org")}))
+        .collect();
+    let body = json!({ "invitations": people });
+    let send = |base: String| {
+        let (token, body) = (token.clone(), body.clone());
+        async move {
+            let response = api_request(
+                &base,
+                Method::POST,
+                PATH,
+                &token,
+                Some(&body),
+                &[("Idempotency-Key", "one-batch")],
+            )
+            .await;
+            let replayed = header(&response, "idempotent-replayed");
+            (
+                response.status(),
+                replayed,
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let (first, other) = tokio::join!(send(app.address.clone()), send(second));
+    assert_eq!(first.0, 200, "{}", first.2);
+    assert_eq!(other.0, 200, "{}", other.2);
+    assert_eq!(first.2["batch_id"], other.2["batch_id"]);
+    assert_eq!(first.2["results"], other.2["results"]);
+    let replays = [&first.1, &other.1]
+        .iter()
+        .filter(|r| r.as_str() == "true")
+        .count();
+    assert_eq!(replays, 1, "one did the batch, the other replayed it");
+    assert_eq!(invitation_count(&app, &org.id).await, 100);
+    app.deliver_mail().await;
+    assert_eq!(app.smtp.messages().len(), 100);
+}

@@ -79,7 +79,9 @@ async fn mail_waits_while_the_server_is_down_and_arrives_exactly_once_when_it_is
     );
 
     app.smtp.restart();
-    app.context.clock.advance(600);
+    // Past every retry's backoff, but within the 90 s lease of a message being sent right
+    // now: a larger jump would let a second sender take it over mid-send.
+    app.context.clock.advance(60);
     app.deliver_mail().await;
     assert_eq!(
         count_to(&app, "marie@example.org"),
@@ -91,16 +93,19 @@ async fn mail_waits_while_the_server_is_down_and_arrives_exactly_once_when_it_is
     app.context.clock.advance(3600);
     app.deliver_mail().await;
     assert_eq!(app.smtp.messages().len(), before + 4);
-    // The newest link works; the page says sent.
-    let newest = app
+    // Her mails arrived in the order they were made: only the last one's link works.
+    let links: Vec<String> = app
         .smtp
         .messages()
-        .into_iter()
-        .rfind(|mail| mail.is_to("marie@example.org"))
-        .unwrap();
-    let link = crate::support::app::invitation_link(&newest);
+        .iter()
+        .filter(|mail| mail.is_to("marie@example.org"))
+        .map(crate::support::app::invitation_link)
+        .collect();
     let visitor = app.new_browser();
-    assert_eq!(visitor.get(&link).await.status(), 200);
+    for old in &links[..2] {
+        assert_ne!(visitor.get(old).await.status(), 200, "a replaced link");
+    }
+    assert_eq!(visitor.get(&links[2]).await.status(), 200);
     let shown = deliveries(&owner, &org.id).await;
     assert_eq!(shown["marie@example.org"], "sent", "{shown:?}");
     assert_eq!(shown["emmy@example.org"], "sent", "{shown:?}");
@@ -203,4 +208,67 @@ async fn sending_is_paced_site_wide_across_instances() {
     );
     // And not much slower than the rate allows.
     assert!(span < least + 5.0, "{span:.3} s");
+}
+
+#[tokio::test]
+async fn a_batch_whose_mail_server_stops_halfway_is_delivered_exactly_once_when_it_is_back() {
+    const PEOPLE: usize = 30;
+    // 200 ms between sends, so the server can be stopped between two of them.
+    let mut app = TestApp::spawn_with(|settings| settings.mail.rate_per_minute = 300).await;
+    let org = app.create_org("Astrophysics Lab", "astro").await;
+    let token = app.api_token(Some(&org), &["invitations.manage"]).await;
+    app.deliver_mail().await;
+    let before = app.smtp.messages().len();
+    let people: Vec<serde_json::Value> = (0..PEOPLE)
+        .map(|n| serde_json::json!({"surname": "Student", "email": format!("s{n}@example.org")}))
+        .collect();
+    let response = crate::support::api::api_request(
+        &app.address,
+        reqwest::Method::POST,
+        "/api/v1/orgs/astro/invitations",
+        &token,
+        Some(&serde_json::json!({ "invitations": people })),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        response.status(),
+        200,
+        "the batch answers before its mail is sent"
+    );
+
+    // Some arrive; then the server stops, just after one send and well before the next.
+    app.smtp
+        .wait_for_messages(before + 5, std::time::Duration::from_secs(20))
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+    app.smtp.stop();
+    let delivered_before_the_stop = app.smtp.messages().len() - before;
+    assert!(delivered_before_the_stop < PEOPLE, "the stop came halfway");
+    // The worker meets the stopped server and leaves the rest queued.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(
+        app.smtp.messages().len() - before,
+        delivered_before_the_stop
+    );
+    let queued = app.context.store.mail_counts().await.unwrap().queued;
+    assert_eq!(
+        usize::try_from(queued).unwrap(),
+        PEOPLE - delivered_before_the_stop
+    );
+
+    app.smtp.restart();
+    // Past every retry's backoff, but within the 90 s lease of a message being sent right
+    // now: a larger jump would let a second sender take it over mid-send.
+    app.context.clock.advance(60);
+    app.deliver_mail().await;
+    app.smtp
+        .wait_for_messages(before + PEOPLE, std::time::Duration::from_secs(30))
+        .await;
+    app.context.clock.advance(3600);
+    app.deliver_mail().await;
+    for n in 0..PEOPLE {
+        assert_eq!(count_to(&app, &format!("s{n}@example.org")), 1, "s{n}");
+    }
+    assert_eq!(app.smtp.messages().len(), before + PEOPLE);
 }
