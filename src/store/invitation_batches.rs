@@ -231,18 +231,16 @@ impl Store {
                     expires_at,
                     mail,
                 } => {
-                    let updated = sqlx::query(
-                        "UPDATE invitations SET token_hash = $1, sent_at = $2, expires_at = $3 \
-                         WHERE id = $4 AND organisation_id = $5 AND status = 'pending'",
+                    let renewed = invitations::renew_link(
+                        work.conn(),
+                        header.organisation_id,
+                        invitation_id,
+                        token_hash,
+                        *expires_at,
+                        now,
                     )
-                    .bind(token_hash.as_str())
-                    .bind(now)
-                    .bind(expires_at)
-                    .bind(*invitation_id)
-                    .bind(header.organisation_id)
-                    .execute(work.conn())
                     .await?;
-                    if updated.rows_affected() != 1 {
+                    if !renewed {
                         return Err(BatchError::Changed);
                     }
                     let mail = QueuedMail {

@@ -156,18 +156,16 @@ impl Store {
         now: UnixTime,
     ) -> StoreResult<Option<Invitation>> {
         let mut work = self.begin(now).await?;
-        let updated = sqlx::query(
-            "UPDATE invitations SET token_hash = $1, sent_at = $2, expires_at = $3 \
-             WHERE id = $4 AND organisation_id = $5 AND status = 'pending'",
+        let renewed = renew_link(
+            work.conn(),
+            organisation_id,
+            invitation_id,
+            token_hash,
+            expires_at,
+            now,
         )
-        .bind(token_hash.as_str())
-        .bind(now)
-        .bind(expires_at)
-        .bind(invitation_id)
-        .bind(organisation_id)
-        .execute(work.conn())
         .await?;
-        if updated.rows_affected() != 1 {
+        if !renewed {
             return Ok(None);
         }
         let row = sqlx::query(AssertSqlSafe(format!(
@@ -676,4 +674,28 @@ async fn resend_pending(
         .map(|row| row.try_get("id"))
         .transpose()
         .map_err(Into::into)
+}
+
+/// Gives a pending invitation of the organisation a new link (the old one dies); false when
+/// it is not pending there.
+pub(crate) async fn renew_link(
+    conn: &mut sqlx::AnyConnection,
+    organisation_id: &str,
+    invitation_id: &str,
+    token_hash: &TokenHash,
+    expires_at: UnixTime,
+    now: UnixTime,
+) -> StoreResult<bool> {
+    let updated = sqlx::query(
+        "UPDATE invitations SET token_hash = $1, sent_at = $2, expires_at = $3 \
+         WHERE id = $4 AND organisation_id = $5 AND status = 'pending'",
+    )
+    .bind(token_hash.as_str())
+    .bind(now)
+    .bind(expires_at)
+    .bind(invitation_id)
+    .bind(organisation_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(updated.rows_affected() == 1)
 }

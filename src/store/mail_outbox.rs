@@ -166,6 +166,26 @@ pub struct MailEntry {
     pub caused_by: Option<String>,
 }
 
+/// A message with the name of who caused it (a person or an API client).
+const MAIL_ENTRY_SELECT: &str = "SELECT m.id, m.recipient, m.subject, m.status, m.attempts, \
+     m.last_error, m.created_at, COALESCE(c.name, CASE WHEN p.given_name IS NULL THEN p.surname \
+     ELSE p.given_name || ' ' || p.surname END) AS caused_by_name \
+     FROM mail_outbox m LEFT JOIN people p ON p.id = m.caused_by \
+     LEFT JOIN api_clients c ON c.id = m.caused_by";
+
+fn mail_entry(row: &AnyRow) -> StoreResult<MailEntry> {
+    Ok(MailEntry {
+        id: row.try_get("id")?,
+        to: row.try_get("recipient")?,
+        subject: row.try_get("subject")?,
+        state: Delivery::parse(&row.try_get::<String, _>("status")?),
+        attempts: row.try_get("attempts")?,
+        last_error: row.try_get("last_error")?,
+        created_at: row.try_get("created_at")?,
+        caused_by: row.try_get("caused_by_name")?,
+    })
+}
+
 /// How many messages stand in each state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DeliveryCounts {
@@ -289,32 +309,26 @@ impl Store {
 
     /// The newest messages, failed ones first, for the admin outbox page.
     pub async fn mail_entries(&self, limit: i64) -> StoreResult<Vec<MailEntry>> {
-        let rows = sqlx::query(
-            "SELECT m.id, m.recipient, m.subject, m.status, m.attempts, m.last_error, m.created_at, \
-             COALESCE(c.name, CASE WHEN p.given_name IS NULL THEN p.surname \
-                                   ELSE p.given_name || ' ' || p.surname END) AS caused_by_name \
-             FROM mail_outbox m LEFT JOIN people p ON p.id = m.caused_by \
-             LEFT JOIN api_clients c ON c.id = m.caused_by \
-             ORDER BY CASE m.status WHEN 'failed' THEN 0 WHEN 'queued' THEN 1 ELSE 2 END, \
-             m.seq DESC LIMIT $1",
-        )
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "{MAIL_ENTRY_SELECT} ORDER BY CASE m.status WHEN 'failed' THEN 0 \
+             WHEN 'queued' THEN 1 ELSE 2 END, m.seq DESC LIMIT $1"
+        )))
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(MailEntry {
-                    id: row.try_get("id")?,
-                    to: row.try_get("recipient")?,
-                    subject: row.try_get("subject")?,
-                    state: Delivery::parse(&row.try_get::<String, _>("status")?),
-                    attempts: row.try_get("attempts")?,
-                    last_error: row.try_get("last_error")?,
-                    created_at: row.try_get("created_at")?,
-                    caused_by: row.try_get("caused_by_name")?,
-                })
-            })
-            .collect()
+        rows.iter().map(mail_entry).collect()
+    }
+
+    /// The newest messages to one address (an account page's "Email" panel).
+    pub async fn mails_to(&self, address: &str, limit: i64) -> StoreResult<Vec<MailEntry>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "{MAIL_ENTRY_SELECT} WHERE m.recipient = $1 ORDER BY m.seq DESC LIMIT $2"
+        )))
+        .bind(address)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(mail_entry).collect()
     }
 
     /// How many messages stand in each state, site-wide.

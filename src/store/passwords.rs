@@ -84,7 +84,7 @@ impl Store {
         token_hash: &TokenHash,
         expires_at: UnixTime,
         budget: Option<ResetBudget>,
-        mail: QueuedMail,
+        (mail, caused_by): (QueuedMail, Option<&str>),
         now: UnixTime,
     ) -> StoreResult<bool> {
         let budget = budget.unwrap_or(ResetBudget {
@@ -114,7 +114,7 @@ impl Store {
         .await?;
         let created = inserted.rows_affected() == 1;
         if created {
-            mail_outbox::insert(&mut tx, &mail, None, now).await?;
+            mail_outbox::insert(&mut tx, &mail, caused_by, now).await?;
         }
         tx.commit().await?;
         Ok(created)

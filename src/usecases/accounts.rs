@@ -126,29 +126,37 @@ pub const RESET_LINK_SECONDS: i64 = 3600;
 /// sees it.
 /// A request from the sign-in page is mailed only while the account's hourly budget
 /// (`security.reset_mails_per_account_per_hour`) lasts, so nobody can flood someone's
-/// mailbox; false when it was not mailed for that reason. Staff are not limited.
+/// mailbox; false when it was not mailed for that reason. Staff (`sent_by_staff`, who then
+/// see the mail's delivery on the account page) are not limited.
 pub async fn send_password_reset(
     ctx: &AppContext,
     person: &Person,
-    sent_by_staff: bool,
+    sent_by_staff: Option<&Person>,
 ) -> anyhow::Result<bool> {
     let token = crate::entropy::secret_token()?;
     let now = ctx.clock.now();
     let expires_at = now + RESET_LINK_SECONDS;
-    let budget = (!sent_by_staff).then(|| ResetBudget {
+    let budget = sent_by_staff.is_none().then(|| ResetBudget {
         mails: i64::from(ctx.settings.security.reset_mails_per_account_per_hour),
         since: now - 3600,
     });
     let mail = PasswordResetMail {
         greeting_name: person.display_name(),
-        sent_by_staff,
+        sent_by_staff: sent_by_staff.is_some(),
         link: ctx.public_link(&format!("/password-reset/{}", token.expose())),
         expires: format_date(expires_at),
     };
     let mail = queued_mail(&person.email, mail.render()?);
     let created = ctx
         .store
-        .create_password_reset(&person.id, &token.hash(), expires_at, budget, mail, now)
+        .create_password_reset(
+            &person.id,
+            &token.hash(),
+            expires_at,
+            budget,
+            (mail, sent_by_staff.map(|staff| staff.id.as_str())),
+            now,
+        )
         .await?;
     ctx.mail_signal.notify_one();
     Ok(created)

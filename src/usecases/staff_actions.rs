@@ -363,7 +363,9 @@ pub async fn send_reset(
         }
         AccountStatus::Active => {}
     }
-    if let Err(error) = crate::usecases::accounts::send_password_reset(ctx, subject, true).await {
+    if let Err(error) =
+        crate::usecases::accounts::send_password_reset(ctx, subject, Some(actor.person)).await
+    {
         tracing::warn!(%error, "password-reset link not queued");
         return Err(StaffActionError::Unavailable(
             "The reset link could not be prepared. Try again in a few minutes.",

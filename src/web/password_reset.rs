@@ -96,7 +96,7 @@ pub async fn reset_request(
 async fn send_reset_link(ctx: &AppContext, email: &Email) -> anyhow::Result<()> {
     match ctx.store.person_by_email(email).await? {
         Some(person) if person.status == AccountStatus::Active => {
-            let sent = crate::usecases::accounts::send_password_reset(ctx, &person, false).await?;
+            let sent = crate::usecases::accounts::send_password_reset(ctx, &person, None).await?;
             if !sent {
                 tracing::info!("password reset not mailed: the account's hourly budget is spent");
             }

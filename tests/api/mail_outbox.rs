@@ -272,3 +272,34 @@ async fn a_batch_whose_mail_server_stops_halfway_is_delivered_exactly_once_when_
     }
     assert_eq!(app.smtp.messages().len(), before + PEOPLE);
 }
+
+#[tokio::test]
+async fn a_reset_link_the_server_refuses_shows_as_failed_to_the_helpdesk_who_sent_it() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Astrophysics Lab", "astro").await;
+    app.activated_member(&org, "mcurie").await;
+    let person = app.person_id("mcurie@example.org").await;
+    let helpdesk = app.staff_browser("desk@example.org", Role::Helpdesk).await;
+    app.deliver_mail().await;
+    app.smtp.refuse("mcurie@example.org");
+
+    let account = format!("/admin/accounts/{person}");
+    let sent = helpdesk
+        .submit(&account, &format!("{account}/password-reset"), &[])
+        .await;
+    assert_eq!(sent.status(), 303);
+    app.deliver_mail().await;
+
+    let page = helpdesk.page(&account).await;
+    let newest = "table.account-mail tbody tr:first-child";
+    assert_eq!(page.text(&format!("{newest} td.mail-state")), "Failed");
+    assert_eq!(
+        page.text(&format!("{newest} td.mail-subject")),
+        "Reset your Roster password"
+    );
+    assert!(
+        page.text(&format!("{newest} td.mail-error"))
+            .contains("550")
+    );
+    assert_eq!(page.text(&format!("{newest} td.mail-caused-by")), "Staff");
+}

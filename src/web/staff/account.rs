@@ -1,6 +1,8 @@
-//! One account's page: details, memberships, roles, keys, sessions, history, and its live LDAP entry beside what the portal expects.
+//! One account's page: details, memberships, roles, keys, sessions, the newest mail to it,
+//! history, and its live LDAP entry beside what the portal expects.
 
 use super::*;
+use crate::store::mail_outbox::MailEntry;
 
 /// One attribute of the LDAP entry: what the portal expects beside what LDAP holds.
 struct AttributeRow {
@@ -48,6 +50,8 @@ pub(super) struct AccountPage {
     ldap: LdapView,
     ldap_pending: bool,
     history: Vec<HistoryRow>,
+    /// The newest messages to the person's address, with their delivery.
+    mails: Vec<MailEntry>,
     /// What the contact form shows (the person's values, or what was typed).
     surname: String,
     given_name: String,
@@ -186,6 +190,7 @@ pub(super) async fn account_page(
         .into_iter()
         .map(HistoryRow::from)
         .collect();
+    let mails = ctx.store.mails_to(&person.email, 10).await?;
     let typed = typed.unwrap_or_else(|| TypedContact {
         surname: person.surname.clone(),
         given_name: person.given_name.clone().unwrap_or_default(),
@@ -206,6 +211,7 @@ pub(super) async fn account_page(
         ldap,
         ldap_pending,
         history,
+        mails,
         surname: typed.surname,
         given_name: typed.given_name,
         email: typed.email,
