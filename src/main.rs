@@ -533,9 +533,10 @@ async fn list_invitations(settings: Settings, args: InviteListArgs) -> Result<()
     Ok(())
 }
 
-/// Sends the invitation's mail now (with anything else due), and says how it went.
+/// Sends the invitation's mail now (only it: the rest of the outbox is the workers'), and
+/// says how it went.
 async fn report_mail(ctx: &AppContext, email: &Email, created: &CreatedInvitation) {
-    roster::jobs::mail::send_all_due(ctx).await;
+    roster::jobs::mail::send_for_invitation(ctx, &created.id).await;
     let delivery = ctx.store.invitation_delivery(&created.id).await;
     match delivery {
         Ok(Some(delivery)) if delivery.state == Delivery::Sent => {

@@ -47,6 +47,23 @@ pub async fn send_one_due(ctx: &AppContext) -> bool {
     true
 }
 
+/// Sends the invitation's message now, if it may go (the command line's `invite`, which
+/// has no worker of its own and must not wait for the rest of the outbox).
+pub async fn send_for_invitation(ctx: &AppContext, invitation_id: &str) {
+    match ctx
+        .store
+        .claim_mail_of_invitation(invitation_id, ctx.clock.now(), MAIL_LEASE_SECONDS)
+        .await
+    {
+        Ok(Some(mail)) => {
+            wait_for_slot(ctx).await;
+            send(ctx, mail).await;
+        }
+        Ok(None) => {}
+        Err(error) => tracing::warn!(%error, "could not claim the invitation's mail"),
+    }
+}
+
 /// Sends everything due now (the command line's `outbox run`, and tests); returns how many
 /// messages were tried.
 pub async fn send_all_due(ctx: &AppContext) -> usize {

@@ -219,6 +219,31 @@ impl Store {
         claimed.as_ref().map(outbox_mail).transpose()
     }
 
+    /// Claims the invitation's newest message if it may be sent now (the command line sends
+    /// the invitation it just made, not the rest of the outbox).
+    pub async fn claim_mail_of_invitation(
+        &self,
+        invitation_id: &str,
+        now: UnixTime,
+        lease_seconds: i64,
+    ) -> StoreResult<Option<OutboxMail>> {
+        let claimed = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE mail_outbox SET locked_until = $1, attempts = attempts + 1, updated_at = $2 \
+             WHERE id = (SELECT m.id FROM mail_outbox m WHERE {} AND m.invitation_id = $3 \
+                         AND (m.locked_until IS NULL OR m.locked_until < $2) \
+                         ORDER BY m.seq DESC LIMIT 1) \
+             AND status = 'queued' AND (locked_until IS NULL OR locked_until < $2) \
+             RETURNING id, recipient, subject, text_body, html_body, attempts",
+            sendable("$2")
+        )))
+        .bind(now + lease_seconds)
+        .bind(now)
+        .bind(invitation_id)
+        .fetch_optional(self.pool())
+        .await?;
+        claimed.as_ref().map(outbox_mail).transpose()
+    }
+
     /// Takes the next send slot of the site-wide pacing: the time (ms) at which this
     /// instance may send, `interval_ms` after the previous slot of any instance.
     pub async fn reserve_mail_slot(&self, now_ms: i64, interval_ms: i64) -> StoreResult<i64> {

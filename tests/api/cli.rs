@@ -205,6 +205,47 @@ async fn admin_invite_prints_the_emailed_link_which_activates_the_admin() {
 }
 
 #[tokio::test]
+async fn admin_invite_with_the_mail_server_down_prints_the_link_and_the_mail_follows() {
+    let mut app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&app, dir.path(), "127.0.0.1:0", "");
+    app.smtp.stop();
+    let output = tokio::task::spawn_blocking(move || {
+        roster()
+            .arg("--config")
+            .arg(&config)
+            .args([
+                "admin",
+                "invite",
+                "--email",
+                "root@example.org",
+                "--surname",
+                "Root",
+            ])
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("waits in the mail outbox"), "{stderr}");
+    let printed = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    // The running portal's worker sends it once the server is back.
+    app.smtp.restart();
+    app.context.clock.advance(60);
+    app.deliver_mail().await;
+    let mail = app.mail_to("root@example.org").await;
+    assert_eq!(invitation_link(&mail), printed);
+}
+
+#[tokio::test]
 async fn admin_invite_refuses_a_malformed_email() {
     let app = TestApp::spawn().await;
     let dir = tempfile::tempdir().unwrap();
