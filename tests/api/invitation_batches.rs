@@ -396,3 +396,32 @@ async fn hostile_files_get_clear_messages_and_never_a_500() {
         .unwrap();
     assert_eq!(refused.status(), 403);
 }
+
+#[tokio::test]
+async fn with_the_directory_down_the_preview_says_so_and_nothing_is_sent() {
+    let mut app = TestApp::spawn().await;
+    let org = app.create_org("Astrophysics Lab", "astro").await;
+    let owner = app.browser_for(&org, "pi@example.org", Role::Owner).await;
+    app.slapd.stop();
+    let page = upload(
+        &owner,
+        &org.id,
+        b"surname,email\nCurie,marie@example.org\n".to_vec(),
+    )
+    .await;
+    assert_eq!(page.status, 503);
+    assert!(
+        page.html.html().contains("Nothing was sent"),
+        "{}",
+        page.html.html()
+    );
+    app.slapd.start_again();
+    let page = upload(
+        &owner,
+        &org.id,
+        b"surname,email\nCurie,marie@example.org\n".to_vec(),
+    )
+    .await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.select_all("tr.outcome-create").len(), 1);
+}
