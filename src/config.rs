@@ -57,9 +57,32 @@ pub struct Settings {
     pub lifecycle: LifecycleSettings,
     #[serde(default)]
     pub api: ApiSettings,
+    #[serde(default)]
+    pub resources: ResourceSettings,
     /// Single sign-on through an OpenID Connect provider; absent means passwords only.
     #[serde(default)]
     pub oidc: Option<OidcSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResourceSettings {
+    /// The kinds of resource this site has.
+    pub kinds: Vec<String>,
+    /// The kinds an organisation's owners and managers (`resources.manage`) may create and
+    /// edit themselves; the others are made by site admins.
+    pub self_service_kinds: Vec<String>,
+}
+
+impl Default for ResourceSettings {
+    fn default() -> Self {
+        Self {
+            kinds: ["cluster", "storage", "device", "service"]
+                .map(String::from)
+                .to_vec(),
+            self_service_kinds: ["device", "service"].map(String::from).to_vec(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -153,9 +176,21 @@ pub struct LdapSettings {
     /// loginShell of a locked account's entry, so it cannot log in with SSH keys either.
     #[serde(default = "default_locked_shell")]
     pub locked_shell: String,
+    /// Where resources' posixGroups live; empty means `groups_dn`.
+    #[serde(default)]
+    pub resources_base: String,
 }
 
 impl LdapSettings {
+    /// The container of resources' posixGroups.
+    pub fn resources_dn(&self) -> &str {
+        if self.resources_base.is_empty() {
+            &self.groups_dn
+        } else {
+            &self.resources_base
+        }
+    }
+
     /// The home directory of `username`, from `home_directory`'s `{username}` pattern.
     pub fn home_directory_of(&self, username: &str) -> String {
         self.home_directory.replace("{username}", username)
@@ -520,6 +555,18 @@ impl Settings {
         if self.security.session_idle_minutes == 0 || self.security.session_hours == 0 {
             return invalid(
                 "security.session_idle_minutes and security.session_hours must be at least 1"
+                    .into(),
+            );
+        }
+        if self.resources.kinds.is_empty()
+            || self
+                .resources
+                .self_service_kinds
+                .iter()
+                .any(|kind| !self.resources.kinds.contains(kind))
+        {
+            return invalid(
+                "resources.kinds must name at least one kind, and resources.self_service_kinds only kinds from it"
                     .into(),
             );
         }

@@ -58,6 +58,50 @@ enum Command {
     /// The keys that sign the API's access tokens.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Resources of organisations (clusters, storage, devices, services): each is a POSIX
+    /// group holding exactly the people who may use it.
+    #[command(subcommand)]
+    Resource(ResourceCommand),
+}
+
+#[derive(Subcommand)]
+enum ResourceCommand {
+    /// Create a resource for an organisation, as a site administrator would; prints its id.
+    Create(ResourceCreateArgs),
+    /// List resources as tab-separated lines: group, kind, status, site, end date, name.
+    List {
+        /// Only this organisation's (its short name).
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Retire a resource: its group is emptied and kept, so the gidNumber is never reused.
+    Retire {
+        /// The resource's group name, <org>-<resource>.
+        group: String,
+    },
+}
+
+#[derive(Args)]
+struct ResourceCreateArgs {
+    /// The owning organisation's short name.
+    #[arg(long)]
+    org: String,
+    /// Short name; the group is <org>-<short name>.
+    #[arg(long)]
+    short_name: String,
+    /// Display name, e.g. "GPU cluster".
+    #[arg(long)]
+    name: String,
+    /// One of resources.kinds (by default cluster, storage, device, service).
+    #[arg(long)]
+    kind: String,
+    #[arg(long, default_value = "")]
+    site: String,
+    #[arg(long, default_value = "")]
+    description: String,
+    /// YYYY-MM-DD: access ends after this day.
+    #[arg(long)]
+    ends_on: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -257,6 +301,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Invite(InviteCommand::Create(args)) => invite_member(settings, args).await,
         Command::Invite(InviteCommand::List(args)) => list_invitations(settings, args).await,
         Command::Client(command) => client_command(settings, command).await,
+        Command::Resource(command) => resource_command(settings, command).await,
         Command::Keys(KeysCommand::Rotate) => {
             let ctx = connect(settings).await?;
             let kid = roster::usecases::clients::rotate_keys(&ctx)
@@ -332,6 +377,95 @@ async fn organisation_named(ctx: &AppContext, short_name: &str) -> Result<Organi
         .await
         .map_err(|error| CliError::Failed(error.to_string()))?
         .ok_or_else(|| CliError::Usage(format!("--org: no organisation is called {short_name}")))
+}
+
+async fn resource_command(settings: Settings, command: ResourceCommand) -> Result<(), CliError> {
+    use roster::domain::{EndDate, ResourceKind, Site};
+    use roster::store::resources::ResourceChange;
+    use roster::usecases::resources::{
+        NewResourceRequest, ResourceActor, ResourceError, change_resource, create_resource,
+    };
+    let ctx = connect(settings).await?;
+    let failed = |error: &dyn std::fmt::Display| CliError::Failed(error.to_string());
+    let actor = ResourceActor {
+        actor: roster::usecases::Actor::CommandLine,
+        client_ip: None,
+        site_admin: true,
+    };
+    match command {
+        ResourceCommand::Create(args) => {
+            let organisation = organisation_named(&ctx, &args.org).await?;
+            let request = NewResourceRequest {
+                short_name: ShortName::parse(&args.short_name).map_err(usage)?,
+                name: OrganisationName::parse(&args.name).map_err(usage)?,
+                kind: ResourceKind::parse(&args.kind, &ctx.settings.resources.kinds)
+                    .map_err(usage)?,
+                site: Site::parse(&args.site).map_err(usage)?,
+                description: Description::parse(&args.description).map_err(usage)?,
+                ends_on: match &args.ends_on {
+                    Some(date) => {
+                        EndDate::parse_optional(date, roster::clock::today()).map_err(usage)?
+                    }
+                    None => None,
+                },
+            };
+            let resource = create_resource(&ctx, &organisation, actor, request)
+                .await
+                .map_err(|error| match error {
+                    ResourceError::Invalid(_) | ResourceError::NameTaken(_) => {
+                        CliError::Usage(format!("--short-name: {error}"))
+                    }
+                    other => failed(&other),
+                })?;
+            eprintln!(
+                "Created {} with gidNumber {}; its LDAP group is {}.",
+                resource.name, resource.gid_number, resource.group_name
+            );
+            println!("{}", resource.id);
+        }
+        ResourceCommand::List { org } => {
+            let resources = match org {
+                Some(org) => {
+                    let organisation = organisation_named(&ctx, &org).await?;
+                    ctx.store.resources_of(&organisation.id).await
+                }
+                None => ctx.store.all_resources().await,
+            }
+            .map_err(|error| failed(&error))?;
+            println!("group\tkind\tstatus\tsite\tends_on\tname");
+            for resource in resources {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    resource.group_name,
+                    resource.kind,
+                    resource.status.as_str(),
+                    resource.site,
+                    resource.ends_on.as_deref().unwrap_or(""),
+                    resource.name
+                );
+            }
+        }
+        ResourceCommand::Retire { group } => {
+            let resource = ctx
+                .store
+                .resource_by_group_name(&group)
+                .await
+                .map_err(|error| failed(&error))?
+                .ok_or_else(|| CliError::Usage(format!("no resource has the group {group}")))?;
+            change_resource(
+                &ctx,
+                &resource,
+                resource.version,
+                actor,
+                ResourceChange::Retire,
+            )
+            .await
+            .map_err(|error| failed(&error))?;
+            eprintln!("Retired {group}: its group is emptied and kept.");
+        }
+    }
+    ctx.store.close().await;
+    Ok(())
 }
 
 async fn client_command(settings: Settings, command: ClientCommand) -> Result<(), CliError> {

@@ -244,6 +244,7 @@ impl Directory {
             cn: state.username.clone(),
             gid_number: state.gid_number,
             member_uids: Vec::new(),
+            place: super::groups::GroupPlace::Groups,
         })
         .await
     }

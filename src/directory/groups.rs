@@ -9,12 +9,23 @@ use super::{Directory, DirectoryError};
 /// LDAP result code 32: the entry does not exist.
 const NO_SUCH_OBJECT: u32 = 32;
 
-/// What an organisation's group should look like in LDAP.
+/// What a group (an organisation's, a person's private one, or a resource's) should look
+/// like in LDAP.
 #[derive(Debug, Clone)]
 pub struct GroupState {
     pub cn: String,
     pub gid_number: i64,
     pub member_uids: Vec<String>,
+    pub place: GroupPlace,
+}
+
+/// Which container a group lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupPlace {
+    /// `ldap.groups_dn`: organisations and private groups.
+    Groups,
+    /// `ldap.resources_base`: resources.
+    Resources,
 }
 
 impl Directory {
@@ -22,10 +33,17 @@ impl Directory {
         format!("cn={},{}", dn_escape(cn), self.settings().groups_dn)
     }
 
+    pub fn resource_group_dn(&self, cn: &str) -> String {
+        format!("cn={},{}", dn_escape(cn), self.settings().resources_dn())
+    }
+
     /// Makes the group match `state`: creates it, or replaces gidNumber and memberUid.
     /// Running it twice changes nothing the second time.
     pub async fn sync_group(&self, state: &GroupState) -> Result<(), DirectoryError> {
-        let dn = self.group_dn(&state.cn);
+        let dn = match state.place {
+            GroupPlace::Groups => self.group_dn(&state.cn),
+            GroupPlace::Resources => self.resource_group_dn(&state.cn),
+        };
         let gid = state.gid_number.to_string();
         let members: HashSet<&str> = state.member_uids.iter().map(String::as_str).collect();
         let mut ldap = self.handle().await?;

@@ -12,7 +12,7 @@ mod groups;
 mod people;
 
 pub use accounts::{AccountFacts, AccountState, LiveEntry};
-pub use groups::GroupState;
+pub use groups::{GroupPlace, GroupState};
 pub use people::{DirectoryPerson, PersonKey, SearchResults};
 
 use std::sync::Arc;

@@ -20,10 +20,13 @@ pub enum Permission {
     DeleteAccounts,
     ManageStaff,
     ManageClients,
+    ManageResources,
+    UseResources,
+    ReadResources,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 18] = [
+    pub const ALL: [Permission; 21] = [
         Permission::CreateOrganisation,
         Permission::ViewOrganisation,
         Permission::EditOrganisation,
@@ -42,6 +45,9 @@ impl Permission {
         Permission::DeleteAccounts,
         Permission::ManageStaff,
         Permission::ManageClients,
+        Permission::ManageResources,
+        Permission::UseResources,
+        Permission::ReadResources,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -64,6 +70,9 @@ impl Permission {
             Permission::DeleteAccounts => "accounts.delete",
             Permission::ManageStaff => "staff.manage",
             Permission::ManageClients => "clients.manage",
+            Permission::ManageResources => "resources.manage",
+            Permission::UseResources => "resources.use",
+            Permission::ReadResources => "resources.read",
         }
     }
 

@@ -8,7 +8,7 @@ pub mod mail;
 use std::time::Duration;
 
 use crate::context::AppContext;
-use crate::directory::{AccountFacts, AccountState, GroupState};
+use crate::directory::{AccountFacts, AccountState, GroupPlace, GroupState};
 use crate::store::StoreError;
 use crate::store::jobs::{Job, JobKind};
 use crate::store::people::{AccountStatus, Person};
@@ -20,6 +20,8 @@ pub const LEASE_SECONDS: i64 = 15;
 const HEARTBEAT: Duration = Duration::from_secs(5);
 /// How long a change waits for another worker already applying the same job.
 const IN_PROGRESS_WAIT: Duration = Duration::from_secs(3);
+/// Resource groups a change writes itself before it leaves them to the worker.
+const INLINE_RESOURCE_GROUPS: usize = 5;
 /// Idle poll interval; a stored change wakes the worker at once through `job_signal`.
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
 
@@ -79,7 +81,18 @@ pub async fn run_one_due(ctx: &AppContext) -> bool {
 pub async fn apply(ctx: &AppContext, receipt: crate::store::unit_of_work::Receipt) {
     // The change may have stored mail too; the mail worker sends it in the background.
     ctx.mail_signal.notify_one();
-    for (kind, subject_id) in receipt.into_jobs() {
+    let jobs = receipt.into_jobs();
+    // A membership change may touch every resource of the organisation (hundreds of
+    // groups): past a few, the worker writes them, woken now, so the page does not wait.
+    let resource_groups = jobs
+        .iter()
+        .filter(|(kind, _)| *kind == JobKind::SyncResource)
+        .count();
+    for (kind, subject_id) in jobs {
+        if kind == JobKind::SyncResource && resource_groups > INLINE_RESOURCE_GROUPS {
+            ctx.job_signal.notify_one();
+            continue;
+        }
         apply_now(ctx, kind, &subject_id).await;
     }
 }
@@ -147,6 +160,7 @@ async fn run(ctx: &AppContext, job: &Job) {
     let outcome = match job.kind {
         JobKind::SyncGroup => sync_group(ctx, &job.subject_id).await,
         JobKind::SyncAccount => sync_account(ctx, &job.subject_id).await,
+        JobKind::SyncResource => sync_resource(ctx, &job.subject_id).await,
     };
     heartbeat.abort();
     let stored = match outcome {
@@ -216,6 +230,7 @@ async fn sync_group(ctx: &AppContext, organisation_id: &str) -> Result<(), JobEr
                 cn: organisation.short_name,
                 gid_number: organisation.gid_number,
                 member_uids,
+                place: GroupPlace::Groups,
             })
             .await
             .map_err(JobError::from)?;
@@ -227,6 +242,27 @@ async fn sync_group(ctx: &AppContext, organisation_id: &str) -> Result<(), JobEr
     Err(JobError::Transient(
         "the group kept changing while it was written; trying again later".into(),
     ))
+}
+
+/// Writes a resource's group from who may use it now: empty once it is retired or past its
+/// end date, but kept, so its gidNumber is never handed out again.
+async fn sync_resource(ctx: &AppContext, resource_id: &str) -> Result<(), JobError> {
+    let Some(resource) = ctx.store.resource(resource_id).await? else {
+        return Ok(());
+    };
+    let member_uids = ctx
+        .store
+        .resource_member_uids(resource_id, &ctx.clock.today_iso())
+        .await?;
+    ctx.directory
+        .sync_group(&GroupState {
+            cn: resource.group_name,
+            gid_number: resource.gid_number,
+            member_uids,
+            place: GroupPlace::Resources,
+        })
+        .await
+        .map_err(JobError::from)
 }
 
 async fn sync_account(ctx: &AppContext, person_id: &str) -> Result<(), JobError> {

@@ -13,6 +13,8 @@ pub enum JobKind {
     SyncGroup,
     /// Make a person's posixAccount entry and private group match the portal.
     SyncAccount,
+    /// Make a resource's posixGroup hold exactly the people who may use it.
+    SyncResource,
 }
 
 impl JobKind {
@@ -20,12 +22,14 @@ impl JobKind {
         match self {
             JobKind::SyncGroup => "sync_group",
             JobKind::SyncAccount => "sync_account",
+            JobKind::SyncResource => "sync_resource",
         }
     }
     fn parse(value: &str) -> Option<Self> {
         match value {
             "sync_group" => Some(JobKind::SyncGroup),
             "sync_account" => Some(JobKind::SyncAccount),
+            "sync_resource" => Some(JobKind::SyncResource),
             _ => None,
         }
     }

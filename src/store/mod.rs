@@ -26,6 +26,7 @@ pub mod organisations;
 pub mod passwords;
 pub mod people;
 pub mod permissions;
+pub mod resources;
 pub mod sessions;
 pub mod signing_keys;
 pub mod ssh_keys;

@@ -1,5 +1,5 @@
 //! POSIX names (usernames, which are also private groups, and organisations' group
-//! names): each claimed once, in one table, inside the transaction that takes it.
+//! names, and resources' groups): each claimed once, in one table, inside the transaction that takes it.
 
 use super::StoreResult;
 use crate::domain::UnixTime;
@@ -9,6 +9,7 @@ use crate::domain::UnixTime;
 pub(crate) enum NameKind {
     Person,
     Organisation,
+    Resource,
 }
 
 /// Claims `name` for `owner_id` inside the caller's transaction; false when someone holds it
@@ -23,6 +24,7 @@ pub(crate) async fn claim_name(
     let kind = match kind {
         NameKind::Person => "person",
         NameKind::Organisation => "organisation",
+        NameKind::Resource => "resource",
     };
     let claimed = sqlx::query(
         "INSERT INTO posix_names (name, kind, owner_id, claimed_at) VALUES ($1, $2, $3, $4) \

@@ -1,8 +1,10 @@
 //! The unit of work: one transaction per change, which collects the directory jobs it
-//! queues and ends with its audit event, refreshing the member-list keys of every person
-//! whose entry it queues. `commit` takes the event, so a change cannot forget it; it
-//! returns a [`Receipt`] of the queued work, which the caller must hand to
-//! `jobs::apply` so the person sees LDAP follow at once.
+//! queues (with the groups of the resources such changes touch) and ends with its audit
+//! event, refreshing the member-list keys of every person whose entry it queues. `commit`
+//! takes the event, so a change cannot forget it; it returns a [`Receipt`] of the queued
+//! work, which the caller must hand to `jobs::apply` so the person sees LDAP follow at once.
+
+use sqlx::Row;
 
 use super::audit::{self, AuditEvent};
 use super::jobs::{self, JobKind};
@@ -83,6 +85,16 @@ impl UnitOfWork<'_> {
             ..event
         };
         audit::insert(&mut self.tx, &event, self.now).await?;
+        // Resources' groups follow their organisation's members and those people's accounts.
+        let organisations: Vec<String> = self
+            .queued
+            .iter()
+            .filter(|(kind, _)| *kind == JobKind::SyncGroup)
+            .map(|(_, organisation_id)| organisation_id.clone())
+            .collect();
+        for resource_id in resources_following(&mut self.tx, &organisations, &people).await? {
+            self.queued.push((JobKind::SyncResource, resource_id));
+        }
         // Last, so the lock `jobs::enqueue` takes on a waiting job (which workers' claims
         // wait for) is held for as short a time as possible.
         let queued = distinct(self.queued);
@@ -119,4 +131,37 @@ fn distinct(jobs: Vec<(JobKind, String)>) -> Vec<(JobKind, String)> {
         }
     }
     once
+}
+
+/// The resources whose groups follow a change to these organisations' members or to these
+/// people's accounts: every resource of the organisations, and of the people's
+/// organisations. Used by the unit of work, so no change can forget them.
+async fn resources_following(
+    conn: &mut sqlx::AnyConnection,
+    organisation_ids: &[String],
+    person_ids: &[String],
+) -> StoreResult<Vec<String>> {
+    let mut found = Vec::new();
+    for organisation_id in organisation_ids {
+        let rows = sqlx::query("SELECT id FROM resources WHERE organisation_id = $1")
+            .bind(organisation_id)
+            .fetch_all(&mut *conn)
+            .await?;
+        for row in rows {
+            found.push(row.try_get("id")?);
+        }
+    }
+    for person_id in person_ids {
+        let rows = sqlx::query(
+            "SELECT r.id FROM resources r JOIN memberships m ON m.organisation_id = r.organisation_id \
+             WHERE m.person_id = $1",
+        )
+        .bind(person_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in rows {
+            found.push(row.try_get("id")?);
+        }
+    }
+    Ok(found)
 }

@@ -91,6 +91,57 @@ pub async fn run_lifecycle(ctx: &AppContext, at: UnixTime) -> anyhow::Result<Lif
         groups_to_sync = groups_to_sync.and(receipt);
     }
 
+    // Resources past their end date lose their access (their groups are emptied, and kept).
+    for resource in ctx.store.resource_endings_due(&today).await? {
+        let event = AuditEvent {
+            action: "resource.ended",
+            details: format!(
+                "{} passed its end date {}; nobody may use it now",
+                resource.group_name,
+                resource.ends_on.as_deref().unwrap_or_default()
+            ),
+            ..Default::default()
+        };
+        if let Some(receipt) = ctx.store.end_resource(&resource, event, at).await? {
+            report.endings += 1;
+            groups_to_sync = groups_to_sync.and(receipt);
+        }
+    }
+    for resource in ctx
+        .store
+        .resource_reminders_due(&today, &remind_until)
+        .await?
+    {
+        let ends_on = resource.ends_on.clone().unwrap_or_default();
+        let mut mails = Vec::new();
+        for owner in ctx
+            .store
+            .owners_of(&resource.organisation_id, &today)
+            .await?
+        {
+            let notice = NoticeMail {
+                subject: format!("{} ends on {ends_on}", resource.name),
+                greeting_name: owner.name.clone(),
+                paragraphs: vec![
+                    format!(
+                        "The resource {} ({}) of your organisation ends on {ends_on}. After that day nobody can use it.",
+                        resource.name, resource.group_name
+                    ),
+                    "To keep it, change its end date in Roster, or ask a site administrator."
+                        .into(),
+                ],
+            };
+            mails.push(queued_mail(&owner.email, notice.render()?));
+        }
+        if ctx
+            .store
+            .claim_resource_reminder(&resource, &mails, at)
+            .await?
+        {
+            report.reminders += 1;
+        }
+    }
+
     crate::jobs::apply(ctx, groups_to_sync).await;
 
     ctx.store.track_memberless(&today, at).await?;

@@ -34,6 +34,7 @@ mod pages;
 mod permissions;
 mod profile;
 mod races;
+mod resources;
 mod sessions;
 mod sign_in;
 mod sso;

@@ -69,6 +69,7 @@ pub fn test_settings(slapd: &Slapd, smtp: &SmtpSink, database: &TestDatabase) ->
             login_shells: vec!["/bin/bash".into(), "/bin/zsh".into()],
             home_directory: "/home/{username}".into(),
             locked_shell: "/usr/sbin/nologin".into(),
+            resources_base: "ou=resources,dc=example,dc=org".into(),
         },
         mail: MailSettings {
             transport: MailTransportKind::Smtp,
@@ -93,6 +94,7 @@ pub fn test_settings(slapd: &Slapd, smtp: &SmtpSink, database: &TestDatabase) ->
             ..LifecycleSettings::default()
         },
         api: ApiSettings::default(),
+        resources: Default::default(),
         oidc: None,
     }
 }
