@@ -457,7 +457,7 @@ async fn resource_command(settings: Settings, command: ResourceCommand) -> Resul
                 &resource,
                 resource.version,
                 actor,
-                ResourceChange::Retire,
+                &[ResourceChange::Retire],
             )
             .await
             .map_err(|error| failed(&error))?;

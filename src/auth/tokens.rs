@@ -43,6 +43,10 @@ pub struct AccessClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org: Option<String>,
     pub permissions: Vec<String>,
+    /// An organisation client's: the short names of the organisation's resources in use,
+    /// so a service can check them from the token alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

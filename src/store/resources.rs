@@ -186,6 +186,25 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 
+    /// The short names of an organisation's resources in use on `today`.
+    pub async fn resource_names_in_use(
+        &self,
+        organisation_id: &str,
+        today: &str,
+    ) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT short_name FROM resources WHERE organisation_id = $1 AND status = 'active' \
+             AND (ends_on IS NULL OR ends_on >= $2) ORDER BY short_name",
+        )
+        .bind(organisation_id)
+        .bind(today)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| row.try_get::<String, _>("short_name").map_err(Into::into))
+            .collect()
+    }
+
     /// Every resource, by group name (the command line's list).
     pub async fn all_resources(&self) -> StoreResult<Vec<Resource>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
@@ -296,13 +315,13 @@ impl Store {
         }))
     }
 
-    /// Changes a resource if it is still at `version`; `None` when it moved on (nothing
-    /// was written). Queues its group's sync.
+    /// Makes all `changes` to a resource if it is still at `version`, at once; `None` when
+    /// it moved on (nothing was written). Queues its group's sync.
     pub async fn change_resource(
         &self,
         resource_id: &str,
         version: i64,
-        change: ResourceChange<'_>,
+        changes: &[ResourceChange<'_>],
         event: AuditEvent<'_>,
         now: UnixTime,
     ) -> StoreResult<Option<Receipt>> {
@@ -319,51 +338,53 @@ impl Store {
         if claimed.rows_affected() != 1 {
             return Ok(None);
         }
-        match change {
-            ResourceChange::Restrict(restricted) => {
-                sqlx::query("UPDATE resources SET restricted = $1 WHERE id = $2")
-                    .bind(i64::from(restricted))
-                    .bind(resource_id)
-                    .execute(work.conn())
-                    .await?;
-            }
-            ResourceChange::Assign(person_id) => {
-                sqlx::query("UPDATE resources SET assigned_to = $1 WHERE id = $2")
-                    .bind(person_id)
-                    .bind(resource_id)
-                    .execute(work.conn())
-                    .await?;
-            }
-            ResourceChange::AccessList(people) => {
-                sqlx::query("DELETE FROM resource_access WHERE resource_id = $1")
-                    .bind(resource_id)
-                    .execute(work.conn())
-                    .await?;
-                let unique: HashSet<&String> = people.iter().collect();
-                for person_id in unique {
-                    sqlx::query(
-                        "INSERT INTO resource_access (resource_id, person_id, added_at) \
-                         VALUES ($1, $2, $3)",
-                    )
-                    .bind(resource_id)
-                    .bind(person_id)
-                    .bind(now)
-                    .execute(work.conn())
-                    .await?;
+        for change in changes {
+            match change {
+                ResourceChange::Restrict(restricted) => {
+                    sqlx::query("UPDATE resources SET restricted = $1 WHERE id = $2")
+                        .bind(i64::from(*restricted))
+                        .bind(resource_id)
+                        .execute(work.conn())
+                        .await?;
                 }
-            }
-            ResourceChange::EndsOn(ends_on) => {
-                sqlx::query("UPDATE resources SET ends_on = $1 WHERE id = $2")
-                    .bind(ends_on)
-                    .bind(resource_id)
-                    .execute(work.conn())
-                    .await?;
-            }
-            ResourceChange::Retire => {
-                sqlx::query("UPDATE resources SET status = 'retired' WHERE id = $1")
-                    .bind(resource_id)
-                    .execute(work.conn())
-                    .await?;
+                ResourceChange::Assign(person_id) => {
+                    sqlx::query("UPDATE resources SET assigned_to = $1 WHERE id = $2")
+                        .bind(person_id)
+                        .bind(resource_id)
+                        .execute(work.conn())
+                        .await?;
+                }
+                ResourceChange::AccessList(people) => {
+                    sqlx::query("DELETE FROM resource_access WHERE resource_id = $1")
+                        .bind(resource_id)
+                        .execute(work.conn())
+                        .await?;
+                    let unique: HashSet<&String> = people.iter().collect();
+                    for person_id in unique {
+                        sqlx::query(
+                            "INSERT INTO resource_access (resource_id, person_id, added_at) \
+                         VALUES ($1, $2, $3)",
+                        )
+                        .bind(resource_id)
+                        .bind(person_id)
+                        .bind(now)
+                        .execute(work.conn())
+                        .await?;
+                    }
+                }
+                ResourceChange::EndsOn(ends_on) => {
+                    sqlx::query("UPDATE resources SET ends_on = $1 WHERE id = $2")
+                        .bind(ends_on)
+                        .bind(resource_id)
+                        .execute(work.conn())
+                        .await?;
+                }
+                ResourceChange::Retire => {
+                    sqlx::query("UPDATE resources SET status = 'retired' WHERE id = $1")
+                        .bind(resource_id)
+                        .execute(work.conn())
+                        .await?;
+                }
             }
         }
         work.queue(JobKind::SyncResource, resource_id);

@@ -330,7 +330,18 @@ pub async fn issue_token(
     let expires_at = client
         .expires_at
         .map_or(now + lifetime, |at| at.min(now + lifetime));
-    let claims = access_claims(ctx, &client, &scopes, now, expires_at);
+    let resources = match &client.organisation_id {
+        Some(organisation_id) => {
+            ctx.store
+                .resource_names_in_use(organisation_id, &ctx.clock.today_iso())
+                .await?
+        }
+        None => Vec::new(),
+    };
+    let claims = AccessClaims {
+        resources,
+        ..access_claims(ctx, &client, &scopes, now, expires_at)
+    };
     let access_token = ctx.keys.sign(&claims, now).await?;
     Ok(IssuedToken {
         access_token,
@@ -358,6 +369,7 @@ fn access_claims(
         scope: scopes.to_scope_string(),
         org: client.organisation_short_name.clone(),
         permissions: scopes.names().into_iter().map(String::from).collect(),
+        resources: Vec::new(),
     }
 }
 

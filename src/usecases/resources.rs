@@ -150,14 +150,14 @@ pub async fn create_resource(
         .ok_or_else(|| StoreError::Corrupt("resource vanished after creation".into()).into())
 }
 
-/// Changes who may use a resource, or its end date, or retires it (site admins only), if
-/// it is still at `version`. Its group follows at once.
+/// Changes who may use a resource, or its end date, or retires it (site admins only), all
+/// at once, if it is still at `version`. Its group follows at once.
 pub async fn change_resource(
     ctx: &AppContext,
     resource: &Resource,
     version: i64,
     actor: ResourceActor<'_>,
-    change: ResourceChange<'_>,
+    changes: &[ResourceChange<'_>],
 ) -> Result<(), ResourceError> {
     if !may_handle_kind(ctx, &actor, &resource.kind) {
         return Err(ResourceError::NotYours(ADMINS_KIND));
@@ -165,33 +165,36 @@ pub async fn change_resource(
     if resource.status == ResourceStatus::Retired {
         return Err(ResourceError::Retired);
     }
-    let details = match &change {
-        ResourceChange::Restrict(true) => "restricted it to its access list".to_string(),
-        ResourceChange::Restrict(false) => "opened it to every member".to_string(),
-        ResourceChange::Assign(Some(person)) => format!("assigned it to {person}"),
-        ResourceChange::Assign(None) => "assigned it to nobody".to_string(),
-        ResourceChange::AccessList(people) => {
-            format!("set its access list ({} people)", people.len())
-        }
-        ResourceChange::EndsOn(Some(date)) => format!("set its end date to {date}"),
-        ResourceChange::EndsOn(None) => "removed its end date".to_string(),
-        ResourceChange::Retire => {
-            if !actor.site_admin {
-                return Err(ResourceError::NotYours(
-                    "Only site administrators retire resources.",
-                ));
+    let mut said = Vec::new();
+    for change in changes {
+        said.push(match change {
+            ResourceChange::Restrict(true) => "restricted it to its access list".to_string(),
+            ResourceChange::Restrict(false) => "opened it to every member".to_string(),
+            ResourceChange::Assign(Some(person)) => format!("assigned it to {person}"),
+            ResourceChange::Assign(None) => "assigned it to nobody".to_string(),
+            ResourceChange::AccessList(people) => {
+                format!("set its access list ({} people)", people.len())
             }
-            "retired it; its group is emptied and kept".to_string()
-        }
-    };
+            ResourceChange::EndsOn(Some(date)) => format!("set its end date to {date}"),
+            ResourceChange::EndsOn(None) => "removed its end date".to_string(),
+            ResourceChange::Retire => {
+                if !actor.site_admin {
+                    return Err(ResourceError::NotYours(
+                        "Only site administrators retire resources.",
+                    ));
+                }
+                "retired it; its group is emptied and kept".to_string()
+            }
+        });
+    }
     let event = actor.event(
         "resource.changed",
         &resource.organisation_id,
-        format!("{}: {details}", resource.group_name),
+        format!("{}: {}", resource.group_name, said.join("; ")),
     );
     let receipt = ctx
         .store
-        .change_resource(&resource.id, version, change, event, ctx.clock.now())
+        .change_resource(&resource.id, version, changes, event, ctx.clock.now())
         .await?
         .ok_or(ResourceError::Stale)?;
     crate::jobs::apply(ctx, receipt).await;

@@ -86,6 +86,49 @@ const MATRIX: &[Row] = &[
         &[200],
     ),
     ("get", "/api/v1/roles", None, false, &[200]),
+    // A resource's routes name it by id; another organisation's token gets 404 all the same.
+    (
+        "get",
+        "/api/v1/orgs/{short}/resources",
+        Some("resources.read"),
+        true,
+        &[200],
+    ),
+    (
+        "post",
+        "/api/v1/orgs/{short}/resources",
+        Some("resources.manage"),
+        true,
+        &[201],
+    ),
+    (
+        "get",
+        "/api/v1/resources/{id}",
+        Some("resources.read"),
+        true,
+        &[200],
+    ),
+    (
+        "patch",
+        "/api/v1/resources/{id}",
+        Some("resources.manage"),
+        true,
+        &[428],
+    ),
+    (
+        "put",
+        "/api/v1/resources/{id}/access-list",
+        Some("resources.manage"),
+        true,
+        &[428],
+    ),
+    (
+        "get",
+        "/api/v1/resources/{id}/access",
+        Some("resources.read"),
+        true,
+        &[200],
+    ),
 ];
 
 fn sample_body(method: &str, path: &str) -> Option<Value> {
@@ -95,6 +138,11 @@ fn sample_body(method: &str, path: &str) -> Option<Value> {
         ("post", "/api/v1/orgs/{short}/invitations") => {
             Some(json!({"email": "matrix@example.org", "surname": "Matrix"}))
         }
+        ("post", "/api/v1/orgs/{short}/resources") => {
+            Some(json!({"short_name": "cam", "name": "Camera", "kind": "device"}))
+        }
+        ("patch", "/api/v1/resources/{id}") => Some(json!({"restricted": true})),
+        ("put", "/api/v1/resources/{id}/access-list") => Some(json!({"usernames": []})),
         _ => None,
     }
 }
@@ -134,12 +182,34 @@ async fn every_api_route_answers_each_kind_of_token_as_decided() {
         .invitation
         .id
         .clone();
+    let resource = roster::usecases::resources::create_resource(
+        &app.context,
+        &astro,
+        roster::usecases::resources::ResourceActor {
+            actor: roster::usecases::Actor::CommandLine,
+            client_ip: None,
+            site_admin: true,
+        },
+        roster::usecases::resources::NewResourceRequest {
+            short_name: roster::domain::ShortName::parse("gpu").unwrap(),
+            name: roster::domain::OrganisationName::parse("GPU").unwrap(),
+            kind: roster::domain::ResourceKind::parse("cluster", &app.settings.resources.kinds)
+                .unwrap(),
+            site: roster::domain::Site::default(),
+            description: roster::domain::Description::parse("").unwrap(),
+            ends_on: None,
+        },
+    )
+    .await
+    .unwrap();
     let all = [
         "org.view",
         "org.edit",
         "members.manage",
         "invitations.manage",
         "directory.search",
+        "resources.read",
+        "resources.manage",
     ];
     let right = app.api_token(Some(&astro), &all).await;
     let other_org = app.api_token(Some(&bio), &all).await;
@@ -166,13 +236,16 @@ async fn every_api_route_answers_each_kind_of_token_as_decided() {
             Kind::Expired => expired.as_str(),
         };
         for (method, pattern, permission, names_org, allowed) in MATRIX {
-            let path = pattern
-                .replace("{short}", "astro")
-                .replace("{id}", &invitation_id);
-            let path = if *pattern == "/api/v1/people" {
-                format!("{path}?q=smith")
+            let id = if pattern.starts_with("/api/v1/resources/") {
+                &resource.id
             } else {
-                path
+                &invitation_id
+            };
+            let path = pattern.replace("{short}", "astro").replace("{id}", id);
+            let path = match *pattern {
+                "/api/v1/people" => format!("{path}?q=smith"),
+                "/api/v1/resources/{id}/access" => format!("{path}?username=nobody"),
+                _ => path,
             };
             let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let body = sample_body(&method.as_str().to_lowercase(), pattern);

@@ -14,6 +14,7 @@ mod api_invitation_batch;
 mod api_limits;
 mod api_matrix;
 mod api_members;
+mod api_resources;
 mod api_tokens;
 mod authorization;
 mod cli;

@@ -105,7 +105,7 @@ async fn change(app: &TestApp, resource_id: &str, what: ResourceChange<'_>) {
         .await
         .unwrap()
         .unwrap();
-    change_resource(&app.context, &resource, resource.version, admin(), what)
+    change_resource(&app.context, &resource, resource.version, admin(), &[what])
         .await
         .unwrap();
 }

@@ -26,6 +26,8 @@ pub mod members;
 pub mod openapi;
 pub mod orgs;
 pub mod problem;
+pub mod resource_access;
+pub mod resources;
 
 pub use problem::ApiError;
 
@@ -55,6 +57,12 @@ api_routes! {
     post "/orgs/{short}/invitations" => invitation_batch::create,
     post "/orgs/{short}/invitations/{id}/resend" => invitations::resend,
     delete "/orgs/{short}/invitations/{id}" => invitations::withdraw,
+    get "/orgs/{short}/resources" => resources::list,
+    post "/orgs/{short}/resources" => resources::create,
+    get "/resources/{id}" => resources::show,
+    patch "/resources/{id}" => resources::update,
+    put "/resources/{id}/access-list" => resource_access::put_access_list,
+    get "/resources/{id}/access" => resource_access::check_access,
     get "/people" => directory::people,
     get "/roles" => directory::roles,
 }
