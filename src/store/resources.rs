@@ -225,6 +225,57 @@ impl Store {
         row.as_ref().map(from_row).transpose()
     }
 
+    /// The usernames of these people (those who have one), sorted.
+    pub async fn usernames_of(&self, person_ids: &[String]) -> StoreResult<Vec<String>> {
+        let mut names = Vec::new();
+        for person_id in person_ids {
+            let row = sqlx::query("SELECT username FROM people WHERE id = $1")
+                .bind(person_id)
+                .fetch_optional(self.pool())
+                .await?;
+            if let Some(name) = row
+                .map(|row| row.try_get::<Option<String>, _>("username"))
+                .transpose()?
+                .flatten()
+            {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// The resources a person may use on `today`, with the organisation's name: the same
+    /// rule as the groups (`resource_member_uids`), for one person.
+    pub async fn resources_usable_by(
+        &self,
+        person_id: &str,
+        today: &str,
+    ) -> StoreResult<Vec<(Resource, String)>> {
+        let sql = format!(
+            "SELECT {COLUMNS}, o.name AS organisation_name FROM resources r \
+             JOIN organisations o ON o.id = r.organisation_id \
+             JOIN memberships m ON m.organisation_id = r.organisation_id AND m.person_id = $1 \
+             JOIN people p ON p.id = m.person_id \
+             WHERE r.status = 'active' AND (r.ends_on IS NULL OR r.ends_on >= $2) \
+             AND p.status = 'active' AND {CURRENT_MEMBERSHIP} \
+             AND (r.assigned_to = p.id \
+                  OR (r.restricted = 0 AND EXISTS (SELECT 1 FROM role_permissions rp \
+                      WHERE rp.role = m.role AND rp.permission = 'resources.use')) \
+                  OR (r.restricted <> 0 AND EXISTS (SELECT 1 FROM resource_access a \
+                      WHERE a.resource_id = r.id AND a.person_id = p.id))) \
+             ORDER BY o.name, r.name"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(person_id)
+            .bind(today)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|row| Ok((from_row(row)?, row.try_get("organisation_name")?)))
+            .collect()
+    }
+
     /// The people on a resource's access list.
     pub async fn access_list(&self, resource_id: &str) -> StoreResult<Vec<String>> {
         let rows = sqlx::query("SELECT person_id FROM resource_access WHERE resource_id = $1")

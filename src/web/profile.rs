@@ -31,6 +31,8 @@ struct ProfilePage {
     ldap_pending: bool,
     key_count: usize,
     organisations: Vec<(String, &'static str)>,
+    /// The resources the person may use: (name, group, organisation).
+    resources: Vec<(String, String, String)>,
     /// Without a password (signed up with single sign-on) no current one is asked for.
     has_password: bool,
     identities: Vec<IdentityRow>,
@@ -81,6 +83,13 @@ async fn profile_page(
             .await?,
         key_count: ctx.store.keys_of(&person.id).await?.len(),
         organisations,
+        resources: ctx
+            .store
+            .resources_usable_by(&person.id, &ctx.clock.today_iso())
+            .await?
+            .into_iter()
+            .map(|(resource, organisation)| (resource.name, resource.group_name, organisation))
+            .collect(),
         has_password: person.password_hash.is_some(),
         identities: ctx
             .store

@@ -219,6 +219,32 @@ const MATRIX: &[(&str, &str, Access, &[u16])] = &[
         Access::Only(ORG_MANAGERS),
         &[422],
     ),
+    // Resources: members read them; owners, managers and admins add and change them (the
+    // matrix's sample form is not a valid resource, and "role" is not a change: 404).
+    (
+        "get",
+        "/orgs/{org}/resources",
+        Access::Only(ORG_READERS),
+        &[200],
+    ),
+    (
+        "post",
+        "/orgs/{org}/resources",
+        Access::Only(ORG_MANAGERS),
+        &[422],
+    ),
+    (
+        "get",
+        "/orgs/{org}/resources/{resource}",
+        Access::Only(ORG_READERS),
+        &[200],
+    ),
+    (
+        "post",
+        "/orgs/{org}/resources/{resource}/{change}",
+        Access::Only(ORG_MANAGERS),
+        &[404],
+    ),
     // The spreadsheet upload and its confirmation take multipart forms (the matrix sends
     // a plain one: 400 once allowed); an unknown batch is 404.
     (
@@ -412,6 +438,26 @@ async fn every_route_answers_each_kind_of_visitor_as_decided() {
         .unwrap()
         .invitation
         .id;
+    let resource = roster::usecases::resources::create_resource(
+        &app.context,
+        &astro,
+        roster::usecases::resources::ResourceActor {
+            actor: roster::usecases::Actor::CommandLine,
+            client_ip: None,
+            site_admin: true,
+        },
+        roster::usecases::resources::NewResourceRequest {
+            short_name: roster::domain::ShortName::parse("scope").unwrap(),
+            name: roster::domain::OrganisationName::parse("Microscope").unwrap(),
+            kind: roster::domain::ResourceKind::parse("device", &app.settings.resources.kinds)
+                .unwrap(),
+            site: roster::domain::Site::default(),
+            description: roster::domain::Description::parse("").unwrap(),
+            ends_on: None,
+        },
+    )
+    .await
+    .unwrap();
     let fill = |pattern: &str| {
         pattern
             .replace("{org}", &astro.id)
@@ -425,6 +471,7 @@ async fn every_route_answers_each_kind_of_visitor_as_decided() {
             .replace("{role}", "helpdesk")
             .replace("{client}", "rc_not-a-real-client")
             .replace("{batch}", "not-a-real-batch")
+            .replace("{resource}", &resource.id)
     };
     let anonymous = app.new_browser();
     let visitors: [(Visitor, &Browser); 6] = [

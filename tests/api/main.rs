@@ -35,6 +35,7 @@ mod pages;
 mod permissions;
 mod profile;
 mod races;
+mod resource_pages;
 mod resources;
 mod sessions;
 mod sign_in;

@@ -104,6 +104,7 @@ pub struct OrgNav {
     pub(crate) history: bool,
     pub(crate) clients: bool,
     pub(crate) edit: bool,
+    pub(crate) resources: bool,
 }
 
 pub fn org_nav(granted: &Granted, organisation: &Organisation, current: &'static str) -> OrgNav {
@@ -116,6 +117,7 @@ pub fn org_nav(granted: &Granted, organisation: &Organisation, current: &'static
         history: granted.allows(Permission::ViewOrganisationHistory),
         clients: granted.allows(Permission::ManageClients),
         edit: granted.allows(Permission::EditOrganisation),
+        resources: granted.allows(Permission::ReadResources),
     }
 }
 
@@ -134,6 +136,7 @@ mod directory;
 mod history;
 mod invitation_batches;
 mod invitations;
+mod resources;
 
 pub use directory::{add_member, directory};
 pub use history::history;
@@ -145,3 +148,4 @@ pub use invitations::{invitations, invite, resend, revoke};
 pub use list::{create, list};
 pub use members::{change_member, member, members};
 pub use overview::{show, update_description};
+pub use resources::{change as change_resource, create as create_resource, resource, resources};

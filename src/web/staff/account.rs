@@ -52,6 +52,8 @@ pub(super) struct AccountPage {
     history: Vec<HistoryRow>,
     /// The newest messages to the person's address, with their delivery.
     mails: Vec<MailEntry>,
+    /// The resources the person may use: (name, group, organisation).
+    resources: Vec<(String, String, String)>,
     /// What the contact form shows (the person's values, or what was typed).
     surname: String,
     given_name: String,
@@ -191,6 +193,13 @@ pub(super) async fn account_page(
         .map(HistoryRow::from)
         .collect();
     let mails = ctx.store.mails_to(&person.email, 10).await?;
+    let resources = ctx
+        .store
+        .resources_usable_by(&person.id, &ctx.clock.today_iso())
+        .await?
+        .into_iter()
+        .map(|(resource, organisation)| (resource.name, resource.group_name, organisation))
+        .collect();
     let typed = typed.unwrap_or_else(|| TypedContact {
         surname: person.surname.clone(),
         given_name: person.given_name.clone().unwrap_or_default(),
@@ -212,6 +221,7 @@ pub(super) async fn account_page(
         ldap_pending,
         history,
         mails,
+        resources,
         surname: typed.surname,
         given_name: typed.given_name,
         email: typed.email,
