@@ -310,36 +310,48 @@ impl Directory {
             uid_number.to_string(),
         );
         let group = (self.group_dn(username), "gidNumber", gid_number.to_string());
-        let mut ldap = self.handle().await?;
         for (dn, attribute, number) in [person, group] {
-            let found = match ldap
-                .search(&dn, Scope::Base, "(objectClass=*)", vec![attribute])
-                .await
-            {
-                Ok(result) => result,
-                Err(error) => return Err(self.failed(error).await),
-            };
-            if found.1.rc == NO_SUCH_OBJECT {
-                continue;
-            }
-            let theirs = found
-                .0
-                .into_iter()
-                .next()
-                .map(ldap3::SearchEntry::construct)
-                .and_then(|entry| entry.attrs.get(attribute).and_then(|v| v.first()).cloned());
-            if theirs.as_deref() != Some(number.as_str()) {
-                return Err(DirectoryError::Operation(format!(
-                    "{dn} has another {attribute} than the deleted account; not removed, resolve by hand"
-                )));
-            }
-            let deleted = match ldap.delete(&dn).await {
-                Ok(outcome) => outcome,
-                Err(error) => return Err(self.failed(error).await),
-            };
-            if deleted.rc != 0 && deleted.rc != NO_SUCH_OBJECT {
-                return Err(DirectoryError::refused(&deleted));
-            }
+            self.delete_entry_holding(&dn, attribute, &number).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the entry `dn` if it is there and its `attribute` is `number` (so an entry
+    /// someone else made with that name is never removed); gone already is fine.
+    pub(super) async fn delete_entry_holding(
+        &self,
+        dn: &str,
+        attribute: &str,
+        number: &str,
+    ) -> Result<(), DirectoryError> {
+        let mut ldap = self.handle().await?;
+        let found = match ldap
+            .search(dn, Scope::Base, "(objectClass=*)", vec![attribute])
+            .await
+        {
+            Ok(result) => result,
+            Err(error) => return Err(self.failed(error).await),
+        };
+        if found.1.rc == NO_SUCH_OBJECT {
+            return Ok(());
+        }
+        let theirs = found
+            .0
+            .into_iter()
+            .next()
+            .map(ldap3::SearchEntry::construct)
+            .and_then(|entry| entry.attrs.get(attribute).and_then(|v| v.first()).cloned());
+        if theirs.as_deref() != Some(number) {
+            return Err(DirectoryError::Operation(format!(
+                "{dn} has another {attribute} than expected; not removed, resolve by hand"
+            )));
+        }
+        let deleted = match ldap.delete(dn).await {
+            Ok(outcome) => outcome,
+            Err(error) => return Err(self.failed(error).await),
+        };
+        if deleted.rc != 0 && deleted.rc != NO_SUCH_OBJECT {
+            return Err(DirectoryError::refused(&deleted));
         }
         Ok(())
     }

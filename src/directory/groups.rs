@@ -84,6 +84,21 @@ impl Directory {
         }
     }
 
+    /// Removes a resource's group (retired and deleted by an admin, or renamed by a move),
+    /// only if it still has the resource's gidNumber.
+    pub async fn delete_resource_group(
+        &self,
+        cn: &str,
+        gid_number: i64,
+    ) -> Result<(), DirectoryError> {
+        self.delete_entry_holding(
+            &self.resource_group_dn(cn),
+            "gidNumber",
+            &gid_number.to_string(),
+        )
+        .await
+    }
+
     /// Whether any entry under the base DN already uses this gidNumber.
     pub async fn gid_number_in_use(&self, number: i64) -> Result<bool, DirectoryError> {
         self.number_in_use("gidNumber", number).await

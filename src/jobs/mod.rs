@@ -161,6 +161,7 @@ async fn run(ctx: &AppContext, job: &Job) {
         JobKind::SyncGroup => sync_group(ctx, &job.subject_id).await,
         JobKind::SyncAccount => sync_account(ctx, &job.subject_id).await,
         JobKind::SyncResource => sync_resource(ctx, &job.subject_id).await,
+        JobKind::DropResourceGroup => drop_resource_group(ctx, &job.subject_id).await,
     };
     heartbeat.abort();
     let stored = match outcome {
@@ -250,6 +251,9 @@ async fn sync_resource(ctx: &AppContext, resource_id: &str) -> Result<(), JobErr
     let Some(resource) = ctx.store.resource(resource_id).await? else {
         return Ok(());
     };
+    if resource.group_deleted {
+        return Ok(());
+    }
     let member_uids = ctx
         .store
         .resource_member_uids(resource_id, &ctx.clock.today_iso())
@@ -261,6 +265,17 @@ async fn sync_resource(ctx: &AppContext, resource_id: &str) -> Result<(), JobErr
             member_uids,
             place: GroupPlace::Resources,
         })
+        .await
+        .map_err(JobError::from)
+}
+
+/// Removes a group a resource no longer has, if it still carries the resource's gidNumber.
+async fn drop_resource_group(ctx: &AppContext, group_name: &str) -> Result<(), JobError> {
+    let Some(gid_number) = ctx.store.dropped_resource_group(group_name).await? else {
+        return Ok(());
+    };
+    ctx.directory
+        .delete_resource_group(group_name, gid_number)
         .await
         .map_err(JobError::from)
 }

@@ -15,6 +15,9 @@ pub enum JobKind {
     SyncAccount,
     /// Make a resource's posixGroup hold exactly the people who may use it.
     SyncResource,
+    /// Remove a resource group that must no longer exist (renamed by a move, or deleted
+    /// by an admin); the subject is the group's name.
+    DropResourceGroup,
 }
 
 impl JobKind {
@@ -23,6 +26,7 @@ impl JobKind {
             JobKind::SyncGroup => "sync_group",
             JobKind::SyncAccount => "sync_account",
             JobKind::SyncResource => "sync_resource",
+            JobKind::DropResourceGroup => "drop_resource_group",
         }
     }
     fn parse(value: &str) -> Option<Self> {
@@ -30,6 +34,7 @@ impl JobKind {
             "sync_group" => Some(JobKind::SyncGroup),
             "sync_account" => Some(JobKind::SyncAccount),
             "sync_resource" => Some(JobKind::SyncResource),
+            "drop_resource_group" => Some(JobKind::DropResourceGroup),
             _ => None,
         }
     }

@@ -47,6 +47,8 @@ pub struct Resource {
     pub gid_number: i64,
     pub version: i64,
     pub created_at: UnixTime,
+    /// An admin removed its (retired) group from LDAP.
+    pub group_deleted: bool,
 }
 
 impl Resource {
@@ -62,7 +64,7 @@ impl Resource {
 
 const COLUMNS: &str = "r.id, r.organisation_id, r.short_name, r.group_name, r.name, r.kind, \
                        r.site, r.description, r.ends_on, r.status, r.restricted, r.assigned_to, \
-                       r.gid_number, r.version, r.created_at";
+                       r.gid_number, r.version, r.created_at, r.group_deleted";
 
 fn from_row(row: &AnyRow) -> StoreResult<Resource> {
     let status: String = row.try_get("status")?;
@@ -86,6 +88,7 @@ fn from_row(row: &AnyRow) -> StoreResult<Resource> {
         gid_number: row.try_get("gid_number")?,
         version: row.try_get("version")?,
         created_at: row.try_get("created_at")?,
+        group_deleted: row.try_get::<i64, _>("group_deleted")? != 0,
     })
 }
 
@@ -110,6 +113,15 @@ pub enum ResourceChange<'a> {
     AccessList(&'a [String]),
     EndsOn(Option<&'a str>),
     Retire,
+    /// To another organisation: the group is renamed `<new org>-<short>` (the name claimed
+    /// here), the old one removed from LDAP; the access list and assignment, which named
+    /// the old organisation's members, are cleared.
+    Move {
+        organisation_id: &'a str,
+        group_name: &'a ShortName,
+    },
+    /// Removes a retired resource's group from LDAP; its gidNumber stays taken.
+    DeleteGroup,
 }
 
 /// The access facts' membership part, as stored.
@@ -436,6 +448,46 @@ impl Store {
                         .execute(work.conn())
                         .await?;
                 }
+                ResourceChange::Move {
+                    organisation_id,
+                    group_name,
+                } => {
+                    let old = drop_group(work.conn(), resource_id, now).await?;
+                    let group = group_name.as_str();
+                    if !claim_name(work.conn(), group, NameKind::Resource, resource_id, now).await?
+                    {
+                        return Err(StoreError::Conflict("a group or person with this name"));
+                    }
+                    let moved = sqlx::query(
+                        "UPDATE resources SET organisation_id = $1, group_name = $2, \
+                         assigned_to = NULL, restricted = 0 WHERE id = $3",
+                    )
+                    .bind(*organisation_id)
+                    .bind(group)
+                    .bind(resource_id)
+                    .execute(work.conn())
+                    .await;
+                    match moved {
+                        Ok(_) => {}
+                        Err(error) if is_unique_violation(&error) => {
+                            return Err(StoreError::Conflict("a resource with this short name"));
+                        }
+                        Err(error) => return Err(error.into()),
+                    }
+                    sqlx::query("DELETE FROM resource_access WHERE resource_id = $1")
+                        .bind(resource_id)
+                        .execute(work.conn())
+                        .await?;
+                    work.queue(JobKind::DropResourceGroup, &old);
+                }
+                ResourceChange::DeleteGroup => {
+                    let old = drop_group(work.conn(), resource_id, now).await?;
+                    sqlx::query("UPDATE resources SET group_deleted = 1 WHERE id = $1")
+                        .bind(resource_id)
+                        .execute(work.conn())
+                        .await?;
+                    work.queue(JobKind::DropResourceGroup, &old);
+                }
             }
         }
         work.queue(JobKind::SyncResource, resource_id);
@@ -528,5 +580,45 @@ impl Store {
         }
         tx.commit().await?;
         Ok(true)
+    }
+}
+
+/// Records the resource's current group as one that must no longer exist in LDAP; its name.
+async fn drop_group(
+    conn: &mut sqlx::AnyConnection,
+    resource_id: &str,
+    now: UnixTime,
+) -> StoreResult<String> {
+    let row = sqlx::query("SELECT group_name, gid_number FROM resources WHERE id = $1")
+        .bind(resource_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    let group: String = row.try_get("group_name")?;
+    let gid_number: i64 = row.try_get("gid_number")?;
+    sqlx::query(
+        "INSERT INTO dropped_resource_groups (group_name, gid_number, dropped_at) \
+         VALUES ($1, $2, $3) ON CONFLICT (group_name) DO UPDATE SET gid_number = $2, dropped_at = $3",
+    )
+    .bind(&group)
+    .bind(gid_number)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(group)
+}
+
+impl Store {
+    /// The gidNumber a dropped resource group had, if it is still to be removed: `None`
+    /// once a resource holds that name again.
+    pub async fn dropped_resource_group(&self, group_name: &str) -> StoreResult<Option<i64>> {
+        let row = sqlx::query(
+            "SELECT d.gid_number FROM dropped_resource_groups d WHERE d.group_name = $1 \
+             AND NOT EXISTS (SELECT 1 FROM resources r WHERE r.group_name = d.group_name \
+                             AND r.group_deleted = 0)",
+        )
+        .bind(group_name)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|row| row.try_get("gid_number")).transpose()?)
     }
 }

@@ -162,8 +162,28 @@ pub async fn change_resource(
     if !may_handle_kind(ctx, &actor, &resource.kind) {
         return Err(ResourceError::NotYours(ADMINS_KIND));
     }
-    if resource.status == ResourceStatus::Retired {
-        return Err(ResourceError::Retired);
+    let deleting_group = changes
+        .iter()
+        .any(|change| matches!(change, ResourceChange::DeleteGroup));
+    match (resource.status == ResourceStatus::Retired, deleting_group) {
+        (true, false) => return Err(ResourceError::Retired),
+        (false, true) => {
+            return Err(ResourceError::NotYours(
+                "Retire the resource before deleting its group.",
+            ));
+        }
+        _ => {}
+    }
+    let admins_only = changes.iter().any(|change| {
+        matches!(
+            change,
+            ResourceChange::Retire | ResourceChange::Move { .. } | ResourceChange::DeleteGroup
+        )
+    });
+    if admins_only && !actor.site_admin {
+        return Err(ResourceError::NotYours(
+            "Only site administrators retire, move and delete resources.",
+        ));
     }
     let mut said = Vec::new();
     for change in changes {
@@ -177,13 +197,12 @@ pub async fn change_resource(
             }
             ResourceChange::EndsOn(Some(date)) => format!("set its end date to {date}"),
             ResourceChange::EndsOn(None) => "removed its end date".to_string(),
-            ResourceChange::Retire => {
-                if !actor.site_admin {
-                    return Err(ResourceError::NotYours(
-                        "Only site administrators retire resources.",
-                    ));
-                }
-                "retired it; its group is emptied and kept".to_string()
+            ResourceChange::Retire => "retired it; its group is emptied and kept".to_string(),
+            ResourceChange::Move { group_name, .. } => {
+                format!("moved it to another organisation; its group is now {group_name}")
+            }
+            ResourceChange::DeleteGroup => {
+                "deleted its group from LDAP; its gidNumber stays taken".to_string()
             }
         });
     }
@@ -195,10 +214,44 @@ pub async fn change_resource(
     let receipt = ctx
         .store
         .change_resource(&resource.id, version, changes, event, ctx.clock.now())
-        .await?
+        .await
+        .map_err(|error| match error {
+            StoreError::Conflict(what) => ResourceError::NameTaken(what.to_string()),
+            other => other.into(),
+        })?
         .ok_or(ResourceError::Stale)?;
     crate::jobs::apply(ctx, receipt).await;
     Ok(())
+}
+
+/// Moves a resource to another organisation (site admins): its group becomes
+/// `<new org>-<short>`, the old one is removed, and its access list and assignment, which
+/// named the old organisation's members, are cleared.
+pub async fn move_resource(
+    ctx: &AppContext,
+    resource: &Resource,
+    version: i64,
+    actor: ResourceActor<'_>,
+    to: &Organisation,
+) -> Result<(), ResourceError> {
+    let short = ShortName::parse(&resource.short_name).map_err(ResourceError::Invalid)?;
+    let group = resource_group_name(&to.short_name, &short).map_err(ResourceError::Invalid)?;
+    if ctx.store.name_used_in_portal(group.as_str()).await?
+        || ctx.directory.name_taken(group.as_str()).await?
+    {
+        return Err(ResourceError::NameTaken(group.to_string()));
+    }
+    change_resource(
+        ctx,
+        resource,
+        version,
+        actor,
+        &[ResourceChange::Move {
+            organisation_id: &to.id,
+            group_name: &group,
+        }],
+    )
+    .await
 }
 
 /// Whether the person with `username` may use `resource` now, and why; `None` when no

@@ -42,6 +42,7 @@ bind_password_file = "{password_file}"
 base_dn = "{base_dn}"
 people_dn = "{people_dn}"
 groups_dn = "{groups_dn}"
+resources_base = "{resources_base}"
 uid_number_min = 100000
 uid_number_max = 199999
 gid_number_min = 100000
@@ -67,6 +68,7 @@ bcrypt_cost = 4
         base_dn = s.ldap.base_dn,
         people_dn = s.ldap.people_dn,
         groups_dn = s.ldap.groups_dn,
+        resources_base = s.ldap.resources_base,
         smtp_host = s.mail.smtp_host,
         smtp_port = s.mail.smtp_port,
     );
@@ -503,4 +505,114 @@ async fn lifecycle_run_sends_the_reminders_due_once_and_says_what_it_did() {
     .await;
     assert!(run().starts_with("reminders sent: 0\n"));
     app.assert_directory_settled().await;
+}
+
+#[tokio::test]
+async fn resource_commands_create_list_and_retire() {
+    let app = TestApp::spawn().await;
+    let astro = app.create_org("Astro", "astro").await;
+    app.activated_member(&astro, "mia").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&app, dir.path(), "127.0.0.1:0", "");
+    let run = |args: Vec<&'static str>| {
+        let config = config.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                roster()
+                    .arg("--config")
+                    .arg(&config)
+                    .args(args)
+                    .stderr(Stdio::piped())
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let created = run(vec![
+        "resource",
+        "create",
+        "--org",
+        "astro",
+        "--short-name",
+        "gpu",
+        "--name",
+        "GPU cluster",
+        "--kind",
+        "cluster",
+        "--site",
+        "Hall B",
+    ])
+    .await;
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let id = String::from_utf8(created.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(app.context.store.resource(&id).await.unwrap().is_some());
+    let refused = run(vec![
+        "resource",
+        "create",
+        "--org",
+        "astro",
+        "--short-name",
+        "gpu",
+        "--name",
+        "Again",
+        "--kind",
+        "cluster",
+    ])
+    .await;
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "a taken name is a usage error"
+    );
+    let bad_kind = run(vec![
+        "resource",
+        "create",
+        "--org",
+        "astro",
+        "--short-name",
+        "x",
+        "--name",
+        "X",
+        "--kind",
+        "spaceship",
+    ])
+    .await;
+    assert_eq!(bad_kind.status.code(), Some(2));
+    let list = run(vec!["resource", "list", "--org", "astro"]).await;
+    let listed = String::from_utf8(list.stdout).unwrap();
+    assert!(
+        listed.contains("astro-gpu\tcluster\tactive\tHall B\t\tGPU cluster"),
+        "{listed}"
+    );
+    let retired = run(vec!["resource", "retire", "astro-gpu"]).await;
+    assert!(
+        retired.status.success(),
+        "{}",
+        String::from_utf8_lossy(&retired.stderr)
+    );
+    let list = run(vec!["resource", "list"]).await;
+    assert!(
+        String::from_utf8(list.stdout)
+            .unwrap()
+            .contains("astro-gpu\tcluster\tretired")
+    );
+    app.run_jobs().await;
+    let entry = app
+        .slapd
+        .search_entry("cn=astro-gpu,ou=resources,dc=example,dc=org")
+        .await
+        .unwrap();
+    assert!(
+        !entry.attrs.contains_key("memberUid"),
+        "retired: emptied, kept"
+    );
 }

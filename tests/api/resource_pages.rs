@@ -230,3 +230,85 @@ async fn another_organisations_resource_is_not_found_and_staff_see_a_persons_res
     let page = staff.page(&format!("/admin/accounts/{olga}")).await;
     assert!(page.text("ul.usable-resources").contains("bio-seq"));
 }
+
+#[tokio::test]
+async fn a_site_admin_moves_retires_and_deletes_a_resources_group_with_forms() {
+    let app = TestApp::spawn().await;
+    app.signed_in_admin("admin@example.org").await;
+    let astro = app.create_org("Astro", "astro").await;
+    let bio = app.create_org("Bio", "bio").await;
+    app.activated_member(&bio, "olga").await;
+    let admin = &app.browser;
+    let path = format!("/orgs/{}/resources", astro.id);
+    let created = admin
+        .submit(
+            &path,
+            &path,
+            &[("name", "GPU"), ("short_name", "gpu"), ("kind", "cluster")],
+        )
+        .await;
+    assert_eq!(created.status(), 303, "admins add any kind");
+    let page_path = location(&created);
+    let page = admin.page(&page_path).await;
+    let version = page.attr("input[name=version]", "value").unwrap();
+    let id = page_path
+        .split('/')
+        .nth(4)
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let moved = admin
+        .submit(
+            &page_path,
+            &format!("/orgs/{}/resources/{id}/move", astro.id),
+            &[("version", &version), ("organisation", "bio")],
+        )
+        .await;
+    assert_eq!(moved.status(), 303);
+    let now_at = format!("/orgs/{}/resources/{id}", bio.id);
+    assert!(location(&moved).starts_with(&now_at));
+    let page = admin.page(&now_at).await;
+    assert_eq!(page.text(".group code"), "bio-gpu");
+    app.run_jobs().await;
+    assert!(
+        app.slapd
+            .search_entry("cn=astro-gpu,ou=resources,dc=example,dc=org")
+            .await
+            .is_none()
+    );
+    let version = page.attr("input[name=version]", "value").unwrap();
+    let retired = admin
+        .submit(
+            &now_at,
+            &format!("{now_at}/retire"),
+            &[("version", &version)],
+        )
+        .await;
+    assert_eq!(retired.status(), 303);
+    let page = admin.page(&now_at).await;
+    let version = page.attr("input[name=version]", "value").unwrap();
+    let deleted = admin
+        .submit(
+            &now_at,
+            &format!("{now_at}/delete-group"),
+            &[("version", &version)],
+        )
+        .await;
+    assert_eq!(deleted.status(), 303);
+    app.run_jobs().await;
+    assert!(
+        app.slapd
+            .search_entry("cn=bio-gpu,ou=resources,dc=example,dc=org")
+            .await
+            .is_none()
+    );
+    assert!(
+        admin
+            .page(&now_at)
+            .await
+            .text("#admin-title + p")
+            .contains("deleted")
+    );
+}

@@ -290,6 +290,65 @@ async fn each_resource_group_holds_exactly_who_may_use_it_after_every_change() {
         .await
         .unwrap();
     assert_eq!(entry.attrs["gidNumber"], vec![other.gid_number.to_string()]);
+
+    // Deleting a retired resource's group is an admin's explicit act.
+    change(&app, &other.id, ResourceChange::DeleteGroup).await;
+    app.run_jobs().await;
+    assert!(
+        resource_group(&app, "astro-scope").await.is_none(),
+        "deleted"
+    );
+
+    // Moved to another organisation: the group is renamed and holds the new members.
+    let lab = new_resource(&app, &astro, "lab", "device").await;
+    assert_eq!(settled(&app, &lab, "lab").await, set(&["mia", "newbie"]));
+    let lab = app.context.store.resource(&lab.id).await.unwrap().unwrap();
+    roster::usecases::resources::move_resource(&app.context, &lab, lab.version, admin(), &bio)
+        .await
+        .unwrap();
+    let moved = app.context.store.resource(&lab.id).await.unwrap().unwrap();
+    assert_eq!(moved.group_name, "bio-lab");
+    assert_eq!(settled(&app, &moved, "moved").await, set(&["olga"]));
+    assert!(
+        resource_group(&app, "astro-lab").await.is_none(),
+        "the old group is gone"
+    );
+    let entry = app
+        .slapd
+        .search_entry("cn=bio-lab,ou=resources,dc=example,dc=org")
+        .await
+        .unwrap();
+    assert_eq!(entry.attrs["gidNumber"], vec![lab.gid_number.to_string()]);
+}
+
+#[tokio::test]
+async fn owners_are_reminded_before_a_resource_ends() {
+    let app = TestApp::spawn().await;
+    let astro = app.create_org("Astro", "astro").await;
+    app.activated_with_role(&astro, "lead", Role::Owner).await;
+    let scope = new_resource(&app, &astro, "scope", "device").await;
+    let in_ten_days = app.context.clock.today() + time::Duration::days(10);
+    change(
+        &app,
+        &scope.id,
+        ResourceChange::EndsOn(Some(&EndDate::from_date(in_ten_days).to_iso())),
+    )
+    .await;
+    app.deliver_mail().await;
+    app.smtp.clear();
+    let report = roster::usecases::lifecycle::run_lifecycle(&app.context, app.context.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(report.reminders, 1);
+    app.deliver_mail().await;
+    let mail = app.mail_to("lead@example.org").await;
+    assert!(mail.subject.contains("ends on"), "{}", mail.subject);
+    assert!(mail.text.contains("astro-scope"), "{}", mail.text);
+    // Once per end date.
+    let again = roster::usecases::lifecycle::run_lifecycle(&app.context, app.context.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(again.reminders, 0);
 }
 
 #[tokio::test]

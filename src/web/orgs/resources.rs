@@ -263,6 +263,8 @@ struct ResourcePage<'a> {
     assigned: String,
     may_change: bool,
     may_retire: bool,
+    /// Where a site admin may move it: other organisations' short names.
+    move_targets: Vec<String>,
 }
 
 /// The resource of this organisation the route names, or 404.
@@ -332,6 +334,17 @@ pub async fn resource(
         },
         retired: resource.status == ResourceStatus::Retired,
         may_retire: granted.allows(Permission::CreateOrganisation),
+        move_targets: if granted.allows(Permission::CreateOrganisation) {
+            ctx.store
+                .all_organisations()
+                .await?
+                .into_iter()
+                .filter(|other| other.id != organisation.id)
+                .map(|other| other.short_name)
+                .collect()
+        } else {
+            Vec::new()
+        },
         may_change,
         access,
         listed: listed_people.join("\n"),
@@ -351,10 +364,12 @@ pub struct ResourceChangeForm {
     username: String,
     #[serde(default)]
     ends_on: String,
+    #[serde(default)]
+    organisation: String,
 }
 
 /// `POST /orgs/{org}/resources/{resource}/{change}`: `access` (open or restricted), `list`,
-/// `assign`, `end-date` or `retire`.
+/// `assign`, `end-date`, and for site admins `retire`, `move` and `delete-group`.
 pub async fn change(
     req: HttpRequest,
     ctx: web::Data<AppContext>,
@@ -415,6 +430,38 @@ pub async fn change(
             ResourceChange::EndsOn(ends_on.as_deref())
         }
         "retire" => ResourceChange::Retire,
+        "delete-group" => ResourceChange::DeleteGroup,
+        "move" => {
+            let ip = crate::web::audit_ip(&req, &ctx);
+            let to = ShortName::parse(&form.organisation)
+                .ok()
+                .ok_or_else(|| WebError::BadRequest("Choose an organisation.".into()))?;
+            let to = ctx
+                .store
+                .organisation_by_short_name(&to)
+                .await?
+                .ok_or_else(|| {
+                    WebError::BadRequest("No organisation has that short name.".into())
+                })?;
+            crate::usecases::resources::move_resource(
+                &ctx,
+                &resource,
+                form.version,
+                resource_actor(&user, &granted, ip.as_deref()),
+                &to,
+            )
+            .await
+            .map_err(|error| match error {
+                ResourceError::NameTaken(name) => WebError::Conflict(format!(
+                    "The group name {name} is taken there; nothing was moved."
+                )),
+                other => resource_error(other),
+            })?;
+            return Ok(see_other(&format!(
+                "/orgs/{}/resources/{}?done=changed",
+                to.id, resource.id
+            )));
+        }
         _ => return Err(WebError::NotFound),
     };
     let ip = crate::web::audit_ip(&req, &ctx);
