@@ -122,6 +122,12 @@ pub enum ResourceChange<'a> {
     },
     /// Removes a retired resource's group from LDAP; its gidNumber stays taken.
     DeleteGroup,
+    /// Its name, site and description (nothing LDAP holds).
+    Details {
+        name: &'a str,
+        site: &'a Site,
+        description: &'a Description,
+    },
 }
 
 /// The access facts' membership part, as stored.
@@ -479,6 +485,21 @@ impl Store {
                         .execute(work.conn())
                         .await?;
                     work.queue(JobKind::DropResourceGroup, &old);
+                }
+                ResourceChange::Details {
+                    name,
+                    site,
+                    description,
+                } => {
+                    sqlx::query(
+                        "UPDATE resources SET name = $1, site = $2, description = $3 WHERE id = $4",
+                    )
+                    .bind(*name)
+                    .bind(site.as_str())
+                    .bind(description.as_str())
+                    .bind(resource_id)
+                    .execute(work.conn())
+                    .await?;
                 }
                 ResourceChange::DeleteGroup => {
                     let old = drop_group(work.conn(), resource_id, now).await?;

@@ -204,6 +204,9 @@ pub async fn change_resource(
             ResourceChange::DeleteGroup => {
                 "deleted its group from LDAP; its gidNumber stays taken".to_string()
             }
+            ResourceChange::Details { name, site, .. } => {
+                format!("renamed it {name:?}, site {:?}", site.as_str())
+            }
         });
     }
     let event = actor.event(

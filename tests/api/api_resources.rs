@@ -173,6 +173,19 @@ async fn a_gateway_checks_access_and_a_script_manages_a_device() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["assigned_to"], "mia");
+    let (status, _, body) = call(
+        &app,
+        Method::PATCH,
+        &path,
+        &manager,
+        Some(&json!({"name": "Confocal microscope", "site": "Lab 3"})),
+        &[("If-Match", "\"4\"")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["name"], "Confocal microscope");
+    assert_eq!(body["site"], "Lab 3");
+    assert_eq!(body["description"], "");
     assert_eq!(ldap_members(&app, "astro-scope").await, ["mia", "tom"]);
     // Retiring is a site admin's.
     let (status, _, _) = call(
@@ -181,7 +194,7 @@ async fn a_gateway_checks_access_and_a_script_manages_a_device() {
         &path,
         &manager,
         Some(&json!({"status": "retired"})),
-        &[("If-Match", "\"4\"")],
+        &[("If-Match", "\"5\"")],
     )
     .await;
     assert_eq!(status, 403);

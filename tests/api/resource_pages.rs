@@ -161,6 +161,26 @@ async fn a_manager_adds_a_device_and_decides_who_may_use_it_with_forms() {
     let mut uids = entry.attrs["memberUid"].clone();
     uids.sort();
     assert_eq!(uids, ["mia", "tom"]);
+    // The details form.
+    let version = page.attr("input[name=version]", "value").unwrap();
+    let renamed = manager
+        .submit(
+            &resource_path,
+            &change("details"),
+            &[
+                ("version", &version),
+                ("name", "Confocal"),
+                ("site", "Lab 3"),
+                ("description", ""),
+            ],
+        )
+        .await;
+    assert_eq!(renamed.status(), 303);
+    let page = manager.page(&resource_path).await;
+    assert_eq!(
+        page.attr("#details-name", "value").as_deref(),
+        Some("Confocal")
+    );
     // Only site admins retire.
     assert!(page.select_all("button.danger").is_empty());
 
@@ -174,7 +194,7 @@ async fn a_manager_adds_a_device_and_decides_who_may_use_it_with_forms() {
 
     // Filters.
     let filtered = manager
-        .page(&format!("{list}?kind=device&site=Lab+2"))
+        .page(&format!("{list}?kind=device&site=Lab+3"))
         .await;
     assert_eq!(
         filtered.select_all("table.resources td.group"),

@@ -288,6 +288,9 @@ pub struct ResourceChangeBody {
     pub end_date: Option<Option<String>>,
     /// `retired` retires it (site-wide clients only).
     pub status: Option<String>,
+    pub name: Option<String>,
+    pub site: Option<String>,
+    pub description: Option<String>,
 }
 
 /// A field that is present (`Some`), maybe as `null` (`Some(None)`); absent is `None`.
@@ -386,7 +389,26 @@ pub async fn update(
         Some(None) => Some(None),
         None => None,
     };
+    let details = if body.name.is_some() || body.site.is_some() || body.description.is_some() {
+        Some((
+            OrganisationName::parse(body.name.as_deref().unwrap_or(&resource.name))
+                .map_err(|error| ApiError::field("name", error.message))?,
+            Site::parse(body.site.as_deref().unwrap_or(&resource.site))
+                .map_err(|error| ApiError::field("site", error.message))?,
+            Description::parse(body.description.as_deref().unwrap_or(&resource.description))
+                .map_err(|error| ApiError::field("description", error.message))?,
+        ))
+    } else {
+        None
+    };
     let mut changes = Vec::new();
+    if let Some((name, site, description)) = &details {
+        changes.push(ResourceChange::Details {
+            name: name.as_str(),
+            site,
+            description,
+        });
+    }
     if let Some(restricted) = body.restricted {
         changes.push(ResourceChange::Restrict(restricted));
     }
@@ -409,7 +431,7 @@ pub async fn update(
     if changes.is_empty() {
         return Err(ApiError::field(
             "restricted",
-            "Send at least one of restricted, assigned_to, end_date and status.",
+            "Send at least one of name, site, description, restricted, assigned_to, end_date and status.",
         ));
     }
     change_resource(

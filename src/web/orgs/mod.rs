@@ -136,6 +136,7 @@ mod directory;
 mod history;
 mod invitation_batches;
 mod invitations;
+mod resource_changes;
 mod resources;
 
 pub use directory::{add_member, directory};
@@ -148,4 +149,5 @@ pub use invitations::{invitations, invite, resend, revoke};
 pub use list::{create, list};
 pub use members::{change_member, member, members};
 pub use overview::{show, update_description};
-pub use resources::{change as change_resource, create as create_resource, resource, resources};
+pub use resource_changes::change as change_resource;
+pub use resources::{create as create_resource, resource, resources};

@@ -1,12 +1,11 @@
 //! An organisation's Resources page (filtered by kind and site, with the form to add one)
-//! and each resource's page: who may use it and why, and the forms that restrict it, set
-//! its access list, assign it to a member, change its end date or retire it.
+//! and each resource's page: who may use it and why, with the forms of `resource_changes`.
 
 use super::*;
 use crate::domain::{ResourceKind, Site};
-use crate::store::resources::{Resource, ResourceChange, ResourceStatus};
+use crate::store::resources::{Resource, ResourceStatus};
 use crate::usecases::resources::{
-    NewResourceRequest, ResourceActor, ResourceError, change_resource, create_resource,
+    NewResourceRequest, ResourceActor, ResourceError, create_resource,
 };
 
 struct ResourceRow {
@@ -78,7 +77,7 @@ struct ResourcesPage<'a> {
 }
 
 /// Site administrators hold `org.create`; they handle every kind and retire resources.
-fn resource_actor<'a>(
+pub(super) fn resource_actor<'a>(
     user: &'a SignedIn,
     granted: &Granted,
     client_ip: Option<&'a str>,
@@ -163,7 +162,7 @@ pub async fn resources(
     render(&page)
 }
 
-fn resource_error(error: ResourceError) -> WebError {
+pub(super) fn resource_error(error: ResourceError) -> WebError {
     match error {
         ResourceError::NotYours(message) => WebError::Forbidden(message.into()),
         ResourceError::Stale => stale(),
@@ -268,7 +267,7 @@ struct ResourcePage<'a> {
 }
 
 /// The resource of this organisation the route names, or 404.
-async fn resource_of(
+pub(super) async fn resource_of(
     ctx: &AppContext,
     organisation: &Organisation,
     resource_id: &str,
@@ -351,131 +350,4 @@ pub async fn resource(
         assigned,
         resource,
     })
-}
-
-#[derive(Deserialize)]
-pub struct ResourceChangeForm {
-    version: i64,
-    #[serde(default)]
-    restricted: String,
-    #[serde(default)]
-    usernames: String,
-    #[serde(default)]
-    username: String,
-    #[serde(default)]
-    ends_on: String,
-    #[serde(default)]
-    organisation: String,
-}
-
-/// `POST /orgs/{org}/resources/{resource}/{change}`: `access` (open or restricted), `list`,
-/// `assign`, `end-date`, and for site admins `retire`, `move` and `delete-group`.
-pub async fn change(
-    req: HttpRequest,
-    ctx: web::Data<AppContext>,
-    user: SignedIn,
-    path: web::Path<(String, String, String)>,
-    form: web::Form<ResourceChangeForm>,
-) -> Result<HttpResponse, WebError> {
-    let (organisation_id, resource_id, what) = path.into_inner();
-    let (organisation, granted) =
-        guard::organisation(&ctx, &user, &organisation_id, Permission::ManageResources).await?;
-    let resource = resource_of(&ctx, &organisation, &resource_id).await?;
-    let members_named = |names: Vec<String>| {
-        let ctx = &ctx;
-        let organisation = &organisation;
-        async move {
-            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-            let people = ctx.store.people_with(&[], &refs).await?;
-            let held = ctx.store.memberships_by_person(&organisation.id).await?;
-            let mut ids = Vec::new();
-            for name in &names {
-                let person = people
-                    .iter()
-                    .find(|p| p.username.as_deref() == Some(name.as_str()))
-                    .filter(|p| held.contains_key(&p.id))
-                    .ok_or_else(|| {
-                        WebError::BadRequest(format!(
-                            "{name} is not a member of {}; nothing was changed.",
-                            organisation.name
-                        ))
-                    })?;
-                ids.push(person.id.clone());
-            }
-            Ok::<_, WebError>(ids)
-        }
-    };
-    let words = |text: &str| -> Vec<String> {
-        text.split(|c: char| c.is_whitespace() || c == ',')
-            .filter(|word| !word.is_empty())
-            .map(str::to_string)
-            .collect()
-    };
-    let people;
-    let ends_on;
-    let change = match what.as_str() {
-        "access" => ResourceChange::Restrict(form.restricted == "restricted"),
-        "list" => {
-            people = members_named(words(&form.usernames)).await?;
-            ResourceChange::AccessList(&people)
-        }
-        "assign" => {
-            people = members_named(words(&form.username)).await?;
-            ResourceChange::Assign(people.first().map(String::as_str))
-        }
-        "end-date" => {
-            ends_on = EndDate::parse_optional(&form.ends_on, ctx.clock.today())
-                .map_err(|error| WebError::BadRequest(error.message))?
-                .map(EndDate::to_iso);
-            ResourceChange::EndsOn(ends_on.as_deref())
-        }
-        "retire" => ResourceChange::Retire,
-        "delete-group" => ResourceChange::DeleteGroup,
-        "move" => {
-            let ip = crate::web::audit_ip(&req, &ctx);
-            let to = ShortName::parse(&form.organisation)
-                .ok()
-                .ok_or_else(|| WebError::BadRequest("Choose an organisation.".into()))?;
-            let to = ctx
-                .store
-                .organisation_by_short_name(&to)
-                .await?
-                .ok_or_else(|| {
-                    WebError::BadRequest("No organisation has that short name.".into())
-                })?;
-            crate::usecases::resources::move_resource(
-                &ctx,
-                &resource,
-                form.version,
-                resource_actor(&user, &granted, ip.as_deref()),
-                &to,
-            )
-            .await
-            .map_err(|error| match error {
-                ResourceError::NameTaken(name) => WebError::Conflict(format!(
-                    "The group name {name} is taken there; nothing was moved."
-                )),
-                other => resource_error(other),
-            })?;
-            return Ok(see_other(&format!(
-                "/orgs/{}/resources/{}?done=changed",
-                to.id, resource.id
-            )));
-        }
-        _ => return Err(WebError::NotFound),
-    };
-    let ip = crate::web::audit_ip(&req, &ctx);
-    change_resource(
-        &ctx,
-        &resource,
-        form.version,
-        resource_actor(&user, &granted, ip.as_deref()),
-        &[change],
-    )
-    .await
-    .map_err(resource_error)?;
-    Ok(see_other(&format!(
-        "/orgs/{}/resources/{}?done=changed",
-        organisation.id, resource.id
-    )))
 }
