@@ -134,6 +134,21 @@ pub enum ResourceChange<'a> {
 const CURRENT_MEMBERSHIP: &str = "(m.ends_on IS NULL OR m.ends_on >= $2) \
      AND (m.ended_for IS NULL OR m.ended_for <> m.ends_on)";
 
+/// `domain::Access::decide` as SQL, over a resource `r`, a membership `m` of its
+/// organisation and that member's person `p`, on the day bound to `$2`: the groups and the
+/// account pages use this one fragment.
+fn may_use() -> String {
+    format!(
+        "r.status = 'active' AND (r.ends_on IS NULL OR r.ends_on >= $2) \
+         AND p.status = 'active' AND {CURRENT_MEMBERSHIP} \
+         AND (r.assigned_to = p.id \
+              OR (r.restricted = 0 AND EXISTS (SELECT 1 FROM role_permissions rp \
+                  WHERE rp.role = m.role AND rp.permission = 'resources.use')) \
+              OR (r.restricted <> 0 AND EXISTS (SELECT 1 FROM resource_access a \
+                  WHERE a.resource_id = r.id AND a.person_id = p.id)))"
+    )
+}
+
 impl Store {
     /// Creates a resource with its posixGroup name claimed (shared with people and
     /// organisations) and its group's sync queued.
@@ -275,14 +290,9 @@ impl Store {
              JOIN organisations o ON o.id = r.organisation_id \
              JOIN memberships m ON m.organisation_id = r.organisation_id AND m.person_id = $1 \
              JOIN people p ON p.id = m.person_id \
-             WHERE r.status = 'active' AND (r.ends_on IS NULL OR r.ends_on >= $2) \
-             AND p.status = 'active' AND {CURRENT_MEMBERSHIP} \
-             AND (r.assigned_to = p.id \
-                  OR (r.restricted = 0 AND EXISTS (SELECT 1 FROM role_permissions rp \
-                      WHERE rp.role = m.role AND rp.permission = 'resources.use')) \
-                  OR (r.restricted <> 0 AND EXISTS (SELECT 1 FROM resource_access a \
-                      WHERE a.resource_id = r.id AND a.person_id = p.id))) \
-             ORDER BY o.name, r.name"
+             WHERE {} \
+             ORDER BY o.name, r.name",
+            may_use()
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(person_id)
@@ -316,14 +326,9 @@ impl Store {
             "SELECT DISTINCT p.username FROM resources r \
              JOIN memberships m ON m.organisation_id = r.organisation_id \
              JOIN people p ON p.id = m.person_id \
-             WHERE r.id = $1 AND r.status = 'active' AND (r.ends_on IS NULL OR r.ends_on >= $2) \
-             AND p.status = 'active' AND p.username IS NOT NULL AND {CURRENT_MEMBERSHIP} \
-             AND (r.assigned_to = p.id \
-                  OR (r.restricted = 0 AND EXISTS (SELECT 1 FROM role_permissions rp \
-                      WHERE rp.role = m.role AND rp.permission = 'resources.use')) \
-                  OR (r.restricted <> 0 AND EXISTS (SELECT 1 FROM resource_access a \
-                      WHERE a.resource_id = r.id AND a.person_id = p.id))) \
-             ORDER BY p.username"
+             WHERE r.id = $1 AND p.username IS NOT NULL AND {} \
+             ORDER BY p.username",
+            may_use()
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(resource_id)

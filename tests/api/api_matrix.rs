@@ -182,26 +182,7 @@ async fn every_api_route_answers_each_kind_of_token_as_decided() {
         .invitation
         .id
         .clone();
-    let resource = roster::usecases::resources::create_resource(
-        &app.context,
-        &astro,
-        roster::usecases::resources::ResourceActor {
-            actor: roster::usecases::Actor::CommandLine,
-            client_ip: None,
-            site_admin: true,
-        },
-        roster::usecases::resources::NewResourceRequest {
-            short_name: roster::domain::ShortName::parse("gpu").unwrap(),
-            name: roster::domain::OrganisationName::parse("GPU").unwrap(),
-            kind: roster::domain::ResourceKind::parse("cluster", &app.settings.resources.kinds)
-                .unwrap(),
-            site: roster::domain::Site::default(),
-            description: roster::domain::Description::parse("").unwrap(),
-            ends_on: None,
-        },
-    )
-    .await
-    .unwrap();
+    let resource = app.create_resource(&astro, "gpu", "cluster").await;
     let all = [
         "org.view",
         "org.edit",

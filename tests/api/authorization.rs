@@ -438,26 +438,7 @@ async fn every_route_answers_each_kind_of_visitor_as_decided() {
         .unwrap()
         .invitation
         .id;
-    let resource = roster::usecases::resources::create_resource(
-        &app.context,
-        &astro,
-        roster::usecases::resources::ResourceActor {
-            actor: roster::usecases::Actor::CommandLine,
-            client_ip: None,
-            site_admin: true,
-        },
-        roster::usecases::resources::NewResourceRequest {
-            short_name: roster::domain::ShortName::parse("scope").unwrap(),
-            name: roster::domain::OrganisationName::parse("Microscope").unwrap(),
-            kind: roster::domain::ResourceKind::parse("device", &app.settings.resources.kinds)
-                .unwrap(),
-            site: roster::domain::Site::default(),
-            description: roster::domain::Description::parse("").unwrap(),
-            ends_on: None,
-        },
-    )
-    .await
-    .unwrap();
+    let resource = app.create_resource(&astro, "scope", "device").await;
     let fill = |pattern: &str| {
         pattern
             .replace("{org}", &astro.id)

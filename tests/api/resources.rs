@@ -28,21 +28,7 @@ fn admin() -> ResourceActor<'static> {
 }
 
 async fn new_resource(app: &TestApp, org: &Organisation, short: &str, kind: &str) -> Resource {
-    create_resource(
-        &app.context,
-        org,
-        admin(),
-        NewResourceRequest {
-            short_name: ShortName::parse(short).unwrap(),
-            name: OrganisationName::parse("GPU cluster").unwrap(),
-            kind: ResourceKind::parse(kind, &app.settings.resources.kinds).unwrap(),
-            site: Site::parse("Building 7").unwrap(),
-            description: Description::parse("").unwrap(),
-            ends_on: None,
-        },
-    )
-    .await
-    .unwrap()
+    app.create_resource(org, short, kind).await
 }
 
 /// The group's memberUid values, or `None` when there is no such group.

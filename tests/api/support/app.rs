@@ -364,6 +364,37 @@ impl TestApp {
         .expect("organisation created")
     }
 
+    /// Creates a resource as a site admin would (the command line's path).
+    pub async fn create_resource(
+        &self,
+        organisation: &roster::store::organisations::Organisation,
+        short_name: &str,
+        kind: &str,
+    ) -> roster::store::resources::Resource {
+        use roster::domain::{Description, OrganisationName, ResourceKind, ShortName, Site};
+        use roster::usecases::resources::{NewResourceRequest, ResourceActor, create_resource};
+        create_resource(
+            &self.context,
+            organisation,
+            ResourceActor {
+                actor: roster::usecases::Actor::CommandLine,
+                client_ip: None,
+                site_admin: true,
+            },
+            NewResourceRequest {
+                short_name: ShortName::parse(short_name).expect("valid short name"),
+                name: OrganisationName::parse(&format!("Resource {short_name}"))
+                    .expect("valid name"),
+                kind: ResourceKind::parse(kind, &self.settings.resources.kinds).expect("a kind"),
+                site: Site::parse("Building 7").expect("valid site"),
+                description: Description::parse("").expect("valid description"),
+                ends_on: None,
+            },
+        )
+        .await
+        .expect("resource created")
+    }
+
     /// Invites `email` into `organisation` with `role`; returns the emailed link.
     pub async fn invite_to(
         &self,
