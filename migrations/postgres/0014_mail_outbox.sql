@@ -49,11 +49,6 @@ CREATE TABLE invitation_batches (
     request_hash TEXT,
     -- The per-row outcome as the API answered it (JSON), replayed for a repeated key.
     response TEXT NOT NULL,
-    created BIGINT NOT NULL,
-    resent BIGINT NOT NULL,
-    added BIGINT NOT NULL,
-    skipped BIGINT NOT NULL,
-    errors BIGINT NOT NULL,
     created_at BIGINT NOT NULL
 );
 CREATE UNIQUE INDEX invitation_batches_key ON invitation_batches (client_id, idempotency_key);

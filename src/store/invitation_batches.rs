@@ -152,8 +152,8 @@ impl Store {
         // The id first: of two confirmations, the second waits here for the first.
         let claimed = sqlx::query(
             "INSERT INTO invitation_batches (id, organisation_id, actor_id, client_id, \
-             idempotency_key, request_hash, response, created, resent, added, skipped, errors, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, '[]', 0, 0, 0, 0, 0, $7) \
+             idempotency_key, request_hash, response, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, '[]', $7) \
              ON CONFLICT DO NOTHING",
         )
         .bind(header.id)
@@ -285,24 +285,13 @@ impl Store {
             });
         }
         results.sort_by_key(|result| result.index);
-        let count = |outcome: &str| {
-            i64::try_from(results.iter().filter(|r| r.outcome == outcome).count()).unwrap_or(0)
-        };
         let response = serde_json::to_string(&results)
             .map_err(|error| StoreError::Corrupt(format!("batch results: {error}")))?;
-        sqlx::query(
-            "UPDATE invitation_batches SET response = $1, created = $2, resent = $3, added = $4, \
-             skipped = $5, errors = $6 WHERE id = $7",
-        )
-        .bind(&response)
-        .bind(count("created"))
-        .bind(count("resent"))
-        .bind(count("added"))
-        .bind(count("skipped"))
-        .bind(count("error"))
-        .bind(header.id)
-        .execute(work.conn())
-        .await?;
+        sqlx::query("UPDATE invitation_batches SET response = $1 WHERE id = $2")
+            .bind(&response)
+            .bind(header.id)
+            .execute(work.conn())
+            .await?;
         if added_someone {
             work.queue(JobKind::SyncGroup, header.organisation_id);
         }
@@ -354,17 +343,24 @@ impl Store {
         row.as_ref().map(stored_batch).transpose()
     }
 
-    /// Forgets the `Idempotency-Key`s older than `before` (24 hours): the same key then
-    /// starts a new batch.
-    pub async fn expire_idempotency_keys(&self, before: UnixTime) -> StoreResult<u64> {
-        let done = sqlx::query(
+    /// Forgets this client's `Idempotency-Key` if it was used before `before` (24 hours
+    /// ago): the same key then starts a new batch.
+    pub async fn expire_idempotency_key(
+        &self,
+        client_id: Option<&str>,
+        key: &str,
+        before: UnixTime,
+    ) -> StoreResult<()> {
+        sqlx::query(
             "UPDATE invitation_batches SET idempotency_key = NULL \
-             WHERE idempotency_key IS NOT NULL AND created_at < $1",
+             WHERE client_id = $1 AND idempotency_key = $2 AND created_at < $3",
         )
+        .bind(client_id)
+        .bind(key)
         .bind(before)
         .execute(self.pool())
         .await?;
-        Ok(done.rows_affected())
+        Ok(())
     }
 
     /// Pending invitations of the organisation to these normalised emails: email → id.

@@ -240,7 +240,11 @@ pub async fn confirm_batch(
     }
     let now = ctx.clock.now();
     // A key older than a day no longer replays: forget it, so it starts a new batch.
-    ctx.store.expire_idempotency_keys(now - 86_400).await?;
+    if let Some(key) = identity.idempotency_key {
+        ctx.store
+            .expire_idempotency_key(actor.actor.client_id(), key, now - 86_400)
+            .await?;
+    }
     let expires_at = now + i64::from(ctx.settings.security.invitation_ttl_days) * 86_400;
     let actor_id = actor.actor.audit_id();
     let person_id = actor.actor.person_id();

@@ -257,6 +257,47 @@ pub async fn move_resource(
     .await
 }
 
+/// The people the resource may be listed for or assigned to, by username: its
+/// organisation's members. `Err` names the position and username of each one who is not.
+pub async fn members_by_username(
+    ctx: &AppContext,
+    resource: &Resource,
+    usernames: &[String],
+) -> Result<Vec<String>, NotMembers> {
+    let refs: Vec<&str> = usernames.iter().map(String::as_str).collect();
+    let people = ctx.store.people_with(&[], &refs).await?;
+    let held = ctx
+        .store
+        .memberships_by_person(&resource.organisation_id)
+        .await?;
+    let mut ids = Vec::new();
+    let mut strangers = Vec::new();
+    for (index, username) in usernames.iter().enumerate() {
+        match people
+            .iter()
+            .find(|person| person.username.as_deref() == Some(username.as_str()))
+            .filter(|person| held.contains_key(&person.id))
+        {
+            Some(person) => ids.push(person.id.clone()),
+            None => strangers.push((index, username.clone())),
+        }
+    }
+    if strangers.is_empty() {
+        Ok(ids)
+    } else {
+        Err(NotMembers::These(strangers))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotMembers {
+    /// (position, username) of each one who is not a member.
+    #[error("not members of the resource's organisation: {0:?}")]
+    These(Vec<(usize, String)>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// Whether the person with `username` may use `resource` now, and why; `None` when no
 /// account has that username.
 pub async fn access(

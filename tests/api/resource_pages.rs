@@ -31,7 +31,7 @@ async fn a_manager_adds_a_device_and_decides_who_may_use_it_with_forms() {
         (
             vec![("name", "Root"), ("short_name", "root"), ("kind", "device")],
             "short_name",
-            "",
+            "system group",
         ),
         (
             vec![
@@ -40,7 +40,7 @@ async fn a_manager_adds_a_device_and_decides_who_may_use_it_with_forms() {
                 ("kind", "device"),
             ],
             "short_name",
-            "",
+            "lowercase letters",
         ),
     ] {
         let page = into_page(manager.submit(&list, &list, &fields).await).await;

@@ -123,8 +123,7 @@ async fn change_member(app: &TestApp, org: &Organisation, username: &str, what: 
 #[tokio::test]
 async fn each_resource_group_holds_exactly_who_may_use_it_after_every_change() {
     let app = TestApp::spawn().await;
-    let staff = app.signed_in_admin("admin@example.org").await;
-    let _ = staff;
+    app.signed_in_admin("admin@example.org").await;
     let astro = app.create_org("Astro", "astro").await;
     let bio = app.create_org("Bio", "bio").await;
     app.activated_member(&astro, "mia").await;

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::resources::{member_with_username, resource_error, respond_with_current};
+use super::resources::{members_named, resource_error, respond_with_current};
 use super::{ApiCaller, ApiError, entity_tag, require_if_match};
 use crate::context::AppContext;
 use crate::domain::Permission;
@@ -43,7 +43,8 @@ pub async fn put_access_list(
         .resource(&ctx, &id, Permission::ManageResources)
         .await?;
     require_if_match(&req, &entity_tag(&resource.version.to_string()))?;
-    let people = member_with_username(&ctx, &organisation, &body.usernames, "usernames").await?;
+    let people =
+        members_named(&ctx, &organisation, &resource, &body.usernames, "usernames").await?;
     change_resource(
         &ctx,
         &resource,

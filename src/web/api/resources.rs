@@ -16,7 +16,8 @@ use crate::domain::{
 use crate::store::organisations::Organisation;
 use crate::store::resources::{Resource, ResourceChange};
 use crate::usecases::resources::{
-    NewResourceRequest, ResourceActor, ResourceError, change_resource, create_resource,
+    NewResourceRequest, NotMembers, ResourceActor, ResourceError, change_resource, create_resource,
+    members_by_username,
 };
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -302,42 +303,36 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-/// The person id of the member of `organisation` with `username`, for assigning and
-/// listing; a field error otherwise.
-pub(super) async fn member_with_username(
+/// The members with these usernames (see `usecases::resources::members_by_username`), or
+/// 422 naming each one who is not.
+pub(super) async fn members_named(
     ctx: &AppContext,
     organisation: &Organisation,
+    resource: &Resource,
     usernames: &[String],
     field: &str,
 ) -> Result<Vec<String>, ApiError> {
-    let refs: Vec<&str> = usernames.iter().map(String::as_str).collect();
-    let people = ctx.store.people_with(&[], &refs).await?;
-    let held = ctx.store.memberships_by_person(&organisation.id).await?;
-    let mut ids = Vec::new();
-    let mut errors = Vec::new();
-    for (index, username) in usernames.iter().enumerate() {
-        match people
-            .iter()
-            .find(|person| person.username.as_deref() == Some(username.as_str()))
-            .filter(|person| held.contains_key(&person.id))
-        {
-            Some(person) => ids.push(person.id.clone()),
-            None => errors.push(ItemError {
-                index,
-                field: field.to_string(),
-                message: format!("{username} is not a member of {}.", organisation.short_name),
-            }),
-        }
-    }
-    if errors.is_empty() {
-        Ok(ids)
-    } else {
-        Err(ApiError::Unprocessable {
-            detail: "Only the organisation's members can be given a resource; nothing was changed."
-                .into(),
-            errors,
+    members_by_username(ctx, resource, usernames)
+        .await
+        .map_err(|error| match error {
+            NotMembers::These(strangers) => ApiError::Unprocessable {
+                detail:
+                    "Only the organisation's members can be given a resource; nothing was changed."
+                        .into(),
+                errors: strangers
+                    .into_iter()
+                    .map(|(index, username)| ItemError {
+                        index,
+                        field: field.to_string(),
+                        message: format!(
+                            "{username} is not a member of {}.",
+                            organisation.short_name
+                        ),
+                    })
+                    .collect(),
+            },
+            NotMembers::Store(error) => error.into(),
         })
-    }
 }
 
 #[utoipa::path(
@@ -367,9 +362,10 @@ pub async fn update(
     let body = body.into_inner();
     let assignee = match &body.assigned_to {
         Some(Some(username)) => Some(Some(
-            member_with_username(
+            members_named(
                 &ctx,
                 &organisation,
+                &resource,
                 std::slice::from_ref(username),
                 "assigned_to",
             )

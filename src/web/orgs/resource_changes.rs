@@ -5,7 +5,7 @@ use super::resources::{resource_actor, resource_error, resource_of};
 use super::*;
 use crate::domain::Site;
 use crate::store::resources::ResourceChange;
-use crate::usecases::resources::{ResourceError, change_resource};
+use crate::usecases::resources::{NotMembers, ResourceError, change_resource, members_by_username};
 
 #[derive(Deserialize)]
 pub struct ResourceChangeForm {
@@ -42,27 +42,22 @@ pub async fn change(
         guard::organisation(&ctx, &user, &organisation_id, Permission::ManageResources).await?;
     let resource = resource_of(&ctx, &organisation, &resource_id).await?;
     let members_named = |names: Vec<String>| {
-        let ctx = &ctx;
-        let organisation = &organisation;
+        let (ctx, resource, organisation) = (&ctx, &resource, &organisation);
         async move {
-            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-            let people = ctx.store.people_with(&[], &refs).await?;
-            let held = ctx.store.memberships_by_person(&organisation.id).await?;
-            let mut ids = Vec::new();
-            for name in &names {
-                let person = people
-                    .iter()
-                    .find(|p| p.username.as_deref() == Some(name.as_str()))
-                    .filter(|p| held.contains_key(&p.id))
-                    .ok_or_else(|| {
-                        WebError::BadRequest(format!(
-                            "{name} is not a member of {}; nothing was changed.",
-                            organisation.name
-                        ))
-                    })?;
-                ids.push(person.id.clone());
-            }
-            Ok::<_, WebError>(ids)
+            members_by_username(ctx, resource, &names)
+                .await
+                .map_err(|error| match error {
+                    NotMembers::These(strangers) => WebError::BadRequest(format!(
+                        "{} is not a member of {}; nothing was changed.",
+                        strangers
+                            .into_iter()
+                            .map(|(_, name)| name)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        organisation.name
+                    )),
+                    NotMembers::Store(error) => error.into(),
+                })
         }
     };
     let words = |text: &str| -> Vec<String> {
