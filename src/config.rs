@@ -62,6 +62,77 @@ pub struct Settings {
     /// Single sign-on through an OpenID Connect provider; absent means passwords only.
     #[serde(default)]
     pub oidc: Option<OidcSettings>,
+    /// Other systems kept in step with the portal besides LDAP (SCIM 2.0 targets).
+    #[serde(default)]
+    pub provisioning: ProvisioningSettings,
+}
+
+/// Identity providers and other systems the portal pushes people and groups to.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProvisioningSettings {
+    /// Minutes between two scheduled dry-run reconciliations of every SCIM target (counts
+    /// in the log, a mail to site admins when the report changes); 0 turns them off.
+    pub reconcile_minutes: u32,
+    /// SCIM 2.0 service providers (`[[provisioning.scim]]`).
+    pub scim: Vec<ScimTargetSettings>,
+}
+
+impl Default for ProvisioningSettings {
+    fn default() -> Self {
+        Self {
+            reconcile_minutes: 60,
+            scim: Vec::new(),
+        }
+    }
+}
+
+/// One SCIM 2.0 service provider that Users and Groups are pushed to (RFC 7644).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScimTargetSettings {
+    /// The target's name in the outbox, the admin pages and `roster scim` (letters,
+    /// digits and `-`). Renaming it makes a new target, which pushes everything again.
+    pub name: String,
+    /// The SCIM base URL, e.g. `https://example.okta.com/scim/v2`; `/Users` is appended.
+    pub base_url: String,
+    #[serde(default)]
+    pub bearer_token: Secret,
+    pub bearer_token_file: Option<PathBuf>,
+    /// Requests per minute to this target, across every instance (1..=60000).
+    #[serde(default = "default_scim_rate")]
+    pub rate_per_minute: u32,
+    /// Operations in one Bulk request, when the target says it supports Bulk (1..=1000).
+    #[serde(default = "default_scim_batch")]
+    pub max_batch: u32,
+    /// Seconds to wait for one answer before treating the target as unreachable.
+    #[serde(default = "default_scim_timeout")]
+    pub timeout_seconds: u64,
+    /// Push accounts as Users.
+    #[serde(default = "yes")]
+    pub users: bool,
+    /// Push organisations and resource access groups as Groups.
+    #[serde(default = "yes")]
+    pub groups: bool,
+    /// Put each person's permissions on their User as `entitlements` (`<org>:<permission>`).
+    #[serde(default = "yes")]
+    pub permissions: bool,
+}
+
+fn default_scim_rate() -> u32 {
+    300
+}
+
+fn default_scim_batch() -> u32 {
+    100
+}
+
+fn default_scim_timeout() -> u64 {
+    30
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -487,6 +558,13 @@ impl Settings {
             &mut self.mail.smtp_password,
             self.mail.smtp_password_file.as_deref(),
         )?;
+        for target in &mut self.provisioning.scim {
+            resolve_secret(
+                "provisioning.scim.bearer_token",
+                &mut target.bearer_token,
+                target.bearer_token_file.as_deref(),
+            )?;
+        }
         if let Some(oidc) = &mut self.oidc {
             resolve_secret(
                 "oidc.client_secret",
@@ -572,6 +650,52 @@ impl Settings {
         }
         if !(1..=60_000).contains(&self.mail.rate_per_minute) {
             return invalid("mail.rate_per_minute must be between 1 and 60000".into());
+        }
+        self.check_scim_targets()
+    }
+
+    fn check_scim_targets(&self) -> Result<(), ConfigError> {
+        let invalid = |message: String| Err(ConfigError::Invalid(message));
+        let targets = &self.provisioning.scim;
+        for (index, target) in targets.iter().enumerate() {
+            let name = &target.name;
+            let well_formed = !name.is_empty()
+                && name.len() <= 40
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            if !well_formed {
+                return invalid(format!(
+                    "provisioning.scim name `{name}` must be 1 to 40 letters, digits or -"
+                ));
+            }
+            if targets[..index].iter().any(|other| &other.name == name) {
+                return invalid(format!("provisioning.scim name `{name}` is used twice"));
+            }
+            let url = &target.base_url;
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return invalid(format!(
+                    "provisioning.scim `{name}`: base_url must start with https:// (or http://)"
+                ));
+            }
+            if target.bearer_token.is_empty() {
+                return invalid(format!(
+                    "provisioning.scim `{name}`: bearer_token_file (or bearer_token) is required"
+                ));
+            }
+            if !(1..=60_000).contains(&target.rate_per_minute) {
+                return invalid(format!(
+                    "provisioning.scim `{name}`: rate_per_minute must be between 1 and 60000"
+                ));
+            }
+            if !(1..=1000).contains(&target.max_batch) {
+                return invalid(format!(
+                    "provisioning.scim `{name}`: max_batch must be between 1 and 1000"
+                ));
+            }
+            if !(1..=600).contains(&target.timeout_seconds) {
+                return invalid(format!(
+                    "provisioning.scim `{name}`: timeout_seconds must be between 1 and 600"
+                ));
+            }
         }
         Ok(())
     }
@@ -737,6 +861,47 @@ mod tests {
         let settings = Settings::load_from(None, env)?;
         assert_eq!(settings.ldap.bind_password.expose(), "from-a-file");
         std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+
+    #[test]
+    fn scim_targets_take_defaults_their_token_file_and_refuse_unknown_keys()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let token = dir.path().join("okta-token");
+        std::fs::write(&token, "scim-token\n")?;
+        let file = dir.path().join("roster.toml");
+        let target = format!(
+            "[[provisioning.scim]]\nname = \"okta\"\nbase_url = \"https://example.okta.com/scim/v2\"\n\
+             bearer_token_file = \"{}\"\n",
+            token.display()
+        );
+        std::fs::write(&file, &target)?;
+        let settings = Settings::load_from(Some(&file), minimal())?;
+        let okta = settings.provisioning.scim.first().ok_or("one target")?;
+        assert_eq!(okta.bearer_token.expose(), "scim-token");
+        assert_eq!((okta.rate_per_minute, okta.max_batch), (300, 100));
+        assert!(okta.users && okta.groups && okta.permissions);
+        assert_eq!(settings.provisioning.reconcile_minutes, 60);
+
+        std::fs::write(&file, format!("{target}rate_per_minut = 5\n"))?;
+        let error = Settings::load_from(Some(&file), minimal())
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            error.is_some_and(|e| e.contains("rate_per_minut")),
+            "typo refused"
+        );
+        std::fs::write(&file, format!("{target}{target}"))?;
+        let error = Settings::load_from(Some(&file), minimal())
+            .err()
+            .map(|e| e.to_string());
+        assert!(error.is_some_and(|e| e.contains("used twice")));
+        std::fs::write(&file, target.replace("https://", "ftp://"))?;
+        let error = Settings::load_from(Some(&file), minimal())
+            .err()
+            .map(|e| e.to_string());
+        assert!(error.is_some_and(|e| e.contains("base_url")));
         Ok(())
     }
 

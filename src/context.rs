@@ -8,10 +8,11 @@ use crate::auth::password::PasswordHasher;
 use crate::auth::rate_limit::SignInLimiter;
 use crate::auth::tokens::KeyRing;
 use crate::clock::Clock;
-use crate::config::Settings;
+use crate::config::{ScimTargetSettings, Settings};
 use crate::directory::Directory;
 use crate::mail::Mailer;
-use crate::store::Store;
+use crate::scim::{Pacer, ScimTarget};
+use crate::store::{ScimPush, Store};
 
 #[derive(Clone)]
 pub struct AppContext {
@@ -31,6 +32,10 @@ pub struct AppContext {
     pub clock: Clock,
     /// The keys that sign the API's access tokens.
     pub keys: KeyRing,
+    /// The SCIM targets (`[[provisioning.scim]]`), each with its paced client.
+    pub scim: Arc<Vec<ScimTarget>>,
+    /// Wakes the SCIM workers when changes queue work for them.
+    pub scim_signal: Arc<tokio::sync::Notify>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +46,8 @@ pub enum ContextError {
     Mail(#[from] crate::mail::MailError),
     #[error(transparent)]
     Oidc(#[from] crate::auth::oidc::OidcError),
+    #[error("SCIM target: {0}")]
+    Scim(#[from] crate::scim::ScimError),
 }
 
 impl AppContext {
@@ -56,6 +63,24 @@ impl AppContext {
         )
         .await?;
         store.migrate().await?;
+        let store = store.with_scim_targets(
+            settings
+                .provisioning
+                .scim
+                .iter()
+                .map(|target| ScimPush {
+                    name: target.name.clone(),
+                    users: target.users,
+                    groups: target.groups,
+                })
+                .collect(),
+        );
+        let scim = settings
+            .provisioning
+            .scim
+            .iter()
+            .map(|target| ScimTarget::new(target.clone(), scim_pacer(&store, target)))
+            .collect::<Result<Vec<_>, _>>()?;
         let mailer = Mailer::new(&settings.mail)?;
         let sso = match &settings.oidc {
             Some(oidc) => Some(Arc::new(SingleSignOn::new(
@@ -83,6 +108,8 @@ impl AppContext {
             sign_in_limiter: SignInLimiter::new(&settings.security),
             job_signal: Arc::new(tokio::sync::Notify::new()),
             mail_signal: Arc::new(tokio::sync::Notify::new()),
+            scim: Arc::new(scim),
+            scim_signal: Arc::new(tokio::sync::Notify::new()),
             mailer: Arc::new(mailer),
             settings: Arc::new(settings),
             store,
@@ -97,6 +124,41 @@ impl AppContext {
             path
         )
     }
+}
+
+/// Waits for the target's next request slot, shared by every instance through the
+/// database (`rate_per_minute`), as the mail worker's pacing is.
+fn scim_pacer(store: &Store, target: &ScimTargetSettings) -> Pacer {
+    let store = store.clone();
+    let name = target.name.clone();
+    let interval_ms = 60_000 / i64::from(target.rate_per_minute.max(1));
+    Arc::new(move || {
+        let store = store.clone();
+        let name = name.clone();
+        Box::pin(async move {
+            let Some(now_ms) = crate::clock::now_millis() else {
+                return;
+            };
+            match store.reserve_scim_slot(&name, now_ms, interval_ms).await {
+                Ok(slot_ms) => {
+                    let wait_ms = (slot_ms - now_ms).clamp(0, 60_000);
+                    if wait_ms > 0 {
+                        tokio::time::sleep(std::time::Duration::from_millis(
+                            wait_ms.unsigned_abs(),
+                        ))
+                        .await;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, target = %name, "could not reserve a SCIM request slot; waiting one interval");
+                    tokio::time::sleep(std::time::Duration::from_millis(
+                        interval_ms.unsigned_abs(),
+                    ))
+                    .await;
+                }
+            }
+        })
+    })
 }
 
 // The wall clock lives in `clock`; these names stay for the many callers.

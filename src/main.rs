@@ -62,6 +62,26 @@ enum Command {
     /// group holding exactly the people who may use it.
     #[command(subcommand)]
     Resource(ResourceCommand),
+    /// SCIM 2.0 targets (`[[provisioning.scim]]`): identity providers kept in step.
+    #[command(subcommand)]
+    Scim(ScimCommand),
+}
+
+#[derive(Subcommand)]
+enum ScimCommand {
+    /// Compare a target's Users and Groups with what Roster expects and print every
+    /// difference (exit status 3 when there is any); with --apply, repair them all.
+    /// Objects at the target without a Roster externalId are never touched.
+    Reconcile(ScimReconcileArgs),
+}
+
+#[derive(clap::Args)]
+struct ScimReconcileArgs {
+    /// The target's name in the configuration.
+    target: String,
+    /// Repair every difference (queued through the outbox, audited, then run).
+    #[arg(long)]
+    apply: bool,
 }
 
 #[derive(Subcommand)]
@@ -256,6 +276,8 @@ enum CliError {
     Usage(String),
     /// Anything else: exit code 1.
     Failed(String),
+    /// A drift report that is not empty: exit code 3, so cron and monitoring notice.
+    Drift(usize),
 }
 
 fn main() -> ExitCode {
@@ -276,6 +298,10 @@ fn main() -> ExitCode {
         Err(CliError::Usage(message)) => {
             eprintln!("error: {message}");
             ExitCode::from(2)
+        }
+        Err(CliError::Drift(differences)) => {
+            eprintln!("{differences} difference(s)");
+            ExitCode::from(3)
         }
         Err(CliError::Failed(message)) => {
             eprintln!("error: {message}");
@@ -302,6 +328,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Invite(InviteCommand::List(args)) => list_invitations(settings, args).await,
         Command::Client(command) => client_command(settings, command).await,
         Command::Resource(command) => resource_command(settings, command).await,
+        Command::Scim(ScimCommand::Reconcile(args)) => scim_reconcile(settings, args).await,
         Command::Keys(KeysCommand::Rotate) => {
             let ctx = connect(settings).await?;
             let kid = roster::usecases::clients::rotate_keys(&ctx)
@@ -319,6 +346,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             while roster::jobs::run_one_due(&ctx).await {
                 ran += 1;
             }
+            let scim_ran = roster::jobs::scim::run_all_due(&ctx).await;
+            ran += u64::try_from(scim_ran).unwrap_or(0);
             let left = ctx
                 .store
                 .pending_jobs(1_000)
@@ -377,6 +406,54 @@ async fn organisation_named(ctx: &AppContext, short_name: &str) -> Result<Organi
         .await
         .map_err(|error| CliError::Failed(error.to_string()))?
         .ok_or_else(|| CliError::Usage(format!("--org: no organisation is called {short_name}")))
+}
+
+async fn scim_reconcile(settings: Settings, args: ScimReconcileArgs) -> Result<(), CliError> {
+    use roster::usecases::provisioning::{drift_report, repair_drift};
+    let ctx = connect(settings).await?;
+    let failed = |error: &dyn std::fmt::Display| CliError::Failed(error.to_string());
+    let report = drift_report(&ctx, &args.target)
+        .await
+        .map_err(|error| failed(&error))?;
+    for item in &report.items {
+        println!("{}", item.describe());
+    }
+    let (missing, extra, attributes, members) = report.counts();
+    eprintln!(
+        "{}: {} Users and {} Groups expected; {missing} missing, {extra} extra, \
+         {attributes} attribute and {members} member mismatch(es)",
+        args.target, report.users_expected, report.groups_expected
+    );
+    if report.items.is_empty() {
+        return Ok(());
+    }
+    if !args.apply {
+        return Err(CliError::Drift(report.items.len()));
+    }
+    let ran = repair_drift(
+        &ctx,
+        roster::usecases::Actor::CommandLine,
+        None,
+        &args.target,
+        &report.items,
+    )
+    .await
+    .map_err(|error| failed(&error))?;
+    let after = drift_report(&ctx, &args.target)
+        .await
+        .map_err(|error| failed(&error))?;
+    eprintln!(
+        "repaired: {ran} job(s) run; {} difference(s) left",
+        after.items.len()
+    );
+    for item in &after.items {
+        println!("{}", item.describe());
+    }
+    if after.items.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Drift(after.items.len()))
+    }
 }
 
 async fn resource_command(settings: Settings, command: ResourceCommand) -> Result<(), CliError> {

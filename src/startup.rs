@@ -106,8 +106,19 @@ impl Application {
             .mail_worker
             .then(|| crate::jobs::mail::spawn_mail_worker(self.context.clone()));
         let lifecycle = crate::usecases::lifecycle::spawn_lifecycle(self.context.clone());
+        // SCIM targets are outbox work too: off with the outbox worker.
+        let scim_workers = if self.context.settings.server.outbox_worker {
+            crate::jobs::scim::spawn_scim_workers(self.context.clone())
+        } else {
+            Vec::new()
+        };
+        let drift_checks =
+            crate::usecases::provisioning::spawn_scheduled_reconcile(self.context.clone());
         let result = self.server.await;
         housekeeping.abort();
+        for scim_worker in scim_workers.into_iter().chain(drift_checks) {
+            scim_worker.abort();
+        }
         if let Some(mail_worker) = mail_worker {
             mail_worker.abort();
         }

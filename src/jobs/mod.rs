@@ -4,6 +4,8 @@
 //! one makes LDAP match the database, so a repeat changes nothing.
 
 pub mod mail;
+pub mod scim;
+pub mod scim_drift;
 
 use std::time::Duration;
 
@@ -79,8 +81,10 @@ pub async fn run_one_due(ctx: &AppContext) -> bool {
 /// Tries at once the directory work a committed change queued, so the person who made it
 /// sees the result; what fails stays queued for the worker.
 pub async fn apply(ctx: &AppContext, receipt: crate::store::unit_of_work::Receipt) {
-    // The change may have stored mail too; the mail worker sends it in the background.
+    // The change may have stored mail too, and work for SCIM targets; their workers carry
+    // them out in the background.
     ctx.mail_signal.notify_one();
+    ctx.scim_signal.notify_waiters();
     let jobs = receipt.into_jobs();
     // A membership change may touch every resource of the organisation (hundreds of
     // groups): past a few, the worker writes them, woken now, so the page does not wait.
@@ -142,26 +146,16 @@ pub fn backoff_seconds(attempts: i64) -> i64 {
 async fn run(ctx: &AppContext, job: &Job) {
     // Renew the claim while the job runs, so a slow LDAP never lets a second instance run
     // the same job, while a dead instance's claim ends within LEASE_SECONDS.
-    let heartbeat = {
-        let ctx = ctx.clone();
-        let id = job.id.clone();
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(HEARTBEAT);
-            ticker.tick().await;
-            loop {
-                ticker.tick().await;
-                let until = ctx.clock.now() + LEASE_SECONDS;
-                if let Err(error) = ctx.store.renew_job_lease(&id, until).await {
-                    tracing::warn!(%error, job = %id, "could not renew a job's lease");
-                }
-            }
-        })
-    };
+    let heartbeat = renew_leases(ctx, vec![job.id.clone()]);
     let outcome = match job.kind {
         JobKind::SyncGroup => sync_group(ctx, &job.subject_id).await,
         JobKind::SyncAccount => sync_account(ctx, &job.subject_id).await,
         JobKind::SyncResource => sync_resource(ctx, &job.subject_id).await,
         JobKind::DropResourceGroup => drop_resource_group(ctx, &job.subject_id).await,
+        // Claimed only by the SCIM workers (`scim`), never by this one.
+        JobKind::ScimUser | JobKind::ScimGroup => Err(JobError::Transient(
+            "a SCIM job reached the directory worker".into(),
+        )),
     };
     heartbeat.abort();
     let stored = match outcome {
@@ -184,6 +178,24 @@ async fn run(ctx: &AppContext, job: &Job) {
     if let Err(error) = stored {
         tracing::error!(job = %job.id, %error, "could not record a job's outcome; its lease will expire and it will run again");
     }
+}
+
+/// Renews the claims of running jobs every `HEARTBEAT` until the returned task is aborted.
+fn renew_leases(ctx: &AppContext, ids: Vec<String>) -> tokio::task::JoinHandle<()> {
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(HEARTBEAT);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            let until = ctx.clock.now() + LEASE_SECONDS;
+            for id in &ids {
+                if let Err(error) = ctx.store.renew_job_lease(id, until).await {
+                    tracing::warn!(%error, job = %id, "could not renew a job's lease");
+                }
+            }
+        }
+    })
 }
 
 /// Why a job did not apply: worth another attempt later, or never (until the data or the

@@ -172,4 +172,19 @@ impl NoticeMail {
             paragraphs,
         }
     }
+
+    /// To site admins, when a SCIM target's drift report changed and shows differences.
+    pub fn scim_drift(greeting_name: &str, target: &str, differences: usize, link: &str) -> Self {
+        Self {
+            subject: format!("SCIM target {target}: {differences} difference(s) from Roster"),
+            greeting_name: greeting_name.into(),
+            paragraphs: vec![
+                format!(
+                    "The scheduled check found {differences} difference(s) between the SCIM target {target} and what Roster expects it to hold: objects missing or extra, or with other attributes or members."
+                ),
+                format!("Review them, and repair them one by one or all at once, at {link}"),
+                "You will hear again only when the report changes.".into(),
+            ],
+        }
+    }
 }

@@ -9,7 +9,6 @@ use sqlx::any::AnyRow;
 
 use super::audit::{self, AuditEvent};
 use super::invitations::{self, NewInvitation};
-use super::jobs::JobKind;
 use super::mail_outbox::{self, QueuedMail};
 use super::member_batch::add_member;
 use super::memberships::{AddMemberError, DirectoryPersonRef, link_directory_person};
@@ -221,7 +220,6 @@ impl Store {
                 message: None,
             });
         }
-        let mut added_someone = false;
         for item in &items {
             let (outcome, id) = match &item.op {
                 BatchOp::Invite(_) => continue,
@@ -265,7 +263,7 @@ impl Store {
                         now,
                     )
                     .await?;
-                    added_someone = true;
+                    work.queue_member(header.organisation_id, &person_id);
                     ("added", person_id)
                 }
             };
@@ -292,9 +290,6 @@ impl Store {
             .bind(header.id)
             .execute(work.conn())
             .await?;
-        if added_someone {
-            work.queue(JobKind::SyncGroup, header.organisation_id);
-        }
         let receipt = work
             .commit(
                 None,

@@ -5,7 +5,6 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::audit::AuditEvent;
-use super::jobs::JobKind;
 use super::mail_outbox::{self, DeliveryState, QueuedMail};
 use super::people::{self, NewPerson};
 use super::unit_of_work::Receipt;
@@ -385,7 +384,7 @@ impl Store {
                     now,
                 )
                 .await?;
-                work.queue(JobKind::SyncGroup, organisation_id);
+                work.queue_member(organisation_id, &person_id);
             }
             None => {
                 grants::insert(
@@ -482,7 +481,7 @@ impl Store {
                     Err(StoreError::Conflict(_)) => return Err(AcceptError::AlreadyMember),
                     Err(other) => return Err(other.into()),
                 }
-                work.queue(JobKind::SyncGroup, organisation_id);
+                work.queue_member(organisation_id, person_id);
             }
             None => {
                 grants::insert(

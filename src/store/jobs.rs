@@ -18,6 +18,10 @@ pub enum JobKind {
     /// Remove a resource group that must no longer exist (renamed by a move, or deleted
     /// by an admin); the subject is the group's name.
     DropResourceGroup,
+    /// Make a SCIM target's User for this portal id match the portal (or remove it).
+    ScimUser,
+    /// Make a SCIM target's Group for this organisation or resource id match the portal.
+    ScimGroup,
 }
 
 impl JobKind {
@@ -27,6 +31,8 @@ impl JobKind {
             JobKind::SyncAccount => "sync_account",
             JobKind::SyncResource => "sync_resource",
             JobKind::DropResourceGroup => "drop_resource_group",
+            JobKind::ScimUser => "scim_user",
+            JobKind::ScimGroup => "scim_group",
         }
     }
     fn parse(value: &str) -> Option<Self> {
@@ -35,6 +41,8 @@ impl JobKind {
             "sync_account" => Some(JobKind::SyncAccount),
             "sync_resource" => Some(JobKind::SyncResource),
             "drop_resource_group" => Some(JobKind::DropResourceGroup),
+            "scim_user" => Some(JobKind::ScimUser),
+            "scim_group" => Some(JobKind::ScimGroup),
             _ => None,
         }
     }
@@ -43,15 +51,18 @@ impl JobKind {
 #[derive(Debug, Clone)]
 pub struct Job {
     pub id: String,
+    /// '' for LDAP, else the SCIM target's name.
+    pub target: String,
     pub kind: JobKind,
     pub subject_id: String,
     pub attempts: i64,
 }
 
-fn from_row(row: &AnyRow) -> StoreResult<Option<Job>> {
+pub(super) fn from_row(row: &AnyRow) -> StoreResult<Option<Job>> {
     let kind: String = row.try_get("kind")?;
     Ok(JobKind::parse(&kind).map(|kind| Job {
         id: row.try_get("id").unwrap_or_default(),
+        target: row.try_get("target").unwrap_or_default(),
         kind,
         subject_id: row.try_get("subject_id").unwrap_or_default(),
         attempts: row.try_get("attempts").unwrap_or_default(),
@@ -66,30 +77,33 @@ fn from_row(row: &AnyRow) -> StoreResult<Option<Job>> {
 /// therefore always leads to another run.
 pub(crate) async fn enqueue(
     conn: &mut sqlx::AnyConnection,
+    target: &str,
     kind: JobKind,
     subject_id: &str,
     now: UnixTime,
 ) -> StoreResult<()> {
     let waiting = sqlx::query(
-        "UPDATE jobs SET updated_at = $1 WHERE kind = $2 AND subject_id = $3 \
+        "UPDATE jobs SET updated_at = $1 WHERE target = $4 AND kind = $2 AND subject_id = $3 \
          AND status = 'pending' AND locked_until IS NULL",
     )
     .bind(now)
     .bind(kind.as_str())
     .bind(subject_id)
+    .bind(target)
     .execute(&mut *conn)
     .await?;
     if waiting.rows_affected() > 0 {
         return Ok(());
     }
     sqlx::query(
-        "INSERT INTO jobs (id, kind, subject_id, status, attempts, next_attempt_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, 'pending', 0, $4, $4, $4)",
+        "INSERT INTO jobs (id, target, kind, subject_id, status, attempts, next_attempt_at, created_at, updated_at) \
+         VALUES ($1, $5, $2, $3, 'pending', 0, $4, $4, $4)",
     )
     .bind(new_id())
     .bind(kind.as_str())
     .bind(subject_id)
     .bind(now)
+    .bind(target)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -103,7 +117,7 @@ impl Store {
         lease_seconds: i64,
     ) -> StoreResult<Option<Job>> {
         let candidate = sqlx::query(
-            "SELECT id FROM jobs WHERE status = 'pending' AND next_attempt_at <= $1 \
+            "SELECT id FROM jobs WHERE target = '' AND status = 'pending' AND next_attempt_at <= $1 \
              AND (locked_until IS NULL OR locked_until < $1) ORDER BY next_attempt_at LIMIT 1",
         )
         .bind(now)
@@ -117,7 +131,7 @@ impl Store {
             "UPDATE jobs SET locked_until = $1, attempts = attempts + 1, updated_at = $2 \
              WHERE id = $3 AND status = 'pending' AND next_attempt_at <= $2 \
              AND (locked_until IS NULL OR locked_until < $2) \
-             RETURNING id, kind, subject_id, attempts",
+             RETURNING id, target, kind, subject_id, attempts",
         )
         .bind(now + lease_seconds)
         .bind(now)
@@ -136,6 +150,7 @@ impl Store {
         sqlx::query(
             "UPDATE jobs SET status = 'done', locked_until = NULL, last_error = NULL, updated_at = $1 \
              WHERE id = $2 OR (status = 'failed' \
+             AND target = (SELECT target FROM jobs WHERE id = $2) \
              AND kind = (SELECT kind FROM jobs WHERE id = $2) \
              AND subject_id = (SELECT subject_id FROM jobs WHERE id = $2))",
         )
@@ -201,7 +216,7 @@ impl Store {
         now: UnixTime,
     ) -> StoreResult<bool> {
         let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM jobs WHERE kind = $1 AND subject_id = $2 \
+            "SELECT COUNT(*) AS n FROM jobs WHERE target = '' AND kind = $1 AND subject_id = $2 \
              AND status = 'pending' AND locked_until >= $3",
         )
         .bind(kind.as_str())
@@ -214,7 +229,7 @@ impl Store {
 
     /// Whether LDAP still has to follow a change for this subject (waiting or failed).
     pub async fn has_pending_job(&self, kind: JobKind, subject_id: &str) -> StoreResult<bool> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE kind = $1 AND subject_id = $2 AND status IN ('pending', 'failed')")
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE target = '' AND kind = $1 AND subject_id = $2 AND status IN ('pending', 'failed')")
             .bind(kind.as_str())
             .bind(subject_id)
             .fetch_one(self.pool())
@@ -236,10 +251,10 @@ impl Store {
     ) -> StoreResult<Option<Job>> {
         let claimed = sqlx::query(
             "UPDATE jobs SET locked_until = $1, updated_at = $2 \
-             WHERE id = (SELECT id FROM jobs WHERE kind = $3 AND subject_id = $4 AND status = 'pending' \
+             WHERE id = (SELECT id FROM jobs WHERE target = '' AND kind = $3 AND subject_id = $4 AND status = 'pending' \
                          AND (locked_until IS NULL OR locked_until < $2) ORDER BY created_at LIMIT 1) \
              AND (locked_until IS NULL OR locked_until < $2) \
-             RETURNING id, kind, subject_id, attempts",
+             RETURNING id, target, kind, subject_id, attempts",
         )
         .bind(now + lease_seconds)
         .bind(now)
@@ -258,6 +273,8 @@ impl Store {
 #[derive(Debug, Clone)]
 pub struct OutboxEntry {
     pub id: String,
+    /// '' for LDAP, else the SCIM target's name.
+    pub target: String,
     pub kind: String,
     pub subject_id: String,
     pub attempts: i64,
@@ -273,9 +290,9 @@ impl Store {
     /// errors are failing and retrying).
     pub async fn pending_jobs(&self, limit: i64) -> StoreResult<Vec<OutboxEntry>> {
         let rows = sqlx::query(
-            "SELECT id, kind, subject_id, attempts, next_attempt_at, last_error, created_at, status \
+            "SELECT id, target, kind, subject_id, attempts, next_attempt_at, last_error, created_at, status \
              FROM jobs WHERE status IN ('pending', 'failed') \
-             ORDER BY CASE WHEN status = 'failed' THEN 0 ELSE 1 END, created_at, id LIMIT $1",
+             ORDER BY target, CASE WHEN status = 'failed' THEN 0 ELSE 1 END, created_at, id LIMIT $1",
         )
         .bind(limit)
         .fetch_all(self.pool())
@@ -284,6 +301,7 @@ impl Store {
             .map(|row| {
                 Ok(OutboxEntry {
                     id: row.try_get("id")?,
+                    target: row.try_get("target")?,
                     kind: row.try_get("kind")?,
                     subject_id: row.try_get("subject_id")?,
                     attempts: row.try_get("attempts")?,
@@ -296,23 +314,21 @@ impl Store {
             .collect()
     }
 
-    /// Makes a waiting or failed job due now; returns its kind and subject, or `None` when
-    /// it is no longer waiting.
-    pub async fn make_job_due(
-        &self,
-        id: &str,
-        now: UnixTime,
-    ) -> StoreResult<Option<(JobKind, String)>> {
+    /// Makes a waiting or failed job due now; returns it, or `None` when it is no longer
+    /// waiting.
+    pub async fn make_job_due(&self, id: &str, now: UnixTime) -> StoreResult<Option<Job>> {
         let row = sqlx::query(
             "UPDATE jobs SET status = 'pending', next_attempt_at = $1, updated_at = $1 \
-             WHERE id = $2 AND status IN ('pending', 'failed') RETURNING kind, subject_id",
+             WHERE id = $2 AND status IN ('pending', 'failed') \
+             RETURNING id, target, kind, subject_id, attempts",
         )
         .bind(now)
         .bind(id)
         .fetch_optional(self.pool())
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let kind: String = row.try_get("kind")?;
-        Ok(JobKind::parse(&kind).map(|kind| (kind, row.try_get("subject_id").unwrap_or_default())))
+        match row {
+            Some(row) => from_row(&row),
+            None => Ok(None),
+        }
     }
 }

@@ -4,7 +4,6 @@
 use sqlx::Row;
 
 use super::audit::AuditEvent;
-use super::jobs::JobKind;
 use super::mail_outbox::{self, QueuedMail};
 use super::unit_of_work::Receipt;
 use super::{Store, StoreResult};
@@ -144,7 +143,7 @@ impl Store {
             .bind(&ending.organisation_id)
             .execute(work.conn())
             .await?;
-        work.queue(JobKind::SyncGroup, &ending.organisation_id);
+        work.queue_member(&ending.organisation_id, &ending.person_id);
         let event = AuditEvent {
             organisation_id: Some(&ending.organisation_id),
             ..event

@@ -178,31 +178,36 @@ impl Store {
                 } => {
                     let updated = sqlx::query(
                         "UPDATE memberships SET role = $1, ends_on = $2, version = version + 1, \
-                         updated_at = $3 WHERE organisation_id = $4 AND id = $5",
+                         updated_at = $3 WHERE organisation_id = $4 AND id = $5 RETURNING person_id",
                     )
                     .bind(role.as_str())
                     .bind(ends_on.as_deref())
                     .bind(now)
                     .bind(organisation_id)
                     .bind(*membership_id)
-                    .execute(work.conn())
+                    .fetch_optional(work.conn())
                     .await?;
-                    if updated.rows_affected() != 1 {
+                    let Some(updated) = updated else {
                         return Ok(None);
-                    }
+                    };
+                    let member: String = updated.try_get("person_id").map_err(StoreError::from)?;
+                    work.queue_member(organisation_id, &member);
                     None
                 }
                 BatchOp::Remove { membership_id } => {
                     let removed = sqlx::query(
-                        "DELETE FROM memberships WHERE organisation_id = $1 AND id = $2",
+                        "DELETE FROM memberships WHERE organisation_id = $1 AND id = $2 \
+                         RETURNING person_id",
                     )
                     .bind(organisation_id)
                     .bind(*membership_id)
-                    .execute(work.conn())
+                    .fetch_optional(work.conn())
                     .await?;
-                    if removed.rows_affected() != 1 {
+                    let Some(removed) = removed else {
                         return Ok(None);
-                    }
+                    };
+                    let member: String = removed.try_get("person_id").map_err(StoreError::from)?;
+                    work.queue_member(organisation_id, &member);
                     adjust_member_count(work.conn(), organisation_id, -1).await?;
                     None
                 }
@@ -213,6 +218,9 @@ impl Store {
                 ..step.event.clone()
             };
             audit::insert(work.conn(), &event, now).await?;
+            if let Some(person_id) = &person_id {
+                work.queue_member(organisation_id, person_id);
+            }
             person_ids.push(person_id);
         }
         let row = sqlx::query("SELECT members_version FROM organisations WHERE id = $1")

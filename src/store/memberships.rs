@@ -4,7 +4,6 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::audit::AuditEvent;
-use super::jobs::JobKind;
 use super::member_keys::MemberKeys;
 use super::names::{NameKind, claim_name};
 use super::people::AccountStatus;
@@ -324,48 +323,50 @@ impl Store {
             MembershipChange::Role(role) => {
                 sqlx::query(
                     "UPDATE memberships SET role = $1, version = version + 1, updated_at = $2 \
-                     WHERE organisation_id = $3 AND id = $4 AND version = $5",
+                     WHERE organisation_id = $3 AND id = $4 AND version = $5 RETURNING person_id",
                 )
                 .bind(role.as_str())
                 .bind(now)
                 .bind(organisation_id)
                 .bind(membership_id)
                 .bind(expected_version)
-                .execute(work.conn())
+                .fetch_optional(work.conn())
                 .await?
             }
             MembershipChange::EndDate(ends_on) => {
                 sqlx::query(
                     "UPDATE memberships SET ends_on = $1, version = version + 1, updated_at = $2 \
-                     WHERE organisation_id = $3 AND id = $4 AND version = $5",
+                     WHERE organisation_id = $3 AND id = $4 AND version = $5 RETURNING person_id",
                 )
                 .bind(ends_on.map(EndDate::to_iso))
                 .bind(now)
                 .bind(organisation_id)
                 .bind(membership_id)
                 .bind(expected_version)
-                .execute(work.conn())
+                .fetch_optional(work.conn())
                 .await?
             }
             MembershipChange::Remove => sqlx::query(
-                "DELETE FROM memberships WHERE organisation_id = $1 AND id = $2 AND version = $3",
+                "DELETE FROM memberships WHERE organisation_id = $1 AND id = $2 AND version = $3 \
+                 RETURNING person_id",
             )
             .bind(organisation_id)
             .bind(membership_id)
             .bind(expected_version)
-            .execute(work.conn())
+            .fetch_optional(work.conn())
             .await?,
         };
-        if result.rows_affected() != 1 {
+        let Some(changed) = result else {
             return Ok(None);
-        }
+        };
+        let person_id: String = changed.try_get("person_id")?;
         let delta = if matches!(change, MembershipChange::Remove) {
             -1
         } else {
             0
         };
         adjust_member_count(work.conn(), organisation_id, delta).await?;
-        work.queue(JobKind::SyncGroup, organisation_id);
+        work.queue_member(organisation_id, &person_id);
         let event = AuditEvent {
             organisation_id: Some(organisation_id),
             ..event
@@ -437,7 +438,7 @@ impl Store {
             Err(StoreError::Conflict(_)) => return Err(AddMemberError::AlreadyMember),
             Err(other) => return Err(other.into()),
         }
-        work.queue(JobKind::SyncGroup, organisation_id);
+        work.queue_member(organisation_id, &person_id);
         let event = AuditEvent {
             organisation_id: Some(organisation_id),
             ..event

@@ -27,6 +27,7 @@ pub mod passwords;
 pub mod people;
 pub mod permissions;
 pub mod resources;
+pub mod scim;
 pub mod sessions;
 pub mod signing_keys;
 pub mod ssh_keys;
@@ -72,6 +73,16 @@ pub struct Store {
     /// SQLite has one writer at a time and makes others sleep and retry (1, 2, 5 ms…);
     /// statements on every API request queue here instead (see `clients`).
     sqlite_writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+    /// The SCIM targets every change queues work for (see `unit_of_work`).
+    scim_targets: std::sync::Arc<Vec<ScimPush>>,
+}
+
+/// A SCIM target as the unit of work sees it: its name and what it is sent.
+#[derive(Debug, Clone)]
+pub struct ScimPush {
+    pub name: String,
+    pub users: bool,
+    pub groups: bool,
 }
 
 impl Store {
@@ -119,7 +130,18 @@ impl Store {
             member_slices: memberships::MemberPageCache::default(),
             sqlite_writer: (backend == Backend::Sqlite)
                 .then(|| std::sync::Arc::new(tokio::sync::Mutex::new(()))),
+            scim_targets: std::sync::Arc::default(),
         })
+    }
+
+    /// Makes every change queue work for these SCIM targets too.
+    pub fn with_scim_targets(mut self, targets: Vec<ScimPush>) -> Self {
+        self.scim_targets = std::sync::Arc::new(targets);
+        self
+    }
+
+    pub fn scim_targets(&self) -> &[ScimPush] {
+        &self.scim_targets
     }
 
     pub async fn migrate(&self) -> StoreResult<()> {

@@ -131,7 +131,7 @@ pub enum ResourceChange<'a> {
 }
 
 /// The access facts' membership part, as stored.
-const CURRENT_MEMBERSHIP: &str = "(m.ends_on IS NULL OR m.ends_on >= $2) \
+pub(crate) const CURRENT_MEMBERSHIP: &str = "(m.ends_on IS NULL OR m.ends_on >= $2) \
      AND (m.ended_for IS NULL OR m.ended_for <> m.ends_on)";
 
 /// `domain::Access::decide` as SQL, over a resource `r`, a membership `m` of its

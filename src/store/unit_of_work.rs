@@ -16,6 +16,9 @@ pub(crate) struct UnitOfWork<'s> {
     tx: sqlx::Transaction<'s, sqlx::Any>,
     now: UnixTime,
     queued: Vec<(JobKind, String)>,
+    /// People whose memberships changed: their SCIM Users' `active` and entitlements follow.
+    members: Vec<String>,
+    scim_targets: std::sync::Arc<Vec<super::ScimPush>>,
 }
 
 /// The directory work a committed change queued. Apply it (`jobs::apply`) so the change
@@ -46,6 +49,8 @@ impl Store {
             tx: self.write_transaction().await?,
             now,
             queued: Vec::new(),
+            members: Vec::new(),
+            scim_targets: self.scim_targets.clone(),
         })
     }
 }
@@ -62,6 +67,12 @@ impl UnitOfWork<'_> {
     /// Queues directory work for `subject`; it is written with the commit (see `commit`).
     pub(crate) fn queue(&mut self, kind: JobKind, subject_id: &str) {
         self.queued.push((kind, subject_id.to_string()));
+    }
+
+    /// Queues the group of an organisation whose membership of `person_id` changed.
+    pub(crate) fn queue_member(&mut self, organisation_id: &str, person_id: &str) {
+        self.queue(JobKind::SyncGroup, organisation_id);
+        self.members.push(person_id.to_string());
     }
 
     /// Writes the audit event (about `subject_id`) and the member-list keys of every
@@ -99,7 +110,19 @@ impl UnitOfWork<'_> {
         // wait for) is held for as short a time as possible.
         let queued = distinct(self.queued);
         for (kind, subject_id) in &queued {
-            jobs::enqueue(&mut self.tx, *kind, subject_id, self.now).await?;
+            jobs::enqueue(&mut self.tx, "", *kind, subject_id, self.now).await?;
+        }
+        let scim = scim_jobs(&queued, &people, &self.members);
+        for target in self.scim_targets.iter() {
+            for (kind, subject_id) in &scim {
+                let wanted = match kind {
+                    JobKind::ScimUser => target.users,
+                    _ => target.groups,
+                };
+                if wanted {
+                    jobs::enqueue(&mut self.tx, &target.name, *kind, subject_id, self.now).await?;
+                }
+            }
         }
         self.tx.commit().await?;
         Ok(Receipt { queued })
@@ -120,6 +143,24 @@ impl UnitOfWork<'_> {
         let _empty = self.commit(subject_id, event).await?;
         Ok(())
     }
+}
+
+/// The SCIM work that follows the directory work a change queued: each account whose
+/// entry or memberships changed is a User, each organisation's or resource's group a Group.
+fn scim_jobs(
+    queued: &[(JobKind, String)],
+    people: &[String],
+    members: &[String],
+) -> Vec<(JobKind, String)> {
+    let users = people
+        .iter()
+        .chain(members)
+        .map(|person_id| (JobKind::ScimUser, person_id.clone()));
+    let groups = queued
+        .iter()
+        .filter(|(kind, _)| matches!(kind, JobKind::SyncGroup | JobKind::SyncResource))
+        .map(|(_, id)| (JobKind::ScimGroup, id.clone()));
+    distinct(users.chain(groups).collect())
 }
 
 /// The jobs once each, in the order first queued.

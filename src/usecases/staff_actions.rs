@@ -488,11 +488,12 @@ pub async fn retry_job(
     actor: StaffActor<'_>,
     job_id: &str,
 ) -> Result<(), StaffActionError> {
-    let (kind, subject_id) = ctx
+    let job = ctx
         .store
         .make_job_due(job_id, ctx.clock.now())
         .await?
         .ok_or(StaffActionError::NotFound)?;
+    let (kind, subject_id) = (job.kind, job.subject_id);
     ctx.store
         .record_audit(
             &AuditEvent {
@@ -506,6 +507,10 @@ pub async fn retry_job(
             ctx.clock.now(),
         )
         .await?;
-    crate::jobs::apply_now(ctx, kind, &subject_id).await;
+    if job.target.is_empty() {
+        crate::jobs::apply_now(ctx, kind, &subject_id).await;
+    } else {
+        ctx.scim_signal.notify_waiters();
+    }
     Ok(())
 }

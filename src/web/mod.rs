@@ -54,6 +54,8 @@ routes! {
     post "/invitations/{token}/join" => accept_invitation::join,
     get "/admin/jobs" => staff::jobs,
     post "/admin/jobs/{job}/retry" => staff::retry,
+    get "/admin/scim/{target}" => staff::scim_drift,
+    post "/admin/scim/{target}/repair" => staff::scim_repair,
     get "/admin/accounts" => staff::accounts,
     get "/admin/accounts/{person}" => staff::account,
     post "/admin/accounts/{person}/contact" => staff::change_contact,

@@ -70,6 +70,14 @@ const MATRIX: &[(&str, &str, Access, &[u16])] = &[
         Access::Only(ADMIN),
         &[404],
     ),
+    // No SCIM target is configured here: an admin is told so (404).
+    ("get", "/admin/scim/{target}", Access::Only(ADMIN), &[404]),
+    (
+        "post",
+        "/admin/scim/{target}/repair",
+        Access::Only(ADMIN),
+        &[404],
+    ),
     ("get", "/admin/accounts", Access::Only(STAFF), &[200]),
     (
         "get",
@@ -449,6 +457,7 @@ async fn every_route_answers_each_kind_of_visitor_as_decided() {
             .replace("{invitation}", &invitation_id)
             .replace("{token}", "not-a-real-token")
             .replace("{job}", "not-a-real-job")
+            .replace("{target}", "not-a-target")
             .replace("{role}", "helpdesk")
             .replace("{client}", "rc_not-a-real-client")
             .replace("{batch}", "not-a-real-batch")

@@ -37,6 +37,8 @@ mod profile;
 mod races;
 mod resource_pages;
 mod resources;
+mod scim;
+mod scim_harness;
 mod sessions;
 mod sign_in;
 mod sso;

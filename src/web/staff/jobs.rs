@@ -16,6 +16,7 @@ use crate::web::pages::{Layout, filters, render};
 
 struct JobRow {
     id: String,
+    target: String,
     kind: String,
     subject_id: String,
     queued: i64,
@@ -35,12 +36,22 @@ struct MailRow {
     caused_by: String,
 }
 
+/// A SCIM target's section of the outbox.
+struct TargetJobs {
+    name: String,
+    pending: i64,
+    failed: i64,
+    rows: Vec<JobRow>,
+}
+
 #[derive(Template)]
 #[template(path = "admin/jobs.html")]
 struct JobsPage {
     layout: Layout,
     notice: Option<&'static str>,
+    /// The directory's jobs.
     rows: Vec<JobRow>,
+    targets: Vec<TargetJobs>,
     mail_counts: DeliveryCounts,
     mails: Vec<MailRow>,
 }
@@ -56,12 +67,13 @@ pub async fn jobs(
     query: web::Query<JobsQuery>,
 ) -> Result<HttpResponse, WebError> {
     guard::require(&ctx, &user, Permission::ManageJobs, None).await?;
-    let rows = ctx
+    let all: Vec<JobRow> = ctx
         .store
         .pending_jobs(500)
         .await?
         .into_iter()
         .map(|job| JobRow {
+            target: job.target,
             queued: job.created_at,
             next_attempt: job.next_attempt_at,
             last_error: job.last_error.unwrap_or_default(),
@@ -72,6 +84,22 @@ pub async fn jobs(
             failed: job.failed,
         })
         .collect();
+    let (rows, mut scim_rows): (Vec<JobRow>, Vec<JobRow>) =
+        all.into_iter().partition(|row| row.target.is_empty());
+    let mut targets = Vec::new();
+    for target in ctx.scim.iter() {
+        let (pending, failed) = ctx.store.scim_job_counts(target.name()).await?;
+        let (mine, others) = scim_rows
+            .into_iter()
+            .partition(|row| row.target == target.name());
+        scim_rows = others;
+        targets.push(TargetJobs {
+            name: target.name().to_string(),
+            pending,
+            failed,
+            rows: mine,
+        });
+    }
     let mails = ctx
         .store
         .mail_entries(200)
@@ -96,6 +124,7 @@ pub async fn jobs(
             _ => None,
         },
         rows,
+        targets,
     })
 }
 

@@ -114,6 +114,7 @@ mod actions;
 mod delete;
 mod jobs;
 mod roles;
+mod scim;
 mod search;
 
 pub use account::account;
@@ -121,4 +122,5 @@ pub use actions::{change_contact, lock, remove_key, resync, send_reset, unlock};
 pub use delete::{delete, delete_form};
 pub use jobs::{jobs, retry};
 pub use roles::{grant, revoke, staff};
+pub use scim::{drift as scim_drift, repair as scim_repair};
 pub use search::accounts;

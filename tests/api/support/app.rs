@@ -96,6 +96,11 @@ pub fn test_settings(slapd: &Slapd, smtp: &SmtpSink, database: &TestDatabase) ->
         api: ApiSettings::default(),
         resources: Default::default(),
         oidc: None,
+        // Tests that push to a SCIM target add one and drain it themselves.
+        provisioning: roster::config::ProvisioningSettings {
+            reconcile_minutes: 0,
+            scim: Vec::new(),
+        },
     }
 }
 
@@ -168,6 +173,11 @@ impl TestApp {
     /// Applies every directory job due by the app's clock, as the outbox worker would.
     pub async fn run_jobs(&self) {
         while roster::jobs::run_one_due(&self.context).await {}
+    }
+
+    /// Runs every SCIM job due by the app's clock, as the targets' workers would.
+    pub async fn run_scim_jobs(&self) -> usize {
+        roster::jobs::scim::run_all_due(&self.context).await
     }
 
     /// Moves the app's clock past every retry backoff and lease, then drains the outbox.

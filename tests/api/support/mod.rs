@@ -3,6 +3,7 @@
 //! - [`slapd`]: a private OpenLDAP slapd (via `scripts/ldap/start-slapd`), seeded with
 //!   the sample people from `scripts/ldap/sample-people.ldif`;
 //! - [`smtp`]: a real SMTP sink (Python's aiosmtpd writing a Maildir) and parsed mails;
+//! - [`scim`]: a real SCIM 2.0 server (scim2-server) behind a fault-injecting proxy;
 //! - [`database`]: a fresh SQLite file or PostgreSQL database per test
 //!   (`ROSTER_TEST_DB=sqlite|postgres`).
 //!
@@ -15,5 +16,6 @@ pub mod api;
 pub mod app;
 pub mod database;
 pub mod oidc;
+pub mod scim;
 pub mod slapd;
 pub mod smtp;
