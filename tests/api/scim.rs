@@ -664,6 +664,81 @@ async fn two_instances_never_push_the_same_job_twice_at_once() {
     assert_eq!(remote_groups(&scim).await.len(), 6);
 }
 
+#[tokio::test]
+async fn deletions_and_resource_groups_follow_and_the_command_line_reconciles() {
+    let scim = ScimServer::start();
+    let app = app_pushing_to(&scim, 60_000).await;
+    let uids: Vec<String> = ["dkeep", "dgone"].map(String::from).to_vec();
+    add_directory_people(&app, &uids).await;
+    let org = app.create_org("Deletions", "dels").await;
+    add_members(&app, &org, &uids).await;
+    app.create_resource(&org, "gpu", "cluster").await;
+    app.run_jobs().await;
+    app.run_scim_jobs().await;
+    let both: BTreeSet<String> = uids.iter().cloned().collect();
+    let groups = remote_groups(&scim).await;
+    assert_eq!(groups["dels"], both);
+    assert_eq!(groups["dels-gpu"], both, "the resource's access group");
+
+    // A deleted account's User is deleted, and it leaves every group.
+    let admin = app
+        .staff_browser("admin@example.org", roster::domain::Role::SiteAdmin)
+        .await;
+    let gone = app.person_id("dgone@example.org").await;
+    let form = format!("/admin/accounts/{gone}/delete");
+    let response = admin.submit(&form, &form, &[("confirm", "dgone")]).await;
+    assert_eq!(response.status(), 303);
+    app.run_scim_jobs().await;
+    assert!(scim.user_named("dgone").await.is_none());
+    let keep: BTreeSet<String> = ["dkeep".to_string()].into_iter().collect();
+    let groups = remote_groups(&scim).await;
+    assert_eq!((&groups["dels"], &groups["dels-gpu"]), (&keep, &keep));
+
+    // `roster scim reconcile` reports drift (exit 3), then repairs it with --apply.
+    let user = scim.user_named("dkeep").await.unwrap();
+    let mut edited = user.clone();
+    edited["active"] = json!(false);
+    let path = format!("/Users/{}", user["id"].as_str().unwrap());
+    assert_eq!(scim.request(Method::PUT, &path, Some(edited)).await.0, 200);
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "[provisioning]\nreconcile_minutes = 0\n[[provisioning.scim]]\nname = \"idp\"\n\
+         base_url = \"{}\"\nbearer_token_file = \"{}\"\n",
+        scim.base_url(),
+        scim.token_file().display()
+    );
+    let config = crate::cli::write_config(&app, dir.path(), "127.0.0.1:0", &extra);
+    let run = |apply: bool| {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut command = crate::cli::roster();
+            command
+                .arg("--config")
+                .arg(&config)
+                .args(["scim", "reconcile", "idp"]);
+            if apply {
+                command.arg("--apply");
+            }
+            command.output().unwrap()
+        })
+    };
+    let report = run(false).await.unwrap();
+    let stdout = String::from_utf8_lossy(&report.stdout).to_string();
+    assert_eq!(report.status.code(), Some(3), "{stdout}");
+    assert!(
+        stdout.contains("User dkeep") && stdout.contains("differs in active"),
+        "{stdout}"
+    );
+    let repaired = run(true).await.unwrap();
+    assert_eq!(
+        repaired.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&repaired.stderr)
+    );
+    assert_eq!(scim.user_named("dkeep").await.unwrap()["active"], true);
+}
+
 /// The initial push of 1,000 Users and 50 Groups, for `bench/scim.sh` (not a timed
 /// test: it prints the figure). `ROSTER_BENCH_SCIM_RATE` sets `rate_per_minute`.
 #[tokio::test]
