@@ -170,9 +170,10 @@ pub struct ServerSettings {
     pub session_secret_file: Option<PathBuf>,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
-    /// Run the directory outbox worker in this instance (retries, jobs of other
-    /// instances). Changes are still tried at once by the instance that makes them. Turn
-    /// it off only where another instance, or `roster outbox run` from cron, runs it.
+    /// Run the directory outbox worker, and one worker per SCIM target, in this instance
+    /// (retries, jobs of other instances). Directory changes are still tried at once by the
+    /// instance that makes them. Turn it off only where another instance, or `roster outbox
+    /// run` from cron, runs them.
     pub outbox_worker: bool,
     /// Run the mail worker in this instance: it sends what the mail outbox holds, paced
     /// site-wide. Turn it off only where another instance sends the mail.

@@ -169,8 +169,8 @@ enum KeysCommand {
 
 #[derive(Subcommand)]
 enum OutboxCommand {
-    /// Apply every directory job and send every mail that is due now, then exit; prints
-    /// how many ran.
+    /// Apply every directory and SCIM job and send every mail that is due now, then exit;
+    /// prints how many ran.
     ///
     /// Each instance already does this continuously unless server.outbox_worker (or
     /// server.mail_worker) is false; with it off everywhere, run this from cron. Safe beside

@@ -554,3 +554,57 @@ impl ScimTarget {
             .filter(|most| *most > 1))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_classed_as_the_outbox_needs_them() {
+        let detail = json!({ "detail": "attribute 'emails' is malformed" });
+        let refused = status_error(400, None, &detail);
+        assert!(
+            matches!(&refused, ScimError::Refused { status: 400, detail } if detail == "attribute 'emails' is malformed"),
+            "400 is a refusal with the target's detail, not {refused:?}"
+        );
+        assert!(matches!(
+            status_error(429, Some(60), &Value::Null),
+            ScimError::RateLimited {
+                retry_after: Some(60)
+            }
+        ));
+        assert!(matches!(
+            status_error(409, None, &detail),
+            ScimError::Conflict(_)
+        ));
+        for transient in [401, 403, 408, 500, 502, 503] {
+            assert!(
+                matches!(
+                    status_error(transient, None, &Value::Null),
+                    ScimError::Unavailable(_)
+                ),
+                "{transient} is worth another try"
+            );
+        }
+    }
+
+    #[test]
+    fn each_bulk_operation_gets_its_own_outcome() {
+        let create = BulkWrite::Create {
+            external_id: "p1".into(),
+            body: Value::Null,
+        };
+        let done = json!({ "status": "201", "location": "https://idp/v2/Users/abc" });
+        assert!(matches!(bulk_outcome(&create, Some(&done)), BulkOutcome::Done(id) if id == "abc"));
+        let taken = json!({ "status": "409", "response": { "detail": "taken" } });
+        assert!(matches!(
+            bulk_outcome(&create, Some(&taken)),
+            BulkOutcome::Failed(ScimError::Conflict(_))
+        ));
+        assert!(matches!(
+            bulk_outcome(&create, None),
+            BulkOutcome::Failed(ScimError::Unavailable(_))
+        ));
+        assert_eq!(filter_literal("o\"brien\\"), "o\\\"brien\\\\");
+    }
+}

@@ -58,7 +58,7 @@ pub struct Job {
     pub attempts: i64,
 }
 
-pub(super) fn from_row(row: &AnyRow) -> StoreResult<Option<Job>> {
+fn from_row(row: &AnyRow) -> StoreResult<Option<Job>> {
     let kind: String = row.try_get("kind")?;
     Ok(JobKind::parse(&kind).map(|kind| Job {
         id: row.try_get("id").unwrap_or_default(),
@@ -127,6 +127,18 @@ impl Store {
             return Ok(None);
         };
         let id: String = candidate.try_get("id")?;
+        // Another instance may be quicker; the caller then simply asks again.
+        self.claim_job(&id, now, lease_seconds).await
+    }
+
+    /// Claims this job for `lease_seconds` if it is still due and unclaimed, counting the
+    /// attempt.
+    pub(super) async fn claim_job(
+        &self,
+        id: &str,
+        now: UnixTime,
+        lease_seconds: i64,
+    ) -> StoreResult<Option<Job>> {
         let claimed = sqlx::query(
             "UPDATE jobs SET locked_until = $1, attempts = attempts + 1, updated_at = $2 \
              WHERE id = $3 AND status = 'pending' AND next_attempt_at <= $2 \
@@ -135,12 +147,11 @@ impl Store {
         )
         .bind(now + lease_seconds)
         .bind(now)
-        .bind(&id)
+        .bind(id)
         .fetch_optional(self.pool())
         .await?;
         match claimed {
             Some(row) => from_row(&row),
-            // Another instance was quicker; the caller simply asks again.
             None => Ok(None),
         }
     }

@@ -351,22 +351,8 @@ impl Store {
         let mut claimed = Vec::new();
         for candidate in candidates {
             let id: String = candidate.try_get("id")?;
-            let row = sqlx::query(
-                "UPDATE jobs SET locked_until = $1, attempts = attempts + 1, updated_at = $2 \
-                 WHERE id = $3 AND status = 'pending' AND (locked_until IS NULL OR locked_until < $2) \
-                 RETURNING id, target, kind, subject_id, attempts",
-            )
-            .bind(now + lease_seconds)
-            .bind(now)
-            .bind(&id)
-            .fetch_optional(self.pool())
-            .await?;
             // Another instance may have taken it meanwhile; it is then simply not ours.
-            if let Some(row) = row
-                && let Some(job) = super::jobs::from_row(&row)?
-            {
-                claimed.push(job);
-            }
+            claimed.extend(self.claim_job(&id, now, lease_seconds).await?);
         }
         Ok(claimed)
     }

@@ -11,7 +11,7 @@
 //! The database is dropped (`WITH (FORCE)`) when the [`TestDatabase`] is dropped.
 //! `scripts/test` runs the whole suite once per backend.
 
-use std::net::{Ipv4Addr, TcpListener};
+use super::free_port;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -320,12 +320,4 @@ fn running_as_root() -> bool {
                 .and_then(|uids| uids.split_whitespace().nth(1).map(|euid| euid == "0"))
         })
         .unwrap_or(false)
-}
-
-/// A port that was free a moment ago on 127.0.0.1.
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("bind 127.0.0.1:0 to find a free port")
 }

@@ -17,7 +17,7 @@
 //!
 //! The Python interpreter is `$ROSTER_TEST_PYTHON`, else `python3`.
 
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use super::{free_port, port_accepts};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -434,7 +434,7 @@ fn wait_until_ready(
             return Err(format!("{what} exited with {status}:\n{log}"));
         }
         let bound = std::fs::read_to_string(log_path).is_ok_and(|log| log.contains(ready));
-        if bound && accepts(port) {
+        if bound && port_accepts(port) {
             return Ok(child);
         }
         if Instant::now() >= deadline {
@@ -447,20 +447,4 @@ fn wait_until_ready(
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn accepts(port: u16) -> bool {
-    TcpStream::connect_timeout(
-        &SocketAddrV4::new(Ipv4Addr::LOCALHOST, port).into(),
-        Duration::from_millis(200),
-    )
-    .is_ok()
-}
-
-/// A port that was free a moment ago on 127.0.0.1.
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("bind 127.0.0.1:0 to find a free port")
 }

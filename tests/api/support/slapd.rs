@@ -10,7 +10,7 @@
 //! Suffix `dc=example,dc=org`, admin `cn=admin,dc=example,dc=org` / `admin-secret`.
 //! Every sample person's password is `sample-password` (see `scripts/ldap/gen-sample-people`).
 
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use super::{free_port, port_accepts};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -304,20 +304,4 @@ fn signal(pid: u32, signal: &str) {
         .arg(pid.to_string())
         .stderr(std::process::Stdio::null())
         .status();
-}
-
-fn port_accepts(port: u16) -> bool {
-    TcpStream::connect_timeout(
-        &SocketAddrV4::new(Ipv4Addr::LOCALHOST, port).into(),
-        Duration::from_millis(200),
-    )
-    .is_ok()
-}
-
-/// A port that was free a moment ago on 127.0.0.1.
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("bind 127.0.0.1:0 to find a free port")
 }

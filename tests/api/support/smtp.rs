@@ -10,7 +10,8 @@
 //!
 //! The Python interpreter is `$ROSTER_TEST_PYTHON`, else `python3`.
 
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use super::free_port;
+use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -522,12 +523,4 @@ pub fn extract_links(text: &str) -> Vec<String> {
         rest = &candidate[end..];
     }
     links
-}
-
-/// A port that was free a moment ago on 127.0.0.1.
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .expect("bind 127.0.0.1:0 to find a free port")
 }
