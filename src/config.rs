@@ -251,6 +251,14 @@ pub struct LdapSettings {
     /// Where resources' posixGroups live; empty means `groups_dn`.
     #[serde(default)]
     pub resources_base: String,
+    /// Seconds between two refreshes of the local people index (changed entries by
+    /// `modifyTimestamp`; a full pass every hour for deletions); 0 turns the schedule off.
+    #[serde(default = "default_index_refresh")]
+    pub index_refresh_seconds: u64,
+}
+
+fn default_index_refresh() -> u64 {
+    60
 }
 
 impl LdapSettings {

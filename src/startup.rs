@@ -114,9 +114,14 @@ impl Application {
         };
         let drift_checks =
             crate::usecases::provisioning::spawn_scheduled_reconcile(self.context.clone());
+        let index_refresh = crate::jobs::people_index::spawn_index_refresh(self.context.clone());
         let result = self.server.await;
         housekeeping.abort();
-        for scim_worker in scim_workers.into_iter().chain(drift_checks) {
+        for scim_worker in scim_workers
+            .into_iter()
+            .chain(drift_checks)
+            .chain(index_refresh)
+        {
             scim_worker.abort();
         }
         if let Some(mail_worker) = mail_worker {

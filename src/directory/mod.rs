@@ -9,10 +9,12 @@
 
 mod accounts;
 mod groups;
+mod index;
 mod people;
 
 pub use accounts::{AccountFacts, AccountState, LiveEntry};
 pub use groups::{GroupPlace, GroupState};
+pub use index::{INDEX_PAGE, IndexEntry};
 pub use people::{DirectoryPerson, PersonKey, SearchResults};
 
 use std::sync::Arc;

@@ -14,6 +14,7 @@ mod permission;
 mod reserved_names;
 mod resource;
 mod role;
+pub mod search_key;
 mod ssh_key;
 mod staff_boundary;
 mod token;

@@ -4,6 +4,7 @@
 //! one makes LDAP match the database, so a repeat changes nothing.
 
 pub mod mail;
+pub mod people_index;
 pub mod scim;
 pub mod scim_drift;
 
@@ -303,11 +304,12 @@ async fn sync_account(ctx: &AppContext, person_id: &str) -> Result<(), JobError>
         else {
             return Ok(());
         };
-        return ctx
-            .directory
+        ctx.directory
             .delete_account(&username, uid_number, gid_number)
             .await
-            .map_err(JobError::from);
+            .map_err(JobError::from)?;
+        people_index::portal_deleted(ctx, &ctx.directory.person_dn(&username)).await;
+        return Ok(());
     }
     let Some(state) = expected_account(ctx, &person).await? else {
         // A linked directory entry the portal does not manage, or not complete yet.
@@ -316,7 +318,18 @@ async fn sync_account(ctx: &AppContext, person_id: &str) -> Result<(), JobError>
     ctx.directory
         .sync_account(&state)
         .await
-        .map_err(JobError::from)
+        .map_err(JobError::from)?;
+    // The people search reads the index: the portal's own write shows there at once.
+    let entry = crate::store::people_index::IndexedPerson {
+        dn: ctx.directory.person_dn(&state.username),
+        uid: state.username.clone(),
+        surname: state.surname.clone(),
+        given_name: state.given_name.clone(),
+        mail: Some(state.email.clone()),
+        modified: String::new(),
+    };
+    people_index::portal_wrote(ctx, entry).await;
+    Ok(())
 }
 
 /// What the person's LDAP entry must hold, from the portal's state; `None` for a person

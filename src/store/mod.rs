@@ -25,6 +25,7 @@ pub(crate) mod names;
 pub mod organisations;
 pub mod passwords;
 pub mod people;
+pub mod people_index;
 pub mod permissions;
 pub mod resources;
 pub mod scim;

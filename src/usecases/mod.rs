@@ -11,6 +11,7 @@ pub mod member_batch;
 pub mod notices;
 pub mod organisations;
 pub mod own_account;
+pub mod people_search;
 pub mod provisioning;
 pub mod resources;
 pub mod single_sign_on;

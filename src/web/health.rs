@@ -17,6 +17,18 @@ struct Readiness {
     status: &'static str,
     database: String,
     ldap: String,
+    people_index: PeopleIndex,
+}
+
+/// The local people index's age: searches read it, so a stale one is worth an alert, but
+/// it does not make the portal unready (a search falls back to LDAP until it is loaded).
+#[derive(Serialize)]
+struct PeopleIndex {
+    loaded: bool,
+    /// Seconds since the last refresh; `null` before the first.
+    age_seconds: Option<i64>,
+    /// Seconds since the last full pass.
+    full_pass_age_seconds: Option<i64>,
 }
 
 /// Ready when both the database and LDAP answer; 503 names what does not.
@@ -27,7 +39,14 @@ pub async fn readyz(ctx: web::Data<AppContext>) -> HttpResponse {
         Err(reason) => reason,
     };
     let ready = database.is_ok() && ldap.is_ok();
+    let now = ctx.clock.now();
+    let index = ctx.store.index_state().await.unwrap_or_default();
     let body = Readiness {
+        people_index: PeopleIndex {
+            loaded: index.loaded_at.is_some(),
+            age_seconds: index.refreshed_at.map(|at| (now - at).max(0)),
+            full_pass_age_seconds: index.full_at.map(|at| (now - at).max(0)),
+        },
         status: if ready { "ready" } else { "unavailable" },
         database: describe(database.map_err(|e| e.to_string())),
         ldap: describe(ldap.map_err(|e| e.to_string())),

@@ -32,6 +32,7 @@ mod notices;
 mod org_invitations;
 mod orgs;
 mod pages;
+mod people_index;
 mod permissions;
 mod profile;
 mod races;

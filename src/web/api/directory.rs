@@ -30,6 +30,9 @@ pub struct PeopleList {
     pub people: Vec<DirectoryPersonBody>,
     /// More people matched than the 500 returned: narrow the search.
     pub truncated: bool,
+    /// `index` (Roster's copy of the directory, refreshed every minute or so) or
+    /// `directory` (LDAP itself, while the copy was never loaded).
+    pub source: &'static str,
 }
 
 #[utoipa::path(
@@ -47,14 +50,13 @@ pub async fn people(
     let text = SearchText::parse_directory_query(query.q.as_deref().unwrap_or(""))
         .map_err(|error| ApiError::field("q", error.message))?
         .ok_or_else(|| ApiError::field("q", "Type at least 2 characters to search."))?;
-    let results = ctx
-        .directory
-        .search_people(&text, DIRECTORY_SEARCH_LIMIT)
-        .await
-        .map_err(|error| {
-            tracing::warn!(%error, "directory search failed");
-            ApiError::Unavailable("The directory is not answering; try again shortly.".into())
-        })?;
+    let results =
+        crate::usecases::people_search::search_people(&ctx, &text, DIRECTORY_SEARCH_LIMIT)
+            .await
+            .map_err(|error| {
+                tracing::warn!(%error, "directory search failed");
+                ApiError::Unavailable("The directory is not answering; try again shortly.".into())
+            })?;
     let body = PeopleList {
         people: results
             .people
@@ -68,6 +70,10 @@ pub async fn people(
             })
             .collect(),
         truncated: results.truncated,
+        source: match results.source {
+            crate::usecases::people_search::Source::Index => "index",
+            crate::usecases::people_search::Source::Directory => "directory",
+        },
     };
     Ok(json_with_tag(StatusCode::OK, &body, None))
 }

@@ -22,6 +22,8 @@ struct DirectoryPage<'a> {
     rows: Vec<DirectoryRow>,
     pager: Pager,
     truncated: bool,
+    /// The local people index was never loaded, so LDAP was searched.
+    from_directory: bool,
     can_add: bool,
     roles: Vec<Role>,
 }
@@ -45,6 +47,7 @@ pub async fn directory(
         rows: Vec::new(),
         pager: Pager::new(None, 1, 0),
         truncated: false,
+        from_directory: false,
         can_add: granted.allows(Permission::ManageMembers),
         roles: grantable_roles(&granted),
         organisation: &organisation,
@@ -58,10 +61,12 @@ pub async fn directory(
         }
     };
     page.searched = true;
-    let results = match ctx
-        .directory
-        .search_people(&text, crate::domain::DIRECTORY_SEARCH_LIMIT)
-        .await
+    let results = match crate::usecases::people_search::search_people(
+        &ctx,
+        &text,
+        crate::domain::DIRECTORY_SEARCH_LIMIT,
+    )
+    .await
     {
         Ok(results) => results,
         Err(error) => {
@@ -77,6 +82,7 @@ pub async fn directory(
         &format!("q={}", page.q_encoded),
     );
     page.truncated = results.truncated;
+    page.from_directory = results.source == crate::usecases::people_search::Source::Directory;
     let shown: Vec<_> = results
         .people
         .into_iter()

@@ -70,6 +70,8 @@ pub fn test_settings(slapd: &Slapd, smtp: &SmtpSink, database: &TestDatabase) ->
             home_directory: "/home/{username}".into(),
             locked_shell: "/usr/sbin/nologin".into(),
             resources_base: "ou=resources,dc=example,dc=org".into(),
+            // Tests refresh the people index themselves, at the times they set.
+            index_refresh_seconds: 0,
         },
         mail: MailSettings {
             transport: MailTransportKind::Smtp,

@@ -1,0 +1,274 @@
+//! The local people index (issue 16): loaded from slapd by paged searches, kept in step
+//! by modifyTimestamp and full passes (moved by the test clock), searched instead of LDAP
+//! with folded keys, and answering while LDAP is down.
+
+use ldap3::Mod;
+use roster::domain::{DIRECTORY_SEARCH_LIMIT, Role, SearchText};
+use roster::jobs::people_index::{FULL_PASS_SECONDS, refresh};
+use roster::usecases::people_search::{Source, search_people};
+
+use crate::support::app::{TestApp, into_page};
+
+fn text(q: &str) -> SearchText {
+    SearchText::parse_directory_query(q).unwrap().unwrap()
+}
+
+/// The uids the people search answers with, and where from.
+async fn found(app: &TestApp, q: &str) -> (Vec<String>, bool, Source) {
+    let results = search_people(&app.context, &text(q), DIRECTORY_SEARCH_LIMIT)
+        .await
+        .unwrap();
+    let uids = results
+        .people
+        .into_iter()
+        .map(|person| person.uid)
+        .collect();
+    (uids, results.truncated, results.source)
+}
+
+/// The uids an LDAP search answers with.
+async fn in_ldap(app: &TestApp, q: &str) -> (Vec<String>, bool) {
+    let results = app
+        .context
+        .directory
+        .search_people(&text(q), DIRECTORY_SEARCH_LIMIT)
+        .await
+        .unwrap();
+    let uids = results
+        .people
+        .into_iter()
+        .map(|person| person.uid)
+        .collect();
+    (uids, results.truncated)
+}
+
+async fn add_person(app: &TestApp, uid: &str, surname: &str, given: &str) {
+    let mut ldap = app.slapd.admin_conn().await;
+    let mail = format!("{uid}@example.org");
+    let result = ldap
+        .add(
+            &app.slapd.person_dn(uid),
+            vec![
+                ("objectClass", ["inetOrgPerson"].into_iter().collect()),
+                ("uid", [uid].into_iter().collect()),
+                ("cn", [uid].into_iter().collect()),
+                ("sn", [surname].into_iter().collect()),
+                ("givenName", [given].into_iter().collect()),
+                ("mail", [mail.as_str()].into_iter().collect()),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(result.rc, 0, "{result:?}");
+}
+
+#[tokio::test]
+async fn the_index_loads_and_answers_exactly_as_an_ldap_search() {
+    let app = TestApp::spawn().await;
+    // Never loaded: LDAP answers, and says so.
+    assert_eq!(found(&app, "smith").await.2, Source::Directory);
+    let report = refresh(&app.context).await.unwrap().unwrap();
+    assert!(report.full && report.read >= 50, "{report:?}");
+    for q in [
+        "smith",
+        "sm",
+        "an",
+        "ada",
+        "example.org",
+        "jsm",
+        "er",
+        "son",
+        "ki",
+        "ZZZ",
+        "Smith",
+        "@example",
+        "mehmet",
+        "e",
+    ] {
+        if q.chars().count() < 2 {
+            continue;
+        }
+        let (index, truncated, source) = found(&app, q).await;
+        assert_eq!(source, Source::Index);
+        let (ldap, ldap_truncated) = in_ldap(&app, q).await;
+        if q.chars().count() >= 3 {
+            assert_eq!(index, ldap, "the same people in the same order for {q:?}");
+            assert_eq!(truncated, ldap_truncated);
+        } else {
+            // Fewer than 3 characters match the start of a name, mail or uid only.
+            assert!(
+                index.iter().all(|uid| ldap.contains(uid)),
+                "{q:?}: {index:?}"
+            );
+        }
+    }
+    // The API and the page answer from the index too.
+    let token = app.api_token(None, &["directory.search"]).await;
+    let response = app.api_get("/api/v1/people?q=smith", &token).await;
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["source"], "index");
+    // /readyz reports the index's age, by the portal's clock.
+    app.context.clock.advance(30);
+    let ready: serde_json::Value = app.browser.get("/readyz").await.json().await.unwrap();
+    assert_eq!(ready["people_index"]["loaded"], true);
+    let age = ready["people_index"]["age_seconds"].as_i64().unwrap();
+    assert!((30..=35).contains(&age), "{ready}");
+}
+
+#[tokio::test]
+async fn ldap_changes_show_after_one_refresh_and_deletions_after_a_full_pass() {
+    let app = TestApp::spawn().await;
+    refresh(&app.context).await.unwrap().unwrap();
+    add_person(&app, "nnewcomer", "Newcomer", "Nora").await;
+    app.context.clock.advance(61);
+    let report = refresh(&app.context).await.unwrap().unwrap();
+    assert!(!report.full, "incremental: {report:?}");
+    // (Entries stamped in the same second as the newest one seen are read again, so a
+    // change in that second is never missed; the fixture was loaded seconds ago.)
+    assert_eq!(found(&app, "newcomer").await.0, ["nnewcomer"]);
+
+    // A change of name.
+    let mut ldap = app.slapd.admin_conn().await;
+    let changed = ldap
+        .modify(
+            &app.slapd.person_dn("nnewcomer"),
+            vec![Mod::Replace("sn", ["Renamed"].into_iter().collect())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed.rc, 0);
+    app.context.clock.advance(61);
+    refresh(&app.context).await.unwrap().unwrap();
+    assert_eq!(found(&app, "renamed").await.0, ["nnewcomer"]);
+    let renamed = search_people(&app.context, &text("nnewcomer"), DIRECTORY_SEARCH_LIMIT)
+        .await
+        .unwrap();
+    assert_eq!(renamed.people[0].surname, "Renamed");
+
+    // A deletion is found by the next full pass.
+    let deleted = ldap
+        .delete(&app.slapd.person_dn("nnewcomer"))
+        .await
+        .unwrap();
+    assert_eq!(deleted.rc, 0);
+    app.context.clock.advance(FULL_PASS_SECONDS);
+    let report = refresh(&app.context).await.unwrap().unwrap();
+    assert!(report.full && report.removed == 1, "{report:?}");
+    assert!(found(&app, "renamed").await.0.is_empty());
+
+    // Only one instance refreshes at a time: while one holds the refresh, another
+    // instance's attempt does nothing; once the holder's lease ran out (it died), it may.
+    let (_, second) = crate::support::app::start_instance(app.settings.clone()).await;
+    let now = app.context.clock.now();
+    assert!(
+        app.context
+            .store
+            .claim_index_refresh(now, 120)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(refresh(&second).await.unwrap(), None);
+    second
+        .clock
+        .advance(app.context.clock.now() - second.clock.now() + 121);
+    assert!(refresh(&second).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn searches_ignore_accents_apostrophes_and_hyphens() {
+    let app = TestApp::spawn().await;
+    add_person(&app, "tmuller", "Muller", "Tom").await;
+    add_person(&app, "rnunez", "Nuñez", "Rosa").await;
+    add_person(&app, "cosullivan", "O'Sullivan", "Ciara").await;
+    add_person(&app, "zdupont", "Dupont-Laval", "Zoë").await;
+    refresh(&app.context).await.unwrap().unwrap();
+    let muller = found(&app, "Muller").await.0;
+    // The fixture's two Müllers and the new Muller.
+    assert!(
+        muller.contains(&"tmuller".to_string()) && muller.len() >= 3,
+        "{muller:?}"
+    );
+    assert_eq!(
+        found(&app, "Müller").await.0,
+        muller,
+        "Müller finds Muller too"
+    );
+    assert_eq!(found(&app, "nunez").await.0, ["rnunez"]);
+    assert_eq!(found(&app, "osullivan").await.0, ["cosullivan"]);
+    assert_eq!(found(&app, "o'sullivan").await.0, ["cosullivan"]);
+    assert!(found(&app, "zoe").await.0.contains(&"zdupont".to_string()));
+    assert_eq!(found(&app, "dupontlaval").await.0, ["zdupont"]);
+}
+
+#[tokio::test]
+async fn with_ldap_stopped_the_search_answers_and_adding_says_ldap_is_unavailable() {
+    let mut app = TestApp::spawn().await;
+    let org = app.create_org("Astro", "astro").await;
+    let owner = app
+        .browser_for(&org, "owner@example.org", Role::Owner)
+        .await;
+    refresh(&app.context).await.unwrap().unwrap();
+    app.slapd.stop();
+    let page = owner
+        .page(&format!("/orgs/{}/directory?q=smith", org.id))
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.select_all("table.directory td.uid")
+            .contains(&"jsmith".to_string())
+    );
+    // Adding reads LDAP to confirm the person: a stale copy never adds someone who left.
+    let response = owner
+        .post_form(
+            &format!("/orgs/{}/members", org.id),
+            &[
+                ("csrf_token", &page.csrf_token()),
+                ("uid", "jsmith"),
+                ("role", "member"),
+            ],
+        )
+        .await;
+    let refused = into_page(response).await;
+    assert_eq!(refused.status, 503, "{}", refused.text("main"));
+    assert!(
+        refused.text("main").contains("directory"),
+        "{}",
+        refused.text("main")
+    );
+    app.slapd.start_again();
+}
+
+#[tokio::test]
+async fn a_three_character_search_uses_the_trigram_index() {
+    let app = TestApp::spawn().await;
+    // Enough people that a scan would cost; the planner's statistics are fresh.
+    let people: Vec<roster::store::people_index::IndexedPerson> = (0..5000)
+        .map(|n| roster::store::people_index::IndexedPerson {
+            dn: format!("uid=bulk{n},ou=people,dc=example,dc=org"),
+            uid: format!("bulk{n}"),
+            surname: format!("Surname{n}"),
+            given_name: Some(format!("Given{n}")),
+            mail: Some(format!("bulk{n}@example.org")),
+            modified: String::new(),
+        })
+        .collect();
+    app.context.store.upsert_index(&people, 1).await.unwrap();
+    let pool = app.database.pool().await;
+    sqlx::query("ANALYZE").execute(&pool).await.unwrap();
+    let plan = app.context.store.explain_index_search("smi").await.unwrap();
+    if app.settings.database.url.expose().starts_with("sqlite") {
+        assert!(plan.contains("VIRTUAL TABLE INDEX"), "{plan}");
+        assert!(
+            !plan.contains("SCAN directory_index\n") && !plan.ends_with("SCAN directory_index"),
+            "{plan}"
+        );
+    } else {
+        assert!(
+            plan.contains("Bitmap Index Scan on directory_index_keys"),
+            "{plan}"
+        );
+        assert!(!plan.contains("Seq Scan"), "{plan}");
+    }
+}
