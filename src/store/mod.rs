@@ -76,6 +76,8 @@ pub struct Store {
     sqlite_writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
     /// The SCIM targets every change queues work for (see `unit_of_work`).
     scim_targets: std::sync::Arc<Vec<ScimPush>>,
+    /// The people index was seen loaded (it never becomes unloaded again).
+    index_loaded: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A SCIM target as the unit of work sees it: its name and what it is sent.
@@ -132,6 +134,7 @@ impl Store {
             sqlite_writer: (backend == Backend::Sqlite)
                 .then(|| std::sync::Arc::new(tokio::sync::Mutex::new(()))),
             scim_targets: std::sync::Arc::default(),
+            index_loaded: std::sync::Arc::default(),
         })
     }
 

@@ -79,6 +79,20 @@ impl Store {
         state_of(&row)
     }
 
+    /// Whether the index was ever loaded: read once it is, then remembered, so a search
+    /// costs no extra query.
+    pub async fn index_loaded(&self) -> StoreResult<bool> {
+        use std::sync::atomic::Ordering;
+        if self.index_loaded.load(Ordering::Relaxed) {
+            return Ok(true);
+        }
+        let loaded = self.index_state().await?.loaded_at.is_some();
+        if loaded {
+            self.index_loaded.store(true, Ordering::Relaxed);
+        }
+        Ok(loaded)
+    }
+
     /// Takes the refresh for `lease_seconds` unless another instance holds it.
     pub async fn claim_index_refresh(
         &self,
@@ -203,14 +217,18 @@ impl Store {
     }
 
     /// People whose surname, given name, mail or uid contains `folded` (an already folded
-    /// search text), by surname, given name and uid; at most `limit`, and whether more
+    /// search text), by surname, given name and uid: the `count` from `offset` among the
+    /// first `cap` matches, how many of those there are, and whether more than `cap`
     /// matched. Three characters or more use the trigram index; fewer match the start of
-    /// an attribute only.
+    /// an attribute only. Only the rows shown are read, so a page costs the same whether
+    /// 20 or 20,000 people match.
     pub async fn search_index(
         &self,
         folded: &str,
-        limit: i64,
-    ) -> StoreResult<(Vec<IndexedPerson>, bool)> {
+        cap: i64,
+        offset: i64,
+        count: i64,
+    ) -> StoreResult<(Vec<IndexedPerson>, i64, bool)> {
         let substring = folded.chars().count() >= 3;
         let order = match self.backend {
             Backend::Sqlite => "sort_key",
@@ -228,26 +246,64 @@ impl Store {
                 None,
             ),
             (false, _) => (
-                "(search_key LIKE $1 ESCAPE '\\' OR search_key LIKE $3 ESCAPE '\\')",
+                "(search_key LIKE $1 ESCAPE '\\' OR search_key LIKE $2 ESCAPE '\\')",
                 format!("{}%", like_literal(folded)),
                 Some(format!("%{KEY_SEPARATOR}{}%", like_literal(folded))),
             ),
         };
-        let sql = format!(
-            "SELECT {PERSON_COLUMNS} FROM directory_index WHERE {condition} ORDER BY {order} LIMIT $2"
-        );
-        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(first).bind(limit + 1);
-        if let Some(second) = second {
-            query = query.bind(second);
+        // The patterns are $1 (and $2); the numbers after them follow.
+        let next = if second.is_some() { 3 } else { 2 };
+        // How many match, up to one past the cap, counted without reading the rows (on
+        // SQLite from the trigram index alone).
+        let counting = match (substring, self.backend) {
+            (true, Backend::Sqlite) => format!(
+                "SELECT COUNT(*) AS n FROM (SELECT rowid FROM directory_index_keys \
+                 WHERE directory_index_keys MATCH $1 LIMIT ${next}) t"
+            ),
+            _ => format!(
+                "SELECT COUNT(*) AS n FROM (SELECT id FROM directory_index WHERE {condition} \
+                 LIMIT ${next}) t"
+            ),
+        };
+        let counted = sqlx::query(AssertSqlSafe(counting)).bind(&first);
+        let counted = match &second {
+            Some(second) => counted.bind(second),
+            None => counted,
         }
-        let rows = query.fetch_all(self.pool()).await?;
-        let truncated = i64::try_from(rows.len()).unwrap_or(i64::MAX) > limit;
+        .bind(cap + 1);
+        let matched: i64 = counted.fetch_one(self.pool()).await?.try_get("n")?;
+        let total = matched.min(cap);
+        let count = count.min(total - offset.min(total));
+        if count <= 0 {
+            return Ok((Vec::new(), total, matched > cap));
+        }
+        // Up to the cap, sorting the matches is cheapest; past it (a common fragment,
+        // thousands of matches), walking the sort order until the page is full is.
+        let source = if matched > cap && self.backend == Backend::Sqlite {
+            "directory_index INDEXED BY directory_index_sort"
+        } else {
+            "directory_index"
+        };
+        let sql = format!(
+            "SELECT {PERSON_COLUMNS} FROM {source} WHERE {condition} ORDER BY {order} \
+             LIMIT ${next} OFFSET ${}",
+            next + 1
+        );
+        let query = sqlx::query(AssertSqlSafe(sql)).bind(first);
+        let query = match second {
+            Some(second) => query.bind(second),
+            None => query,
+        };
+        let rows = query
+            .bind(count)
+            .bind(offset)
+            .fetch_all(self.pool())
+            .await?;
         let people = rows
             .iter()
-            .take(usize::try_from(limit).unwrap_or(0))
             .map(person_of)
             .collect::<StoreResult<Vec<_>>>()?;
-        Ok((people, truncated))
+        Ok((people, total, matched > cap))
     }
 
     /// The query plan of a 3-character index search, for the tests that keep it indexed.

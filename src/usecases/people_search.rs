@@ -33,42 +33,80 @@ pub enum SearchError {
 }
 
 /// People whose surname, given name, mail or uid contains `text`, ignoring case, accents,
-/// apostrophes and hyphens; at most `limit`.
+/// apostrophes and hyphens: the first `limit` (the API's answer).
 pub async fn search_people(
     ctx: &AppContext,
     text: &SearchText,
     limit: i32,
 ) -> Result<PeopleFound, SearchError> {
-    if ctx.store.index_state().await?.loaded_at.is_none() {
+    let found = search_people_window(ctx, text, limit, 0, limit).await?;
+    Ok(found.found)
+}
+
+/// One page of a search: `found.people` holds the `count` from `offset` among the first
+/// `limit` matches, and `total` how many of those there are.
+pub struct PeopleWindow {
+    pub found: PeopleFound,
+    pub total: usize,
+}
+
+pub async fn search_people_window(
+    ctx: &AppContext,
+    text: &SearchText,
+    limit: i32,
+    offset: i32,
+    count: i32,
+) -> Result<PeopleWindow, SearchError> {
+    let skip = usize::try_from(offset).unwrap_or(0);
+    let take = usize::try_from(count).unwrap_or(0);
+    if !ctx.store.index_loaded().await? {
         let results = ctx.directory.search_people(text, limit).await?;
-        return Ok(PeopleFound {
-            people: results.people,
-            truncated: results.truncated,
-            source: Source::Directory,
+        let total = results.people.len();
+        return Ok(PeopleWindow {
+            total,
+            found: PeopleFound {
+                people: results.people.into_iter().skip(skip).take(take).collect(),
+                truncated: results.truncated,
+                source: Source::Directory,
+            },
         });
     }
     let folded = fold(text.as_str());
     if folded.is_empty() {
         // Only apostrophes and hyphens: nothing is left to look for.
-        return Ok(PeopleFound {
-            people: Vec::new(),
-            truncated: false,
-            source: Source::Index,
+        return Ok(PeopleWindow {
+            total: 0,
+            found: PeopleFound {
+                people: Vec::new(),
+                truncated: false,
+                source: Source::Index,
+            },
         });
     }
-    let (people, truncated) = ctx.store.search_index(&folded, i64::from(limit)).await?;
-    Ok(PeopleFound {
-        people: people
-            .into_iter()
-            .map(|person| DirectoryPerson {
-                dn: person.dn,
-                uid: person.uid,
-                surname: person.surname,
-                given_name: person.given_name,
-                email: person.mail,
-            })
-            .collect(),
-        truncated,
-        source: Source::Index,
+    let (people, total, truncated) = ctx
+        .store
+        .search_index(
+            &folded,
+            i64::from(limit),
+            i64::from(offset),
+            i64::from(count),
+        )
+        .await?;
+    Ok(PeopleWindow {
+        total: usize::try_from(total).unwrap_or(0),
+        found: PeopleFound {
+            people: people
+                .into_iter()
+                .map(|person| DirectoryPerson {
+                    dn: person.dn,
+                    uid: person.uid,
+                    surname: person.surname,
+                    given_name: person.given_name,
+                    email: person.mail,
+                })
+                .collect(),
+            truncated,
+            source: Source::Index,
+        },
     })
 }

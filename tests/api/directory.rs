@@ -104,21 +104,46 @@ async fn results_are_paged_and_capped_with_a_hint() {
     let owner = app
         .browser_for(&org, "owner@example.org", Role::Owner)
         .await;
-    // "example.org" is in every sample email: 50 people, 25 per page.
-    let first = owner.page(&search_path(&org.id, "example.org")).await;
-    assert_eq!(first.select_all("table.directory tbody tr").len(), 25);
-    assert_eq!(first.text(".pager span"), "Page 1 of 2");
-    let next = first
-        .attr(".pager a[rel=next]", "href")
-        .unwrap()
-        .replace("&amp;", "&");
-    let second = owner.page(&next).await;
-    assert_eq!(second.select_all("table.directory tbody tr").len(), 25);
-    let mut all = first.select_all("td.uid");
-    all.extend(second.select_all("td.uid"));
-    all.sort();
-    all.dedup();
-    assert_eq!(all.len(), 50, "no one is shown twice or skipped");
+    // "example.org" is in every sample email: 50 people, 25 per page. The same from LDAP
+    // (the people index not loaded yet) and from the index.
+    let mut seen = Vec::new();
+    for from_index in [false, true] {
+        if from_index {
+            roster::jobs::people_index::refresh(&app.context)
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        let first = owner.page(&search_path(&org.id, "example.org")).await;
+        assert_eq!(first.select_all("table.directory tbody tr").len(), 25);
+        assert_eq!(first.text(".pager span"), "Page 1 of 2");
+        assert_eq!(
+            first.select_all("p.index-not-loaded").is_empty(),
+            from_index
+        );
+        let next = first
+            .attr(".pager a[rel=next]", "href")
+            .unwrap()
+            .replace("&amp;", "&");
+        let second = owner.page(&next).await;
+        assert_eq!(second.select_all("table.directory tbody tr").len(), 25);
+        // A page past the end shows the last one.
+        let past = owner
+            .page(&format!("{}&page=9", search_path(&org.id, "example.org")))
+            .await;
+        assert_eq!(past.select_all("td.uid"), second.select_all("td.uid"));
+        let mut all = first.select_all("td.uid");
+        all.extend(second.select_all("td.uid"));
+        let in_order = all.clone();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 50, "no one is shown twice or skipped");
+        seen.push(in_order);
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "the index answers as LDAP did, in the same order"
+    );
     app.assert_directory_settled().await;
 }
 

@@ -255,6 +255,20 @@ async fn a_three_character_search_uses_the_trigram_index() {
         })
         .collect();
     app.context.store.upsert_index(&people, 1).await.unwrap();
+    // A common fragment (5,000 matches, past the 500 cap) pages in sort order.
+    let store = &app.context.store;
+    let (first, total, truncated) = store.search_index("surname", 500, 0, 25).await.unwrap();
+    assert_eq!((total, truncated, first.len()), (500, true, 25));
+    let uids: Vec<&str> = first.iter().take(4).map(|p| p.uid.as_str()).collect();
+    assert_eq!(uids, ["bulk0", "bulk1", "bulk10", "bulk100"]);
+    let (last, _, _) = store.search_index("surname", 500, 475, 25).await.unwrap();
+    let (all, _, _) = store.search_index("surname", 500, 0, 500).await.unwrap();
+    assert_eq!(all.len(), 500);
+    assert_eq!(
+        last,
+        all[475..].to_vec(),
+        "the last page is the end of the first 500"
+    );
     let pool = app.database.pool().await;
     sqlx::query("ANALYZE").execute(&pool).await.unwrap();
     let plan = app.context.store.explain_index_search("smi").await.unwrap();

@@ -1,6 +1,7 @@
 //! Searching the LDAP directory for people to add, and adding them as members.
 
 use super::*;
+use crate::usecases::people_search::{PeopleWindow, Source, search_people_window};
 
 struct DirectoryRow {
     uid: String,
@@ -61,34 +62,37 @@ pub async fn directory(
         }
     };
     page.searched = true;
-    let results = match crate::usecases::people_search::search_people(
-        &ctx,
-        &text,
-        crate::domain::DIRECTORY_SEARCH_LIMIT,
-    )
-    .await
+    let per_page = i64::try_from(DIRECTORY_PER_PAGE).unwrap_or(25);
+    let limit = crate::domain::DIRECTORY_SEARCH_LIMIT;
+    // Only the page shown is read; a page past the end shows the last one (as the pager).
+    let page_size = i32::try_from(per_page).unwrap_or(25);
+    let offset_of =
+        |total: i64| i32::try_from(Pager::new(query.page, per_page, total).offset()).unwrap_or(0);
+    let mut window =
+        search_people_window(&ctx, &text, limit, offset_of(i64::from(limit)), page_size).await;
+    if let Ok(found) = &window
+        && found.found.people.is_empty()
+        && found.total > 0
     {
-        Ok(results) => results,
+        let last = offset_of(i64::try_from(found.total).unwrap_or(0));
+        window = search_people_window(&ctx, &text, limit, last, page_size).await;
+    }
+    let window: PeopleWindow = match window {
+        Ok(window) => window,
         Err(error) => {
             tracing::warn!(%error, "directory search failed");
             page.error = Some("The directory is not answering right now, so nobody could be searched. Try again in a moment.".into());
             return render_with_status(StatusCode::SERVICE_UNAVAILABLE, &page);
         }
     };
-    let per_page = i64::try_from(DIRECTORY_PER_PAGE).unwrap_or(25);
-    let total = i64::try_from(results.people.len()).unwrap_or(i64::MAX);
+    let total = i64::try_from(window.total).unwrap_or(i64::MAX);
     page.pager = Pager::new(query.page, per_page, total).linking_to(
         &format!("/orgs/{}/directory", organisation.id),
         &format!("q={}", page.q_encoded),
     );
-    page.truncated = results.truncated;
-    page.from_directory = results.source == crate::usecases::people_search::Source::Directory;
-    let shown: Vec<_> = results
-        .people
-        .into_iter()
-        .skip(usize::try_from(page.pager.offset()).unwrap_or(0))
-        .take(DIRECTORY_PER_PAGE)
-        .collect();
+    page.truncated = window.found.truncated;
+    page.from_directory = window.found.source == Source::Directory;
+    let shown = window.found.people;
     let uids: Vec<&str> = shown.iter().map(|person| person.uid.as_str()).collect();
     let members = ctx.store.members_among(&organisation.id, &uids).await?;
     page.rows = shown
