@@ -63,6 +63,10 @@ impl AppContext {
         )
         .await?;
         store.migrate().await?;
+        let refolded = store.refold_search_keys().await?;
+        if refolded > 0 {
+            tracing::info!(refolded, "search keys rewritten to ignore accents");
+        }
         let store = store.with_scim_targets(
             settings
                 .provisioning

@@ -6,8 +6,9 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::StoreResult;
 
-/// The member list's sort and search keys for one person: lowercased name, email and
-/// username, stored with each membership (migration 0003).
+/// The member list's sort and search keys for one person, stored with each membership
+/// (migration 0003) and on their row: the sort key is the lowercased name; the search key
+/// the folded name, email and username (`domain::search_key`), one per line.
 pub(crate) struct MemberKeys {
     pub(crate) sort_key: String,
     pub(crate) search_text: String,
@@ -27,10 +28,11 @@ impl MemberKeys {
         );
         Self {
             sort_key: format!("{surname} {given} {person_id}"),
-            search_text: format!(
-                "{surname} {given} {} {}",
-                email.to_lowercase(),
-                username.unwrap_or("").to_lowercase()
+            search_text: crate::domain::search_key::person_key(
+                &surname,
+                given_name,
+                Some(email),
+                username.unwrap_or(""),
             ),
         }
     }
@@ -101,5 +103,62 @@ impl MemberKeys {
             Some(keys) => keys.store_for(conn, person_id).await,
             None => Ok(()),
         }
+    }
+}
+
+impl super::Store {
+    /// Rewrites search keys stored before they were folded (they hold no line break), a
+    /// chunk at a time; returns how many people were rewritten. Run at start-up, so an
+    /// upgraded site's searches ignore accents too; costs one scan when nothing is left.
+    pub async fn refold_search_keys(&self) -> StoreResult<u64> {
+        const CHUNK: i64 = 500;
+        let mut rewritten = 0;
+        loop {
+            let rows = sqlx::query(
+                "SELECT id, surname, given_name, email, username FROM people \
+                 WHERE search_text NOT LIKE $1 LIMIT $2",
+            )
+            .bind(format!("%{}%", crate::domain::search_key::KEY_SEPARATOR))
+            .bind(CHUNK)
+            .fetch_all(self.pool())
+            .await?;
+            if rows.is_empty() {
+                break;
+            }
+            let mut tx = self.write_transaction().await?;
+            for row in &rows {
+                let id: String = row.try_get("id")?;
+                let surname: String = row.try_get("surname")?;
+                let given_name: Option<String> = row.try_get("given_name")?;
+                let email: String = row.try_get("email")?;
+                let username: Option<String> = row.try_get("username")?;
+                let keys = MemberKeys::of(
+                    &id,
+                    &surname,
+                    given_name.as_deref(),
+                    &email,
+                    username.as_deref(),
+                );
+                for table in ["people", "memberships"] {
+                    let column = if table == "people" { "id" } else { "person_id" };
+                    sqlx::query(AssertSqlSafe(format!(
+                        "UPDATE {table} SET search_text = $1 WHERE {column} = $2"
+                    )))
+                    .bind(&keys.search_text)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            tx.commit().await?;
+            rewritten += u64::try_from(rows.len()).unwrap_or(0);
+        }
+        if rewritten > 0 {
+            // Member lists cached by version read the new keys.
+            sqlx::query("UPDATE organisations SET members_version = members_version + 1")
+                .execute(self.pool())
+                .await?;
+        }
+        Ok(rewritten)
     }
 }

@@ -200,7 +200,9 @@ impl Store {
         per_page: i64,
         known_total: Option<i64>,
     ) -> StoreResult<MemberPage> {
-        let pattern = search.map(super::contains_pattern).unwrap_or_default();
+        let pattern = search
+            .map(super::folded_contains_pattern)
+            .unwrap_or_default();
         // Without a search the count is kept on the organisation (migration 0003).
         let count = if pattern.is_empty() {
             sqlx::query("SELECT member_count AS n FROM organisations WHERE id = $1")

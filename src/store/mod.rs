@@ -247,6 +247,18 @@ impl From<sqlx::Error> for AccountChangeError {
     }
 }
 
+/// A `LIKE` pattern matching the folded `text` (`domain::search_key::fold`: no accents,
+/// apostrophes or hyphens) anywhere in a folded search key; the plain pattern when nothing
+/// is left after folding.
+pub(crate) fn folded_contains_pattern(text: &str) -> String {
+    let folded = crate::domain::search_key::fold(text);
+    if folded.is_empty() {
+        contains_pattern(text)
+    } else {
+        contains_pattern(&folded)
+    }
+}
+
 /// A `LIKE` pattern matching `text` anywhere, with `%`, `_` and `\` taken literally.
 pub(crate) fn contains_pattern(text: &str) -> String {
     let escaped: String = text

@@ -294,7 +294,10 @@ pub(crate) const PERSON_COLUMNS: &str = "p.id, p.email, p.username, p.surname, p
 impl Store {
     /// A page of accounts matching `search`, by surname.
     pub async fn search_accounts(&self, search: &AccountSearch<'_>) -> StoreResult<AccountPage> {
-        let pattern = search.text.map(super::contains_pattern).unwrap_or_default();
+        let pattern = search
+            .text
+            .map(super::folded_contains_pattern)
+            .unwrap_or_default();
         let uid_number = search
             .text
             .and_then(|text| text.trim().parse::<i64>().ok())

@@ -286,3 +286,55 @@ async fn a_three_character_search_uses_the_trigram_index() {
         assert!(!plan.contains("Seq Scan"), "{plan}");
     }
 }
+
+#[tokio::test]
+async fn the_member_list_and_the_staff_search_ignore_accents_too() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Astro", "astro").await;
+    let owner = app
+        .browser_for(&org, "owner@example.org", Role::Owner)
+        .await;
+    // The fixture's two Müllers (amueller, jmueller), added from the directory.
+    let page = owner
+        .page(&format!("/orgs/{}/directory?q=amueller", org.id))
+        .await;
+    for uid in ["amueller", "jmueller"] {
+        let response = owner
+            .post_form(
+                &format!("/orgs/{}/members", org.id),
+                &[
+                    ("csrf_token", &page.csrf_token()),
+                    ("uid", uid),
+                    ("role", "member"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), 303, "{uid}");
+    }
+    for q in ["muller", "M%C3%BCller", "MULLER"] {
+        let list = owner.page(&format!("/orgs/{}/members?q={q}", org.id)).await;
+        assert_eq!(
+            list.select_all("table.members td.username"),
+            ["amueller", "jmueller"],
+            "member list, q={q}"
+        );
+    }
+    let admin = app.staff_browser("desk@example.org", Role::Helpdesk).await;
+    let accounts = admin.page("/admin/accounts?q=muller").await;
+    assert_eq!(
+        accounts.select_all("table.accounts td.username"),
+        ["amueller", "jmueller"]
+    );
+    // Keys stored before folding (an upgraded site) are rewritten at start-up.
+    let pool = app.database.pool().await;
+    sqlx::query("UPDATE people SET search_text = 'müller anna amueller@example.org amueller' WHERE username = 'amueller'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(app.context.store.refold_search_keys().await.unwrap(), 1);
+    let accounts = admin.page("/admin/accounts?q=muller").await;
+    assert_eq!(
+        accounts.select_all("table.accounts td.username"),
+        ["amueller", "jmueller"]
+    );
+}
