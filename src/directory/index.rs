@@ -9,30 +9,12 @@
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{Scope, SearchEntry, ldap_escape};
 
+use super::people::first;
 use super::{Directory, DirectoryError};
-
-/// One person as the index keeps them.
-#[derive(Debug, Clone)]
-pub struct IndexEntry {
-    pub dn: String,
-    pub uid: String,
-    pub surname: String,
-    pub given_name: Option<String>,
-    pub mail: Option<String>,
-    /// `modifyTimestamp` (generalized time), or empty when the server did not send it.
-    pub modified: String,
-}
+use crate::domain::search_key::IndexedPerson;
 
 /// Entries per page of the paged search, and per batch handed over.
 pub const INDEX_PAGE: usize = 500;
-
-fn first(entry: &SearchEntry, attribute: &str) -> Option<String> {
-    entry
-        .attrs
-        .get(attribute)
-        .and_then(|values| values.first())
-        .cloned()
-}
 
 impl Directory {
     /// Sends every person under the people base (or those modified at or after `since`,
@@ -40,7 +22,7 @@ impl Directory {
     pub async fn index_people(
         &self,
         since: Option<&str>,
-        pages: tokio::sync::mpsc::Sender<Vec<IndexEntry>>,
+        pages: tokio::sync::mpsc::Sender<Vec<IndexedPerson>>,
     ) -> Result<usize, DirectoryError> {
         let filter = match since {
             Some(since) => format!(
@@ -79,7 +61,7 @@ impl Directory {
             let (Some(uid), Some(surname)) = (first(&entry, "uid"), first(&entry, "sn")) else {
                 continue;
             };
-            page.push(IndexEntry {
+            page.push(IndexedPerson {
                 uid,
                 surname,
                 given_name: first(&entry, "givenName"),

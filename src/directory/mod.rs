@@ -14,7 +14,7 @@ mod people;
 
 pub use accounts::{AccountFacts, AccountState, LiveEntry};
 pub use groups::{GroupPlace, GroupState};
-pub use index::{INDEX_PAGE, IndexEntry};
+pub use index::INDEX_PAGE;
 pub use people::{DirectoryPerson, PersonKey, SearchResults};
 
 use std::sync::Arc;

@@ -33,7 +33,7 @@ pub struct SearchResults {
     pub truncated: bool,
 }
 
-fn first(entry: &SearchEntry, attribute: &str) -> Option<String> {
+pub(super) fn first(entry: &SearchEntry, attribute: &str) -> Option<String> {
     entry
         .attrs
         .get(attribute)

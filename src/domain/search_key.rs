@@ -14,6 +14,20 @@ pub fn fold(text: &str) -> String {
         .collect()
 }
 
+/// A person of the directory as the local people index keeps them: read from LDAP by
+/// `directory`, stored and searched by `store`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedPerson {
+    pub dn: String,
+    pub uid: String,
+    pub surname: String,
+    pub given_name: Option<String>,
+    pub mail: Option<String>,
+    /// `modifyTimestamp` (generalized time) when read from LDAP; empty for the portal's
+    /// own writes, or when the server did not send it.
+    pub modified: String,
+}
+
 /// Separates the attributes inside one search key: a search text never holds control
 /// characters (`SearchText`), so a match can never span two attributes.
 pub const KEY_SEPARATOR: char = '\n';

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use crate::context::AppContext;
-use crate::directory::IndexEntry;
 use crate::store::StoreError;
 use crate::store::people_index::IndexedPerson;
 
@@ -92,24 +91,20 @@ async fn load(
     since: Option<String>,
     pass: i64,
 ) -> Result<(usize, String), IndexError> {
-    let (pages, mut received) = tokio::sync::mpsc::channel::<Vec<IndexEntry>>(2);
+    let (pages, mut received) = tokio::sync::mpsc::channel::<Vec<IndexedPerson>>(2);
     let directory = ctx.directory.clone();
     let reader = tokio::spawn(async move { directory.index_people(since.as_deref(), pages).await });
     let mut newest = String::new();
     let mut read = 0;
     while let Some(page) = received.recv().await {
         read += page.len();
-        let people: Vec<IndexedPerson> = page
-            .into_iter()
-            .map(|entry| {
-                // Generalized times of one server compare as text (same format).
-                if entry.modified > newest {
-                    newest.clone_from(&entry.modified);
-                }
-                indexed(entry)
-            })
-            .collect();
-        ctx.store.upsert_index(&people, pass).await?;
+        // Generalized times of one server compare as text (same format).
+        if let Some(latest) = page.iter().map(|person| &person.modified).max()
+            && *latest > newest
+        {
+            newest.clone_from(latest);
+        }
+        ctx.store.upsert_index(&page, pass).await?;
         ctx.store
             .renew_index_refresh(ctx.clock.now() + LEASE_SECONDS)
             .await?;
@@ -127,17 +122,6 @@ async fn load(
         }
     }
     Ok((read, newest))
-}
-
-fn indexed(entry: IndexEntry) -> IndexedPerson {
-    IndexedPerson {
-        dn: entry.dn,
-        uid: entry.uid,
-        surname: entry.surname,
-        given_name: entry.given_name,
-        mail: entry.mail,
-        modified: entry.modified,
-    }
 }
 
 /// Puts an entry the portal just wrote into the index at once. Marked as seen by the next

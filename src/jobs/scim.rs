@@ -35,7 +35,7 @@ pub fn spawn_scim_workers(ctx: AppContext) -> Vec<tokio::task::JoinHandle<()>> {
                 };
                 seed(&ctx, target).await;
                 loop {
-                    while run_batch(&ctx, target).await {}
+                    while run_batch(&ctx, target).await > 0 {}
                     let _ = tokio::time::timeout(POLL_INTERVAL, ctx.scim_signal.notified()).await;
                 }
             })
@@ -81,24 +81,19 @@ pub async fn run_target_due(ctx: &AppContext, target: &ScimTarget) -> usize {
     seed(ctx, target).await;
     let mut ran = 0;
     loop {
-        let before = ran;
-        if !run_batch_counting(ctx, target, &mut ran).await || ran == before {
-            return ran;
+        match run_batch(ctx, target).await {
+            0 => return ran,
+            batch => ran += batch,
         }
     }
 }
 
-async fn run_batch(ctx: &AppContext, target: &ScimTarget) -> bool {
-    let mut ran = 0;
-    run_batch_counting(ctx, target, &mut ran).await
-}
-
-/// Claims due jobs of the target (a Bulk request's worth, or one) and runs them; false
-/// when none was due.
-async fn run_batch_counting(ctx: &AppContext, target: &ScimTarget, ran: &mut usize) -> bool {
+/// Claims due jobs of the target (a Bulk request's worth, or one) and runs them; returns
+/// how many (0 when none was due).
+async fn run_batch(ctx: &AppContext, target: &ScimTarget) -> usize {
     let mut jobs = claim(ctx, target, 1).await;
     let Some(first) = jobs.first() else {
-        return false;
+        return 0;
     };
     // Only now, with a User to push, is the target asked whether it takes Bulk: a paused
     // or unreachable target is not asked at every poll.
@@ -109,7 +104,6 @@ async fn run_batch_counting(ctx: &AppContext, target: &ScimTarget, ran: &mut usi
     if let Some(most) = bulk {
         jobs.extend(claim(ctx, target, most - 1).await);
     }
-    *ran += jobs.len();
     let heartbeat = super::renew_leases(ctx, jobs.iter().map(|job| job.id.clone()).collect());
     let users: Vec<&Job> = jobs
         .iter()
@@ -132,7 +126,7 @@ async fn run_batch_counting(ctx: &AppContext, target: &ScimTarget, ran: &mut usi
         record(ctx, target, job, outcome).await;
     }
     heartbeat.abort();
-    true
+    jobs.len()
 }
 
 async fn claim(ctx: &AppContext, target: &ScimTarget, limit: usize) -> Vec<Job> {
@@ -151,34 +145,15 @@ async fn claim(ctx: &AppContext, target: &ScimTarget, limit: usize) -> Vec<Job> 
 }
 
 /// Why a SCIM job did not apply.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum PushError {
-    Scim(ScimError),
+    #[error(transparent)]
+    Scim(#[from] ScimError),
     /// The target holds an object this job may not take over.
+    #[error("{0}")]
     Clash(String),
-    Store(StoreError),
-}
-
-impl From<ScimError> for PushError {
-    fn from(error: ScimError) -> Self {
-        Self::Scim(error)
-    }
-}
-
-impl From<StoreError> for PushError {
-    fn from(error: StoreError) -> Self {
-        Self::Store(error)
-    }
-}
-
-impl std::fmt::Display for PushError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            PushError::Scim(error) => error.fmt(f),
-            PushError::Clash(message) => f.write_str(message),
-            PushError::Store(error) => error.fmt(f),
-        }
-    }
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 async fn pause(ctx: &AppContext, target: &ScimTarget, retry_after: Option<u64>) -> i64 {

@@ -7,20 +7,8 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::{Backend, INSERT_CHUNK, Store, StoreResult, value_rows};
 use crate::domain::UnixTime;
+pub use crate::domain::search_key::IndexedPerson;
 use crate::domain::search_key::{KEY_SEPARATOR, person_key, person_sort_key};
-
-/// A person in the index.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndexedPerson {
-    pub dn: String,
-    pub uid: String,
-    pub surname: String,
-    pub given_name: Option<String>,
-    pub mail: Option<String>,
-    /// `modifyTimestamp` when the entry was read from LDAP; empty for the portal's own
-    /// writes.
-    pub modified: String,
-}
 
 /// The index's state.
 #[derive(Debug, Clone, Default)]
