@@ -294,16 +294,33 @@ pub(crate) const PERSON_COLUMNS: &str = "p.id, p.email, p.username, p.surname, p
 impl Store {
     /// A page of accounts matching `search`, by surname.
     pub async fn search_accounts(&self, search: &AccountSearch<'_>) -> StoreResult<AccountPage> {
-        let pattern = search
+        let folded = search
             .text
-            .map(super::folded_contains_pattern)
+            .map(crate::domain::search_key::fold)
             .unwrap_or_default();
         let uid_number = search
             .text
             .and_then(|text| text.trim().parse::<i64>().ok())
             .unwrap_or(-1);
         let condition = search.status.condition();
-        let text_condition = "($1 = '' OR p.search_text LIKE $1 ESCAPE '\\' OR p.uid_number = $2)";
+        // On SQLite a fragment of 3+ characters is looked up in the trigram index
+        // (migration 0019); on PostgreSQL the LIKE uses its pg_trgm index.
+        let (pattern, text_condition) =
+            if self.backend == super::Backend::Sqlite && folded.chars().count() >= 3 {
+                (
+                    format!("\"{}\"", folded.replace('"', "\"\"")),
+                    "(p.key_row IN (SELECT rowid FROM people_keys WHERE people_keys MATCH $1) \
+                     OR p.uid_number = $2)",
+                )
+            } else {
+                (
+                    search
+                        .text
+                        .map(super::folded_contains_pattern)
+                        .unwrap_or_default(),
+                    "($1 = '' OR p.search_text LIKE $1 ESCAPE '\\' OR p.uid_number = $2)",
+                )
+            };
         // Every statement binds $1..$3, so each names all three.
         let total_sql = format!(
             "SELECT COUNT(*) AS n FROM people p WHERE {text_condition} AND {condition} \
