@@ -25,6 +25,9 @@ export LDAPNOINIT=1
 here="$root/bench"
 sizes="${BENCH_SIZES:-10000 100000}"
 wrk_seconds="${BENCH_WRK_SECONDS:-10}"
+# The staff searches; the target is judged on the last one measured ("son": 5,373
+# accounts on 100,000, a common fragment).
+staff_queries="${BENCH_STAFF_QUERIES:-Featherstonehaugh son}"
 missed=0
 now_ns() { date +%s%N; }
 seconds_since() { awk -v a="$1" -v b="$(now_ns)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }'; }
@@ -76,13 +79,15 @@ for size in $sizes; do
                 || { echo "   target missed (>= 2,000 req/s, p99 < 20 ms, slapd < 5%)"; missed=1; }
         fi
     done
-    url="$BASE/admin/accounts?q=son"
-    code="$(curl -s -o "$work/page.html" -w '%{http_code}' -b "$JAR" "$url")"
-    [[ "$code" == 200 ]] || { echo "bench: $url answered $code" >&2; exit 1; }
-    out="$(wrk -t2 -c16 -d"${wrk_seconds}s" --latency -H "Cookie: $(cookie_header)" "$url")"
-    rps="$(awk '/Requests\/sec/ { print $2 }' <<<"$out")"
-    p99="$(awk '$1 == "99%" { print $2 }' <<<"$out" | wrk_to_ms)"
-    echo "   staff search q=son on $size accounts: $rps req/s, p99 $p99 ms"
+    for q in $staff_queries; do
+        url="$BASE/admin/accounts?q=$q"
+        code="$(curl -s -o "$work/page.html" -w '%{http_code}' -b "$JAR" "$url")"
+        [[ "$code" == 200 ]] || { echo "bench: $url answered $code" >&2; exit 1; }
+        out="$(wrk -t2 -c16 -d"${wrk_seconds}s" --latency -H "Cookie: $(cookie_header)" "$url")"
+        rps="$(awk '/Requests\/sec/ { print $2 }' <<<"$out")"
+        p99="$(awk '$1 == "99%" { print $2 }' <<<"$out" | wrk_to_ms)"
+        echo "   staff search q=$q on $size accounts: $rps req/s, p99 $p99 ms"
+    done
     if [[ "$size" -ge 100000 ]]; then
         awk -v r="$rps" -v p="$p99" 'BEGIN { exit !(r >= 1000 && p < 20) }' \
             || { echo "   target missed (>= 1,000 req/s, p99 < 20 ms)"; missed=1; }
