@@ -261,13 +261,21 @@ pub(crate) fn folded_contains_pattern(text: &str) -> String {
 
 /// A `LIKE` pattern matching `text` anywhere, with `%`, `_` and `\` taken literally.
 pub(crate) fn contains_pattern(text: &str) -> String {
-    let escaped: String = text
-        .to_lowercase()
-        .chars()
+    format!("%{}%", like_literal(&text.to_lowercase()))
+}
+
+/// `text` with `%`, `_` and `\` taken literally in a `LIKE … ESCAPE '\'` pattern.
+pub(crate) fn like_literal(text: &str) -> String {
+    text.chars()
         .flat_map(|c| match c {
             '%' | '_' | '\\' => vec!['\\', c],
             other => vec![other],
         })
-        .collect();
-    format!("%{escaped}%")
+        .collect()
+}
+
+/// `text` as one FTS5 phrase (a substring match with the trigram tokenizer), quotes
+/// doubled so it can only ever be a value.
+pub(crate) fn fts_phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
 }

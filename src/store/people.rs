@@ -308,7 +308,7 @@ impl Store {
         let (pattern, text_condition) =
             if self.backend == super::Backend::Sqlite && folded.chars().count() >= 3 {
                 (
-                    format!("\"{}\"", folded.replace('"', "\"\"")),
+                    super::fts_phrase(&folded),
                     "(p.key_row IN (SELECT rowid FROM people_keys WHERE people_keys MATCH $1) \
                      OR p.uid_number = $2)",
                 )

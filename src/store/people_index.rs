@@ -5,7 +5,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{Backend, INSERT_CHUNK, Store, StoreResult, value_rows};
+use super::{Backend, INSERT_CHUNK, Store, StoreResult, fts_phrase, like_literal, value_rows};
 use crate::domain::UnixTime;
 pub use crate::domain::search_key::IndexedPerson;
 use crate::domain::search_key::{KEY_SEPARATOR, person_key, person_sort_key};
@@ -45,16 +45,6 @@ fn person_of(row: &AnyRow) -> StoreResult<IndexedPerson> {
         mail: row.try_get("mail")?,
         modified: row.try_get("modified")?,
     })
-}
-
-/// `text` with `%`, `_` and `\` taken literally in a LIKE pattern.
-fn like_literal(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| match c {
-            '%' | '_' | '\\' => vec!['\\', c],
-            other => vec![other],
-        })
-        .collect()
 }
 
 impl Store {
@@ -225,7 +215,7 @@ impl Store {
         let (condition, first, second) = match (substring, self.backend) {
             (true, Backend::Sqlite) => (
                 "id IN (SELECT rowid FROM directory_index_keys WHERE directory_index_keys MATCH $1)",
-                format!("\"{}\"", folded.replace('"', "\"\"")),
+                fts_phrase(folded),
                 None,
             ),
             (true, Backend::Postgres) => (
@@ -302,7 +292,7 @@ impl Store {
                 "EXPLAIN QUERY PLAN ",
                 "SELECT dn FROM directory_index WHERE id IN (SELECT rowid FROM directory_index_keys \
                  WHERE directory_index_keys MATCH $1) ORDER BY sort_key LIMIT 501",
-                format!("\"{folded}\""),
+                fts_phrase(folded),
             ),
             Backend::Postgres => (
                 "EXPLAIN ",

@@ -43,7 +43,6 @@ struct DriftPage {
 #[derive(Deserialize)]
 pub struct DriftQuery {
     repaired: Option<usize>,
-    left: Option<usize>,
 }
 
 impl From<ProvisioningError> for WebError {
@@ -90,12 +89,10 @@ pub async fn drift(
     let (pending, failed) = ctx.store.scim_job_counts(&name).await?;
     render(&DriftPage {
         layout: Layout::for_user(&user)?,
-        notice: query.repaired.map(|ran| {
-            format!(
-                "Repair done: {ran} job(s) ran; {} difference(s) were left right after.",
-                query.left.unwrap_or(0)
-            )
-        }),
+        // The report below is made afresh, so it shows what is left.
+        notice: query
+            .repaired
+            .map(|ran| format!("Repair done: {ran} job(s) ran.")),
         target: name,
         unreachable,
         report,
@@ -150,11 +147,5 @@ pub async fn repair(
         )
         .await?
     };
-    let left = match provisioning::drift_report(&ctx, &name).await {
-        Ok(after) => after.items.len(),
-        Err(_) => 0,
-    };
-    Ok(see_other(&format!(
-        "/admin/scim/{name}?repaired={ran}&left={left}"
-    )))
+    Ok(see_other(&format!("/admin/scim/{name}?repaired={ran}")))
 }
