@@ -739,6 +739,37 @@ async fn deletions_and_resource_groups_follow_and_the_command_line_reconciles() 
     assert_eq!(scim.user_named("dkeep").await.unwrap()["active"], true);
 }
 
+#[tokio::test]
+async fn a_target_added_to_a_running_site_gets_everything_on_its_first_run() {
+    let scim = ScimServer::start();
+    // The site runs without the target: its changes queue nothing for it.
+    let app = TestApp::spawn().await;
+    let uids: Vec<String> = ["early1", "early2", "early3"].map(String::from).to_vec();
+    add_directory_people(&app, &uids).await;
+    let org = app.create_org("Early", "early").await;
+    add_members(&app, &org, &uids).await;
+    app.run_jobs().await;
+
+    // An instance configured with it pushes everything on its first run, once.
+    let token = std::fs::read_to_string(scim.token_file()).unwrap();
+    let mut settings = app.settings.clone();
+    let mut added = target(&scim, 60_000);
+    added.bearer_token = roster::config::Secret::new(token.trim());
+    settings.provisioning.scim.push(added);
+    let (_, with_target) = crate::support::app::start_instance(settings.clone()).await;
+    // Three Users and the Group (which may run again once its members exist).
+    assert!(roster::jobs::scim::run_all_due(&with_target).await >= 4);
+    assert_eq!(scim.users().await.len(), 3);
+    let everyone: BTreeSet<String> = uids.iter().cloned().collect();
+    assert_eq!(remote_groups(&scim).await["early"], everyone);
+    let (_, another) = crate::support::app::start_instance(settings).await;
+    assert_eq!(
+        roster::jobs::scim::run_all_due(&another).await,
+        0,
+        "a second instance does not queue it all again"
+    );
+}
+
 /// The initial push of 1,000 Users and 50 Groups, for `bench/scim.sh` (not a timed
 /// test: it prints the figure). `ROSTER_BENCH_SCIM_RATE` sets `rate_per_minute`.
 #[tokio::test]
