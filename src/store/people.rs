@@ -284,8 +284,15 @@ pub struct AccountSearch<'a> {
 
 pub struct AccountPage {
     pub people: Vec<Person>,
+    /// How many match; for a search by text, at most `SEARCH_COUNT_CAP`.
     pub total: i64,
+    /// A search by text matched more than `SEARCH_COUNT_CAP`.
+    pub more: bool,
 }
+
+/// How far a search by text counts its matches: past it, the page says there are more
+/// and pages through the first ones, as nobody reads further than that.
+pub const SEARCH_COUNT_CAP: i64 = 1000;
 
 pub(crate) const PERSON_COLUMNS: &str = "p.id, p.email, p.username, p.surname, p.given_name, \
      p.password_hash, p.status, p.created_at, p.ldap_dn, p.uid_number, p.gid_number, \
@@ -303,39 +310,55 @@ impl Store {
             .and_then(|text| text.trim().parse::<i64>().ok())
             .unwrap_or(-1);
         let condition = search.status.condition();
-        // On SQLite a fragment of 3+ characters is looked up in the trigram index
-        // (migration 0019); on PostgreSQL the LIKE uses its pg_trgm index.
-        let (pattern, text_condition) =
-            if self.backend == super::Backend::Sqlite && folded.chars().count() >= 3 {
-                (
-                    super::fts_phrase(&folded),
-                    "(p.key_row IN (SELECT rowid FROM people_keys WHERE people_keys MATCH $1) \
-                     OR p.uid_number = $2)",
-                )
-            } else {
-                (
-                    search
-                        .text
-                        .map(super::folded_contains_pattern)
-                        .unwrap_or_default(),
-                    "($1 = '' OR p.search_text LIKE $1 ESCAPE '\\' OR p.uid_number = $2)",
-                )
-            };
-        // Every statement binds $1..$3, so each names all three.
-        let total_sql = format!(
-            "SELECT COUNT(*) AS n FROM people p WHERE {text_condition} AND {condition} \
-             AND ($3 = $3)"
-        );
-        let total: i64 = sqlx::query(AssertSqlSafe(total_sql))
-            .bind(&pattern)
-            .bind(uid_number)
-            .bind(search.today)
-            .fetch_one(self.pool())
-            .await?
-            .try_get("n")?;
+        // On SQLite a fragment of 3+ characters that is not a uidNumber is looked up in
+        // the trigram index, whose rows follow the sort order (migration 0020): a page
+        // walks the matches in order and stops when it is full. On PostgreSQL the LIKE
+        // uses its pg_trgm index.
+        let indexed =
+            self.backend == super::Backend::Sqlite && folded.chars().count() >= 3 && uid_number < 0;
+        let (pattern, source, text_condition, order) = if indexed {
+            (
+                super::fts_phrase(&folded),
+                "(SELECT rowid AS r FROM people_keys WHERE people_keys MATCH $1 \
+                 ORDER BY rowid) m JOIN people p ON p.key_row = m.r",
+                "($2 = $2)",
+                "m.r",
+            )
+        } else {
+            (
+                search
+                    .text
+                    .map(super::folded_contains_pattern)
+                    .unwrap_or_default(),
+                "people p",
+                "($1 = '' OR p.search_text LIKE $1 ESCAPE '\\' OR p.uid_number = $2)",
+                "p.sort_key",
+            )
+        };
+        // A search by text counts up to one past the cap. On SQLite "any status" counts
+        // from the trigram index alone, leaving out the (few) deleted accounts.
+        let cap = if search.text.is_some() {
+            format!("LIMIT {}", SEARCH_COUNT_CAP + 1)
+        } else {
+            String::new()
+        };
+        let counting = if indexed && search.status == StatusFilter::Any {
+            format!(
+                "SELECT COUNT(*) FROM (SELECT rowid FROM people_keys WHERE people_keys MATCH $1 \
+                 AND rowid NOT IN (SELECT key_row FROM people WHERE status = 'deleted') {cap}) AS matched"
+            )
+        } else {
+            format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM {source} WHERE {text_condition} \
+                 AND {condition} AND ($3 = $3) {cap}) AS matched"
+            )
+        };
+        // The page carries the count, so a search is one statement (the count is read
+        // once); only a page past the end needs the count on its own.
         let page_sql = format!(
-            "SELECT {PERSON_COLUMNS} FROM people p WHERE {text_condition} AND {condition} \
-                          AND ($3 = $3) ORDER BY p.sort_key LIMIT $4 OFFSET $5"
+            "SELECT {PERSON_COLUMNS}, ({counting}) AS total FROM {source} \
+             WHERE {text_condition} AND {condition} AND ($3 = $3) \
+             ORDER BY {order} LIMIT $4 OFFSET $5"
         );
         let rows = sqlx::query(AssertSqlSafe(page_sql))
             .bind(&pattern)
@@ -345,7 +368,25 @@ impl Store {
             .bind(search.offset)
             .fetch_all(self.pool())
             .await?;
+        let total: i64 = match rows.first() {
+            Some(row) => row.try_get("total")?,
+            // Every statement binds $1..$3, so each names all three.
+            None => sqlx::query(AssertSqlSafe(format!(
+                "SELECT ({counting}) AS n WHERE ($1 = $1) AND ($2 = $2) AND ($3 = $3)"
+            )))
+            .bind(&pattern)
+            .bind(uid_number)
+            .bind(search.today)
+            .fetch_one(self.pool())
+            .await?
+            .try_get("n")?,
+        };
         let people = rows.iter().map(from_row).collect::<StoreResult<Vec<_>>>()?;
-        Ok(AccountPage { people, total })
+        let more = search.text.is_some() && total > SEARCH_COUNT_CAP;
+        Ok(AccountPage {
+            people,
+            total: if more { SEARCH_COUNT_CAP } else { total },
+            more,
+        })
     }
 }

@@ -39,33 +39,45 @@ pub async fn search_people(
     text: &SearchText,
     limit: i32,
 ) -> Result<PeopleFound, SearchError> {
-    let found = search_people_window(ctx, text, limit, 0, limit).await?;
+    let found = search_people_window(ctx, text, limit, (0, limit), None).await?;
     Ok(found.found)
 }
 
 /// One page of a search: `found.people` holds the `count` from `offset` among the first
-/// `limit` matches, and `total` how many of those there are.
+/// `limit` matches, `total` how many of those there are, and `members` the uids among
+/// them who are members of the organisation asked about.
 pub struct PeopleWindow {
     pub found: PeopleFound,
     pub total: usize,
+    pub members: Vec<String>,
 }
 
 pub async fn search_people_window(
     ctx: &AppContext,
     text: &SearchText,
     limit: i32,
-    offset: i32,
-    count: i32,
+    (offset, count): (i32, i32),
+    member_of: Option<&str>,
 ) -> Result<PeopleWindow, SearchError> {
     let skip = usize::try_from(offset).unwrap_or(0);
     let take = usize::try_from(count).unwrap_or(0);
     if !ctx.store.index_loaded().await? {
         let results = ctx.directory.search_people(text, limit).await?;
         let total = results.people.len();
+        let people: Vec<DirectoryPerson> =
+            results.people.into_iter().skip(skip).take(take).collect();
+        let members = match member_of {
+            Some(organisation) => {
+                let uids: Vec<&str> = people.iter().map(|person| person.uid.as_str()).collect();
+                ctx.store.members_among(organisation, &uids).await?
+            }
+            None => Vec::new(),
+        };
         return Ok(PeopleWindow {
             total,
+            members,
             found: PeopleFound {
-                people: results.people.into_iter().skip(skip).take(take).collect(),
+                people,
                 truncated: results.truncated,
                 source: Source::Directory,
             },
@@ -76,6 +88,7 @@ pub async fn search_people_window(
         // Only apostrophes and hyphens: nothing is left to look for.
         return Ok(PeopleWindow {
             total: 0,
+            members: Vec::new(),
             found: PeopleFound {
                 people: Vec::new(),
                 truncated: false,
@@ -83,19 +96,21 @@ pub async fn search_people_window(
             },
         });
     }
-    let (people, total, truncated) = ctx
+    let window = ctx
         .store
         .search_index(
             &folded,
             i64::from(limit),
-            i64::from(offset),
-            i64::from(count),
+            (i64::from(offset), i64::from(count)),
+            member_of,
         )
         .await?;
     Ok(PeopleWindow {
-        total: usize::try_from(total).unwrap_or(0),
+        total: usize::try_from(window.total).unwrap_or(0),
+        members: window.members,
         found: PeopleFound {
-            people: people
+            people: window
+                .people
                 .into_iter()
                 .map(|person| DirectoryPerson {
                     dn: person.dn,
@@ -105,7 +120,7 @@ pub async fn search_people_window(
                     email: person.mail,
                 })
                 .collect(),
-            truncated,
+            truncated: window.truncated,
             source: Source::Index,
         },
     })

@@ -255,6 +255,23 @@ async fn a_batch_of_a_thousand_adds_rewrites_the_posix_group_once() {
         ]
     );
     app.assert_directory_settled().await;
+
+    // The staff search counts up to 1,000 matches, and says when there are more.
+    let desk = app
+        .staff_browser("desk@example.org", roster::domain::Role::Helpdesk)
+        .await;
+    let exactly = desk.page("/admin/accounts?q=batch&page=99").await;
+    assert_eq!(exactly.text("p.count"), "1000 accounts.");
+    assert_eq!(
+        exactly.select_all("table.accounts td.username").last(),
+        Some(&"batch0999".to_string())
+    );
+    let more = desk.page("/admin/accounts?q=example.org").await;
+    assert_eq!(
+        more.text("p.count"),
+        "More than 1000 accounts match. Only the first 1000 are shown: add to the search to narrow it."
+    );
+    assert_eq!(more.select_all("table.accounts td.username").len(), 50);
 }
 
 #[tokio::test]

@@ -178,6 +178,29 @@ async fn adding_a_found_person_links_their_entry_and_sets_member_uid() {
     // The search now marks them, and adding them again is a clear 409.
     let page = owner.page(&search_path(&org.id, "smith")).await;
     assert_eq!(page.select_all("td.membership")[1], "Already a member");
+    // The same from the local people index, which tells members in the same statement.
+    roster::jobs::people_index::refresh(&app.context)
+        .await
+        .unwrap()
+        .unwrap();
+    for q in ["smith", "jsmith", "sm"] {
+        let page = owner.page(&search_path(&org.id, q)).await;
+        assert!(page.select_all("p.index-not-loaded").is_empty());
+        let rows: Vec<(String, String)> = page
+            .select_all("td.uid")
+            .into_iter()
+            .zip(page.select_all("td.membership"))
+            .collect();
+        assert!(
+            rows.iter()
+                .all(|(uid, marker)| (uid == "jsmith") == (marker == "Already a member")),
+            "q={q}: {rows:?}"
+        );
+        assert!(
+            rows.iter().any(|(uid, _)| uid == "jsmith"),
+            "q={q}: {rows:?}"
+        );
+    }
     let again = into_page(
         owner
             .post_form(

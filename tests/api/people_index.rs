@@ -255,14 +255,33 @@ async fn a_three_character_search_uses_the_trigram_index() {
         })
         .collect();
     app.context.store.upsert_index(&people, 1).await.unwrap();
+    // The end of the first full pass: the index counts as loaded, its rows numbered.
+    app.context
+        .store
+        .finish_index_refresh(app.context.clock.now(), Some(1), "")
+        .await
+        .unwrap();
     // A common fragment (5,000 matches, past the 500 cap) pages in sort order.
     let store = &app.context.store;
-    let (first, total, truncated) = store.search_index("surname", 500, 0, 25).await.unwrap();
-    assert_eq!((total, truncated, first.len()), (500, true, 25));
+    let first = store
+        .search_index("surname", 500, (0, 25), None)
+        .await
+        .unwrap();
+    assert_eq!((first.total, first.truncated), (500, true));
+    let first = first.people;
+    assert_eq!(first.len(), 25);
     let uids: Vec<&str> = first.iter().take(4).map(|p| p.uid.as_str()).collect();
     assert_eq!(uids, ["bulk0", "bulk1", "bulk10", "bulk100"]);
-    let (last, _, _) = store.search_index("surname", 500, 475, 25).await.unwrap();
-    let (all, _, _) = store.search_index("surname", 500, 0, 500).await.unwrap();
+    let last = store
+        .search_index("surname", 500, (475, 25), None)
+        .await
+        .unwrap()
+        .people;
+    let all = store
+        .search_index("surname", 500, (0, 500), None)
+        .await
+        .unwrap()
+        .people;
     assert_eq!(all.len(), 500);
     assert_eq!(
         last,
@@ -273,11 +292,14 @@ async fn a_three_character_search_uses_the_trigram_index() {
     sqlx::query("ANALYZE").execute(&pool).await.unwrap();
     let plan = app.context.store.explain_index_search("smi").await.unwrap();
     if app.settings.database.url.expose().starts_with("sqlite") {
+        // The trigram index finds the matches; each shown row is looked up by its number.
         assert!(plan.contains("VIRTUAL TABLE INDEX"), "{plan}");
         assert!(
-            !plan.contains("SCAN directory_index\n") && !plan.ends_with("SCAN directory_index"),
+            plan.contains("SEARCH d USING INDEX directory_index_rank"),
             "{plan}"
         );
+        let scans_rows = |line: &str| line == "SCAN d" || line.starts_with("SCAN d USING");
+        assert!(!plan.lines().any(|line| scans_rows(line.trim())), "{plan}");
     } else {
         assert!(
             plan.contains("Bitmap Index Scan on directory_index_keys"),
@@ -337,4 +359,162 @@ async fn the_member_list_and_the_staff_search_ignore_accents_too() {
         accounts.select_all("table.accounts td.username"),
         ["amueller", "jmueller"]
     );
+}
+
+/// The lowest and highest row numbers of a table (migration 0020).
+async fn row_numbers(app: &TestApp, table: &str, column: &str) -> (i64, i64) {
+    let pool = app.database.pool().await;
+    let sql = format!("SELECT MIN({column}), MAX({column}) FROM {table}");
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+}
+
+/// That a trigram index holds exactly each row's number and key (SQLite): `table` is
+/// `(name, number column, key column)`.
+async fn assert_index_follows(
+    app: &TestApp,
+    (table, column, key): (&str, &str, &str),
+    index: &str,
+) {
+    let pool = app.database.pool().await;
+    let rows = |sql: String| {
+        let pool = pool.clone();
+        async move {
+            let mut rows: Vec<(i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+            rows.sort();
+            rows
+        }
+    };
+    let in_table = rows(format!("SELECT {column}, {key} FROM {table}")).await;
+    let in_index = rows(format!("SELECT rowid, {key} FROM {index}")).await;
+    assert_eq!(in_table, in_index, "{index} follows {table}");
+}
+
+#[tokio::test]
+async fn people_arriving_in_sorted_order_stay_in_order_when_the_gaps_run_out() {
+    let app = TestApp::spawn().await;
+    let sqlite = app.settings.database.url.expose().starts_with("sqlite");
+    refresh(&app.context).await.unwrap().unwrap();
+    // 80 people sorting into one gap: the last first, then half in ascending order (each
+    // numbered a step past the one before), then the rest in descending order (each
+    // halfway between the one before and the last added), until the halves run out and
+    // every row is numbered again.
+    let uids: Vec<String> = (0..80).map(|n| format!("quenby{n:02}")).collect();
+    let last = uids.len() - 1;
+    let ascending = uids[..40].to_vec();
+    let descending: Vec<String> = uids[40..last].iter().rev().cloned().collect();
+    for batch in [&uids[last..], &ascending[..], &descending[..]] {
+        for uid in batch {
+            add_person(&app, uid, "Quenby", &format!("Given{uid}")).await;
+        }
+        refresh(&app.context).await.unwrap().unwrap();
+    }
+    let (index, truncated, source) = found(&app, "quenby").await;
+    assert_eq!((source, truncated), (Source::Index, false));
+    assert_eq!(index, uids);
+    assert_eq!(index, in_ldap(&app, "quenby").await.0);
+    if sqlite {
+        // The first load numbered the rows from 2^61 / n up; numbered again, they are
+        // below zero.
+        let (lowest, _) = row_numbers(&app, "directory_index", "rank").await;
+        assert!(lowest < 0, "{lowest}");
+    }
+    // A changed surname moves the person to their new place.
+    let mut ldap = app.slapd.admin_conn().await;
+    let result = ldap
+        .modify(
+            &app.slapd.person_dn("quenby40"),
+            vec![Mod::Replace("sn", ["Aardvark"].into_iter().collect())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(result.rc, 0, "{result:?}");
+    app.context.clock.advance(2);
+    refresh(&app.context).await.unwrap().unwrap();
+    let (index, _, _) = found(&app, "quenby").await;
+    assert_eq!(index[0], "quenby40");
+    assert_eq!(index, in_ldap(&app, "quenby").await.0);
+
+    // The same people become accounts, in the same order, through the API: the staff
+    // search lists them in order, page after page, and counts them all.
+    let org = app.create_org("Astro", "astro").await;
+    let token = app
+        .api_token(Some(&org), &["org.view", "members.manage"])
+        .await;
+    for batch in [&uids[last..], &ascending[..], &descending[..]] {
+        let tag = crate::support::api::header(
+            &app.api_get("/api/v1/orgs/astro/members?limit=1", &token)
+                .await,
+            "etag",
+        );
+        let adds: Vec<serde_json::Value> = batch
+            .iter()
+            .map(|uid| serde_json::json!({"username": uid}))
+            .collect();
+        let response = crate::support::api::api_request(
+            &app.address,
+            reqwest::Method::PATCH,
+            "/api/v1/orgs/astro/members",
+            &token,
+            Some(&serde_json::json!({"add": adds})),
+            &[("If-Match", &tag)],
+        )
+        .await;
+        assert_eq!(response.status(), 200);
+    }
+    if sqlite {
+        // Numbered one by one, a few accounts stay within a few 2^32 steps; numbered
+        // again, they are spread over 2^61.
+        let (lowest, highest) = row_numbers(&app, "people", "key_row").await;
+        assert!(highest - lowest > 1 << 50, "{lowest}..{highest}");
+    }
+    let admin = app.staff_browser("desk@example.org", Role::Helpdesk).await;
+    let first = admin.page("/admin/accounts?q=quenby").await;
+    assert_eq!(first.text("p.count"), "80 accounts.");
+    let second = admin.page("/admin/accounts?q=quenby&page=2").await;
+    let listed: Vec<String> = [first, second]
+        .iter()
+        .flat_map(|page| page.select_all("table.accounts td.username"))
+        .collect();
+    let mut expected = uids.clone();
+    expected.retain(|uid| uid != "quenby40");
+    expected.insert(0, "quenby40".to_string());
+    assert_eq!(listed, expected);
+    // A page past the end shows the last one, with the count.
+    let past = admin.page("/admin/accounts?q=quenby&page=9").await;
+    assert_eq!(past.text("p.count"), "80 accounts.");
+    assert_eq!(
+        past.select_all("table.accounts td.username"),
+        expected[50..].to_vec()
+    );
+
+    // A deleted account leaves "any status" (and its count), and is found as deleted.
+    app.signed_in_admin("root@example.org").await;
+    let person = app.person_id("quenby05@example.org").await;
+    let form = format!("/admin/accounts/{person}/delete");
+    let response = app
+        .browser
+        .submit(&form, &form, &[("confirm", "quenby05")])
+        .await;
+    assert_eq!(response.status(), 303);
+    let after = admin.page("/admin/accounts?q=quenby").await;
+    assert_eq!(after.text("p.count"), "79 accounts.");
+    assert!(
+        !after
+            .select_all("table.accounts td.username")
+            .contains(&"quenby05".to_string())
+    );
+    let deleted = admin.page("/admin/accounts?q=quenby&status=deleted").await;
+    assert_eq!(deleted.text("p.count"), "1 account.");
+    if sqlite {
+        let people = ("people", "key_row", "search_text");
+        assert_index_follows(&app, people, "people_keys").await;
+        let directory = ("directory_index", "rank", "search_key");
+        assert_index_follows(&app, directory, "directory_index_keys").await;
+    }
 }

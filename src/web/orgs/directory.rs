@@ -68,14 +68,21 @@ pub async fn directory(
     let page_size = i32::try_from(per_page).unwrap_or(25);
     let offset_of =
         |total: i64| i32::try_from(Pager::new(query.page, per_page, total).offset()).unwrap_or(0);
-    let mut window =
-        search_people_window(&ctx, &text, limit, offset_of(i64::from(limit)), page_size).await;
+    let member_of = Some(organisation.id.as_str());
+    let mut window = search_people_window(
+        &ctx,
+        &text,
+        limit,
+        (offset_of(i64::from(limit)), page_size),
+        member_of,
+    )
+    .await;
     if let Ok(found) = &window
         && found.found.people.is_empty()
         && found.total > 0
     {
         let last = offset_of(i64::try_from(found.total).unwrap_or(0));
-        window = search_people_window(&ctx, &text, limit, last, page_size).await;
+        window = search_people_window(&ctx, &text, limit, (last, page_size), member_of).await;
     }
     let window: PeopleWindow = match window {
         Ok(window) => window,
@@ -92,10 +99,10 @@ pub async fn directory(
     );
     page.truncated = window.found.truncated;
     page.from_directory = window.found.source == Source::Directory;
-    let shown = window.found.people;
-    let uids: Vec<&str> = shown.iter().map(|person| person.uid.as_str()).collect();
-    let members = ctx.store.members_among(&organisation.id, &uids).await?;
-    page.rows = shown
+    let members = window.members;
+    page.rows = window
+        .found
+        .people
         .into_iter()
         .map(|person| DirectoryRow {
             is_member: members.iter().any(|uid| uid == &person.uid),

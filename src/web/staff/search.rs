@@ -22,6 +22,8 @@ struct AccountsPage {
     statuses: &'static [StatusFilter],
     errors: FormErrors,
     people: Vec<Person>,
+    /// More matched than the search counts (`SEARCH_COUNT_CAP`).
+    more: bool,
     invitations: Vec<InvitationRow>,
     pager: Pager,
 }
@@ -67,6 +69,7 @@ pub async fn accounts(
                 statuses: &StatusFilter::ALL,
                 errors,
                 people: Vec::new(),
+                more: false,
                 invitations: Vec::new(),
                 pager: Pager::new(None, ACCOUNTS_PER_PAGE, 0),
             },
@@ -135,6 +138,7 @@ pub async fn accounts(
         status,
         statuses: &StatusFilter::ALL,
         errors,
+        more: found.more,
         people: found.people,
         pager,
     })
