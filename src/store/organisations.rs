@@ -29,11 +29,11 @@ pub struct Organisation {
 
 /// Selected from `organisations o`; the pending-job flag comes along so a page needs no
 /// extra query for its "pending" banner.
-const COLUMNS: &str = "o.id, o.name, o.short_name, o.description, o.gid_number, o.version, \
+pub(super) const COLUMNS: &str = "o.id, o.name, o.short_name, o.description, o.gid_number, o.version, \
      o.created_at, o.member_count, o.members_version, (SELECT COUNT(*) FROM jobs j WHERE j.kind = 'sync_group' \
      AND j.subject_id = o.id AND j.status = 'pending') AS pending_jobs";
 
-fn from_row(row: &AnyRow) -> StoreResult<Organisation> {
+pub(super) fn from_row(row: &AnyRow) -> StoreResult<Organisation> {
     Ok(Organisation {
         id: row.try_get("id")?,
         name: row.try_get("name")?,

@@ -1,8 +1,9 @@
 //! Permission checks: site-wide grants plus the person's role in the organisation, mapped
 //! to permissions by the `role_permissions` table.
 
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
 
+use super::organisations::Organisation;
 use super::{Store, StoreResult};
 use crate::domain::{Permission, Role};
 
@@ -17,6 +18,29 @@ impl Store {
     }
 }
 
+/// The permissions a person holds: site-wide grants plus their current role in the
+/// organisation; the arguments name the parameters holding the person, the organisation
+/// (NULL for none) and today's date.
+fn held_permissions(person: &str, organisation: &str, today: &str) -> String {
+    format!(
+        "SELECT DISTINCT rp.permission FROM role_permissions rp WHERE rp.role IN ( \
+           SELECT role FROM role_grants WHERE person_id = {person} AND organisation_id IS NULL \
+           UNION \
+           SELECT role FROM memberships WHERE person_id = {person} \
+             AND organisation_id = {organisation} AND (ends_on IS NULL OR ends_on >= {today}))"
+    )
+}
+
+/// The permissions in a row's `held` column (see `joined_permissions`).
+fn parse_held(row: &sqlx::any::AnyRow) -> StoreResult<Vec<Permission>> {
+    let held: Option<String> = row.try_get("held")?;
+    Ok(held
+        .unwrap_or_default()
+        .split(' ')
+        .filter_map(Permission::parse)
+        .collect())
+}
+
 impl Store {
     /// Every permission the person holds here (site-wide grants plus their current role in
     /// the organisation), in one query: pages derive all their checks from it.
@@ -26,26 +50,51 @@ impl Store {
         organisation_id: Option<&str>,
         today: &str,
     ) -> StoreResult<Vec<Permission>> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT rp.permission FROM role_permissions rp WHERE rp.role IN ( \
-               SELECT role FROM role_grants WHERE person_id = $1 AND organisation_id IS NULL \
-               UNION \
-               SELECT role FROM memberships WHERE person_id = $1 AND organisation_id = $2 \
-                 AND (ends_on IS NULL OR ends_on >= $3))",
-        )
-        .bind(person_id)
-        .bind(organisation_id)
-        .bind(today)
-        .fetch_all(self.pool())
-        .await?;
-        let mut held = Vec::new();
-        for row in rows {
-            let name: String = row.try_get("permission")?;
-            if let Some(permission) = Permission::parse(&name) {
-                held.push(permission);
-            }
-        }
-        Ok(held)
+        let sql = format!(
+            "SELECT ({}) AS held",
+            self.joined_permissions(&held_permissions("$1", "$2", "$3"))
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(person_id)
+            .bind(organisation_id)
+            .bind(today)
+            .fetch_one(self.pool())
+            .await?;
+        parse_held(&row)
+    }
+
+    /// An organisation and every permission the person holds in it (as `permissions_in`),
+    /// in one statement and one row: every organisation page starts with both.
+    pub async fn organisation_with_permissions(
+        &self,
+        organisation_id: &str,
+        person_id: &str,
+        today: &str,
+    ) -> StoreResult<Option<(Organisation, Vec<Permission>)>> {
+        let sql = format!(
+            "SELECT {}, ({}) AS held FROM organisations o WHERE o.id = $1",
+            super::organisations::COLUMNS,
+            self.joined_permissions(&held_permissions("$2", "$1", "$3"))
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(organisation_id)
+            .bind(person_id)
+            .bind(today)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let organisation = super::organisations::from_row(&row)?;
+        Ok(Some((organisation, parse_held(&row)?)))
+    }
+
+    /// The permissions `held` selects, joined into one space-separated value: one row
+    /// instead of one per permission.
+    fn joined_permissions(&self, held: &str) -> String {
+        let joined = match self.backend {
+            super::Backend::Sqlite => "group_concat(permission, ' ')",
+            super::Backend::Postgres => "string_agg(permission, ' ')",
+        };
+        format!("SELECT {joined} FROM ({held}) held")
     }
 }
 

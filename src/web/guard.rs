@@ -58,12 +58,12 @@ pub async fn organisation(
     organisation_id: &str,
     permission: Permission,
 ) -> Result<(Organisation, Granted), WebError> {
-    let organisation = ctx
+    let (organisation, held) = ctx
         .store
-        .organisation(organisation_id)
+        .organisation_with_permissions(organisation_id, &user.person.id, &ctx.clock.today_iso())
         .await?
         .ok_or(WebError::NotFound)?;
-    let granted = granted(ctx, user, Some(&organisation.id)).await?;
+    let granted = Granted(held);
     if !granted.allows(permission) {
         tracing::info!(person = %user.person.id, permission = permission.as_str(), "permission refused");
         return Err(WebError::Forbidden(NOT_ALLOWED.into()));
