@@ -33,8 +33,9 @@ pub struct IndexWindow {
     pub total: i64,
     /// More than the cap matched.
     pub truncated: bool,
-    /// The uids among `people` who are members of the organisation asked about.
-    pub members: Vec<String>,
+    /// The uids among `people` who are members of the organisation asked about, when
+    /// the search could tell in the same statement.
+    pub members: Option<Vec<String>>,
 }
 
 const STATE_COLUMNS: &str = "loaded_at, full_at, refreshed_at, last_modified, pass";
@@ -274,7 +275,8 @@ impl Store {
     /// People whose surname, given name, mail or uid contains `folded` (an already folded
     /// search text), by surname, given name and uid: the `count` from `offset` among the
     /// first `cap` matches, how many of those there are, and whether more than `cap`
-    /// matched; with `member_of`, which of them are members of that organisation. Three
+    /// matched; with `member_of`, which of them are members of that organisation (when
+    /// the statement can tell: see `IndexWindow::members`). Three
     /// characters or more use the trigram index; fewer match the start of an attribute
     /// only. Only the rows shown are read, so a page costs the same whether 20 or 20,000
     /// people match.
@@ -354,18 +356,11 @@ impl Store {
             .iter()
             .map(person_of)
             .collect::<StoreResult<Vec<_>>>()?;
-        let members = match member_of {
-            Some(organisation_id) => {
-                let uids: Vec<&str> = people.iter().map(|person| person.uid.as_str()).collect();
-                self.members_among(organisation_id, &uids).await?
-            }
-            None => Vec::new(),
-        };
         Ok(IndexWindow {
             people,
             total,
             truncated: matched > cap,
-            members,
+            members: None,
         })
     }
 
@@ -407,9 +402,10 @@ impl Store {
             truncated: matched > cap,
             ..IndexWindow::default()
         };
+        let mut members = Vec::new();
         for (dn, uid, surname, given_name, mail, modified, member) in rows {
             if member == 1 {
-                window.members.push(uid.clone());
+                members.push(uid.clone());
             }
             window.people.push(IndexedPerson {
                 dn,
@@ -420,6 +416,7 @@ impl Store {
                 modified,
             });
         }
+        window.members = member_of.map(|_| members);
         Ok(window)
     }
 

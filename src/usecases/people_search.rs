@@ -66,13 +66,7 @@ pub async fn search_people_window(
         let total = results.people.len();
         let people: Vec<DirectoryPerson> =
             results.people.into_iter().skip(skip).take(take).collect();
-        let members = match member_of {
-            Some(organisation) => {
-                let uids: Vec<&str> = people.iter().map(|person| person.uid.as_str()).collect();
-                ctx.store.members_among(organisation, &uids).await?
-            }
-            None => Vec::new(),
-        };
+        let members = members_shown(ctx, member_of, &people).await?;
         return Ok(PeopleWindow {
             total,
             members,
@@ -105,23 +99,41 @@ pub async fn search_people_window(
             member_of,
         )
         .await?;
+    let people: Vec<DirectoryPerson> = window
+        .people
+        .into_iter()
+        .map(|person| DirectoryPerson {
+            dn: person.dn,
+            uid: person.uid,
+            surname: person.surname,
+            given_name: person.given_name,
+            email: person.mail,
+        })
+        .collect();
+    let members = match window.members {
+        Some(members) => members,
+        None => members_shown(ctx, member_of, &people).await?,
+    };
     Ok(PeopleWindow {
         total: usize::try_from(window.total).unwrap_or(0),
-        members: window.members,
+        members,
         found: PeopleFound {
-            people: window
-                .people
-                .into_iter()
-                .map(|person| DirectoryPerson {
-                    dn: person.dn,
-                    uid: person.uid,
-                    surname: person.surname,
-                    given_name: person.given_name,
-                    email: person.mail,
-                })
-                .collect(),
+            people,
             truncated: window.truncated,
             source: Source::Index,
         },
     })
+}
+
+/// The uids among `people` who are members of `member_of` (none without one).
+async fn members_shown(
+    ctx: &AppContext,
+    member_of: Option<&str>,
+    people: &[DirectoryPerson],
+) -> Result<Vec<String>, SearchError> {
+    let Some(organisation) = member_of else {
+        return Ok(Vec::new());
+    };
+    let uids: Vec<&str> = people.iter().map(|person| person.uid.as_str()).collect();
+    Ok(ctx.store.members_among(organisation, &uids).await?)
 }
