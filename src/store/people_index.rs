@@ -195,6 +195,10 @@ impl Store {
         full_pass: Option<i64>,
         last_modified: &str,
     ) -> StoreResult<u64> {
+        let sqlite_full_pass = full_pass.is_some() && self.backend == Backend::Sqlite;
+        if sqlite_full_pass {
+            self.number_index_rows().await?;
+        }
         let mut tx = self.write_transaction().await?;
         let mut removed = 0;
         if let Some(pass) = full_pass {
@@ -203,37 +207,6 @@ impl Store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-            if self.backend == Backend::Sqlite {
-                // The first load numbers every row in sort order at once, spread over 2^61
-                // as migration 0020 does (whose triggers number rows one by one once the
-                // index is loaded).
-                sqlx::query(
-                    "UPDATE directory_index SET rank = NULL WHERE rank IS NOT NULL \
-                     AND (SELECT loaded_at FROM directory_index_state WHERE id = 1) IS NULL",
-                )
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "UPDATE directory_index SET rank = o.n * o.spacing FROM (SELECT id AS oid, \
-                     row_number() OVER (ORDER BY sort_key, id) AS n, \
-                     MAX(4294967296, 2305843009213693952 / (COUNT(*) OVER () + 2)) AS spacing \
-                     FROM directory_index) AS o \
-                     WHERE directory_index.id = o.oid AND directory_index.rank IS NULL \
-                     AND (SELECT loaded_at FROM directory_index_state WHERE id = 1) IS NULL",
-                )
-                .execute(&mut *tx)
-                .await?;
-                // Merged into one segment each, the trigram indexes (this one, and the
-                // staff search's) read a third of the pages for a long query; a full pass
-                // (hourly) is a good time, at some 0.4 s each for 100,000 people.
-                for index in ["directory_index_keys", "people_keys"] {
-                    sqlx::query(AssertSqlSafe(format!(
-                        "INSERT INTO {index} ({index}) VALUES ('optimize')"
-                    )))
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
             sqlx::query(
                 "UPDATE directory_index_state SET pass = $1, full_at = $2, \
                  loaded_at = COALESCE(loaded_at, $2) WHERE id = 1",
@@ -242,6 +215,13 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+            if self.backend == Backend::Sqlite {
+                // A row the portal wrote since the numbering, while the index was not
+                // loaded yet, gets its number from the triggers now that it is.
+                sqlx::query("UPDATE directory_index SET rank = NULL WHERE rank IS NULL")
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         sqlx::query(
             "UPDATE directory_index_state SET refreshed_at = $1, refreshing_until = 0, \
@@ -253,7 +233,45 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        if sqlite_full_pass {
+            // Merged into one segment each, the trigram indexes (this one, and the staff
+            // search's) read a third of the pages for a long query. A full pass (hourly)
+            // is a good time: some 0.4 s each for 100,000 people, each in its own
+            // transaction so that other writers wait less than their busy timeout.
+            for index in ["directory_index_keys", "people_keys"] {
+                sqlx::query(AssertSqlSafe(format!(
+                    "INSERT INTO {index} ({index}) VALUES ('optimize')"
+                )))
+                .execute(self.pool())
+                .await?;
+            }
+        }
         Ok(removed)
+    }
+
+    /// Before the first load ends (SQLite), numbers every row in sort order at once,
+    /// spread over 2^61 as migration 0020 does; its triggers number rows one by one once
+    /// the index is loaded. Its own transaction: some 3 s for 100,000 people.
+    async fn number_index_rows(&self) -> StoreResult<()> {
+        let mut tx = self.write_transaction().await?;
+        sqlx::query(
+            "UPDATE directory_index SET rank = NULL WHERE rank IS NOT NULL \
+             AND (SELECT loaded_at FROM directory_index_state WHERE id = 1) IS NULL",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE directory_index SET rank = o.n * o.spacing FROM (SELECT id AS oid, \
+             row_number() OVER (ORDER BY sort_key, id) AS n, \
+             MAX(4294967296, 2305843009213693952 / (COUNT(*) OVER () + 2)) AS spacing \
+             FROM directory_index) AS o \
+             WHERE directory_index.id = o.oid AND directory_index.rank IS NULL \
+             AND (SELECT loaded_at FROM directory_index_state WHERE id = 1) IS NULL",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Releases the refresh after a failure, so another attempt need not wait the lease.
