@@ -196,7 +196,7 @@ impl Store {
         last_modified: &str,
     ) -> StoreResult<u64> {
         let sqlite_full_pass = full_pass.is_some() && self.backend == Backend::Sqlite;
-        if sqlite_full_pass {
+        if sqlite_full_pass && !self.index_loaded().await? {
             self.number_index_rows().await?;
         }
         let mut tx = self.write_transaction().await?;
@@ -249,7 +249,7 @@ impl Store {
         Ok(removed)
     }
 
-    /// Before the first load ends (SQLite), numbers every row in sort order at once,
+    /// At the end of the first load (SQLite), numbers every row in sort order at once,
     /// spread over 2^61 as migration 0020 does; its triggers number rows one by one once
     /// the index is loaded. Its own transaction: some 3 s for 100,000 people.
     async fn number_index_rows(&self) -> StoreResult<()> {

@@ -62,6 +62,19 @@ async fn add_person(app: &TestApp, uid: &str, surname: &str, given: &str) {
     assert_eq!(result.rc, 0, "{result:?}");
 }
 
+/// Changes a person's surname directly in LDAP.
+async fn rename(app: &TestApp, uid: &str, surname: &str) {
+    let mut ldap = app.slapd.admin_conn().await;
+    let result = ldap
+        .modify(
+            &app.slapd.person_dn(uid),
+            vec![Mod::Replace("sn", [surname].into_iter().collect())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(result.rc, 0, "{result:?}");
+}
+
 #[tokio::test]
 async fn the_index_loads_and_answers_exactly_as_an_ldap_search() {
     let app = TestApp::spawn().await;
@@ -129,15 +142,7 @@ async fn ldap_changes_show_after_one_refresh_and_deletions_after_a_full_pass() {
     assert_eq!(found(&app, "newcomer").await.0, ["nnewcomer"]);
 
     // A change of name.
-    let mut ldap = app.slapd.admin_conn().await;
-    let changed = ldap
-        .modify(
-            &app.slapd.person_dn("nnewcomer"),
-            vec![Mod::Replace("sn", ["Renamed"].into_iter().collect())],
-        )
-        .await
-        .unwrap();
-    assert_eq!(changed.rc, 0);
+    rename(&app, "nnewcomer", "Renamed").await;
     app.context.clock.advance(61);
     refresh(&app.context).await.unwrap().unwrap();
     assert_eq!(found(&app, "renamed").await.0, ["nnewcomer"]);
@@ -147,6 +152,7 @@ async fn ldap_changes_show_after_one_refresh_and_deletions_after_a_full_pass() {
     assert_eq!(renamed.people[0].surname, "Renamed");
 
     // A deletion is found by the next full pass.
+    let mut ldap = app.slapd.admin_conn().await;
     let deleted = ldap
         .delete(&app.slapd.person_dn("nnewcomer"))
         .await
@@ -425,15 +431,7 @@ async fn people_arriving_in_sorted_order_stay_in_order_when_the_gaps_run_out() {
         assert!(lowest < 0, "{lowest}");
     }
     // A changed surname moves the person to their new place.
-    let mut ldap = app.slapd.admin_conn().await;
-    let result = ldap
-        .modify(
-            &app.slapd.person_dn("quenby40"),
-            vec![Mod::Replace("sn", ["Aardvark"].into_iter().collect())],
-        )
-        .await
-        .unwrap();
-    assert_eq!(result.rc, 0, "{result:?}");
+    rename(&app, "quenby40", "Aardvark").await;
     app.context.clock.advance(2);
     refresh(&app.context).await.unwrap().unwrap();
     let (index, _, _) = found(&app, "quenby").await;
