@@ -111,19 +111,23 @@ impl Store {
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5));
         if backend == Backend::Sqlite {
+            // A local file does not drop connections, and testing one before each use is
+            // one more hand-off to its worker thread, for every statement.
             // WAL lets readers run beside the writer; the busy timeout queues writers
             // instead of failing them with SQLITE_BUSY.
-            pool_options = pool_options.after_connect(|conn, _| {
-                Box::pin(async move {
-                    sqlx::raw_sql(
-                        "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+            pool_options = pool_options
+                .test_before_acquire(false)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        sqlx::raw_sql(
+                            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
                          PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
-                    )
-                    .execute(conn)
-                    .await?;
-                    Ok(())
-                })
-            });
+                        )
+                        .execute(conn)
+                        .await?;
+                        Ok(())
+                    })
+                });
         }
         let pool = pool_options.connect_with(options).await?;
         Ok(Self {
@@ -278,4 +282,12 @@ pub(crate) fn like_literal(text: &str) -> String {
 /// doubled so it can only ever be a value.
 pub(crate) fn fts_phrase(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+/// Parameter `n` as the LIMIT or OFFSET of a statement that reads an FTS5 table. SQLite
+/// offers a bare parameter there to the virtual table, which makes the plan depend on its
+/// value: the statement would be compiled again at every execution. An expression is not
+/// offered.
+pub(crate) fn vtab_limit(n: u8) -> String {
+    format!("(${n} + 0)")
 }

@@ -358,7 +358,9 @@ impl Store {
         let page_sql = format!(
             "SELECT {PERSON_COLUMNS}, ({counting}) AS total FROM {source} \
              WHERE {text_condition} AND {condition} AND ($3 = $3) \
-             ORDER BY {order} LIMIT $4 OFFSET $5"
+             ORDER BY {order} LIMIT {} OFFSET {}",
+            super::vtab_limit(4),
+            super::vtab_limit(5)
         );
         let rows = sqlx::query(AssertSqlSafe(page_sql))
             .bind(&pattern)

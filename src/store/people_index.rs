@@ -7,6 +7,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::{
     Backend, INSERT_CHUNK, Store, StoreError, StoreResult, fts_phrase, like_literal, value_rows,
+    vtab_limit,
 };
 use crate::domain::UnixTime;
 pub use crate::domain::search_key::IndexedPerson;
@@ -51,24 +52,25 @@ fn trigram_page_sql(folded: &str) -> String {
     // A fragment of up to 5 characters (1 to 3 trigrams) is cheap to look up twice, once
     // to count and once for the page. A longer one is a phrase of more trigrams, dearer to
     // match and rarely matching many, so its matches are listed once.
+    let (cap, size, offset) = (vtab_limit(2), vtab_limit(3), vtab_limit(4));
     let matches = if folded.chars().count() <= 5 {
         format!(
             "(SELECT COUNT(*) FROM (SELECT rowid FROM directory_index_keys \
-             WHERE directory_index_keys MATCH $1 LIMIT $2)) AS matched, \
+             WHERE directory_index_keys MATCH $1 LIMIT {cap})) AS matched, \
              (SELECT json_group_array(json_array({COLUMNS}) ORDER BY m.r) \
              FROM (SELECT rowid AS r FROM directory_index_keys \
-             WHERE directory_index_keys MATCH $1 ORDER BY rowid LIMIT $3 OFFSET $4) m"
+             WHERE directory_index_keys MATCH $1 ORDER BY rowid LIMIT {size} OFFSET {offset}) m"
         )
     } else {
         format!(
             "(SELECT COUNT(*) FROM listed) AS matched, \
              (SELECT json_group_array(json_array({COLUMNS}) ORDER BY m.r) \
-             FROM (SELECT r FROM listed ORDER BY r LIMIT $3 OFFSET $4) m"
+             FROM (SELECT r FROM listed ORDER BY r LIMIT {size} OFFSET {offset}) m"
         )
     };
     format!(
         "WITH listed AS MATERIALIZED (SELECT rowid AS r FROM directory_index_keys \
-         WHERE directory_index_keys MATCH $1 ORDER BY rowid LIMIT $2) \
+         WHERE directory_index_keys MATCH $1 ORDER BY rowid LIMIT {cap}) \
          SELECT {matches} JOIN directory_index d ON d.rank = m.r) AS page"
     )
 }
