@@ -208,6 +208,9 @@ pub struct DatabaseSettings {
     pub url: Secret,
     pub url_file: Option<PathBuf>,
     pub max_connections: u32,
+    /// On SQLite, a member list of more members than this is searched through the
+    /// trigram index of all accounts; a smaller one is read through, which is quicker.
+    pub member_scan_limit: i64,
 }
 
 impl Default for DatabaseSettings {
@@ -216,6 +219,7 @@ impl Default for DatabaseSettings {
             url: Secret::new("sqlite://roster.db"),
             url_file: None,
             max_connections: 10,
+            member_scan_limit: 2_000,
         }
     }
 }

@@ -67,18 +67,20 @@ impl AppContext {
         if refolded > 0 {
             tracing::info!(refolded, "search keys rewritten to ignore accents");
         }
-        let store = store.with_scim_targets(
-            settings
-                .provisioning
-                .scim
-                .iter()
-                .map(|target| ScimPush {
-                    name: target.name.clone(),
-                    users: target.users,
-                    groups: target.groups,
-                })
-                .collect(),
-        );
+        let store = store
+            .with_member_scan_limit(settings.database.member_scan_limit)
+            .with_scim_targets(
+                settings
+                    .provisioning
+                    .scim
+                    .iter()
+                    .map(|target| ScimPush {
+                        name: target.name.clone(),
+                        users: target.users,
+                        groups: target.groups,
+                    })
+                    .collect(),
+            );
         let scim = settings
             .provisioning
             .scim

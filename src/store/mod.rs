@@ -39,7 +39,10 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, ConnectOptions};
+use sqlx::{AnyPool, AssertSqlSafe, ConnectOptions, Row};
+
+/// A statement with its parameters, as `Store::explain` binds them.
+type AnyQuery = sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -78,6 +81,8 @@ pub struct Store {
     scim_targets: std::sync::Arc<Vec<ScimPush>>,
     /// The people index was seen loaded (it never becomes unloaded again).
     index_loaded: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// See `DatabaseSettings::member_scan_limit`.
+    member_scan_limit: i64,
 }
 
 /// A SCIM target as the unit of work sees it: its name and what it is sent.
@@ -139,12 +144,20 @@ impl Store {
                 .then(|| std::sync::Arc::new(tokio::sync::Mutex::new(()))),
             scim_targets: std::sync::Arc::default(),
             index_loaded: std::sync::Arc::default(),
+            member_scan_limit: i64::MAX,
         })
     }
 
     /// Makes every change queue work for these SCIM targets too.
     pub fn with_scim_targets(mut self, targets: Vec<ScimPush>) -> Self {
         self.scim_targets = std::sync::Arc::new(targets);
+        self
+    }
+
+    /// Member lists of more members than `limit` search through the trigram index
+    /// (SQLite; see `DatabaseSettings::member_scan_limit`).
+    pub fn with_member_scan_limit(mut self, limit: i64) -> Self {
+        self.member_scan_limit = limit;
         self
     }
 
@@ -165,6 +178,43 @@ impl Store {
     pub async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// The query plan of `sql`, its parameters bound by `bind`, one line per step. On
+    /// PostgreSQL sequential and plain index scans are ruled out first: at test sizes a
+    /// scan (of the table, or of a sort index) is cheaper and would be chosen; with both
+    /// ruled out the plan shows whether a trigram index can serve the query (a query or
+    /// index that cannot still shows a scan). For the tests that keep searches indexed.
+    pub(crate) async fn explain(
+        &self,
+        sql: &str,
+        bind: impl FnOnce(AnyQuery) -> AnyQuery,
+    ) -> StoreResult<String> {
+        let mut tx = self.pool().begin().await?;
+        let prefix = match self.backend {
+            Backend::Sqlite => "EXPLAIN QUERY PLAN",
+            Backend::Postgres => {
+                for setting in ["enable_seqscan", "enable_indexscan"] {
+                    sqlx::query(AssertSqlSafe(format!("SET LOCAL {setting} = off")))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                "EXPLAIN"
+            }
+        };
+        let query = bind(sqlx::query(AssertSqlSafe(format!("{prefix} {sql}"))));
+        let rows = query.fetch_all(&mut *tx).await?;
+        tx.rollback().await?;
+        let mut plan = Vec::new();
+        for row in rows {
+            // SQLite: (id, parent, notused, detail); PostgreSQL: one text column.
+            let line: String = match self.backend {
+                Backend::Sqlite => row.try_get("detail")?,
+                Backend::Postgres => row.try_get(0)?,
+            };
+            plan.push(line);
+        }
+        Ok(plan.join("\n"))
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
@@ -290,4 +340,11 @@ pub(crate) fn fts_phrase(text: &str) -> String {
 /// offered.
 pub(crate) fn vtab_limit(n: u8) -> String {
     format!("(${n} + 0)")
+}
+
+/// Parameter `n` as the pattern of a LIKE. On SQLite a bare parameter there makes the plan
+/// depend on its value (the LIKE optimisation), so the statement would be compiled again
+/// at every execution; an expression is planned once. PostgreSQL folds it away.
+pub(crate) fn like_pattern(n: u8) -> String {
+    format!("(${n} || '')")
 }

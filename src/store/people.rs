@@ -321,7 +321,7 @@ impl Store {
                 super::fts_phrase(&folded),
                 "(SELECT rowid AS r FROM people_keys WHERE people_keys MATCH $1 \
                  ORDER BY rowid) m JOIN people p ON p.key_row = m.r",
-                "($2 = $2)",
+                "($2 = $2)".to_string(),
                 "m.r",
             )
         } else {
@@ -331,7 +331,10 @@ impl Store {
                     .map(super::folded_contains_pattern)
                     .unwrap_or_default(),
                 "people p",
-                "($1 = '' OR p.search_text LIKE $1 ESCAPE '\\' OR p.uid_number = $2)",
+                format!(
+                    "($1 = '' OR p.search_text LIKE {} ESCAPE '\\' OR p.uid_number = $2)",
+                    super::like_pattern(1)
+                ),
                 "p.sort_key",
             )
         };

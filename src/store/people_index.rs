@@ -6,8 +6,8 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{
-    Backend, INSERT_CHUNK, Store, StoreError, StoreResult, fts_phrase, like_literal, value_rows,
-    vtab_limit,
+    Backend, INSERT_CHUNK, Store, StoreError, StoreResult, fts_phrase, like_literal, like_pattern,
+    value_rows, vtab_limit,
 };
 use crate::domain::UnixTime;
 pub use crate::domain::search_key::IndexedPerson;
@@ -316,13 +316,17 @@ impl Store {
         let (condition, first, second) = if substring {
             // PostgreSQL: its pg_trgm index serves the LIKE.
             (
-                "search_key LIKE $1 ESCAPE '\\'",
+                format!("search_key LIKE {} ESCAPE '\\'", like_pattern(1)),
                 format!("%{}%", like_literal(folded)),
                 None,
             )
         } else {
             (
-                "(search_key LIKE $1 ESCAPE '\\' OR search_key LIKE $2 ESCAPE '\\')",
+                format!(
+                    "(search_key LIKE {} ESCAPE '\\' OR search_key LIKE {} ESCAPE '\\')",
+                    like_pattern(1),
+                    like_pattern(2)
+                ),
                 format!("{}%", like_literal(folded)),
                 Some(format!("%{KEY_SEPARATOR}{}%", like_literal(folded))),
             )
@@ -443,53 +447,30 @@ impl Store {
     /// The query plan of a 3-character index search, for the tests that keep it indexed.
     /// On PostgreSQL sequential scans are ruled out for it (see below).
     pub async fn explain_index_search(&self, folded: &str) -> StoreResult<String> {
-        let (prefix, sql, value) = match self.backend {
-            Backend::Sqlite => (
-                "EXPLAIN QUERY PLAN ",
-                trigram_page_sql(folded),
-                fts_phrase(folded),
-            ),
+        let (sql, value) = match self.backend {
+            Backend::Sqlite => (trigram_page_sql(folded), fts_phrase(folded)),
             Backend::Postgres => (
-                "EXPLAIN ",
-                "SELECT dn FROM directory_index WHERE search_key LIKE $1 ESCAPE '\\' \
-                 ORDER BY sort_key COLLATE \"C\" LIMIT 501"
-                    .to_string(),
+                format!(
+                    "SELECT dn FROM directory_index WHERE search_key LIKE {} ESCAPE '\\' \
+                     ORDER BY sort_key COLLATE \"C\" LIMIT 501",
+                    like_pattern(1)
+                ),
                 format!("%{}%", like_literal(folded)),
             ),
         };
-        let mut tx = self.pool().begin().await?;
-        if self.backend == Backend::Postgres {
-            // At test sizes a scan (of the table, or of the sort index) is cheaper and would
-            // be chosen; with both ruled out, the plan shows whether the trigram index can
-            // serve the query (a query or index that cannot still shows a scan).
-            sqlx::query("SET LOCAL enable_seqscan = off")
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("SET LOCAL enable_indexscan = off")
-                .execute(&mut *tx)
-                .await?;
-        }
-        let query = sqlx::query(AssertSqlSafe(format!("{prefix}{sql}"))).bind(value);
-        let query = match self.backend {
-            // The cap, a page of 25 from the start, no organisation.
-            Backend::Sqlite => query
-                .bind(501_i64)
-                .bind(25_i64)
-                .bind(0_i64)
-                .bind(None::<&str>),
-            Backend::Postgres => query,
-        };
-        let rows = query.fetch_all(&mut *tx).await?;
-        tx.rollback().await?;
-        let mut plan = Vec::new();
-        for row in rows {
-            // SQLite: (id, parent, notused, detail); PostgreSQL: one text column.
-            let line: String = match self.backend {
-                Backend::Sqlite => row.try_get("detail")?,
-                Backend::Postgres => row.try_get(0)?,
-            };
-            plan.push(line);
-        }
-        Ok(plan.join("\n"))
+        let backend = self.backend;
+        self.explain(&sql, |query| {
+            let query = query.bind(value);
+            match backend {
+                // The cap, a page of 25 from the start, no organisation.
+                Backend::Sqlite => query
+                    .bind(501_i64)
+                    .bind(25_i64)
+                    .bind(0_i64)
+                    .bind(None::<String>),
+                Backend::Postgres => query,
+            }
+        })
+        .await
     }
 }

@@ -7,7 +7,7 @@ use roster::domain::{DIRECTORY_SEARCH_LIMIT, Role, SearchText};
 use roster::jobs::people_index::{FULL_PASS_SECONDS, refresh};
 use roster::usecases::people_search::{Source, search_people};
 
-use crate::support::app::{TestApp, into_page};
+use crate::support::app::{Browser, Page, TestApp, into_page, start_instance};
 
 fn text(q: &str) -> SearchText {
     SearchText::parse_directory_query(q).unwrap().unwrap()
@@ -365,6 +365,90 @@ async fn the_member_list_and_the_staff_search_ignore_accents_too() {
         accounts.select_all("table.accounts td.username"),
         ["amueller", "jmueller"]
     );
+}
+
+#[tokio::test]
+async fn a_large_organisation_searches_its_member_list_through_the_trigram_index() {
+    // Every organisation counts as large here; a second instance with the default limit
+    // reads the same member lists through. Both must list the same members in order.
+    let app = TestApp::spawn_with(|settings| settings.database.member_scan_limit = 0).await;
+    let org = app.create_org("Astro", "astro").await;
+    let owner = app
+        .browser_for(&org, "owner@example.org", Role::Owner)
+        .await;
+    let page = owner
+        .page(&format!("/orgs/{}/directory?q=amueller", org.id))
+        .await;
+    let uids = [
+        "amueller", "jmueller", "zbronte", "jgarcia", "hdubois", "sobrien", "wchen", "lwang",
+    ];
+    for uid in uids {
+        let response = owner
+            .post_form(
+                &format!("/orgs/{}/members", org.id),
+                &[
+                    ("csrf_token", &page.csrf_token()),
+                    ("uid", uid),
+                    ("role", "member"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), 303, "{uid}");
+    }
+    let mut defaults = app.settings.clone();
+    defaults.database.member_scan_limit =
+        roster::config::DatabaseSettings::default().member_scan_limit;
+    let (address, _) = start_instance(defaults).await;
+    let reader = Browser {
+        base: address,
+        client: owner.client.clone(),
+        jar: owner.jar.clone(),
+    };
+    let members = |q: &str| format!("/orgs/{}/members?q={q}", org.id);
+    let listed = |page: Page| page.select_all("table.members td.username");
+    let everyone = listed(owner.page(&members("example")).await);
+    assert_eq!(everyone.len(), uids.len() + 1, "{everyone:?}");
+    for q in [
+        "example",
+        "muller",
+        "M%C3%BCller",
+        "mue",
+        "wang",
+        "an",
+        "zzz",
+    ] {
+        let indexed = listed(owner.page(&members(q)).await);
+        let read_through = listed(reader.page(&members(q)).await);
+        assert_eq!(indexed, read_through, "q={q}");
+    }
+    assert_eq!(
+        listed(owner.page(&members("muller")).await),
+        ["amueller", "jmueller"]
+    );
+    let plan = app
+        .context
+        .store
+        .explain_member_search(&org.id, "mul")
+        .await
+        .unwrap();
+    if app.settings.database.url.expose().starts_with("sqlite") {
+        // The index is read first, then each match's person and membership by key.
+        assert!(
+            plan.contains("SCAN people_keys VIRTUAL TABLE INDEX"),
+            "{plan}"
+        );
+        assert!(plan.contains("SEARCH m USING"), "{plan}");
+        assert!(
+            !plan.lines().any(|line| line.trim().starts_with("SCAN m")),
+            "{plan}"
+        );
+    } else {
+        // PostgreSQL weighs its trigram index against the organisation's rows by cost (a
+        // test organisation is small); either way it reads no table through.
+        let indexed = ["memberships_search_trgm", "memberships_organisation_sort"];
+        assert!(indexed.iter().any(|index| plan.contains(index)), "{plan}");
+        assert!(!plan.contains("Seq Scan"), "{plan}");
+    }
 }
 
 /// The lowest and highest row numbers of a table (migration 0020).

@@ -52,6 +52,7 @@ pub fn test_settings(slapd: &Slapd, smtp: &SmtpSink, database: &TestDatabase) ->
             url: Secret::new(database.url.clone()),
             url_file: None,
             max_connections: 5,
+            ..DatabaseSettings::default()
         },
         ldap: LdapSettings {
             url: slapd.url(),
