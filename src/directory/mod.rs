@@ -155,6 +155,17 @@ impl Directory {
                 seconds: self.timeout().as_secs(),
             },
             LdapError::LdapResult { result } => DirectoryError::refused(&result),
+            // The connection broke under the request (the server went away before this
+            // handle saw it closed): an outage, as when it cannot be reached at all.
+            LdapError::Io { .. }
+            | LdapError::EndOfStream
+            | LdapError::OpSend { .. }
+            | LdapError::ResultRecv { .. }
+            | LdapError::IdScrubSend { .. }
+            | LdapError::MiscSend { .. } => DirectoryError::Unreachable {
+                url: self.settings.url.clone(),
+                reason: error.to_string(),
+            },
             other => DirectoryError::Operation(other.to_string()),
         }
     }
