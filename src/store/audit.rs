@@ -119,7 +119,7 @@ impl Store {
             "SELECT e.occurred_at, e.action, e.details, e.client_ip, p.surname, p.given_name, \
              c.name AS client_name FROM audit_events e LEFT JOIN people p ON p.id = e.actor_id \
              LEFT JOIN api_clients c ON c.id = e.actor_id WHERE e.subject_id = $1 OR e.actor_id = $1 \
-             ORDER BY e.occurred_at_ms DESC, e.id LIMIT $2",
+             ORDER BY e.occurred_at_ms DESC, e.id LIMIT ($2 + 0)",
         )
         .bind(person_id)
         .bind(limit)
@@ -137,7 +137,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT e.occurred_at, e.action, e.details, e.client_ip, p.surname, p.given_name, \
              c.name AS client_name FROM audit_events e LEFT JOIN people p ON p.id = e.actor_id \
-             LEFT JOIN api_clients c ON c.id = e.actor_id WHERE e.organisation_id = $1 ORDER BY e.occurred_at_ms DESC, e.id LIMIT $2",
+             LEFT JOIN api_clients c ON c.id = e.actor_id WHERE e.organisation_id = $1 ORDER BY e.occurred_at_ms DESC, e.id LIMIT ($2 + 0)",
         )
         .bind(organisation_id)
         .bind(limit)

@@ -532,15 +532,14 @@ impl Store {
             .map(|c| format!("i.{c}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let pattern_1 = super::like_pattern(1);
         let sql = format!(
             "SELECT {columns}, o.name AS organisation_name FROM invitations i \
              LEFT JOIN organisations o ON o.id = i.organisation_id \
              WHERE i.status = 'pending' AND ($1 = '' \
-             OR i.email_normalized LIKE {pattern_1} ESCAPE '\\' \
-             OR LOWER(i.surname) LIKE {pattern_1} ESCAPE '\\' \
-             OR LOWER(COALESCE(i.given_name, '')) LIKE {pattern_1} ESCAPE '\\') \
-             ORDER BY i.created_at DESC, i.id LIMIT $2"
+             OR i.email_normalized LIKE ($1 || '') ESCAPE '\\' \
+             OR LOWER(i.surname) LIKE ($1 || '') ESCAPE '\\' \
+             OR LOWER(COALESCE(i.given_name, '')) LIKE ($1 || '') ESCAPE '\\') \
+             ORDER BY i.created_at DESC, i.id LIMIT ($2 + 0)"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(&pattern)

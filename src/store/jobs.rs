@@ -303,7 +303,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT id, target, kind, subject_id, attempts, next_attempt_at, last_error, created_at, status \
              FROM jobs WHERE status IN ('pending', 'failed') \
-             ORDER BY target, CASE WHEN status = 'failed' THEN 0 ELSE 1 END, created_at, id LIMIT $1",
+             ORDER BY target, CASE WHEN status = 'failed' THEN 0 ELSE 1 END, created_at, id LIMIT ($1 + 0)",
         )
         .bind(limit)
         .fetch_all(self.pool())

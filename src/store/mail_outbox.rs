@@ -336,7 +336,7 @@ impl Store {
     pub async fn mail_entries(&self, limit: i64) -> StoreResult<Vec<MailEntry>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "{MAIL_ENTRY_SELECT} ORDER BY CASE m.status WHEN 'failed' THEN 0 \
-             WHEN 'queued' THEN 1 ELSE 2 END, m.seq DESC LIMIT $1"
+             WHEN 'queued' THEN 1 ELSE 2 END, m.seq DESC LIMIT ($1 + 0)"
         )))
         .bind(limit)
         .fetch_all(self.pool())
@@ -347,7 +347,7 @@ impl Store {
     /// The newest messages to one address (an account page's "Email" panel).
     pub async fn mails_to(&self, address: &str, limit: i64) -> StoreResult<Vec<MailEntry>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "{MAIL_ENTRY_SELECT} WHERE m.recipient = $1 ORDER BY m.seq DESC LIMIT $2"
+            "{MAIL_ENTRY_SELECT} WHERE m.recipient = $1 ORDER BY m.seq DESC LIMIT ($2 + 0)"
         )))
         .bind(address)
         .bind(limit)

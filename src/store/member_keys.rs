@@ -116,7 +116,7 @@ impl super::Store {
         loop {
             let rows = sqlx::query(
                 "SELECT id, surname, given_name, email, username FROM people \
-                 WHERE search_text NOT LIKE $1 LIMIT $2",
+                 WHERE search_text NOT LIKE ($1 || '') LIMIT ($2 + 0)",
             )
             .bind(format!("%{}%", crate::domain::search_key::KEY_SEPARATOR))
             .bind(CHUNK)

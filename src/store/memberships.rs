@@ -220,12 +220,8 @@ impl Store {
         let last_page = ((total + per_page - 1) / per_page).max(1);
         let page = page.clamp(1, last_page);
         let sql = format!(
-            "SELECT {COLUMNS} FROM {} WHERE {} ORDER BY {} LIMIT {} OFFSET {}",
-            search.source,
-            search.condition,
-            search.order,
-            super::vtab_limit(3),
-            super::vtab_limit(4)
+            "SELECT {COLUMNS} FROM {} WHERE {} ORDER BY {} LIMIT ($3 + 0) OFFSET ($4 + 0)",
+            search.source, search.condition, search.order
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(organisation_id)
@@ -264,7 +260,7 @@ impl Store {
 struct MemberSearch {
     /// The rows of the page and what they are filtered by.
     source: &'static str,
-    condition: String,
+    condition: &'static str,
     order: &'static str,
     /// The rows counted for the total (with `condition`).
     counted: &'static str,
@@ -291,7 +287,7 @@ impl MemberSearch {
                  CROSS JOIN memberships m ON m.person_id = p.id AND m.organisation_id = $1";
             return Self {
                 source,
-                condition: "1 = 1".to_string(),
+                condition: "1 = 1",
                 order: "k.r",
                 counted: source,
                 value: super::fts_phrase(&folded),
@@ -299,10 +295,8 @@ impl MemberSearch {
         }
         Self {
             source: "memberships m JOIN people p ON p.id = m.person_id",
-            condition: format!(
-                "m.organisation_id = $1 AND ($2 = '' OR m.search_text LIKE {} ESCAPE '\\')",
-                super::like_pattern(2)
-            ),
+            condition: "m.organisation_id = $1 AND ($2 = '' OR m.search_text LIKE ($2 || '') \
+                 ESCAPE '\\')",
             order: "m.sort_key",
             counted: "memberships m",
             value: search
@@ -608,7 +602,7 @@ impl Store {
         }
         let sql = format!(
             "SELECT {COLUMNS}, m.sort_key FROM memberships m JOIN people p ON p.id = m.person_id \
-             WHERE m.organisation_id = $1 AND m.sort_key > $2 ORDER BY m.sort_key LIMIT $3"
+             WHERE m.organisation_id = $1 AND m.sort_key > $2 ORDER BY m.sort_key LIMIT ($3 + 0)"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(organisation_id)

@@ -3,6 +3,10 @@
 //! One SQL text serves SQLite and PostgreSQL through sqlx's `Any` driver, so there is one
 //! store API instead of two copies; only the migrations are kept per backend. `Any` carries
 //! basic types only, so ids are TEXT (UUIDs) and times are BIGINT Unix seconds.
+//!
+//! A LIMIT or OFFSET is bound as `($n + 0)` and a LIKE pattern as `($n || '')`, never as a
+//! bare parameter: SQLite lets a bare parameter in those places shape the plan, so the
+//! statement would be compiled again at every execution (the `store_sql` test keeps it so).
 
 // The one place this is allowed (clippy.toml).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
@@ -334,17 +338,32 @@ pub(crate) fn fts_phrase(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "\"\""))
 }
 
-/// Parameter `n` as the LIMIT or OFFSET of a statement that reads an FTS5 table. SQLite
-/// offers a bare parameter there to the virtual table, which makes the plan depend on its
-/// value: the statement would be compiled again at every execution. An expression is not
-/// offered.
-pub(crate) fn vtab_limit(n: u8) -> String {
-    format!("(${n} + 0)")
-}
-
-/// Parameter `n` as the pattern of a LIKE. On SQLite a bare parameter there makes the plan
-/// depend on its value (the LIKE optimisation), so the statement would be compiled again
-/// at every execution; an expression is planned once. PostgreSQL folds it away.
-pub(crate) fn like_pattern(n: u8) -> String {
-    format!("(${n} || '')")
+#[cfg(test)]
+mod store_sql {
+    /// Every LIMIT, OFFSET and LIKE pattern in the store is bound as an expression (see
+    /// the module's documentation): a bare parameter recompiles its statement each time.
+    #[test]
+    fn no_bare_parameter_shapes_a_plan() -> std::io::Result<()> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/store");
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            let text = std::fs::read_to_string(&path)?;
+            for (number, line) in text.lines().enumerate() {
+                for word in ["LIMIT", "OFFSET", "LIKE"] {
+                    let bare = format!("{word} $");
+                    if line.contains(&bare) && !line.trim_start().starts_with("//") {
+                        found.push(format!(
+                            "{}:{}: {}",
+                            path.display(),
+                            number + 1,
+                            line.trim()
+                        ));
+                    }
+                }
+            }
+        }
+        assert!(found.is_empty(), "bare parameters:\n{}", found.join("\n"));
+        Ok(())
+    }
 }

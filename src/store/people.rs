@@ -321,7 +321,7 @@ impl Store {
                 super::fts_phrase(&folded),
                 "(SELECT rowid AS r FROM people_keys WHERE people_keys MATCH $1 \
                  ORDER BY rowid) m JOIN people p ON p.key_row = m.r",
-                "($2 = $2)".to_string(),
+                "($2 = $2)",
                 "m.r",
             )
         } else {
@@ -331,10 +331,7 @@ impl Store {
                     .map(super::folded_contains_pattern)
                     .unwrap_or_default(),
                 "people p",
-                format!(
-                    "($1 = '' OR p.search_text LIKE {} ESCAPE '\\' OR p.uid_number = $2)",
-                    super::like_pattern(1)
-                ),
+                "($1 = '' OR p.search_text LIKE ($1 || '') ESCAPE '\\' OR p.uid_number = $2)",
                 "p.sort_key",
             )
         };
@@ -361,9 +358,7 @@ impl Store {
         let page_sql = format!(
             "SELECT {PERSON_COLUMNS}, ({counting}) AS total FROM {source} \
              WHERE {text_condition} AND {condition} AND ($3 = $3) \
-             ORDER BY {order} LIMIT {} OFFSET {}",
-            super::vtab_limit(4),
-            super::vtab_limit(5)
+             ORDER BY {order} LIMIT ($4 + 0) OFFSET ($5 + 0)"
         );
         let rows = sqlx::query(AssertSqlSafe(page_sql))
             .bind(&pattern)

@@ -6,8 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{
-    Backend, INSERT_CHUNK, Store, StoreError, StoreResult, fts_phrase, like_literal, like_pattern,
-    value_rows, vtab_limit,
+    Backend, INSERT_CHUNK, Store, StoreError, StoreResult, fts_phrase, like_literal, value_rows,
 };
 use crate::domain::UnixTime;
 pub use crate::domain::search_key::IndexedPerson;
@@ -52,25 +51,24 @@ fn trigram_page_sql(folded: &str) -> String {
     // A fragment of up to 5 characters (1 to 3 trigrams) is cheap to look up twice, once
     // to count and once for the page. A longer one is a phrase of more trigrams, dearer to
     // match and rarely matching many, so its matches are listed once.
-    let (cap, size, offset) = (vtab_limit(2), vtab_limit(3), vtab_limit(4));
     let matches = if folded.chars().count() <= 5 {
         format!(
             "(SELECT COUNT(*) FROM (SELECT rowid FROM directory_index_keys \
-             WHERE directory_index_keys MATCH $1 LIMIT {cap})) AS matched, \
+             WHERE directory_index_keys MATCH $1 LIMIT ($2 + 0))) AS matched, \
              (SELECT json_group_array(json_array({COLUMNS}) ORDER BY m.r) \
              FROM (SELECT rowid AS r FROM directory_index_keys \
-             WHERE directory_index_keys MATCH $1 ORDER BY rowid LIMIT {size} OFFSET {offset}) m"
+             WHERE directory_index_keys MATCH $1 ORDER BY rowid LIMIT ($3 + 0) OFFSET ($4 + 0)) m"
         )
     } else {
         format!(
             "(SELECT COUNT(*) FROM listed) AS matched, \
              (SELECT json_group_array(json_array({COLUMNS}) ORDER BY m.r) \
-             FROM (SELECT r FROM listed ORDER BY r LIMIT {size} OFFSET {offset}) m"
+             FROM (SELECT r FROM listed ORDER BY r LIMIT ($3 + 0) OFFSET ($4 + 0)) m"
         )
     };
     format!(
         "WITH listed AS MATERIALIZED (SELECT rowid AS r FROM directory_index_keys \
-         WHERE directory_index_keys MATCH $1 ORDER BY rowid LIMIT {cap}) \
+         WHERE directory_index_keys MATCH $1 ORDER BY rowid LIMIT ($2 + 0)) \
          SELECT {matches} JOIN directory_index d ON d.rank = m.r) AS page"
     )
 }
@@ -316,17 +314,13 @@ impl Store {
         let (condition, first, second) = if substring {
             // PostgreSQL: its pg_trgm index serves the LIKE.
             (
-                format!("search_key LIKE {} ESCAPE '\\'", like_pattern(1)),
+                "search_key LIKE ($1 || '') ESCAPE '\\'",
                 format!("%{}%", like_literal(folded)),
                 None,
             )
         } else {
             (
-                format!(
-                    "(search_key LIKE {} ESCAPE '\\' OR search_key LIKE {} ESCAPE '\\')",
-                    like_pattern(1),
-                    like_pattern(2)
-                ),
+                "(search_key LIKE ($1 || '') ESCAPE '\\' OR search_key LIKE ($2 || '') ESCAPE '\\')",
                 format!("{}%", like_literal(folded)),
                 Some(format!("%{KEY_SEPARATOR}{}%", like_literal(folded))),
             )
@@ -336,7 +330,7 @@ impl Store {
         // How many match, up to one past the cap.
         let counting = format!(
             "SELECT COUNT(*) AS n FROM (SELECT id FROM directory_index WHERE {condition} \
-             LIMIT ${next}) t"
+             LIMIT (${next} + 0)) t"
         );
         let counted = sqlx::query(AssertSqlSafe(counting)).bind(&first);
         let counted = match &second {
@@ -357,12 +351,12 @@ impl Store {
         let sql = match self.backend {
             Backend::Sqlite => format!(
                 "SELECT {PERSON_COLUMNS} FROM directory_index WHERE {condition} \
-                 ORDER BY sort_key, id LIMIT ${next} OFFSET ${}",
+                 ORDER BY sort_key, id LIMIT (${next} + 0) OFFSET (${} + 0)",
                 next + 1
             ),
             Backend::Postgres => format!(
                 "SELECT {PERSON_COLUMNS} FROM directory_index WHERE {condition} \
-                 ORDER BY sort_key COLLATE \"C\" LIMIT ${next} OFFSET ${}",
+                 ORDER BY sort_key COLLATE \"C\" LIMIT (${next} + 0) OFFSET (${} + 0)",
                 next + 1
             ),
         };
@@ -450,11 +444,9 @@ impl Store {
         let (sql, value) = match self.backend {
             Backend::Sqlite => (trigram_page_sql(folded), fts_phrase(folded)),
             Backend::Postgres => (
-                format!(
-                    "SELECT dn FROM directory_index WHERE search_key LIKE {} ESCAPE '\\' \
-                     ORDER BY sort_key COLLATE \"C\" LIMIT 501",
-                    like_pattern(1)
-                ),
+                "SELECT dn FROM directory_index WHERE search_key LIKE ($1 || '') ESCAPE '\\' \
+                 ORDER BY sort_key COLLATE \"C\" LIMIT 501"
+                    .to_string(),
                 format!("%{}%", like_literal(folded)),
             ),
         };

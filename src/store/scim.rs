@@ -341,7 +341,7 @@ impl Store {
             "SELECT id FROM jobs WHERE target = $1 AND status = 'pending' AND next_attempt_at <= $2 \
              AND (locked_until IS NULL OR locked_until < $2) \
              AND NOT EXISTS (SELECT 1 FROM scim_targets t WHERE t.name = $1 AND t.paused_until > $2) \
-             ORDER BY CASE WHEN kind = 'scim_user' THEN 0 ELSE 1 END, next_attempt_at, created_at LIMIT $3",
+             ORDER BY CASE WHEN kind = 'scim_user' THEN 0 ELSE 1 END, next_attempt_at, created_at LIMIT ($3 + 0)",
         )
         .bind(target)
         .bind(now)
