@@ -4,6 +4,7 @@
 use sqlx::{AssertSqlSafe, Row};
 
 use super::organisations::Organisation;
+use super::people::Person;
 use super::{Store, StoreResult};
 use crate::domain::{Permission, Role};
 
@@ -85,6 +86,26 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         let organisation = super::organisations::from_row(&row)?;
         Ok(Some((organisation, parse_held(&row)?)))
+    }
+
+    /// A person and the permissions they hold site-wide, in one statement: every signed-in
+    /// request reads the account (is it still active?), and staff pages check those.
+    pub async fn person_with_site_permissions(
+        &self,
+        person_id: &str,
+    ) -> StoreResult<Option<(Person, Vec<Permission>)>> {
+        // No organisation: only the site-wide grants count.
+        let sql = format!(
+            "SELECT {}, ({}) AS held FROM people p WHERE p.id = $1",
+            super::people::PERSON_COLUMNS,
+            self.joined_permissions(&held_permissions("$1", "NULL", "NULL"))
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(person_id)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some((super::people::from_row(&row)?, parse_held(&row)?)))
     }
 
     /// The permissions `held` selects, joined into one space-separated value: one row

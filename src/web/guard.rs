@@ -26,15 +26,23 @@ pub async fn require(
     }
 }
 
-/// Everything the person may do site-wide and, when given, in one organisation.
+/// Everything the person may do site-wide and, when given, in one organisation. The
+/// site-wide permissions were read with the account at the start of the request.
 async fn granted(
     ctx: &AppContext,
     user: &SignedIn,
     organisation_id: Option<&str>,
 ) -> Result<Granted, WebError> {
+    let Some(organisation_id) = organisation_id else {
+        return Ok(Granted(user.site_permissions.clone()));
+    };
     Ok(Granted(
         ctx.store
-            .permissions_in(&user.person.id, organisation_id, &ctx.clock.today_iso())
+            .permissions_in(
+                &user.person.id,
+                Some(organisation_id),
+                &ctx.clock.today_iso(),
+            )
             .await?,
     ))
 }

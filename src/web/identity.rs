@@ -9,12 +9,15 @@ use actix_web::{FromRequest, HttpRequest, web};
 
 use crate::auth::SESSION_PERSON_ID;
 use crate::context::AppContext;
+use crate::domain::Permission;
 use crate::store::people::{AccountStatus, Person};
 use crate::web::error::WebError;
 
 pub struct SignedIn {
     pub person: Person,
     pub session: Session,
+    /// What the person may do site-wide, read with the account (see `guard`).
+    pub site_permissions: Vec<Permission>,
 }
 
 /// Marks the session as belonging to `person_id`, under a new session key so a key
@@ -42,10 +45,14 @@ impl FromRequest for SignedIn {
         Box::pin(async move {
             let ctx = ctx.ok_or_else(|| WebError::internal(anyhow::anyhow!("no app context")))?;
             let person_id = signed_in_person_id(&session).ok_or(WebError::SignInRequired)?;
-            let person = ctx.store.person_by_id(&person_id).await?;
+            let person = ctx.store.person_with_site_permissions(&person_id).await?;
             match person {
-                Some(person) if person.status == AccountStatus::Active => {
-                    Ok(SignedIn { person, session })
+                Some((person, site_permissions)) if person.status == AccountStatus::Active => {
+                    Ok(SignedIn {
+                        person,
+                        session,
+                        site_permissions,
+                    })
                 }
                 _ => {
                     session.purge();
