@@ -24,11 +24,26 @@ impl Store {
 /// (NULL for none) and today's date.
 fn held_permissions(person: &str, organisation: &str, today: &str) -> String {
     format!(
-        "SELECT DISTINCT rp.permission FROM role_permissions rp WHERE rp.role IN ( \
-           SELECT role FROM role_grants WHERE person_id = {person} AND organisation_id IS NULL \
-           UNION \
-           SELECT role FROM memberships WHERE person_id = {person} \
-             AND organisation_id = {organisation} AND (ends_on IS NULL OR ends_on >= {today}))"
+        "{} UNION {}",
+        site_permissions(person),
+        membership_permissions(person, organisation, today)
+    )
+}
+
+/// The permissions of the person's site-wide grants.
+fn site_permissions(person: &str) -> String {
+    format!(
+        "SELECT rp.permission FROM role_grants g JOIN role_permissions rp ON rp.role = g.role \
+         WHERE g.person_id = {person} AND g.organisation_id IS NULL"
+    )
+}
+
+/// The permissions of the person's current role in the organisation.
+fn membership_permissions(person: &str, organisation: &str, today: &str) -> String {
+    format!(
+        "SELECT rp.permission FROM memberships m JOIN role_permissions rp ON rp.role = m.role \
+         WHERE m.person_id = {person} AND m.organisation_id = {organisation} \
+         AND (m.ends_on IS NULL OR m.ends_on >= {today})"
     )
 }
 
@@ -64,9 +79,10 @@ impl Store {
         parse_held(&row)
     }
 
-    /// An organisation and every permission the person holds in it (as `permissions_in`),
-    /// in one statement and one row: every organisation page starts with both.
-    pub async fn organisation_with_permissions(
+    /// An organisation and the permissions the person's current role there gives them
+    /// (their site-wide ones come with the account: `person_with_site_permissions`), in
+    /// one statement and one row: every organisation page starts with both.
+    pub async fn organisation_with_membership_permissions(
         &self,
         organisation_id: &str,
         person_id: &str,
@@ -75,7 +91,7 @@ impl Store {
         let sql = format!(
             "SELECT {}, ({}) AS held FROM organisations o WHERE o.id = $1",
             super::organisations::COLUMNS,
-            self.joined_permissions(&held_permissions("$2", "$1", "$3"))
+            self.joined_permissions(&membership_permissions("$2", "$1", "$3"))
         );
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(organisation_id)
@@ -98,7 +114,7 @@ impl Store {
         let sql = format!(
             "SELECT {}, ({}) AS held FROM people p WHERE p.id = $1",
             super::people::PERSON_COLUMNS,
-            self.joined_permissions(&held_permissions("$1", "NULL", "NULL"))
+            self.joined_permissions(&site_permissions("$1"))
         );
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(person_id)
@@ -106,6 +122,26 @@ impl Store {
             .await?;
         let Some(row) = row else { return Ok(None) };
         Ok(Some((super::people::from_row(&row)?, parse_held(&row)?)))
+    }
+
+    /// The permissions the person's current role in the organisation gives them.
+    pub async fn membership_permissions_in(
+        &self,
+        person_id: &str,
+        organisation_id: &str,
+        today: &str,
+    ) -> StoreResult<Vec<Permission>> {
+        let sql = format!(
+            "SELECT ({}) AS held",
+            self.joined_permissions(&membership_permissions("$1", "$2", "$3"))
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(person_id)
+            .bind(organisation_id)
+            .bind(today)
+            .fetch_one(self.pool())
+            .await?;
+        parse_held(&row)
     }
 
     /// The permissions `held` selects, joined into one space-separated value: one row

@@ -36,15 +36,11 @@ async fn granted(
     let Some(organisation_id) = organisation_id else {
         return Ok(Granted(user.site_permissions.clone()));
     };
-    Ok(Granted(
-        ctx.store
-            .permissions_in(
-                &user.person.id,
-                Some(organisation_id),
-                &ctx.clock.today_iso(),
-            )
-            .await?,
-    ))
+    let membership = ctx
+        .store
+        .membership_permissions_in(&user.person.id, organisation_id, &ctx.clock.today_iso())
+        .await?;
+    Ok(Granted::of(user, membership))
 }
 
 /// What a person may do in one organisation, read once per request.
@@ -52,6 +48,17 @@ async fn granted(
 pub struct Granted(Vec<Permission>);
 
 impl Granted {
+    /// The person's site-wide permissions and those `membership` adds.
+    fn of(user: &SignedIn, membership: Vec<Permission>) -> Self {
+        let mut held = user.site_permissions.clone();
+        for permission in membership {
+            if !held.contains(&permission) {
+                held.push(permission);
+            }
+        }
+        Self(held)
+    }
+
     pub fn allows(&self, permission: Permission) -> bool {
         self.0.contains(&permission)
     }
@@ -68,10 +75,14 @@ pub async fn organisation(
 ) -> Result<(Organisation, Granted), WebError> {
     let (organisation, held) = ctx
         .store
-        .organisation_with_permissions(organisation_id, &user.person.id, &ctx.clock.today_iso())
+        .organisation_with_membership_permissions(
+            organisation_id,
+            &user.person.id,
+            &ctx.clock.today_iso(),
+        )
         .await?
         .ok_or(WebError::NotFound)?;
-    let granted = Granted(held);
+    let granted = Granted::of(user, held);
     if !granted.allows(permission) {
         tracing::info!(person = %user.person.id, permission = permission.as_str(), "permission refused");
         return Err(WebError::Forbidden(NOT_ALLOWED.into()));
