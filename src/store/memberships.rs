@@ -146,8 +146,10 @@ pub(crate) async fn adjust_member_count(
 impl Store {
     /// One page of an organisation's members, by surname, optionally filtered by a
     /// case-insensitive substring of name, email or username. Both walk the
-    /// (organisation, sort key) index; see migration 0003. `known_total` is the
-    /// organisation's member count when the caller already has it (no search).
+    /// (organisation, sort key) index (migration 0003), or a large organisation's search
+    /// the trigram index (`MemberSearch`). `known_total` is the organisation's member
+    /// count when the caller already has it: the total without a search, and the size
+    /// that chooses how to search.
     pub async fn members_page(
         &self,
         organisation_id: &str,

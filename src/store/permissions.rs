@@ -66,17 +66,9 @@ impl Store {
         organisation_id: Option<&str>,
         today: &str,
     ) -> StoreResult<Vec<Permission>> {
-        let sql = format!(
-            "SELECT ({}) AS held",
-            self.joined_permissions(&held_permissions("$1", "$2", "$3"))
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(person_id)
-            .bind(organisation_id)
-            .bind(today)
-            .fetch_one(self.pool())
-            .await?;
-        parse_held(&row)
+        let held = held_permissions("$1", "$2", "$3");
+        self.read_held(&held, person_id, organisation_id, today)
+            .await
     }
 
     /// An organisation and the permissions the person's current role there gives them
@@ -110,7 +102,6 @@ impl Store {
         &self,
         person_id: &str,
     ) -> StoreResult<Option<(Person, Vec<Permission>)>> {
-        // No organisation: only the site-wide grants count.
         let sql = format!(
             "SELECT {}, ({}) AS held FROM people p WHERE p.id = $1",
             super::people::PERSON_COLUMNS,
@@ -131,10 +122,20 @@ impl Store {
         organisation_id: &str,
         today: &str,
     ) -> StoreResult<Vec<Permission>> {
-        let sql = format!(
-            "SELECT ({}) AS held",
-            self.joined_permissions(&membership_permissions("$1", "$2", "$3"))
-        );
+        let held = membership_permissions("$1", "$2", "$3");
+        self.read_held(&held, person_id, Some(organisation_id), today)
+            .await
+    }
+
+    /// The permissions `held` selects for $1 the person, $2 the organisation and $3 today.
+    async fn read_held(
+        &self,
+        held: &str,
+        person_id: &str,
+        organisation_id: Option<&str>,
+        today: &str,
+    ) -> StoreResult<Vec<Permission>> {
+        let sql = format!("SELECT ({}) AS held", self.joined_permissions(held));
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(person_id)
             .bind(organisation_id)

@@ -5,6 +5,7 @@
 use ldap3::Mod;
 use roster::domain::{DIRECTORY_SEARCH_LIMIT, Role, SearchText};
 use roster::jobs::people_index::{FULL_PASS_SECONDS, refresh};
+use roster::store::organisations::Organisation;
 use roster::usecases::people_search::{Source, search_people};
 
 use crate::support::app::{Browser, Page, TestApp, into_page, start_instance};
@@ -318,27 +319,8 @@ async fn a_three_character_search_uses_the_trigram_index() {
 #[tokio::test]
 async fn the_member_list_and_the_staff_search_ignore_accents_too() {
     let app = TestApp::spawn().await;
-    let org = app.create_org("Astro", "astro").await;
-    let owner = app
-        .browser_for(&org, "owner@example.org", Role::Owner)
-        .await;
-    // The fixture's two Müllers (amueller, jmueller), added from the directory.
-    let page = owner
-        .page(&format!("/orgs/{}/directory?q=amueller", org.id))
-        .await;
-    for uid in ["amueller", "jmueller"] {
-        let response = owner
-            .post_form(
-                &format!("/orgs/{}/members", org.id),
-                &[
-                    ("csrf_token", &page.csrf_token()),
-                    ("uid", uid),
-                    ("role", "member"),
-                ],
-            )
-            .await;
-        assert_eq!(response.status(), 303, "{uid}");
-    }
+    // The fixture's two Müllers.
+    let (org, owner) = organisation_with_members(&app, &["amueller", "jmueller"]).await;
     for q in ["muller", "M%C3%BCller", "MULLER"] {
         let list = owner.page(&format!("/orgs/{}/members?q={q}", org.id)).await;
         assert_eq!(
@@ -372,29 +354,10 @@ async fn a_large_organisation_searches_its_member_list_through_the_trigram_index
     // Every organisation counts as large here; a second instance with the default limit
     // reads the same member lists through. Both must list the same members in order.
     let app = TestApp::spawn_with(|settings| settings.database.member_scan_limit = 0).await;
-    let org = app.create_org("Astro", "astro").await;
-    let owner = app
-        .browser_for(&org, "owner@example.org", Role::Owner)
-        .await;
-    let page = owner
-        .page(&format!("/orgs/{}/directory?q=amueller", org.id))
-        .await;
     let uids = [
         "amueller", "jmueller", "zbronte", "jgarcia", "hdubois", "sobrien", "wchen", "lwang",
     ];
-    for uid in uids {
-        let response = owner
-            .post_form(
-                &format!("/orgs/{}/members", org.id),
-                &[
-                    ("csrf_token", &page.csrf_token()),
-                    ("uid", uid),
-                    ("role", "member"),
-                ],
-            )
-            .await;
-        assert_eq!(response.status(), 303, "{uid}");
-    }
+    let (org, owner) = organisation_with_members(&app, &uids).await;
     let mut defaults = app.settings.clone();
     defaults.database.member_scan_limit =
         roster::config::DatabaseSettings::default().member_scan_limit;
@@ -449,6 +412,32 @@ async fn a_large_organisation_searches_its_member_list_through_the_trigram_index
         assert!(indexed.iter().any(|index| plan.contains(index)), "{plan}");
         assert!(!plan.contains("Seq Scan"), "{plan}");
     }
+}
+
+/// Organisation "astro" with its owner signed in, and the fixture's people `uids` added
+/// as members from the directory.
+async fn organisation_with_members(app: &TestApp, uids: &[&str]) -> (Organisation, Browser) {
+    let org = app.create_org("Astro", "astro").await;
+    let owner = app
+        .browser_for(&org, "owner@example.org", Role::Owner)
+        .await;
+    let page = owner
+        .page(&format!("/orgs/{}/directory?q={}", org.id, uids[0]))
+        .await;
+    for uid in uids {
+        let response = owner
+            .post_form(
+                &format!("/orgs/{}/members", org.id),
+                &[
+                    ("csrf_token", &page.csrf_token()),
+                    ("uid", uid),
+                    ("role", "member"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), 303, "{uid}");
+    }
+    (org, owner)
 }
 
 /// The lowest and highest row numbers of a table (migration 0020).
