@@ -15,6 +15,7 @@ pub mod accounts;
 pub mod audit;
 pub mod clients;
 pub mod grants;
+pub mod home;
 pub mod identities;
 pub mod ids;
 pub mod invitation_batches;

@@ -39,7 +39,7 @@ fn site_permissions(person: &str) -> String {
 }
 
 /// The permissions of the person's current role in the organisation.
-fn membership_permissions(person: &str, organisation: &str, today: &str) -> String {
+pub(super) fn membership_permissions(person: &str, organisation: &str, today: &str) -> String {
     format!(
         "SELECT rp.permission FROM memberships m JOIN role_permissions rp ON rp.role = m.role \
          WHERE m.person_id = {person} AND m.organisation_id = {organisation} \
@@ -48,7 +48,7 @@ fn membership_permissions(person: &str, organisation: &str, today: &str) -> Stri
 }
 
 /// The permissions in a row's `held` column (see `joined_permissions`).
-fn parse_held(row: &sqlx::any::AnyRow) -> StoreResult<Vec<Permission>> {
+pub(super) fn parse_held(row: &sqlx::any::AnyRow) -> StoreResult<Vec<Permission>> {
     let held: Option<String> = row.try_get("held")?;
     Ok(held
         .unwrap_or_default()
@@ -147,7 +147,7 @@ impl Store {
 
     /// The permissions `held` selects, joined into one space-separated value: one row
     /// instead of one per permission.
-    fn joined_permissions(&self, held: &str) -> String {
+    pub(super) fn joined_permissions(&self, held: &str) -> String {
         let joined = match self.backend {
             super::Backend::Sqlite => "group_concat(permission, ' ')",
             super::Backend::Postgres => "string_agg(permission, ' ')",

@@ -87,6 +87,7 @@ fn accept_page<'a>(
         layout: Layout {
             user_name: None,
             csrf_token: csrf::form_token(req, session)?,
+            ..Layout::default()
         },
         action: format!("/invitations/{raw_token}"),
         greeting_name: match &invitation.given_name {
@@ -159,6 +160,7 @@ pub async fn show(
         layout: Layout {
             user_name: signed_in_name,
             csrf_token: csrf::form_token(&req, &session)?,
+            ..Layout::default()
         },
         invited_to,
         role_label: invitation.role.label().to_lowercase(),

@@ -1,4 +1,4 @@
-//! Signing in and out, and the signed-in person's start page.
+//! Signing in and out.
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -12,12 +12,10 @@ use super::pages::{Layout, render, render_with_status};
 use crate::auth::rate_limit::{AttemptKey, RetryAfter};
 use crate::context::AppContext;
 use crate::domain::LoginName;
-use crate::domain::Permission;
-use crate::store::jobs::JobKind;
 use crate::store::people::AccountStatus;
 use crate::usecases::own_account;
 use crate::web::csrf;
-use crate::web::identity::{self, SignedIn};
+use crate::web::identity;
 
 /// Shown for every failed sign-in, whether or not the account exists.
 pub const SIGN_IN_FAILED: &str = "The email address, username or password is not right.";
@@ -32,95 +30,6 @@ struct SignInPage<'a> {
     notice: Option<&'a str>,
     /// The single-sign-on provider's name, when one is configured.
     sso_name: Option<&'a str>,
-}
-
-#[derive(Template)]
-#[template(path = "home.html")]
-struct HomePage<'a> {
-    layout: Layout,
-    name: String,
-    email: &'a str,
-    username: Option<&'a str>,
-    roles: Vec<&'static str>,
-    notice: Option<&'a str>,
-    uid_number: Option<i64>,
-    gid_number: Option<i64>,
-    ldap_pending: bool,
-    /// Consoles the person may open, as (address, label).
-    staff_links: Vec<(&'static str, &'static str)>,
-}
-
-#[derive(Deserialize)]
-pub struct HomeQuery {
-    welcome: Option<String>,
-}
-
-pub async fn home(
-    ctx: web::Data<AppContext>,
-    user: SignedIn,
-    query: web::Query<HomeQuery>,
-) -> Result<HttpResponse, WebError> {
-    // Members need their POSIX account: keep bringing them back until it is set up.
-    if user.person.needs_account()
-        && !ctx
-            .store
-            .organisation_ids_of(&user.person.id)
-            .await?
-            .is_empty()
-    {
-        return Ok(see_other("/account/setup"));
-    }
-    let ldap_pending = ctx
-        .store
-        .has_pending_job(JobKind::SyncAccount, &user.person.id)
-        .await?;
-    let roles = ctx
-        .store
-        .person_roles(&user.person.id)
-        .await?
-        .iter()
-        .filter_map(|role| crate::domain::Role::parse(role))
-        .map(|role| role.label())
-        .collect();
-    let may = crate::web::guard::site_wide(&ctx, &user).await?;
-    let staff_links = [
-        (Permission::ViewAccounts, "/admin/accounts", "Accounts"),
-        (Permission::ManageStaff, "/admin/staff", "Staff roles"),
-        (
-            Permission::ManageJobs,
-            "/admin/jobs",
-            "Outbox (directory and mail)",
-        ),
-        (Permission::ManageClients, "/admin/clients", "API clients"),
-    ]
-    .into_iter()
-    .filter(|(permission, _, _)| may.allows(*permission))
-    .map(|(_, href, label)| (href, label))
-    .collect();
-    render(&HomePage {
-        layout: Layout {
-            user_name: Some(user.person.display_name()),
-            csrf_token: csrf::token(&user.session)?,
-        },
-        name: user.person.display_name(),
-        email: &user.person.email,
-        username: user.person.username.as_deref(),
-        roles,
-        notice: match query.welcome.as_deref() {
-            None => None,
-            Some("account") => {
-                Some("Your account is ready: you can now log in with your username and password.")
-            }
-            Some("pending") => Some(
-                "Your account is set up. The directory is busy: it will be created there automatically shortly.",
-            ),
-            Some(_) => Some("Your account is active. Welcome to Roster."),
-        },
-        uid_number: user.person.uid_number,
-        gid_number: user.person.gid_number,
-        ldap_pending,
-        staff_links,
-    })
 }
 
 #[derive(Deserialize)]
@@ -157,6 +66,7 @@ pub async fn sign_in_form(
         layout: Layout {
             user_name: None,
             csrf_token: csrf::form_token(&req, &session)?,
+            ..Layout::default()
         },
         login: "",
         next: safe_next(query.next.as_deref()),
@@ -186,6 +96,7 @@ pub async fn sign_in(
                 layout: Layout {
                     user_name: None,
                     csrf_token: csrf::form_token(&req, &session)?,
+                    ..Layout::default()
                 },
                 login: &form.login,
                 next: safe_next(form.next.as_deref()),

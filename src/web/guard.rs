@@ -49,7 +49,7 @@ pub struct Granted(Vec<Permission>);
 
 impl Granted {
     /// The person's site-wide permissions and those `membership` adds.
-    fn of(user: &SignedIn, membership: Vec<Permission>) -> Self {
+    pub fn of(user: &SignedIn, membership: Vec<Permission>) -> Self {
         let mut held = user.site_permissions.clone();
         for permission in membership {
             if !held.contains(&permission) {

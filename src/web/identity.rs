@@ -18,6 +18,8 @@ pub struct SignedIn {
     pub session: Session,
     /// What the person may do site-wide, read with the account (see `guard`).
     pub site_permissions: Vec<Permission>,
+    /// The path asked for, so the header can mark where the person is.
+    pub path: String,
 }
 
 /// Marks the session as belonging to `person_id`, under a new session key so a key
@@ -41,6 +43,7 @@ impl FromRequest for SignedIn {
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let session = req.get_session();
+        let path = req.path().to_string();
         let ctx = req.app_data::<web::Data<AppContext>>().cloned();
         Box::pin(async move {
             let ctx = ctx.ok_or_else(|| WebError::internal(anyhow::anyhow!("no app context")))?;
@@ -52,6 +55,7 @@ impl FromRequest for SignedIn {
                         person,
                         session,
                         site_permissions,
+                        path,
                     })
                 }
                 _ => {

@@ -10,6 +10,7 @@ pub mod csrf;
 pub mod error;
 pub mod guard;
 pub mod health;
+pub mod home;
 pub mod identity;
 pub mod keys;
 pub mod middleware;
@@ -43,7 +44,7 @@ routes! {
     get "/readyz" => health::readyz,
     get "/static/roster.css" => assets::stylesheet,
     get "/static/copy.js" => assets::copy_script,
-    get "/" => account::home,
+    get "/" => home::home,
     get "/sign-in" => account::sign_in_form,
     post "/sign-in" => account::sign_in,
     post "/sign-out" => account::sign_out,

@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use askama::Template;
 
 use super::error::WebError;
+use crate::domain::Permission;
 
 /// What the base layout shows about the visitor.
 #[derive(Debug, Clone, Default)]
@@ -13,6 +14,61 @@ pub struct Layout {
     pub user_name: Option<String>,
     /// Token for the sign-out form in the header (and any other form on the page).
     pub csrf_token: String,
+    /// The places the header links to: every page the person may open from anywhere.
+    pub places: Vec<Place>,
+}
+
+/// A link in the header's navigation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub href: &'static str,
+    pub label: &'static str,
+    /// The page shown is this place (or one under it): marked `aria-current="page"`.
+    pub current: bool,
+}
+
+/// The staff consoles, each behind the site-wide permission that opens it, as
+/// (permission, address, label). The header and the home page both list them.
+pub const STAFF_PLACES: [(Permission, &str, &str); 4] = [
+    (Permission::ViewAccounts, "/admin/accounts", "Accounts"),
+    (Permission::ManageStaff, "/admin/staff", "Staff roles"),
+    (Permission::ManageJobs, "/admin/jobs", "Outbox"),
+    (Permission::ManageClients, "/admin/clients", "API clients"),
+];
+
+/// The consoles among [`STAFF_PLACES`] that `held` opens, as (address, label).
+pub fn staff_places(held: &[Permission]) -> Vec<(&'static str, &'static str)> {
+    STAFF_PLACES
+        .into_iter()
+        .filter(|(permission, _, _)| held.contains(permission))
+        .map(|(_, href, label)| (href, label))
+        .collect()
+}
+
+/// Everything a signed-in person may open from the header, the page at `path` marked.
+fn places_for(held: &[Permission], path: &str) -> Vec<Place> {
+    let everyone = [
+        ("/", "Home"),
+        ("/orgs", "Organisations"),
+        ("/account", "Your account"),
+        ("/account/keys", "SSH keys"),
+    ];
+    let links: Vec<(&'static str, &'static str)> =
+        everyone.into_iter().chain(staff_places(held)).collect();
+    // The longest address that is the page or a folder above it is the current place.
+    let current = links
+        .iter()
+        .map(|(href, _)| *href)
+        .filter(|href| path == *href || (*href != "/" && path.starts_with(&format!("{href}/"))))
+        .max_by_key(|href| href.len());
+    links
+        .into_iter()
+        .map(|(href, label)| Place {
+            href,
+            label,
+            current: Some(href) == current,
+        })
+        .collect()
 }
 
 impl Layout {
@@ -20,6 +76,7 @@ impl Layout {
         Ok(Self {
             user_name: Some(user.person.display_name()),
             csrf_token: crate::web::csrf::token(&user.session)?,
+            places: places_for(&user.site_permissions, &user.path),
         })
     }
 }

@@ -32,6 +32,7 @@ pub async fn reset_form(req: HttpRequest, session: Session) -> Result<HttpRespon
         layout: Layout {
             user_name: None,
             csrf_token: crate::web::csrf::form_token(&req, &session)?,
+            ..Layout::default()
         },
         sent: false,
         email: String::new(),
@@ -56,6 +57,7 @@ pub async fn reset_request(
     let layout = Layout {
         user_name: None,
         csrf_token: crate::web::csrf::form_token(&req, &session)?,
+        ..Layout::default()
     };
     let email = match Email::parse(&form.email) {
         Ok(email) => email,
@@ -151,6 +153,7 @@ pub async fn reset_choose(
         layout: Layout {
             user_name: None,
             csrf_token: crate::web::csrf::form_token(&req, &session)?,
+            ..Layout::default()
         },
         action: format!("/password-reset/{}", path.as_str()),
         errors: FormErrors::default(),
@@ -178,6 +181,7 @@ pub async fn reset_set(
                     layout: Layout {
                         user_name: None,
                         csrf_token: crate::web::csrf::form_token(&req, &session)?,
+                        ..Layout::default()
                     },
                     action: format!("/password-reset/{}", path.as_str()),
                     errors,

@@ -21,6 +21,7 @@ mod cli;
 mod csrf;
 mod directory;
 mod health;
+mod home;
 mod invitation_batches;
 mod invitations;
 mod keys;

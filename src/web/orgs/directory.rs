@@ -27,6 +27,9 @@ struct DirectoryPage<'a> {
     from_directory: bool,
     can_add: bool,
     roles: Vec<Role>,
+    /// The invitation form with the search filled in, offered when nobody matched to
+    /// those who may invite.
+    invite_href: Option<String>,
 }
 
 pub async fn directory(
@@ -51,6 +54,7 @@ pub async fn directory(
         from_directory: false,
         can_add: granted.allows(Permission::ManageMembers),
         roles: grantable_roles(&granted),
+        invite_href: None,
         organisation: &organisation,
     };
     let text = match SearchText::parse_directory_query(&raw) {
@@ -97,6 +101,9 @@ pub async fn directory(
         &format!("/orgs/{}/directory", organisation.id),
         &format!("q={}", page.q_encoded),
     );
+    if total == 0 && granted.allows(Permission::ManageInvitations) {
+        page.invite_href = Some(invitation_form_for(&organisation.id, text.as_str()));
+    }
     page.truncated = window.found.truncated;
     page.from_directory = window.found.source == Source::Directory;
     let members = window.members;
@@ -112,6 +119,20 @@ pub async fn directory(
         })
         .collect();
     render(&page)
+}
+
+/// The invitation form with what was searched for: an email address as the email, anything
+/// else as the surname.
+fn invitation_form_for(organisation_id: &str, searched: &str) -> String {
+    let field = if Email::parse(searched).is_ok() {
+        "email"
+    } else {
+        "surname"
+    };
+    format!(
+        "/orgs/{organisation_id}/invitations?{field}={}#surname",
+        query_value(searched)
+    )
 }
 
 #[derive(Deserialize)]

@@ -121,15 +121,41 @@ pub(super) async fn invitations_page<'a>(
     })
 }
 
+/// The invitations page's query: a notice after a change, and the form's surname and
+/// email filled in (from a directory search that found nobody, say).
+#[derive(Deserialize)]
+pub struct InvitationsQuery {
+    done: Option<String>,
+    #[serde(default)]
+    surname: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// A value from the address put into a form field: what a field could hold, no more.
+fn prefill(value: &str) -> String {
+    value
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(254)
+        .collect()
+}
+
 pub async fn invitations(
     ctx: web::Data<AppContext>,
     user: SignedIn,
     path: web::Path<String>,
-    query: web::Query<NoticeQuery>,
+    query: web::Query<InvitationsQuery>,
 ) -> Result<HttpResponse, WebError> {
     let (organisation, granted) =
         guard::organisation(&ctx, &user, &path, Permission::ManageInvitations).await?;
     let notice = notice_for(query.done.as_deref());
+    let form = InviteForm {
+        surname: prefill(&query.surname),
+        email: prefill(&query.email),
+        ..InviteForm::default()
+    };
     render(
         &invitations_page(
             &ctx,
@@ -138,6 +164,7 @@ pub async fn invitations(
             &granted,
             InvitationsView {
                 notice,
+                form,
                 ..InvitationsView::default()
             },
         )
