@@ -302,3 +302,44 @@ async fn a_capped_directory_search_never_claims_only_500_match() {
         .await;
     assert_eq!(page.text(".count"), "11 people match “bulkperson59”.");
 }
+
+#[tokio::test]
+async fn an_empty_organisation_says_what_to_do_next_and_links_there() {
+    let app = TestApp::spawn().await;
+    app.signed_in_admin("admin@example.org").await;
+    let org = app.create_org("Astro", "astro").await;
+    let members = app.browser.page(&format!("/orgs/{}/members", org.id)).await;
+    assert_eq!(
+        members.text("p.empty"),
+        "This organisation has no members yet. Invite people to join it."
+    );
+    assert_eq!(
+        members.attr("p.empty a", "href").unwrap(),
+        format!("/orgs/{}/invitations", org.id)
+    );
+    let searched = app
+        .browser
+        .page(&format!("/orgs/{}/members?q=Lovelace", org.id))
+        .await;
+    assert_eq!(
+        searched.attr("p.empty a", "href").unwrap(),
+        format!("/orgs/{}/directory?q=Lovelace", org.id)
+    );
+    let invitations = app
+        .browser
+        .page(&format!("/orgs/{}/invitations", org.id))
+        .await;
+    assert_eq!(
+        invitations.text("p.empty"),
+        "No invitations yet. Invite someone with the form above: they get an email with a link to join."
+    );
+    let resources = app
+        .browser
+        .page(&format!("/orgs/{}/resources", org.id))
+        .await;
+    assert_eq!(
+        resources.text("p.empty"),
+        "This organisation has no resources yet. Add one with the form below: its members can then use it."
+    );
+    app.assert_directory_settled().await;
+}
