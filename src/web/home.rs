@@ -45,6 +45,8 @@ struct OrganisationRow {
     name: String,
     role: &'static str,
     ends_on: Option<String>,
+    /// The membership is past its end date: it gives nothing any more.
+    ended: bool,
     /// Waiting invitations, for those who may manage them.
     invitations: Option<WaitingInvitations>,
     /// Memberships ending soon, for those who may manage members.
@@ -179,6 +181,10 @@ async fn organisation_rows(
             name: membership.organisation_name.clone(),
             role: membership.role.label(),
             ends_on: membership.ends_on.clone(),
+            ended: membership
+                .ends_on
+                .as_deref()
+                .is_some_and(|ends_on| ends_on < window.0.as_str()),
             invitations,
             ending,
         });

@@ -96,6 +96,11 @@ async fn a_pi_sees_their_organisations_what_waits_there_and_what_is_left_to_do()
     assert!(theirs.select_all(".waiting-invitations").is_empty());
     assert!(theirs.select_all(".ending-soon").is_empty());
     assert_eq!(theirs.select_all("li.resource").len(), 1);
+
+    // Once the end date has passed, it is no longer near.
+    app.context.clock.advance(11 * 86_400);
+    let later = pi.page("/").await;
+    assert!(later.select_all(".ending-soon").is_empty());
     app.assert_directory_settled().await;
 }
 
