@@ -55,6 +55,12 @@ fn places_for(held: &[Permission], path: &str) -> Vec<Place> {
     ];
     let links: Vec<(&'static str, &'static str)> =
         everyone.into_iter().chain(staff_places(held)).collect();
+    // The SCIM comparisons are reached from the outbox, and belong to it.
+    let path = if path.starts_with("/admin/scim/") {
+        "/admin/jobs"
+    } else {
+        path
+    };
     // The longest address that is the page or a folder above it is the current place.
     let current = links
         .iter()
@@ -201,5 +207,34 @@ pub mod filters {
     #[askama::filter_fn]
     pub fn date(at: &i64, _: &dyn askama::Values) -> askama::Result<String> {
         Ok(crate::usecases::invitations::format_date(*at))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn current(held: &[Permission], path: &str) -> Vec<&'static str> {
+        places_for(held, path)
+            .into_iter()
+            .filter(|place| place.current)
+            .map(|place| place.label)
+            .collect()
+    }
+
+    #[test]
+    fn the_header_marks_the_place_the_page_belongs_to() {
+        let admin = [Permission::ViewAccounts, Permission::ManageJobs];
+        assert_eq!(current(&admin, "/"), ["Home"]);
+        assert_eq!(current(&admin, "/account/keys"), ["SSH keys"]);
+        assert_eq!(current(&admin, "/account/setup"), ["Your account"]);
+        assert_eq!(current(&admin, "/orgs/abc/members"), ["Organisations"]);
+        assert_eq!(current(&admin, "/admin/accounts/p1"), ["Accounts"]);
+        assert_eq!(current(&admin, "/admin/scim/hr"), ["Outbox"]);
+        assert!(current(&admin, "/sign-in").is_empty());
+        assert!(
+            current(&[], "/admin/jobs").is_empty(),
+            "no console without its permission"
+        );
     }
 }
