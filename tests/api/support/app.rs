@@ -281,6 +281,7 @@ impl TestApp {
                 may_grant_manager: true,
                 client_ip: None,
                 ends_on: None,
+                message: None,
             },
         )
         .await
@@ -431,6 +432,7 @@ impl TestApp {
                 may_grant_manager: true,
                 client_ip: None,
                 ends_on: None,
+                message: None,
             },
         )
         .await
