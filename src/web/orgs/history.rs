@@ -1,12 +1,13 @@
 //! An organisation's audit history.
 
 use super::*;
+use crate::web::event_sentence::{EventSentence, describe};
 
 struct HistoryRow {
     at: i64,
-    actor: String,
-    action: String,
-    details: String,
+    sentence: EventSentence,
+    /// The event's code, kept for scripts and filters (`data-event`).
+    event: String,
     client_ip: String,
 }
 
@@ -33,9 +34,8 @@ pub async fn history(
         .into_iter()
         .map(|event| HistoryRow {
             at: event.occurred_at,
-            actor: event.actor_name.unwrap_or_else(|| "command line".into()),
-            action: event.action,
-            details: event.details,
+            sentence: describe(&event, "Roster"),
+            event: event.action,
             client_ip: event.client_ip.unwrap_or_default(),
         })
         .collect();

@@ -604,6 +604,16 @@ impl Page {
             .map(str::to_string)
     }
 
+    /// `attribute` of every element matching `selector`, in document order.
+    pub fn attr_all(&self, selector: &str, attribute: &str) -> Vec<String> {
+        let selector = Selector::parse(selector).expect("valid selector");
+        self.html
+            .select(&selector)
+            .filter_map(|element| element.value().attr(attribute))
+            .map(str::to_string)
+            .collect()
+    }
+
     pub fn csrf_token(&self) -> String {
         self.attr("input[name=csrf_token]", "value")
             .expect("the page has a form with a CSRF token")
