@@ -114,6 +114,17 @@ pub fn describe(event: &RecordedEvent, nobody: &str) -> EventSentence {
     }
 }
 
+/// How a kind of event reads in a list of kinds: "member.end_date_changed" is
+/// "Member end date changed".
+pub fn kind_label(code: &str) -> String {
+    let words = code.replace(['.', '_'], " ");
+    let mut chars = words.trim().chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => "Other".to_string(),
+    }
+}
+
 /// Most details are written as what the actor did ("added …", "renamed …"); anything
 /// else says which kind of change it was.
 fn generic(code: &str, details: &str) -> String {
@@ -226,6 +237,15 @@ mod tests {
             ),
             "Roster ended resource astro-gpu: its end date 2026-11-29 passed and nobody may use it now."
         );
+    }
+
+    #[test]
+    fn kinds_read_as_words() {
+        assert_eq!(
+            kind_label("member.end_date_changed"),
+            "Member end date changed"
+        );
+        assert_eq!(kind_label(""), "Other");
     }
 
     #[test]

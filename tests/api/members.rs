@@ -443,6 +443,21 @@ async fn history_reads_as_sentences_naming_who_did_what_to_whom() {
         history.select_all("tr[data-event='member.role_changed'] td.event .actor"),
         ["Tester"]
     );
+    // The filter shows one kind of event.
+    let filtered = owner
+        .page(&format!(
+            "/orgs/{}/history?event=member.role_changed",
+            org.id
+        ))
+        .await;
+    assert_eq!(
+        filtered.attr_all("table.history tbody tr", "data-event"),
+        ["member.role_changed"]
+    );
+    assert_eq!(
+        filtered.text("select#event option[selected]"),
+        "Member role changed"
+    );
     // No raw event codes in what people read.
     let codes = history.attr_all("table.history tbody tr", "data-event");
     assert!(codes.len() >= 6, "{codes:?}");
