@@ -702,6 +702,7 @@ async fn invite_member(settings: Settings, args: InviteCreateArgs) -> Result<(),
             may_grant_manager: true,
             client_ip: None,
             ends_on,
+            message: None,
         },
     )
     .await
@@ -811,6 +812,7 @@ async fn invite_admin(settings: Settings, args: InviteArgs) -> Result<(), CliErr
             may_grant_manager: true,
             client_ip: None,
             ends_on: None,
+            message: None,
         },
     )
     .await

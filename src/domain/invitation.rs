@@ -1,4 +1,57 @@
-use super::UnixTime;
+use super::{FieldError, Role, UnixTime};
+
+/// The role as invitations word it: "as a member", "as an owner".
+pub const fn role_phrase(role: Role) -> &'static str {
+    match role {
+        Role::SiteAdmin => "a site administrator",
+        Role::Helpdesk => "a member of the helpdesk",
+        Role::Owner => "an owner",
+        Role::Manager => "a manager",
+        Role::Member => "a member",
+    }
+}
+
+/// A short personal message from the inviter, shown to the invitee as plain text: trimmed,
+/// line breaks kept (CRLF from forms becomes LF), no other control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitationMessage(String);
+
+impl InvitationMessage {
+    pub const MAX_CHARS: usize = 1_000;
+
+    /// `None` for an empty message: it is optional.
+    pub fn parse_optional(field: &'static str, raw: &str) -> Result<Option<Self>, FieldError> {
+        let text = raw.replace("\r\n", "\n").replace('\r', "\n");
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        if text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
+            return Err(FieldError::new(
+                field,
+                "The message contains invisible control characters. Type it again, or paste it as plain text.",
+            ));
+        }
+        let length = text.chars().count();
+        if length > Self::MAX_CHARS {
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "The message must be at most 1,000 characters; it has {length}. Shorten it by {}.",
+                    length - Self::MAX_CHARS
+                ),
+            ));
+        }
+        Ok(Some(Self(text.to_string())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 /// What is stored about an invitation's life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +113,30 @@ impl InvitationState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn message_is_optional_trimmed_and_keeps_line_breaks() -> Result<(), FieldError> {
+        assert_eq!(
+            InvitationMessage::parse_optional("message", "  \r\n ")?,
+            None
+        );
+        let message = InvitationMessage::parse_optional("message", " Hi Grace,\r\n\tsee you!\n")?;
+        assert_eq!(
+            message.as_ref().map(InvitationMessage::as_str),
+            Some("Hi Grace,\n\tsee you!")
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn message_refuses_control_characters_and_length() {
+        assert!(InvitationMessage::parse_optional("message", "bell\u{7}").is_err());
+        assert!(InvitationMessage::parse_optional("message", "esc\u{1b}[31m").is_err());
+        let longest = "é".repeat(InvitationMessage::MAX_CHARS);
+        assert!(InvitationMessage::parse_optional("message", &longest).is_ok());
+        let error = InvitationMessage::parse_optional("message", &format!("{longest}x"));
+        assert_eq!(error.map_err(|e| e.field), Err("message"));
+    }
 
     #[test]
     fn expiry_is_derived_from_time() {

@@ -3,6 +3,7 @@
 
 mod client;
 mod common_passwords;
+mod dates;
 mod email;
 mod invitation;
 mod invitation_sheet;
@@ -22,8 +23,9 @@ mod username;
 
 pub use client::{AllowedNetworks, ClientName, Scopes};
 pub use common_passwords::{common_password_count, is_common_password};
+pub use dates::{day_of, relative_day};
 pub use email::Email;
-pub use invitation::{InvitationState, InvitationStatus};
+pub use invitation::{InvitationMessage, InvitationState, InvitationStatus, role_phrase};
 pub use invitation_sheet::{
     Invitee, InviteeFields, MAX_SHEET_BYTES, MAX_SHEET_ROWS, SheetError, SheetRow,
     read_invitation_items, read_invitation_sheet, spreadsheet_safe,

@@ -19,17 +19,40 @@ struct InvitationHtml<'a> {
 /// "You are invited": sent to a newcomer with their single-use activation link.
 pub struct InvitationMail {
     pub greeting_name: String,
-    /// Where they are invited to: an organisation's name, or "Roster" for staff.
-    pub invited_to: String,
+    /// The organisation they are invited to; `None` for a site-wide (staff) role.
+    pub organisation: Option<String>,
+    /// Who invited them; `None` for an API client or the command line.
+    pub inviter: Option<String>,
     pub role_label: String,
     pub link: String,
     pub expires: String,
+    /// How far off that is when sent: "in 7 days".
+    pub expires_in: String,
+    /// The inviter's personal message, plain text (escaped in the HTML part).
+    pub message: Option<String>,
 }
 
 impl InvitationMail {
+    /// Where they are invited to: the organisation, or Roster itself.
+    pub fn invited_to(&self) -> &str {
+        self.organisation.as_deref().unwrap_or("Roster")
+    }
+
+    /// "Ada Lovelace invited you to Astrophysics Lab on Roster".
+    pub fn subject(&self) -> String {
+        let place = match &self.organisation {
+            Some(name) => format!("{name} on Roster"),
+            None => "Roster".into(),
+        };
+        match &self.inviter {
+            Some(inviter) => format!("{inviter} invited you to {place}"),
+            None => format!("You are invited to {place}"),
+        }
+    }
+
     pub fn render(&self) -> Result<RenderedMail, MailError> {
         Ok(RenderedMail {
-            subject: format!("You are invited to {}", self.invited_to),
+            subject: self.subject(),
             text: InvitationText { mail: self }.render()?,
             html: InvitationHtml { mail: self }.render()?,
         })

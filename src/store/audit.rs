@@ -103,6 +103,10 @@ impl Store {
 pub struct RecordedEvent {
     pub occurred_at: i64,
     pub actor_name: Option<String>,
+    /// The person the event is about, when it is about a person.
+    pub subject_name: Option<String>,
+    /// The address invited, when the event is about an invitation.
+    pub invitation_email: Option<String>,
     pub action: String,
     pub details: String,
     pub client_ip: Option<String>,
@@ -117,8 +121,12 @@ impl Store {
     ) -> StoreResult<Vec<RecordedEvent>> {
         let rows = sqlx::query(
             "SELECT e.occurred_at, e.action, e.details, e.client_ip, p.surname, p.given_name, \
-             c.name AS client_name FROM audit_events e LEFT JOIN people p ON p.id = e.actor_id \
-             LEFT JOIN api_clients c ON c.id = e.actor_id WHERE e.subject_id = $1 OR e.actor_id = $1 \
+             c.name AS client_name, s.surname AS subject_surname, \
+             s.given_name AS subject_given_name, i.email AS invitation_email \
+             FROM audit_events e LEFT JOIN people p ON p.id = e.actor_id \
+             LEFT JOIN api_clients c ON c.id = e.actor_id \
+             LEFT JOIN people s ON s.id = e.subject_id \
+             LEFT JOIN invitations i ON i.id = e.subject_id WHERE e.subject_id = $1 OR e.actor_id = $1 \
              ORDER BY e.occurred_at_ms DESC, e.id LIMIT ($2 + 0)",
         )
         .bind(person_id)
@@ -136,8 +144,12 @@ impl Store {
     ) -> StoreResult<Vec<RecordedEvent>> {
         let rows = sqlx::query(
             "SELECT e.occurred_at, e.action, e.details, e.client_ip, p.surname, p.given_name, \
-             c.name AS client_name FROM audit_events e LEFT JOIN people p ON p.id = e.actor_id \
-             LEFT JOIN api_clients c ON c.id = e.actor_id WHERE e.organisation_id = $1 ORDER BY e.occurred_at_ms DESC, e.id LIMIT ($2 + 0)",
+             c.name AS client_name, s.surname AS subject_surname, \
+             s.given_name AS subject_given_name, i.email AS invitation_email \
+             FROM audit_events e LEFT JOIN people p ON p.id = e.actor_id \
+             LEFT JOIN api_clients c ON c.id = e.actor_id \
+             LEFT JOIN people s ON s.id = e.subject_id \
+             LEFT JOIN invitations i ON i.id = e.subject_id WHERE e.organisation_id = $1 ORDER BY e.occurred_at_ms DESC, e.id LIMIT ($2 + 0)",
         )
         .bind(organisation_id)
         .bind(limit)
@@ -152,7 +164,12 @@ fn recorded_event(row: &sqlx::any::AnyRow) -> StoreResult<RecordedEvent> {
     let surname: Option<String> = row.try_get("surname")?;
     let given: Option<String> = row.try_get("given_name")?;
     let client: Option<String> = row.try_get("client_name")?;
+    let subject_surname: Option<String> = row.try_get("subject_surname")?;
+    let subject_given: Option<String> = row.try_get("subject_given_name")?;
     Ok(RecordedEvent {
+        subject_name: subject_surname
+            .map(|surname| crate::domain::full_name(subject_given.as_deref(), &surname)),
+        invitation_email: row.try_get("invitation_email")?,
         occurred_at: row.try_get("occurred_at")?,
         actor_name: surname
             .map(|surname| crate::domain::full_name(given.as_deref(), &surname))

@@ -24,13 +24,15 @@ pub struct Invitation {
     pub role: Role,
     pub organisation_id: Option<String>,
     pub invited_by: Option<String>,
+    /// The inviter's personal message, plain text.
+    pub message: Option<String>,
     pub status: InvitationStatus,
     pub created_at: UnixTime,
     pub expires_at: UnixTime,
 }
 
 const COLUMNS: &str = "id, email, surname, given_name, role, organisation_id, invited_by, \
-                       status, created_at, expires_at, ends_on, sent_at, accepted_at, revoked_at";
+                       status, created_at, expires_at, ends_on, sent_at, accepted_at, revoked_at, message";
 
 fn from_row(row: &AnyRow) -> StoreResult<Invitation> {
     let role: String = row.try_get("role")?;
@@ -48,6 +50,7 @@ fn from_row(row: &AnyRow) -> StoreResult<Invitation> {
             .ok_or_else(|| StoreError::Corrupt(format!("unknown role {role:?}")))?,
         organisation_id: row.try_get("organisation_id")?,
         invited_by: row.try_get("invited_by")?,
+        message: row.try_get("message")?,
         status: InvitationStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("unknown invitation status {status:?}")))?,
         created_at: row.try_get("created_at")?,
@@ -66,6 +69,8 @@ pub struct NewInvitation<'a> {
     /// The API client that sent it, when one did.
     pub invited_by_client: Option<&'a str>,
     pub ends_on: Option<&'a str>,
+    /// The inviter's personal message.
+    pub message: Option<&'a str>,
     pub expires_at: UnixTime,
     /// The batch it was confirmed in, if any.
     pub batch_id: Option<&'a str>,
@@ -616,8 +621,8 @@ pub(crate) async fn insert_new(
         let sql = format!(
             "INSERT INTO invitations (id, token_hash, email, email_normalized, surname, \
              given_name, role, organisation_id, invited_by, status, created_at, expires_at, \
-             ends_on, sent_at, invited_by_client, batch_id) VALUES {} ON CONFLICT DO NOTHING",
-            super::value_rows(chunk.len(), 16)
+             ends_on, sent_at, invited_by_client, batch_id, message) VALUES {} ON CONFLICT DO NOTHING",
+            super::value_rows(chunk.len(), 17)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (invitation, id) in chunk.iter().zip(ids) {
@@ -637,7 +642,8 @@ pub(crate) async fn insert_new(
                 .bind(invitation.ends_on)
                 .bind(now)
                 .bind(invitation.invited_by_client)
-                .bind(invitation.batch_id);
+                .bind(invitation.batch_id)
+                .bind(invitation.message);
         }
         inserted += query.execute(&mut *conn).await?.rows_affected();
     }
@@ -653,7 +659,8 @@ async fn resend_pending(
 ) -> StoreResult<Option<String>> {
     let resent = sqlx::query(
         "UPDATE invitations SET token_hash = $1, sent_at = $2, expires_at = $3, surname = $4, \
-         given_name = $5, role = $6, ends_on = $7, invited_by = $8, invited_by_client = $11 \
+         given_name = $5, role = $6, ends_on = $7, invited_by = $8, invited_by_client = $11, \
+         message = COALESCE($12, message) \
          WHERE email_normalized = $9 AND COALESCE(organisation_id, '') = COALESCE($10, '') \
          AND status = 'pending' RETURNING id",
     )
@@ -668,6 +675,7 @@ async fn resend_pending(
     .bind(invitation.email.normalized())
     .bind(invitation.organisation_id)
     .bind(invitation.invited_by_client)
+    .bind(invitation.message)
     .fetch_optional(&mut *conn)
     .await?;
     resent

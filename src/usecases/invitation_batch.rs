@@ -18,7 +18,7 @@ use crate::store::invitations::NewInvitation;
 use crate::store::mail_outbox::QueuedMail;
 use crate::store::memberships::DirectoryPersonRef;
 use crate::store::organisations::Organisation;
-use crate::usecases::invitations::invitation_mail;
+use crate::usecases::invitations::{InvitationLetter, invitation_mail, inviter_name};
 use crate::usecases::organisations::OrgActor;
 
 /// What a row will do.
@@ -249,6 +249,7 @@ pub async fn confirm_batch(
     let actor_id = actor.actor.audit_id();
     let person_id = actor.actor.person_id();
     let client_id = actor.actor.client_id();
+    let inviter_name = inviter_name(ctx, person_id).await?;
     // Per step: the new link's hash and its mail (none for an addition).
     let mut hashes: Vec<Option<TokenHash>> = Vec::new();
     let mut mails: Vec<Option<QueuedMail>> = Vec::new();
@@ -295,11 +296,15 @@ pub async fn confirm_batch(
             let (_link, mail) = invitation_mail(
                 ctx,
                 &token,
-                invitee.email.as_str(),
-                greeting,
-                Some(&organisation.name),
-                role,
-                expires_at,
+                InvitationLetter {
+                    to: invitee.email.as_str(),
+                    greeting_name: greeting,
+                    organisation_name: Some(&organisation.name),
+                    inviter_name: inviter_name.as_deref(),
+                    role,
+                    expires_at,
+                    message: None,
+                },
             )?;
             hashes.push(Some(token.hash()));
             mails.push(Some(QueuedMail {
@@ -371,6 +376,7 @@ pub async fn confirm_batch(
                     invited_by: person_id,
                     invited_by_client: client_id,
                     ends_on: ends_on.as_deref(),
+                    message: None,
                     expires_at,
                     batch_id: Some(identity.id),
                     mail,

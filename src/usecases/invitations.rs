@@ -5,7 +5,9 @@ use time::macros::format_description;
 
 use crate::auth::password::PasswordError;
 use crate::context::AppContext;
-use crate::domain::{Email, EndDate, InvitationState, NewPassword, PersonName, Role, SecretToken};
+use crate::domain::{
+    Email, EndDate, InvitationMessage, InvitationState, NewPassword, PersonName, Role, SecretToken,
+};
 use crate::mail::{InvitationMail, MailError};
 use crate::store::StoreError;
 use crate::store::audit::AuditEvent;
@@ -27,6 +29,8 @@ pub struct InvitationRequest<'a> {
     pub may_grant_manager: bool,
     pub client_ip: Option<&'a str>,
     pub ends_on: Option<EndDate>,
+    /// The inviter's personal message, shown to the invitee as plain text.
+    pub message: Option<InvitationMessage>,
 }
 
 pub struct CreatedInvitation {
@@ -82,14 +86,19 @@ pub async fn create_invitation(
         request.given_name.as_ref().map(PersonName::as_str),
         request.surname.as_str(),
     );
+    let inviter_name = inviter_name(ctx, request.inviter.person_id()).await?;
     let (link, mail) = invitation_mail(
         ctx,
         &token,
-        request.email.as_str(),
-        greeting_name,
-        request.organisation_name,
-        request.role,
-        expires_at,
+        InvitationLetter {
+            to: request.email.as_str(),
+            greeting_name,
+            organisation_name: request.organisation_name,
+            inviter_name: inviter_name.as_deref(),
+            role: request.role,
+            expires_at,
+            message: request.message.as_ref().map(InvitationMessage::as_str),
+        },
     )?;
     let id = ctx
         .store
@@ -104,6 +113,7 @@ pub async fn create_invitation(
                 invited_by: request.inviter.person_id(),
                 invited_by_client: request.inviter.client_id(),
                 ends_on: request.ends_on.map(EndDate::to_iso).as_deref(),
+                message: request.message.as_ref().map(InvitationMessage::as_str),
                 expires_at,
                 batch_id: None,
                 mail,
@@ -128,25 +138,58 @@ pub async fn create_invitation(
     })
 }
 
+/// The name the invitee knows the inviter by; `None` for an API client or the command line.
+pub(crate) async fn inviter_name(
+    ctx: &AppContext,
+    person_id: Option<&str>,
+) -> Result<Option<String>, StoreError> {
+    Ok(match person_id {
+        Some(id) => ctx
+            .store
+            .person_by_id(id)
+            .await?
+            .map(|person| person.display_name()),
+        None => None,
+    })
+}
+
+/// What an invitation's email says: to whom, from whom, where to, as what, until when.
+pub(crate) struct InvitationLetter<'a> {
+    pub to: &'a str,
+    pub greeting_name: String,
+    /// `None` for a site-wide (staff) invitation.
+    pub organisation_name: Option<&'a str>,
+    pub inviter_name: Option<&'a str>,
+    pub role: Role,
+    pub expires_at: i64,
+    pub message: Option<&'a str>,
+}
+
 /// The message carrying the link for `token`, and the link.
 pub(crate) fn invitation_mail(
     ctx: &AppContext,
     token: &SecretToken,
-    to: &str,
-    greeting_name: String,
-    organisation_name: Option<&str>,
-    role: Role,
-    expires_at: i64,
+    letter: InvitationLetter<'_>,
 ) -> Result<(String, QueuedMail), MailError> {
     let link = ctx.public_link(&format!("/invitations/{}", token.expose()));
-    let mail = InvitationMail {
-        greeting_name,
-        invited_to: organisation_name.unwrap_or("Roster").to_string(),
-        role_label: role.label().to_lowercase(),
-        link: link.clone(),
-        expires: format_date(expires_at),
+    let expires_in = match (
+        crate::domain::day_of(letter.expires_at),
+        crate::domain::day_of(ctx.clock.now()),
+    ) {
+        (Some(day), Some(today)) => crate::domain::relative_day(day, today),
+        _ => String::new(),
     };
-    Ok((link, queued_mail(to, mail.render()?)))
+    let mail = InvitationMail {
+        greeting_name: letter.greeting_name,
+        organisation: letter.organisation_name.map(str::to_string),
+        inviter: letter.inviter_name.map(str::to_string),
+        role_label: crate::domain::role_phrase(letter.role).to_string(),
+        link: link.clone(),
+        expires: format_date(letter.expires_at),
+        expires_in,
+        message: letter.message.map(str::to_string),
+    };
+    Ok((link, queued_mail(letter.to, mail.render()?)))
 }
 
 /// Issues a new token for a pending invitation of `organisation` (the old link dies) and
@@ -170,14 +213,20 @@ pub async fn resend_invitation(
         return Ok(None);
     };
     let greeting_name = crate::domain::full_name(current.given_name.as_deref(), &current.surname);
+    // The invitation is still from whoever sent it first, with their message.
+    let inviter_name = inviter_name(ctx, current.invited_by.as_deref()).await?;
     let (link, mail) = invitation_mail(
         ctx,
         &token,
-        &current.email,
-        greeting_name,
-        Some(&organisation.name),
-        current.role,
-        expires_at,
+        InvitationLetter {
+            to: &current.email,
+            greeting_name,
+            organisation_name: Some(&organisation.name),
+            inviter_name: inviter_name.as_deref(),
+            role: current.role,
+            expires_at,
+            message: current.message.as_deref(),
+        },
     )?;
     let Some(invitation) = ctx
         .store

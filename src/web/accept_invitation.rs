@@ -16,16 +16,57 @@ use crate::usecases::invitations::{self, AcceptInvitationError, Acceptor};
 use crate::web::identity::SignedIn;
 use crate::web::{csrf, identity};
 
+/// Who invited the person, where to, as what, until when, and what they wrote: shown on
+/// both invitation pages (`invitations/summary.html`).
+struct InvitationSummary {
+    inviter: Option<String>,
+    /// `None` for a site-wide (staff) role.
+    organisation: Option<String>,
+    role_phrase: &'static str,
+    expires: i64,
+    /// The clock's time, for relative dates.
+    now: i64,
+    message: Option<String>,
+}
+
+impl InvitationSummary {
+    fn invited_to(&self) -> &str {
+        self.organisation.as_deref().unwrap_or("Roster")
+    }
+}
+
+async fn invitation_summary(
+    ctx: &AppContext,
+    invitation: &Invitation,
+) -> Result<InvitationSummary, WebError> {
+    let organisation = match &invitation.organisation_id {
+        Some(id) => Some(
+            ctx.store
+                .organisation(id)
+                .await?
+                .map(|o| o.name)
+                .unwrap_or_else(|| "the organisation".into()),
+        ),
+        None => None,
+    };
+    Ok(InvitationSummary {
+        inviter: invitations::inviter_name(ctx, invitation.invited_by.as_deref()).await?,
+        organisation,
+        role_phrase: crate::domain::role_phrase(invitation.role),
+        expires: invitation.expires_at,
+        now: ctx.clock.now(),
+        message: invitation.message.clone(),
+    })
+}
+
 #[derive(Template)]
 #[template(path = "invitations/accept.html")]
 struct AcceptPage<'a> {
     layout: Layout,
     action: String,
     greeting_name: String,
-    invited_to: &'a str,
-    role_label: String,
+    summary: InvitationSummary,
     email: &'a str,
-    expires: i64,
     errors: FormErrors,
     /// The invitation's raw token, for the single-sign-on button.
     token: &'a str,
@@ -75,7 +116,7 @@ pub(super) async fn open_invitation(
     }
 }
 
-fn accept_page<'a>(
+async fn accept_page<'a>(
     ctx: &AppContext,
     req: &HttpRequest,
     session: &Session,
@@ -94,14 +135,8 @@ fn accept_page<'a>(
             Some(given) => format!("{given} {}", invitation.surname),
             None => invitation.surname.clone(),
         },
-        invited_to: if invitation.organisation_id.is_some() {
-            "your organisation"
-        } else {
-            "Roster"
-        },
-        role_label: invitation.role.label().to_lowercase(),
+        summary: invitation_summary(ctx, invitation).await?,
         email: &invitation.email,
-        expires: invitation.expires_at,
         token: raw_token,
         sso_name: ctx.sso.as_ref().map(|sso| sso.display_name().to_string()),
         errors,
@@ -112,8 +147,7 @@ fn accept_page<'a>(
 #[template(path = "invitations/existing.html")]
 struct ExistingAccountPage<'a> {
     layout: Layout,
-    invited_to: String,
-    role_label: String,
+    summary: InvitationSummary,
     email: &'a str,
     signed_in_as_invitee: bool,
     action: String,
@@ -128,14 +162,17 @@ pub async fn show(
 ) -> Result<HttpResponse, WebError> {
     let invitation = open_invitation(&ctx, &token).await?;
     let Some(invitee) = existing_account(&ctx, &invitation).await? else {
-        return render(&accept_page(
-            &ctx,
-            &req,
-            &session,
-            &token,
-            &invitation,
-            FormErrors::default(),
-        )?);
+        return render(
+            &accept_page(
+                &ctx,
+                &req,
+                &session,
+                &token,
+                &invitation,
+                FormErrors::default(),
+            )
+            .await?,
+        );
     };
     // Someone who already has an account only joins: no new password or username.
     let signed_in = identity::signed_in_person_id(&session);
@@ -147,23 +184,13 @@ pub async fn show(
             .map(|person| person.display_name()),
         None => None,
     };
-    let invited_to = match &invitation.organisation_id {
-        Some(id) => ctx
-            .store
-            .organisation(id)
-            .await?
-            .map(|o| o.name)
-            .unwrap_or_else(|| "the organisation".into()),
-        None => "Roster".into(),
-    };
     render(&ExistingAccountPage {
         layout: Layout {
             user_name: signed_in_name,
             csrf_token: csrf::form_token(&req, &session)?,
             ..Layout::default()
         },
-        invited_to,
-        role_label: invitation.role.label().to_lowercase(),
+        summary: invitation_summary(&ctx, &invitation).await?,
         email: &invitation.email,
         signed_in_as_invitee: signed_in.as_deref() == Some(invitee.id.as_str()),
         action: format!("/invitations/{}/join", token.as_str()),
@@ -244,7 +271,7 @@ pub async fn accept(
             errors.add(error);
             return render_with_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &accept_page(&ctx, &req, &session, &token, &invitation, errors)?,
+                &accept_page(&ctx, &req, &session, &token, &invitation, errors).await?,
             );
         }
     };

@@ -8,6 +8,7 @@ pub mod assets;
 pub mod clients;
 pub mod csrf;
 pub mod error;
+pub mod event_sentence;
 pub mod guard;
 pub mod health;
 pub mod home;

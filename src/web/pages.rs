@@ -201,8 +201,87 @@ pub struct NewPasswordForm {
     pub password_confirmation: String,
 }
 
+/// Something pages show as a day: a Unix time, or a stored `YYYY-MM-DD` date.
+pub trait Dated {
+    /// Its UTC day, `None` when it is not a date.
+    fn day(&self) -> Option<time::Date>;
+    /// For `<time datetime>`.
+    fn machine_readable(&self) -> Option<String>;
+}
+
+impl Dated for i64 {
+    fn day(&self) -> Option<time::Date> {
+        crate::domain::day_of(*self)
+    }
+    fn machine_readable(&self) -> Option<String> {
+        time::OffsetDateTime::from_unix_timestamp(*self)
+            .ok()
+            .and_then(|at| {
+                at.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+    }
+}
+
+impl Dated for str {
+    fn day(&self) -> Option<time::Date> {
+        time::Date::parse(
+            self,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .ok()
+    }
+    fn machine_readable(&self) -> Option<String> {
+        self.day().map(|_| self.to_string())
+    }
+}
+
+impl Dated for String {
+    fn day(&self) -> Option<time::Date> {
+        self.as_str().day()
+    }
+    fn machine_readable(&self) -> Option<String> {
+        self.as_str().machine_readable()
+    }
+}
+
+impl<T: Dated + ?Sized> Dated for &T {
+    fn day(&self) -> Option<time::Date> {
+        (**self).day()
+    }
+    fn machine_readable(&self) -> Option<String> {
+        (**self).machine_readable()
+    }
+}
+
+/// The day and how far it is from `now`, as one unbreakable element:
+/// `<time class="date" datetime="…">2026-12-06 (in 6 days)</time>`; empty for no date.
+pub fn relative_date_html(at: &(impl Dated + ?Sized), now: i64) -> String {
+    let (Some(day), Some(machine), Some(today)) =
+        (at.day(), at.machine_readable(), crate::domain::day_of(now))
+    else {
+        return String::new();
+    };
+    format!(
+        "<time class=\"date\" datetime=\"{machine}\">{day} ({})</time>",
+        crate::domain::relative_day(day, today)
+    )
+}
+
 /// Filters the templates use; a module that derives a template imports `filters`.
 pub mod filters {
+    /// `{{ at|date_relative(now) }}`: a Unix time or a `YYYY-MM-DD` date as its day and its
+    /// distance from `now` (the page's clock), "2026-12-06 (in 6 days)", in a `<time>`
+    /// element that does not wrap. Only digits and fixed words, so it needs no escaping.
+    #[askama::filter_fn]
+    pub fn date_relative<T: super::Dated>(
+        at: T,
+        _: &dyn askama::Values,
+        now: &i64,
+    ) -> askama::Result<askama::filters::Safe<String>> {
+        Ok(askama::filters::Safe(super::relative_date_html(&at, *now)))
+    }
+
     /// `{{ at|date }}`: a Unix time as pages show times, `2026-11-29 14:05 UTC`.
     #[askama::filter_fn]
     pub fn date(at: &i64, _: &dyn askama::Values) -> askama::Result<String> {
@@ -236,5 +315,34 @@ mod tests {
             current(&[], "/admin/jobs").is_empty(),
             "no console without its permission"
         );
+    }
+
+    const NOW: i64 = 1_796_040_000; // 2026-11-30 12:00 UTC
+
+    #[test]
+    fn relative_dates_read_from_the_clock() {
+        assert_eq!(
+            relative_date_html(&(NOW + 6 * 86_400), NOW),
+            "<time class=\"date\" datetime=\"2026-12-06T12:00:00Z\">2026-12-06 (in 6 days)</time>"
+        );
+        assert_eq!(
+            relative_date_html("2026-11-30", NOW),
+            "<time class=\"date\" datetime=\"2026-11-30\">2026-11-30 (today)</time>"
+        );
+        assert_eq!(
+            relative_date_html(&"2026-12-01".to_string(), NOW),
+            "<time class=\"date\" datetime=\"2026-12-01\">2026-12-01 (tomorrow)</time>"
+        );
+        assert_eq!(
+            relative_date_html(&(NOW - 6 * 86_400), NOW),
+            "<time class=\"date\" datetime=\"2026-11-24T12:00:00Z\">2026-11-24 (6 days ago)</time>"
+        );
+    }
+
+    #[test]
+    fn no_date_shows_nothing() {
+        assert_eq!(relative_date_html("", NOW), "");
+        assert_eq!(relative_date_html("<b>soon</b>", NOW), "");
+        assert_eq!(relative_date_html(&i64::MAX, NOW), "");
     }
 }

@@ -324,3 +324,39 @@ async fn the_same_key_on_two_instances_at_once_does_the_batch_once() {
     app.deliver_mail().await;
     assert_eq!(app.smtp.messages().len(), 100);
 }
+
+#[tokio::test]
+async fn one_invitation_may_carry_a_personal_message_checked_like_the_form() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Astro", "astro").await;
+    let token = app.api_token(Some(&org), &["invitations.manage"]).await;
+    let refused = post(
+        &app,
+        &token,
+        "",
+        &json!({"surname": "Curie", "email": "marie@example.org", "message": "x".repeat(1_001)}),
+        None,
+    )
+    .await;
+    assert_eq!(refused.status(), 422);
+    let problem: Value = refused.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "message");
+    assert_eq!(invitation_count(&app, &org.id).await, 0);
+
+    let created = post(
+        &app,
+        &token,
+        "",
+        &json!({"surname": "Curie", "email": "marie@example.org", "message": "Welcome!\nSee you on Monday."}),
+        None,
+    )
+    .await;
+    assert_eq!(created.status(), 201);
+    let mail = app.mail_to("marie@example.org").await;
+    assert_eq!(mail.subject, "You are invited to Astro on Roster");
+    let text = mail.text.replace("\r\n", "\n");
+    assert!(
+        text.contains("Message from the sender:\n\nWelcome!\nSee you on Monday.\n"),
+        "{text}"
+    );
+}

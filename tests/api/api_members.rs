@@ -700,9 +700,9 @@ async fn every_write_through_the_api_is_audited_with_the_client_as_actor() {
         .page(&format!("/orgs/{}/history", astro.id))
         .await;
     let rows: Vec<(String, String)> = history
-        .select_all("table.history td.action")
+        .attr_all("table.history tbody tr", "data-event")
         .into_iter()
-        .zip(history.select_all("table.history td.actor"))
+        .zip(history.select_all("table.history td.event .actor"))
         .collect();
     for action in [
         "organisation.renamed",

@@ -428,7 +428,7 @@ async fn a_revoked_client_is_refused_at_once_and_its_first_use_is_audited() {
 
     // Creating, first use and revoking are in the organisation's history.
     let history = owner.page(&format!("/orgs/{}/history", astro.id)).await;
-    let actions = history.select_all("table.history td.action");
+    let actions = history.attr_all("table.history tbody tr", "data-event");
     for action in ["client.created", "client.first_used", "client.revoked"] {
         assert!(
             actions.contains(&action.to_string()),

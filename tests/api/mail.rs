@@ -24,6 +24,7 @@ async fn the_file_transport_writes_an_eml_with_text_and_html_parts() {
             may_grant_manager: true,
             client_ip: None,
             ends_on: None,
+            message: None,
         },
     )
     .await

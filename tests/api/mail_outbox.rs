@@ -188,6 +188,7 @@ async fn sending_is_paced_site_wide_across_instances() {
                 may_grant_manager: true,
                 client_ip: None,
                 ends_on: None,
+                message: None,
             },
         )
         .await

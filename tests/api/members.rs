@@ -153,8 +153,20 @@ async fn role_and_end_date_changes_are_saved_and_a_stale_form_is_refused() {
             .starts_with("This changed since you opened the page")
     );
     let now = member_page(&owner, &org.id, "jsmith").await;
-    assert_eq!(now.text("dd.ends"), "2099-01-31", "the first edit stands");
-    assert_eq!(owner.page(&list_path).await.text("td.ends"), "2099-01-31");
+    assert_eq!(
+        now.attr("dd.ends time.date", "datetime").as_deref(),
+        Some("2099-01-31"),
+        "the first edit stands"
+    );
+    assert!(now.text("dd.ends").starts_with("2099-01-31 (in "));
+    assert_eq!(
+        owner
+            .page(&list_path)
+            .await
+            .attr("td.ends time.date", "datetime")
+            .as_deref(),
+        Some("2099-01-31")
+    );
 
     // The owner makes them a manager; a manager cannot change a manager.
     let version = now
@@ -212,7 +224,8 @@ async fn role_and_end_date_changes_are_saved_and_a_stale_form_is_refused() {
             )
             .await;
         assert_eq!(response.status(), 303);
-        assert_eq!(owner.page(&list_path).await.text("td.ends"), expected);
+        let cell = owner.page(&list_path).await.text("td.ends");
+        assert!(cell.starts_with(expected), "{cell}");
     }
     let page = member_page(&owner, &org.id, "jsmith").await;
     let version = page
@@ -328,5 +341,128 @@ async fn a_change_on_one_instance_shows_at_once_on_another() {
     // ...and the second shows the new role straight away.
     let after = into_page(other.get_with_cookies(&list, &cookies).await).await;
     assert_eq!(after.text("td.role"), "Manager");
+    app.assert_directory_settled().await;
+}
+
+#[tokio::test]
+async fn history_reads_as_sentences_naming_who_did_what_to_whom() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Astro", "astro").await;
+    let owner = app.browser_for(&org, "pi@example.org", Role::Owner).await;
+    add_from_directory(&app, &owner, &org.id, "jsmith").await;
+    let name = owner
+        .page(&format!("/orgs/{}/members?q=jsmith", org.id))
+        .await
+        .text("td.name");
+
+    // An end date, then a role change, through the member's page.
+    for (form, field, value) in [
+        ("end-date", "ends_on", "2099-03-31"),
+        ("role", "role", "manager"),
+    ] {
+        let page = member_page(&owner, &org.id, "jsmith").await;
+        let selector = format!("form[action$='/{form}']");
+        let response = owner
+            .post_form(
+                &page.attr(&selector, "action").unwrap(),
+                &[
+                    ("csrf_token", &page.csrf_token()),
+                    (
+                        "version",
+                        &page
+                            .attr(&format!("{selector} input[name=version]"), "value")
+                            .unwrap(),
+                    ),
+                    (field, value),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), 303, "{form}");
+    }
+    // An invitation sent, then withdrawn.
+    let path = format!("/orgs/{}/invitations", org.id);
+    into_page(
+        owner
+            .submit(
+                &path,
+                &path,
+                &[("surname", "Hopper"), ("email", "grace@example.org")],
+            )
+            .await,
+    )
+    .await;
+    let invitation = app
+        .context
+        .store
+        .invitations_of_organisation(&org.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|listed| listed.invitation.email == "grace@example.org")
+        .unwrap()
+        .invitation;
+    let pi = app.person_id("pi@example.org").await;
+    assert!(
+        roster::usecases::invitations::revoke_invitation(
+            &app.context,
+            roster::usecases::Actor::Person(&pi),
+            None,
+            &org.id,
+            &invitation.id,
+        )
+        .await
+        .unwrap()
+    );
+
+    let history = owner.page(&format!("/orgs/{}/history", org.id)).await;
+    // The newest event of each kind (the PI's own invitation is older).
+    let sentence =
+        |event: &str| history.select_all(&format!("tr[data-event='{event}'] td.event"))[0].clone();
+    assert_eq!(
+        sentence("invitation.revoked"),
+        "Tester withdrew the invitation to grace@example.org."
+    );
+    assert_eq!(
+        sentence("invitation.created"),
+        "Tester invited grace@example.org as member."
+    );
+    assert_eq!(
+        sentence("member.role_changed"),
+        format!("Tester changed {name}'s role to manager.")
+    );
+    assert_eq!(
+        sentence("member.end_date_changed"),
+        format!("Tester changed {name}'s end date to 2099-03-31.")
+    );
+    assert!(
+        sentence("member.added").starts_with(&format!("Tester added {name} (jsmith) as ")),
+        "{}",
+        sentence("member.added")
+    );
+    assert_eq!(
+        history.select_all("tr[data-event='member.role_changed'] td.event .actor"),
+        ["Tester"]
+    );
+    // The filter shows one kind of event.
+    let filtered = owner
+        .page(&format!(
+            "/orgs/{}/history?event=member.role_changed",
+            org.id
+        ))
+        .await;
+    assert_eq!(
+        filtered.attr_all("table.history tbody tr", "data-event"),
+        ["member.role_changed"]
+    );
+    assert_eq!(
+        filtered.text("select#event option[selected]"),
+        "Member role changed"
+    );
+    // No raw event codes in what people read.
+    let codes = history.attr_all("table.history tbody tr", "data-event");
+    assert!(codes.len() >= 6, "{codes:?}");
+    for cell in history.select_all("table.history td") {
+        assert!(!codes.iter().any(|code| cell.contains(code)), "{cell}");
+    }
     app.assert_directory_settled().await;
 }

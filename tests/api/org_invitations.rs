@@ -44,7 +44,10 @@ async fn a_pi_invites_by_surname_and_email_and_the_link_works() {
     );
 
     let mail = app.mail_with_link(&shown).await;
-    assert_eq!(mail.subject, "You are invited to Astrophysics Lab");
+    assert_eq!(
+        mail.subject,
+        "Tester invited you to Astrophysics Lab on Roster"
+    );
     assert!(mail.is_to("marie@example.org"));
 
     // Listed as pending, with who sent it.
@@ -59,10 +62,8 @@ async fn a_pi_invites_by_surname_and_email_and_the_link_works() {
         "marie@example.org"
     );
     assert_eq!(list.select_all("table.invitations td.sent-by")[0], "Tester");
-    assert_eq!(
-        list.select_all("table.invitations td.role")[0],
-        "Member until 2099-12-31"
-    );
+    let role = &list.select_all("table.invitations td.role")[0];
+    assert!(role.starts_with("Member until 2099-12-31 (in "), "{role}");
 
     let newcomer = app.new_browser();
     assert_eq!(
@@ -76,7 +77,10 @@ async fn a_pi_invites_by_surname_and_email_and_the_link_works() {
         .page(&format!("/orgs/{}/members?q=curie", org.id))
         .await;
     assert_eq!(members.text("td.name"), "Marie Curie");
-    assert_eq!(members.text("td.ends"), "2099-12-31");
+    assert_eq!(
+        members.attr("td.ends time.date", "datetime").as_deref(),
+        Some("2099-12-31")
+    );
     assert_eq!(
         members.text("td.status"),
         "pending LDAP",
@@ -286,4 +290,162 @@ async fn an_expired_invitation_is_listed_as_expired_and_can_be_resent() {
         "a resend gives a new expiry"
     );
     app.assert_directory_settled().await;
+}
+
+const HOSTILE_MESSAGE: &str = "Welcome to the lab!\nSee <a href=\"https://evil.example/\">the wiki</a> <script>alert(1)</script>";
+
+#[tokio::test]
+async fn an_invitation_names_inviter_organisation_role_and_expiry_and_shows_the_message_as_text() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Astrophysics Lab", "astro").await;
+    let owner = app.browser_for(&org, "pi@example.org", Role::Owner).await;
+    let page = invite(
+        &owner,
+        &org.id,
+        &[
+            ("surname", "Hopper"),
+            ("given_name", "Grace"),
+            ("email", "grace@example.org"),
+            ("role", "manager"),
+            (
+                "message",
+                &format!("  {}\r\n", HOSTILE_MESSAGE.replace('\n', "\r\n")),
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(page.status, 200);
+    let link = page.attr("#invitation-link", "value").unwrap();
+
+    // The email: who, where, as what, until when, and the message marked as the PI's.
+    let mail = app.mail_with_link(&link).await;
+    assert_eq!(
+        mail.subject,
+        "Tester invited you to Astrophysics Lab on Roster"
+    );
+    let text = mail.text.replace("\r\n", "\n");
+    assert!(
+        text.contains("Tester invited you to join Astrophysics Lab as a manager."),
+        "{}",
+        mail.text
+    );
+    assert!(text.contains("(in 7 days)"), "{text}");
+    assert!(
+        text.contains(&format!("Message from Tester:\n\n{HOSTILE_MESSAGE}\n")),
+        "{text}"
+    );
+    let html = scraper::Html::parse_document(&mail.html.replace("\r\n", "\n"));
+    let selected = |css: &str| -> Vec<String> {
+        html.select(&scraper::Selector::parse(css).unwrap())
+            .map(|element| element.text().collect::<String>())
+            .collect()
+    };
+    assert_eq!(selected("strong.inviter"), ["Tester"]);
+    assert_eq!(selected("strong.organisation"), ["Astrophysics Lab"]);
+    assert_eq!(selected("span.role"), ["a manager"]);
+    assert_eq!(selected("blockquote.personal-message"), [HOSTILE_MESSAGE]);
+    assert!(selected("blockquote script").is_empty(), "{}", mail.html);
+    assert!(selected("blockquote a").is_empty(), "{}", mail.html);
+    assert!(mail.html.contains("&#60;script&#62;") || mail.html.contains("&lt;script&gt;"));
+    assert!(!mail.html_links().iter().any(|l| l.contains("evil.example")));
+
+    // The page the link opens says the same, with the message as plain text.
+    let accept = app.new_browser().page(&link).await;
+    assert_eq!(accept.status, 200);
+    assert_eq!(accept.text(".invitation-summary .inviter"), "Tester");
+    assert_eq!(
+        accept.text(".invitation-summary .organisation"),
+        "Astrophysics Lab"
+    );
+    assert_eq!(accept.text(".invitation-summary .role"), "a manager");
+    let expires = accept.text(".invitation-summary .expires time.date");
+    assert!(expires.ends_with("(in 7 days)"), "{expires}");
+    assert!(
+        accept
+            .text(".invitation-summary")
+            .starts_with("Tester invited you to join Astrophysics Lab as a manager."),
+    );
+    assert_eq!(
+        accept.text(".personal-message figcaption"),
+        "Message from Tester:"
+    );
+    assert_eq!(accept.text(".personal-message blockquote"), HOSTILE_MESSAGE);
+    assert!(accept.select_all(".personal-message script").is_empty());
+    assert!(accept.select_all(".personal-message a").is_empty());
+
+    // Resending keeps the message.
+    let list = owner.page(&format!("/orgs/{}/invitations", org.id)).await;
+    let expires = list.text("tr.state-pending td.expires time.date");
+    assert!(expires.ends_with("(in 7 days)"), "{expires}");
+    let resend = list
+        .attr("tr.state-pending form[action$='/resend']", "action")
+        .unwrap();
+    let resent = into_page(
+        owner
+            .post_form(&resend, &[("csrf_token", &list.csrf_token())])
+            .await,
+    )
+    .await;
+    let link = resent.attr("#invitation-link", "value").unwrap();
+    let mail = app.mail_with_link(&link).await;
+    assert!(
+        mail.text.replace("\r\n", "\n").contains(HOSTILE_MESSAGE),
+        "{}",
+        mail.text
+    );
+    let accept = app.new_browser().page(&link).await;
+    assert_eq!(accept.text(".personal-message blockquote"), HOSTILE_MESSAGE);
+}
+
+#[tokio::test]
+async fn an_over_long_or_control_character_message_is_refused_beside_the_field() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Astro", "astro").await;
+    let owner = app.browser_for(&org, "pi@example.org", Role::Owner).await;
+    app.deliver_mail().await;
+    let mails_before = app.smtp.messages().len();
+    let too_long = "x".repeat(1_001);
+    for (message, error) in [
+        (
+            too_long.as_str(),
+            "Error: The message must be at most 1,000 characters; it has 1001. Shorten it by 1.",
+        ),
+        (
+            "Ring the bell\u{7}",
+            "Error: The message contains invisible control characters. Type it again, or paste it as plain text.",
+        ),
+    ] {
+        let page = invite(
+            &owner,
+            &org.id,
+            &[
+                ("surname", "Curie"),
+                ("email", "marie@example.org"),
+                ("message", message),
+            ],
+        )
+        .await;
+        assert_eq!(page.status, 422);
+        assert_eq!(page.text("#message-error"), error);
+        assert_eq!(
+            page.attr("#message", "aria-describedby").as_deref(),
+            Some("message-hint message-error")
+        );
+        if message == too_long {
+            assert_eq!(page.text("textarea#message"), too_long, "input kept");
+        }
+    }
+    let invitations = app
+        .context
+        .store
+        .invitations_of_organisation(&org.id)
+        .await
+        .unwrap();
+    assert!(
+        !invitations
+            .iter()
+            .any(|i| i.invitation.email == "marie@example.org")
+    );
+    app.deliver_mail().await;
+    assert_eq!(app.smtp.messages().len(), mails_before);
 }

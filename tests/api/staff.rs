@@ -65,9 +65,12 @@ impl Desk {
     /// from the test's address.
     async fn assert_audited(&self, action: &str) {
         let page = self.account_page().await;
-        assert_eq!(page.select_all("table.history td.action")[0], action);
         assert_eq!(
-            page.select_all("table.history td.actor")[0],
+            page.attr_all("table.history tbody tr", "data-event")[0],
+            action
+        );
+        assert_eq!(
+            page.select_all("table.history td.event .actor")[0],
             "Staff",
             "{action}"
         );

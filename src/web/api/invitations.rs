@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::problem::ItemError;
 use super::{ApiCaller, ApiError, json_with_tag, rfc3339};
 use crate::context::AppContext;
-use crate::domain::{Email, EndDate, Permission, PersonName, Role};
+use crate::domain::{Email, EndDate, InvitationMessage, Permission, PersonName, Role};
 use crate::store::invitations::Invitation;
 use crate::store::organisations::Organisation;
 use crate::usecases::invitations::{
@@ -89,6 +89,11 @@ pub struct NewInvitationBody {
     pub role: Option<String>,
     /// YYYY-MM-DD: when the membership ends.
     pub end_date: Option<String>,
+    /// A personal message from the inviter (at most 1,000 characters, plain text; line
+    /// breaks and tabs kept, no other control characters), shown in the email and on the
+    /// invitation page.
+    #[schema(max_length = 1000)]
+    pub message: Option<String>,
 }
 
 fn field_error(field: &str, message: String) -> ItemError {
@@ -131,8 +136,12 @@ pub(super) async fn create_one(
         EndDate::parse_optional(body.end_date.as_deref().unwrap_or(""), ctx.clock.today())
             .map_err(|error| errors.push(field_error("end_date", error.message)))
             .ok();
-    let (Some(email), Some(surname), Some(given_name), Some(role), Some(ends_on)) =
-        (email, surname, given_name, role, ends_on)
+    let message =
+        InvitationMessage::parse_optional("message", body.message.as_deref().unwrap_or(""))
+            .map_err(|error| errors.push(field_error("message", error.message)))
+            .ok();
+    let (Some(email), Some(surname), Some(given_name), Some(role), Some(ends_on), Some(message)) =
+        (email, surname, given_name, role, ends_on, message)
     else {
         return Err(ApiError::Unprocessable {
             detail: "The invitation has invalid fields; nothing was sent.".into(),
@@ -152,6 +161,7 @@ pub(super) async fn create_one(
             may_grant_manager: caller.org_actor().may_grant_manager,
             client_ip: caller.client_ip.as_deref(),
             ends_on,
+            message,
         },
     )
     .await

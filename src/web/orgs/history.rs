@@ -1,13 +1,20 @@
-//! An organisation's audit history.
+//! An organisation's audit history, as sentences; `?event=<code>` shows one kind only.
 
 use super::*;
+use crate::web::event_sentence::{EventSentence, describe, kind_label};
 
 struct HistoryRow {
     at: i64,
-    actor: String,
-    action: String,
-    details: String,
+    sentence: EventSentence,
+    /// The event's code, kept for scripts and filters (`data-event`).
+    event: String,
     client_ip: String,
+}
+
+/// A kind of event the filter offers: its code and how it reads.
+struct EventKind {
+    code: String,
+    label: String,
 }
 
 #[derive(Template)]
@@ -17,26 +24,47 @@ struct HistoryPage<'a> {
     organisation: &'a Organisation,
     nav: OrgNav,
     rows: Vec<HistoryRow>,
+    kinds: Vec<EventKind>,
+    /// The kind shown, or "" for all.
+    shown: String,
+}
+
+#[derive(Deserialize)]
+pub struct HistoryQuery {
+    event: Option<String>,
 }
 
 pub async fn history(
     ctx: web::Data<AppContext>,
     user: SignedIn,
     path: web::Path<String>,
+    query: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, WebError> {
     let (organisation, granted) =
         guard::organisation(&ctx, &user, &path, Permission::ViewOrganisationHistory).await?;
-    let rows = ctx
+    let shown = query.into_inner().event.unwrap_or_default();
+    let events = ctx
         .store
         .audit_of_organisation(&organisation.id, 500)
-        .await?
+        .await?;
+    let mut codes: Vec<&str> = events.iter().map(|event| event.action.as_str()).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    let kinds = codes
         .into_iter()
+        .map(|code| EventKind {
+            code: code.to_string(),
+            label: kind_label(code),
+        })
+        .collect();
+    let rows = events
+        .iter()
+        .filter(|event| shown.is_empty() || event.action == shown)
         .map(|event| HistoryRow {
             at: event.occurred_at,
-            actor: event.actor_name.unwrap_or_else(|| "command line".into()),
-            action: event.action,
-            details: event.details,
-            client_ip: event.client_ip.unwrap_or_default(),
+            sentence: describe(event, "Roster"),
+            event: event.action.clone(),
+            client_ip: event.client_ip.clone().unwrap_or_default(),
         })
         .collect();
     render(&HistoryPage {
@@ -44,5 +72,7 @@ pub async fn history(
         nav: org_nav(&granted, &organisation, "history"),
         organisation: &organisation,
         rows,
+        kinds,
+        shown,
     })
 }

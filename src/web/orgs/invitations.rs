@@ -1,6 +1,7 @@
 //! The PI's side of invitations: sending, listing, resending and withdrawing them.
 
 use super::*;
+use crate::domain::InvitationMessage;
 use crate::usecases::invitations::InvitationError;
 
 struct InvitationRow {
@@ -65,6 +66,8 @@ pub(super) struct InvitationsPage<'a> {
     form: InviteForm,
     fresh: Option<FreshLink>,
     upload_error: Option<String>,
+    /// The clock's time, for relative dates.
+    now: i64,
 }
 
 #[derive(Deserialize, Default)]
@@ -79,6 +82,8 @@ pub struct InviteForm {
     role: String,
     #[serde(default)]
     ends_on: String,
+    #[serde(default)]
+    message: String,
 }
 
 /// What the invitations page shows besides the list: a notice, the form (with its errors)
@@ -118,6 +123,7 @@ pub(super) async fn invitations_page<'a>(
         form: view.form,
         fresh: view.fresh,
         upload_error: view.upload_error,
+        now: at,
     })
 }
 
@@ -194,8 +200,9 @@ pub async fn invite(
     };
     let role = errors.check(role);
     let ends_on = errors.check(EndDate::parse_optional(&form.ends_on, ctx.clock.today()));
-    let (Some(surname), Some(given_name), Some(email), Some(role), Some(ends_on)) =
-        (surname, given_name, email, role, ends_on)
+    let message = errors.check(InvitationMessage::parse_optional("message", &form.message));
+    let (Some(surname), Some(given_name), Some(email), Some(role), Some(ends_on), Some(message)) =
+        (surname, given_name, email, role, ends_on, message)
     else {
         let page = invitations_page(
             &ctx,
@@ -225,6 +232,7 @@ pub async fn invite(
             may_grant_manager: granted.allows(Permission::GrantManager),
             client_ip: ip.as_deref(),
             ends_on,
+            message,
         },
     )
     .await

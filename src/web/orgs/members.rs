@@ -16,6 +16,8 @@ struct MembersPage<'a> {
     search_error: Option<String>,
     can_manage: bool,
     roles: Vec<Role>,
+    /// The clock's time, for relative dates.
+    now: i64,
 }
 
 impl MembersPage<'_> {
@@ -71,6 +73,7 @@ pub async fn members(
             can_manage: granted.allows(Permission::ManageMembers),
             roles: grantable_roles(&granted),
             organisation: &organisation,
+            now: ctx.clock.now(),
         },
     )
 }
@@ -84,6 +87,8 @@ struct MemberPage<'a> {
     member: Member,
     roles: Vec<Role>,
     today: String,
+    /// The clock's time, for relative dates.
+    now: i64,
 }
 
 /// One member's page with the forms to change them (owners and managers only).
@@ -113,6 +118,7 @@ pub async fn member(
         member,
         roles,
         today: EndDate::from_date(ctx.clock.today()).to_iso(),
+        now: ctx.clock.now(),
     })
 }
 

@@ -92,9 +92,9 @@ impl AccountPage {
 
 struct HistoryRow {
     when: i64,
-    actor: String,
-    action: String,
-    details: String,
+    sentence: crate::web::event_sentence::EventSentence,
+    /// The event's code, kept for scripts and filters (`data-event`).
+    event: String,
     client_ip: String,
 }
 
@@ -102,9 +102,8 @@ impl From<RecordedEvent> for HistoryRow {
     fn from(event: RecordedEvent) -> Self {
         Self {
             when: event.occurred_at,
-            actor: event.actor_name.unwrap_or_else(|| "Roster".into()),
-            action: event.action,
-            details: event.details,
+            sentence: crate::web::event_sentence::describe(&event, "Roster"),
+            event: event.action,
             client_ip: event.client_ip.unwrap_or_default(),
         }
     }

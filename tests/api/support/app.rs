@@ -281,6 +281,7 @@ impl TestApp {
                 may_grant_manager: true,
                 client_ip: None,
                 ends_on: None,
+                message: None,
             },
         )
         .await
@@ -431,6 +432,7 @@ impl TestApp {
                 may_grant_manager: true,
                 client_ip: None,
                 ends_on: None,
+                message: None,
             },
         )
         .await
@@ -600,6 +602,16 @@ impl Page {
             .next()
             .and_then(|element| element.value().attr(attribute))
             .map(str::to_string)
+    }
+
+    /// `attribute` of every element matching `selector`, in document order.
+    pub fn attr_all(&self, selector: &str, attribute: &str) -> Vec<String> {
+        let selector = Selector::parse(selector).expect("valid selector");
+        self.html
+            .select(&selector)
+            .filter_map(|element| element.value().attr(attribute))
+            .map(str::to_string)
+            .collect()
     }
 
     pub fn csrf_token(&self) -> String {
