@@ -6,6 +6,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::account::see_other;
+use super::confirm::{Confirmation, key_label};
 use super::error::WebError;
 use super::pages::{FormErrors, Layout, filters, render, render_with_status};
 use crate::context::AppContext;
@@ -234,6 +235,35 @@ async fn add_key_text(
         }
         Err(AddKeyError::Store(error)) => Err(error.into()),
     }
+}
+
+/// `GET /account/keys/{key}/remove`: asks before the key goes; the form posts back here.
+pub async fn confirm_remove(
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    require_account(&user)?;
+    let key = ctx
+        .store
+        .keys_of(&user.person.id)
+        .await?
+        .into_iter()
+        .find(|key| key.id == *path)
+        .ok_or(WebError::NotFound)?;
+    Confirmation {
+        layout: Layout::for_user(&user)?,
+        question: format!("Remove the SSH key {} from your account?", key_label(&key)),
+        consequences: vec![
+            "You will no longer be able to log in with it. It is removed from the directory."
+                .into(),
+        ],
+        action: format!("/account/keys/{}/remove", key.id),
+        hidden: Vec::new(),
+        button: "Yes, remove the key",
+        cancel: "/account/keys".into(),
+    }
+    .render()
 }
 
 pub async fn remove(

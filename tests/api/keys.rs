@@ -97,7 +97,7 @@ async fn keys_added_and_removed_show_up_exactly_in_ldap() {
     // Remove the first: LDAP holds exactly the other two, and the rest of the entry stays.
     let row = scraper::Selector::parse("table.keys tbody tr").unwrap();
     let kind = scraper::Selector::parse("td.type").unwrap();
-    let form = scraper::Selector::parse("form").unwrap();
+    let link = scraper::Selector::parse("a.button-link").unwrap();
     let remove = page
         .html
         .select(&row)
@@ -105,12 +105,17 @@ async fn keys_added_and_removed_show_up_exactly_in_ldap() {
             tr.select(&kind)
                 .any(|td| td.text().collect::<String>() == "ssh-ed25519")
         })
-        .and_then(|tr| tr.select(&form).next())
-        .and_then(|form| form.value().attr("action"))
+        .and_then(|tr| tr.select(&link).next())
+        .and_then(|link| link.value().attr("href"))
         .unwrap()
         .to_string();
+    let confirmation = browser.page(&remove).await;
+    assert_eq!(
+        confirmation.attr("form.confirm-actions", "action").unwrap(),
+        remove
+    );
     let response = browser
-        .post_form(&remove, &[("csrf_token", &page.csrf_token())])
+        .post_form(&remove, &[("csrf_token", &confirmation.csrf_token())])
         .await;
     assert_eq!(location(&response), "/account/keys?done=removed");
     let mut expected = vec![rsa, ecdsa];

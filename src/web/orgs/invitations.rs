@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::usecases::invitations::InvitationError;
+use crate::web::confirm::Confirmation;
 
 struct InvitationRow {
     id: String,
@@ -291,6 +292,46 @@ async fn invitation_not_open(
             ),
         },
     )
+}
+
+/// `GET /orgs/{org}/invitations/{invitation}/revoke`: asks before withdrawing; refuses as
+/// the withdrawal does (404 unknown, 409 no longer open).
+pub async fn confirm_revoke(
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (organisation_id, invitation_id) = path.into_inner();
+    let (organisation, _) =
+        guard::organisation(&ctx, &user, &organisation_id, Permission::ManageInvitations).await?;
+    let invitation = ctx
+        .store
+        .invitation_in_organisation(&organisation.id, &invitation_id)
+        .await?
+        .filter(|invitation| invitation.status == crate::domain::InvitationStatus::Pending);
+    let Some(invitation) = invitation else {
+        return Err(invitation_not_open(&ctx, &organisation, &invitation_id).await?);
+    };
+    Confirmation {
+        layout: Layout::for_user(&user)?,
+        question: format!(
+            "Withdraw the invitation to {} to join {} as {}?",
+            invitation.email,
+            organisation.name,
+            invitation.role.label().to_lowercase()
+        ),
+        consequences: vec![
+            "The link in their email will stop working. You can invite them again later.".into(),
+        ],
+        action: format!(
+            "/orgs/{}/invitations/{}/revoke",
+            organisation.id, invitation.id
+        ),
+        hidden: Vec::new(),
+        button: "Yes, withdraw it",
+        cancel: format!("/orgs/{}/invitations", organisation.id),
+    }
+    .render()
 }
 
 pub async fn revoke(

@@ -1,6 +1,7 @@
 //! The member list (paged, searchable) and one member's role and end date.
 
 use super::*;
+use crate::web::confirm::{Confirmation, count_of};
 
 #[derive(Template)]
 #[template(path = "orgs/members.html")]
@@ -86,6 +87,74 @@ struct MemberPage<'a> {
     today: String,
 }
 
+/// The organisation and a member this person may change: 404 for an unknown member,
+/// 403 when changing them needs the owner's right.
+async fn changeable_member(
+    ctx: &AppContext,
+    user: &SignedIn,
+    organisation_id: &str,
+    membership_id: &str,
+) -> Result<(Organisation, Granted, Member), WebError> {
+    let (organisation, granted) =
+        guard::organisation(ctx, user, organisation_id, Permission::ManageMembers).await?;
+    let member = ctx
+        .store
+        .member(&organisation.id, membership_id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    if !grantable_roles(&granted).contains(&member.role) {
+        return Err(MembershipError::RoleNotGrantable.into());
+    }
+    Ok((organisation, granted, member))
+}
+
+/// `GET /orgs/{org}/members/{membership}/remove`: asks before removing, saying what the
+/// member loses.
+pub async fn confirm_remove(
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (organisation_id, membership_id) = path.into_inner();
+    let (organisation, _, member) =
+        changeable_member(&ctx, &user, &organisation_id, &membership_id).await?;
+    let resources = ctx
+        .store
+        .resources_usable_by(&member.person_id, &ctx.clock.today_iso())
+        .await?
+        .into_iter()
+        .filter(|(resource, _)| resource.organisation_id == organisation.id)
+        .count();
+    let name = member.display_name();
+    let access = if resources == 0 {
+        format!("{name} has no access to its resources to lose.")
+    } else {
+        format!(
+            "{name}’s access to {} ends now.",
+            count_of(resources, "resource")
+        )
+    };
+    Confirmation {
+        layout: Layout::for_user(&user)?,
+        question: format!("Remove {name} from {}?", organisation.name),
+        consequences: vec![
+            format!("Remove {name} from {}. {access}", organisation.name),
+            format!(
+                "Their account is kept; they leave {}’s group in the directory.",
+                organisation.name
+            ),
+        ],
+        action: format!(
+            "/orgs/{}/members/{}/remove",
+            organisation.id, member.membership_id
+        ),
+        hidden: vec![("version", member.version.to_string())],
+        button: "Yes, remove them",
+        cancel: format!("/orgs/{}/members/{}", organisation.id, member.membership_id),
+    }
+    .render()
+}
+
 /// One member's page with the forms to change them (owners and managers only).
 pub async fn member(
     ctx: web::Data<AppContext>,
@@ -93,19 +162,9 @@ pub async fn member(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
     let (organisation_id, membership_id) = path.into_inner();
-    let (organisation, granted) =
-        guard::organisation(&ctx, &user, &organisation_id, Permission::ManageMembers).await?;
-    let member = ctx
-        .store
-        .member(&organisation.id, &membership_id)
-        .await?
-        .ok_or(WebError::NotFound)?;
+    let (organisation, granted, member) =
+        changeable_member(&ctx, &user, &organisation_id, &membership_id).await?;
     let roles = grantable_roles(&granted);
-    if !roles.contains(&member.role) {
-        return Err(WebError::Forbidden(
-            "Only the organisation's owner can change its owners and managers.".into(),
-        ));
-    }
     render(&MemberPage {
         layout: Layout::for_user(&user)?,
         nav: org_nav(&granted, &organisation, "members"),

@@ -1,6 +1,7 @@
 //! The site-wide staff roles: granting and revoking helpdesk and site admin.
 
 use super::*;
+use crate::web::confirm::Confirmation;
 
 #[derive(Template)]
 #[template(path = "staff/staff.html")]
@@ -106,6 +107,52 @@ pub async fn grant(
     } else {
         "/admin/staff?done=already"
     }))
+}
+
+/// `GET /admin/staff/{person}/{role}/revoke`: asks before revoking; 404 when the person
+/// does not hold the role, as the revocation answers.
+pub async fn confirm_revoke(
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    guard::require(&ctx, &user, Permission::ManageStaff, None).await?;
+    let (person_id, role) = path.into_inner();
+    let role = staff_role(&role).ok_or(WebError::NotFound)?;
+    let grant = ctx
+        .store
+        .staff()
+        .await?
+        .into_iter()
+        .find(|grant| grant.person.id == person_id && grant.role == role)
+        .ok_or(WebError::NotFound)?;
+    let person = grant.person;
+    if let Some(refusal) =
+        staff_actions::refusal_of(&ctx, &user.person, &person, AccountAction::RevokeStaffRole)
+            .await?
+    {
+        return Err(StaffActionError::Refused(refusal).into());
+    }
+    let name = person.display_name();
+    let role_name = role.label().to_lowercase();
+    let loses = match role {
+        Role::SiteAdmin => {
+            "delete accounts, manage organisations, the directory outbox or staff roles"
+        }
+        _ => "find and fix accounts on the staff pages",
+    };
+    Confirmation {
+        layout: Layout::for_user(&user)?,
+        question: format!("Revoke the {role_name} role from {name}?"),
+        consequences: vec![format!(
+            "{name} will no longer be able to {loses}. Their account and memberships are kept."
+        )],
+        action: format!("/admin/staff/{}/{}/revoke", person.id, role.as_str()),
+        hidden: Vec::new(),
+        button: "Yes, revoke the role",
+        cancel: "/admin/staff".into(),
+    }
+    .render()
 }
 
 pub async fn revoke(
