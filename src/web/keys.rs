@@ -30,7 +30,7 @@ struct KeyRow {
 struct KeysPage {
     layout: Layout,
     keys: Vec<KeyRow>,
-    notice: Option<&'static str>,
+    notice: Option<String>,
     pending: bool,
     errors: FormErrors,
     pasted: String,
@@ -53,7 +53,7 @@ fn require_account(user: &SignedIn) -> Result<(), WebError> {
 async fn page(
     ctx: &AppContext,
     user: &SignedIn,
-    notice: Option<&'static str>,
+    notice: Option<String>,
     errors: FormErrors,
     pasted: String,
 ) -> Result<KeysPage, WebError> {
@@ -96,11 +96,12 @@ pub async fn list(
     query: web::Query<KeysQuery>,
 ) -> Result<HttpResponse, WebError> {
     require_account(&user)?;
-    let notice = match query.done.as_deref() {
+    let generic = match query.done.as_deref() {
         Some("added") => Some("The key was added."),
         Some("removed") => Some("The key was removed."),
         _ => None,
     };
+    let notice = super::notice::take(&user.session, query.done.as_deref(), generic);
     render(&page(&ctx, &user, notice, FormErrors::default(), String::new()).await?)
 }
 
@@ -212,7 +213,19 @@ async fn add_key_text(
         client_ip: ip.as_deref(),
     };
     match own_account::add_key(ctx, me, &key).await {
-        Ok(()) => Ok(see_other("/account/keys?done=added")),
+        Ok(()) => {
+            let label = if key.comment.is_empty() {
+                key.fingerprint.clone()
+            } else {
+                format!("{} ({})", key.fingerprint, key.comment)
+            };
+            super::notice::keep(
+                &user.session,
+                "added",
+                format!("The key {label} was added. You can log in with it once the directory is updated."),
+            );
+            Ok(see_other("/account/keys?done=added"))
+        }
         Err(AddKeyError::Duplicate) => {
             refused(
                 ctx,
@@ -273,13 +286,28 @@ pub async fn remove(
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     require_account(&user)?;
+    let key = ctx
+        .store
+        .keys_of(&user.person.id)
+        .await?
+        .into_iter()
+        .find(|key| key.id == *path)
+        .ok_or(WebError::NotFound)?;
     let ip = super::audit_ip(&req, &ctx);
     let me = Me {
         person: &user.person,
         client_ip: ip.as_deref(),
     };
-    if !own_account::remove_key(&ctx, me, &path).await? {
+    if !own_account::remove_key(&ctx, me, &key.id).await? {
         return Err(WebError::NotFound);
     }
+    super::notice::keep(
+        &user.session,
+        "removed",
+        format!(
+            "The key {} was removed. You can no longer log in with it.",
+            key_label(&key)
+        ),
+    );
     Ok(see_other("/account/keys?done=removed"))
 }

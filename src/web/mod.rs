@@ -14,6 +14,7 @@ pub mod health;
 pub mod identity;
 pub mod keys;
 pub mod middleware;
+pub mod notice;
 pub mod oauth;
 pub mod orgs;
 pub mod pages;

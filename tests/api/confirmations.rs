@@ -109,6 +109,10 @@ async fn removing_your_key_asks_first_and_names_the_key() {
 
     let response = confirm(&ada, &page).await;
     assert_eq!(location(&response), "/account/keys?done=removed");
+    assert_eq!(
+        ada.page(&location(&response)).await.text(".notice"),
+        format!("The key {fingerprint} (key1@test) was removed. You can no longer log in with it.")
+    );
     assert!(ldap_keys(&app, "ada").await.is_empty());
     assert_eq!(ada.page(&link).await.status, 404, "gone once removed");
     app.assert_directory_settled().await;
@@ -175,6 +179,10 @@ async fn removing_a_member_names_them_the_organisation_and_the_access_they_lose(
     assert_eq!(
         location(&response),
         format!("/orgs/{}/members?done=removed", org.id)
+    );
+    assert_eq!(
+        owner.page(&location(&response)).await.text(".notice"),
+        "Grace Lovelace was removed from Astrophysics Lab. Their account is kept."
     );
     assert_eq!(
         app.ldap_member_uids("astro").await,
@@ -268,6 +276,10 @@ async fn withdrawing_an_invitation_asks_first_naming_who_and_where() {
         location(&response),
         format!("/orgs/{}/invitations?done=revoked", org.id)
     );
+    assert_eq!(
+        owner.page(&location(&response)).await.text(".notice"),
+        "The invitation to grace@example.org was withdrawn; its link no longer works."
+    );
     assert_eq!(app.new_browser().page(&link).await.status, 410);
     // Withdrawn, it cannot be asked about again: the same 409 as withdrawing again.
     assert_eq!(owner.page(&withdraw).await.status, 409);
@@ -288,7 +300,10 @@ async fn revoking_a_staff_role_asks_first_naming_the_person_and_role() {
             &[("email", "ada@example.org"), ("role", "helpdesk")],
         )
         .await;
-    assert_eq!(response.status(), 303);
+    assert_eq!(
+        admin.page(&location(&response)).await.text(".notice"),
+        "Ada Byron now has the helpdesk role."
+    );
     let ada_id = app.person_id("ada@example.org").await;
     let list = admin.page("/admin/staff").await;
     let revoke = format!("/admin/staff/{ada_id}/helpdesk/revoke");
@@ -322,6 +337,21 @@ async fn revoking_a_staff_role_asks_first_naming_the_person_and_role() {
 
     let response = confirm(admin, &page).await;
     assert_eq!(location(&response), "/admin/staff?done=revoked");
+    assert_eq!(
+        admin
+            .page("/admin/staff?done=revoked")
+            .await
+            .text(".notice"),
+        "Ada Byron no longer has the helpdesk role."
+    );
+    // Shown once: a reload says it in general terms.
+    assert_eq!(
+        admin
+            .page("/admin/staff?done=revoked")
+            .await
+            .text(".notice"),
+        "The role was revoked."
+    );
     assert_eq!(ada.get("/admin/accounts").await.status(), 403);
     assert_eq!(admin.page(&revoke).await.status, 404);
 }
@@ -369,6 +399,12 @@ async fn staff_removing_a_key_are_asked_first_naming_the_account() {
 
     let response = confirm(&helpdesk, &page).await;
     assert_eq!(response.status(), 303);
+    assert_eq!(
+        helpdesk.page(&location(&response)).await.text(".notice"),
+        format!(
+            "The key {fingerprint} (key3@test) was removed from Ada Byron’s account and from LDAP."
+        )
+    );
     assert!(ldap_keys(&app, "ada").await.is_empty());
     app.assert_directory_settled().await;
 }

@@ -68,7 +68,10 @@ async fn keys_added_and_removed_show_up_exactly_in_ldap() {
     let response = add_key(&browser, &ed25519).await;
     assert_eq!(location(&response), "/account/keys?done=added");
     let page = browser.page("/account/keys?done=added").await;
-    assert_eq!(page.text(".notice"), "The key was added.");
+    assert_eq!(
+        page.text(".notice"),
+        "The key SHA256:rZPnsdj8GiWuWknWL1aho+vUuKLdiAMW/5MW9/lXXD4 (ed25519@test) was added. You can log in with it once the directory is updated."
+    );
     assert_eq!(
         page.text("td.fingerprint"),
         "SHA256:rZPnsdj8GiWuWknWL1aho+vUuKLdiAMW/5MW9/lXXD4",

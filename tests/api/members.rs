@@ -87,7 +87,7 @@ async fn member_uid_in_ldap_follows_adds_and_removals() {
         .await;
     assert_eq!(
         list.text(".notice"),
-        "The member was removed from the organisation. Their account is kept."
+        "John Smith was removed from Astro. Their account is kept."
     );
     assert!(
         !list

@@ -240,7 +240,7 @@ async fn a_revoked_invitation_link_says_it_was_withdrawn() {
     assert_eq!(states, vec!["accepted", "revoked"]);
     assert_eq!(
         list.text(".notice"),
-        "The invitation was withdrawn; its link no longer works."
+        "The invitation to marie@example.org was withdrawn; its link no longer works."
     );
     // Revoking again is a clear 409, not a 500.
     let again = owner

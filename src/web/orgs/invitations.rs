@@ -59,7 +59,7 @@ pub(super) struct InvitationsPage<'a> {
     layout: Layout,
     organisation: &'a Organisation,
     nav: OrgNav,
-    notice: Option<&'static str>,
+    notice: Option<String>,
     rows: Vec<InvitationRow>,
     roles: Vec<Role>,
     errors: FormErrors,
@@ -86,7 +86,7 @@ pub struct InviteForm {
 /// and a link just made.
 #[derive(Default)]
 pub(super) struct InvitationsView {
-    pub(super) notice: Option<&'static str>,
+    pub(super) notice: Option<String>,
     pub(super) errors: FormErrors,
     pub(super) form: InviteForm,
     pub(super) fresh: Option<FreshLink>,
@@ -130,7 +130,7 @@ pub async fn invitations(
 ) -> Result<HttpResponse, WebError> {
     let (organisation, granted) =
         guard::organisation(&ctx, &user, &path, Permission::ManageInvitations).await?;
-    let notice = notice_for(query.done.as_deref());
+    let notice = notice(&user, query.done.as_deref());
     render(
         &invitations_page(
             &ctx,
@@ -354,6 +354,20 @@ pub async fn revoke(
     .await?;
     if !revoked {
         return Err(invitation_not_open(&ctx, &organisation, &invitation_id).await?);
+    }
+    if let Some(invitation) = ctx
+        .store
+        .invitation_in_organisation(&organisation.id, &invitation_id)
+        .await?
+    {
+        crate::web::notice::keep(
+            &user.session,
+            "revoked",
+            format!(
+                "The invitation to {} was withdrawn; its link no longer works.",
+                invitation.email
+            ),
+        );
     }
     Ok(see_other(&format!(
         "/orgs/{}/invitations?done=revoked",

@@ -9,7 +9,7 @@ struct MembersPage<'a> {
     layout: Layout,
     organisation: &'a Organisation,
     nav: OrgNav,
-    notice: Option<&'static str>,
+    notice: Option<String>,
     pending: bool,
     members: Vec<Member>,
     pager: Pager,
@@ -60,7 +60,7 @@ pub async fn members(
         &MembersPage {
             layout: Layout::for_user(&user)?,
             nav: org_nav(&granted, &organisation, "members"),
-            notice: notice_for(query.done.as_deref()),
+            notice: notice(&user, query.done.as_deref()),
             pending: organisation.sync_pending,
             pager: Pager::new(Some(page.page), MEMBERS_PER_PAGE, page.total).linking_to(
                 &format!("/orgs/{}/members", organisation.id),
@@ -218,9 +218,31 @@ pub async fn change_member(
         ),
         _ => MembershipChange::Remove,
     };
+    let name = member.display_name();
+    let told = match &change {
+        MembershipChange::Role(role) => format!(
+            "{name}’s role in {} is now {}.",
+            organisation.name,
+            role.label()
+        ),
+        MembershipChange::EndDate(Some(ends)) => format!(
+            "{name}’s membership of {} now ends on {}.",
+            organisation.name,
+            ends.to_iso()
+        ),
+        MembershipChange::EndDate(None) => format!(
+            "{name}’s membership of {} no longer has an end date.",
+            organisation.name
+        ),
+        MembershipChange::Remove => format!(
+            "{name} was removed from {}. Their account is kept.",
+            organisation.name
+        ),
+    };
     organisations::change_membership(&ctx, actor, &organisation, &member, form.version, change)
         .await?;
     let done = if kind == "remove" { "removed" } else { kind };
+    crate::web::notice::keep(&user.session, done, told);
     Ok(see_other(&format!(
         "/orgs/{}/members?done={done}",
         organisation.id

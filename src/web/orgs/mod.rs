@@ -45,6 +45,11 @@ fn notice_for(code: Option<&str>) -> Option<&'static str> {
     })
 }
 
+/// The notice for `?done={code}`, naming whom the change was about when it was just made.
+fn notice(user: &SignedIn, code: Option<&str>) -> Option<String> {
+    crate::web::notice::take(&user.session, code, notice_for(code))
+}
+
 #[derive(Deserialize)]
 pub struct NoticeQuery {
     done: Option<String>,

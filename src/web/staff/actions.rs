@@ -166,7 +166,24 @@ pub async fn remove_key(
     let (person_id, key_id) = path.into_inner();
     let person = staff_and_account(&ctx, &user, Permission::RemoveKeys, &person_id).await?;
     let ip = crate::web::audit_ip(&req, &ctx);
+    let key = ctx
+        .store
+        .keys_of(&person.id)
+        .await?
+        .into_iter()
+        .find(|key| key.id == key_id);
     staff_actions::remove_key(&ctx, actor(&user, ip.as_deref()), &person, &key_id).await?;
+    if let Some(key) = key {
+        crate::web::notice::keep(
+            &user.session,
+            "key-removed",
+            format!(
+                "The key {} was removed from {}’s account and from LDAP.",
+                key_label(&key),
+                person.display_name()
+            ),
+        );
+    }
     Ok(back_to_account(&person, "key-removed"))
 }
 

@@ -7,7 +7,7 @@ use crate::web::confirm::Confirmation;
 #[template(path = "staff/staff.html")]
 struct StaffPage {
     layout: Layout,
-    notice: Option<&'static str>,
+    notice: Option<String>,
     grants: Vec<StaffGrant>,
     roles: [Role; 2],
     email: String,
@@ -23,7 +23,7 @@ pub struct StaffQuery {
 async fn staff_page(
     ctx: &AppContext,
     user: &SignedIn,
-    notice: Option<&'static str>,
+    notice: Option<String>,
     typed: Option<&GrantForm>,
     errors: FormErrors,
 ) -> Result<StaffPage, WebError> {
@@ -44,12 +44,13 @@ pub async fn staff(
     query: web::Query<StaffQuery>,
 ) -> Result<HttpResponse, WebError> {
     guard::require(&ctx, &user, Permission::ManageStaff, None).await?;
-    let notice = match query.done.as_deref() {
+    let generic = match query.done.as_deref() {
         Some("granted") => Some("The role was granted."),
         Some("already") => Some("They already held that role."),
         Some("revoked") => Some("The role was revoked."),
         _ => None,
     };
+    let notice = crate::web::notice::take(&user.session, query.done.as_deref(), generic);
     render(&staff_page(&ctx, &user, notice, None, FormErrors::default()).await?)
 }
 
@@ -85,7 +86,25 @@ pub async fn grant(
         (Some(role), Some(email), true) => {
             let ip = crate::web::audit_ip(&req, &ctx);
             let actor = actor(&user, ip.as_deref());
-            match staff_actions::grant_staff_role(&ctx, actor, &email, role).await {
+            let result = staff_actions::grant_staff_role(&ctx, actor, &email, role).await;
+            if let (Ok(granted), Some(person)) = (&result, ctx.store.person_by_email(&email).await?)
+            {
+                let (code, text) = if *granted {
+                    ("granted", "now has")
+                } else {
+                    ("already", "already had")
+                };
+                crate::web::notice::keep(
+                    &user.session,
+                    code,
+                    format!(
+                        "{} {text} the {} role.",
+                        person.display_name(),
+                        role.label().to_lowercase()
+                    ),
+                );
+            }
+            match result {
                 Err(StaffActionError::NoActiveAccount) => {
                     errors.add(FieldError::new(
                         "email",
@@ -175,5 +194,14 @@ pub async fn revoke(
     if !revoked {
         return Err(WebError::NotFound);
     }
+    crate::web::notice::keep(
+        &user.session,
+        "revoked",
+        format!(
+            "{} no longer has the {} role.",
+            person.display_name(),
+            role.label().to_lowercase()
+        ),
+    );
     Ok(see_other("/admin/staff?done=revoked"))
 }
