@@ -105,16 +105,33 @@ pub async fn list(
     render(&page(&ctx, &user, notice, FormErrors::default(), String::new()).await?)
 }
 
-/// The keys page again, with the error next to the key field.
+/// Which form a key came from: its errors show beside that form's field.
+#[derive(Clone, Copy)]
+enum Source {
+    Pasted,
+    Uploaded,
+}
+
+impl Source {
+    const fn field(self) -> &'static str {
+        match self {
+            Self::Pasted => "key",
+            Self::Uploaded => "file",
+        }
+    }
+}
+
+/// The keys page again, with the error beside the field of the form it came from.
 async fn refused(
     ctx: &AppContext,
     user: &SignedIn,
     status: StatusCode,
-    error: FieldError,
+    source: Source,
+    message: impl Into<String>,
     pasted: String,
 ) -> Result<HttpResponse, WebError> {
     let mut errors = FormErrors::default();
-    errors.add(error);
+    errors.add(FieldError::new(source.field(), message));
     render_with_status(status, &page(ctx, user, None, errors, pasted).await?)
 }
 
@@ -131,10 +148,11 @@ pub async fn add(
     form: web::Form<AddForm>,
 ) -> Result<HttpResponse, WebError> {
     require_account(&user)?;
-    add_key_text(&req, &ctx, &user, &form.key).await
+    add_key_text(&req, &ctx, &user, &form.key, Source::Pasted).await
 }
 
-/// `POST /account/keys/upload`: the key from a .pub file (multipart form).
+/// `POST /account/keys/upload`: the key from a .pub file (multipart form; the CSRF
+/// middleware has checked its token field).
 pub async fn upload(
     req: HttpRequest,
     ctx: web::Data<AppContext>,
@@ -143,10 +161,14 @@ pub async fn upload(
 ) -> Result<HttpResponse, WebError> {
     use futures_util::StreamExt;
     require_account(&user)?;
-    let too_long = || {
-        FieldError::new(
-            "key",
-            "That file is far too large for a public key. Choose your .pub file.",
+    let refuse = |status, message: &'static str| {
+        refused(
+            &ctx,
+            &user,
+            status,
+            Source::Uploaded,
+            message,
+            String::new(),
         )
     };
     let mut text = None;
@@ -160,34 +182,32 @@ pub async fn upload(
             Ok(Ok(bytes)) => bytes,
             Ok(Err(_)) => return Err(WebError::BadRequest("The upload could not be read.".into())),
             Err(_) => {
-                return refused(
-                    &ctx,
-                    &user,
+                return refuse(
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    too_long(),
-                    String::new(),
+                    "That file is far too large for a public key. Choose your .pub file.",
                 )
                 .await;
             }
         };
-        text = Some(String::from_utf8(bytes.to_vec()).map_err(|_| {
-            WebError::BadRequest(
-                "That file is not a text public key. Choose your .pub file.".into(),
+        let Ok(decoded) = String::from_utf8(bytes.to_vec()) else {
+            return refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "That file is not a text public key. Choose your .pub file.",
             )
-        })?);
+            .await;
+        };
+        text = Some(decoded);
         break;
     }
-    let Some(text) = text else {
-        return refused(
-            &ctx,
-            &user,
+    // Browsers send an empty file part when none was chosen.
+    let Some(text) = text.filter(|text| !text.trim().is_empty()) else {
+        return refuse(
             StatusCode::UNPROCESSABLE_ENTITY,
-            FieldError::new("key", "Choose a .pub file to upload."),
-            String::new(),
+            "Choose your .pub file to upload.",
         )
         .await;
     };
-    add_key_text(&req, &ctx, &user, &text).await
+    add_key_text(&req, &ctx, &user, &text, Source::Uploaded).await
 }
 
 /// Largest upload read; a public key is a few kB at most.
@@ -198,13 +218,26 @@ async fn add_key_text(
     ctx: &AppContext,
     user: &SignedIn,
     text: &str,
+    source: Source,
 ) -> Result<HttpResponse, WebError> {
-    // Only a bounded prefix is shown again, so a huge paste does not come back whole.
-    let pasted: String = text.chars().take(4096).collect();
+    // Only a bounded prefix of a paste is shown again, so a huge one does not come back
+    // whole; a private key never is, nor is a file's content.
+    let pasted: String = match source {
+        Source::Pasted if !SshPublicKey::looks_private(text) => text.chars().take(4096).collect(),
+        _ => String::new(),
+    };
     let key = match SshPublicKey::parse(text) {
         Ok(key) => key,
         Err(error) => {
-            return refused(ctx, user, StatusCode::UNPROCESSABLE_ENTITY, error, pasted).await;
+            return refused(
+                ctx,
+                user,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                source,
+                error.message,
+                pasted,
+            )
+            .await;
         }
     };
     let ip = super::audit_ip(req, ctx);
@@ -231,7 +264,8 @@ async fn add_key_text(
                 ctx,
                 user,
                 StatusCode::CONFLICT,
-                FieldError::new("key", "This key is already registered (on this or another account). Each key may be used by one account only."),
+                source,
+                "This key is already registered (on this or another account). Each key may be used by one account only.",
                 pasted,
             )
             .await
@@ -241,7 +275,8 @@ async fn add_key_text(
                 ctx,
                 user,
                 StatusCode::CONFLICT,
-                FieldError::new("key", format!("You already have {MAX_KEYS} keys. Remove one you no longer use first.")),
+                source,
+                format!("You already have {MAX_KEYS} keys. Remove one you no longer use first."),
                 pasted,
             )
             .await
