@@ -16,6 +16,7 @@ use crate::usecases::clients::{
     ClientCreator, ClientError, ClientRequest, create_client, holdable_scopes, revoke_client,
 };
 use crate::web::account::see_other;
+use crate::web::confirm::Confirmation;
 use crate::web::error::WebError;
 use crate::web::guard;
 use crate::web::identity::SignedIn;
@@ -386,6 +387,72 @@ async fn revoke(
         );
     }
     Ok(see_other(&format!("{}?done=revoked", place.base())))
+}
+
+/// The revocation's confirmation: what stops working, and for whom.
+async fn confirm_revoke(
+    ctx: &AppContext,
+    user: &SignedIn,
+    organisation_id: Option<&str>,
+    client_id: &str,
+) -> Result<HttpResponse, WebError> {
+    let place = Place::of(ctx, user, organisation_id).await?;
+    let client = ctx
+        .store
+        .client(client_id)
+        .await?
+        .filter(|client| {
+            place
+                .organisation
+                .as_ref()
+                .is_none_or(|o| client.organisation_id.as_deref() == Some(&o.id))
+        })
+        .ok_or(WebError::NotFound)?;
+    if client.revoked_at.is_some() {
+        return Err(WebError::Conflict(
+            "This client was already revoked.".into(),
+        ));
+    }
+    let owner = match &place.organisation {
+        Some(organisation) => organisation.name.clone(),
+        None => client
+            .organisation_short_name
+            .clone()
+            .unwrap_or_else(|| "the whole site".into()),
+    };
+    Confirmation {
+        layout: Layout::for_user(user)?,
+        question: format!("Revoke the API client {} of {owner}?", client.name),
+        consequences: vec![
+            format!(
+                "Scripts using the client id {} stop working now: its tokens are refused and it cannot get new ones.",
+                client.id
+            ),
+            "This cannot be undone; a new client gets a new id and secret.".into(),
+        ],
+        action: format!("{}/{}/revoke", place.base(), client.id),
+        hidden: Vec::new(),
+        button: "Yes, revoke the client",
+        cancel: place.base(),
+    }
+    .render()
+}
+
+pub async fn confirm_revoke_org_client(
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (organisation_id, client_id) = path.into_inner();
+    confirm_revoke(&ctx, &user, Some(&organisation_id), &client_id).await
+}
+
+pub async fn confirm_revoke_site_client(
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    confirm_revoke(&ctx, &user, None, &path).await
 }
 
 pub async fn revoke_org_client(

@@ -88,10 +88,26 @@ async fn site_admins_make_site_wide_clients_that_see_every_organisation() {
         404
     );
 
-    // Revoked from the list; revoking again is a conflict, an unknown id is not found.
-    let page = app.browser.page("/admin/clients").await;
-    let csrf = page.csrf_token();
+    // The list links to a confirmation that names the client and changes nothing by itself.
     let path = format!("/admin/clients/{}/revoke", credentials.id);
+    let page = app.browser.page("/admin/clients").await;
+    assert!(
+        page.attr_all("td.actions a.button-link", "href")
+            .contains(&path),
+        "the list links to the confirmation"
+    );
+    let confirm = app.browser.page(&path).await;
+    assert!(confirm.text("h1").starts_with("Revoke the API client "));
+    assert!(confirm.select_all("p.consequence")[0].contains(&credentials.id));
+    assert_eq!(
+        confirm.attr_all("form.confirm-actions", "action"),
+        std::slice::from_ref(&path)
+    );
+    assert_eq!(confirm.attr_all("a.cancel", "href"), ["/admin/clients"]);
+    assert_eq!(app.api_get("/api/v1/orgs", &access).await.status(), 200);
+
+    // Revoked from the confirmation; revoking again is a conflict, an unknown id is not found.
+    let csrf = confirm.csrf_token();
     let first = app
         .browser
         .post_form(&path, &[("csrf_token", csrf.as_str())])
@@ -102,6 +118,14 @@ async fn site_admins_make_site_wide_clients_that_see_every_organisation() {
         .post_form(&path, &[("csrf_token", csrf.as_str())])
         .await;
     assert_eq!(again.status(), 409);
+    assert_eq!(app.browser.get(&path).await.status(), 409);
+    assert_eq!(
+        app.browser
+            .get("/admin/clients/rc_unknown/revoke")
+            .await
+            .status(),
+        404
+    );
     let unknown = app
         .browser
         .post_form(

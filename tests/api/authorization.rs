@@ -327,6 +327,12 @@ const MATRIX: &[(&str, &str, Access, &[u16])] = &[
     ("get", "/orgs/{org}/clients", Access::Only(ADMIN), &[200]),
     ("post", "/orgs/{org}/clients", Access::Only(ADMIN), &[422]),
     (
+        "get",
+        "/orgs/{org}/clients/{client}/revoke",
+        Access::Only(ADMIN),
+        &[404],
+    ),
+    (
         "post",
         "/orgs/{org}/clients/{client}/revoke",
         Access::Only(ADMIN),
@@ -334,6 +340,12 @@ const MATRIX: &[(&str, &str, Access, &[u16])] = &[
     ),
     ("get", "/admin/clients", Access::Only(ADMIN), &[200]),
     ("post", "/admin/clients", Access::Only(ADMIN), &[422]),
+    (
+        "get",
+        "/admin/clients/{client}/revoke",
+        Access::Only(ADMIN),
+        &[404],
+    ),
     (
         "post",
         "/admin/clients/{client}/revoke",
