@@ -260,6 +260,23 @@ impl Chrome {
             .unwrap_or_else(|e| panic!("click `{text}` at {} px: {e}", self.width));
     }
 
+    /// After a failed submit, the error summary has the focus (autofocus, which needs no
+    /// script; the browser applies it once the page has rendered).
+    pub async fn assert_focus_on_error_summary(&self) {
+        let mut focused = Value::Null;
+        for _ in 0..40 {
+            focused = self.eval("return document.activeElement.className").await;
+            if focused.as_str() == Some("error-summary") {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "after a failed submit on {} the focus is on `{focused}`, not the error summary",
+            self.path().await
+        );
+    }
+
     /// Checks the page now shown and saves its screenshot as `<nn>-<name>-<width>.png`.
     pub async fn check_page(&mut self, name: &str) {
         self.pages_seen += 1;
@@ -302,7 +319,10 @@ impl Chrome {
                    .slice(0, 5)
                    .map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : '')
                         + ' right=' + Math.round(e.getBoundingClientRect().right));
-                 return [document.documentElement.scrollWidth, window.innerWidth, wide];",
+                 const spilling = [...document.querySelectorAll('.panel table, .panel pre, .panel form')]
+                   .filter(e => e.getBoundingClientRect().right > e.closest('.panel').getBoundingClientRect().right + 0.5)
+                   .map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : ''));
+                 return [document.documentElement.scrollWidth, window.innerWidth, wide, spilling];",
             )
             .await;
         let scroll = sizes[0].as_u64().unwrap_or(u64::MAX);
@@ -312,6 +332,11 @@ impl Chrome {
             "{context}: the page scrolls sideways ({scroll} px wide in a {inner} px window); \
              too wide: {}",
             sizes[2]
+        );
+        let spilling = sizes[3].as_array().cloned().unwrap_or_default();
+        assert!(
+            spilling.is_empty(),
+            "{context}: these spill out of their panel: {spilling:?}"
         );
     }
 

@@ -36,12 +36,7 @@ async fn a_pi_invites_by_form_and_by_spreadsheet(test: &str, width: u32) {
     // A first try without an email: the error summary takes the focus.
     chrome.fill("surname", "Hopper").await;
     chrome.click_text("Send invitation").await;
-    let focused = chrome.eval("return document.activeElement.className").await;
-    assert_eq!(
-        focused.as_str(),
-        Some("error-summary"),
-        "after a failed submit the focus is on the error summary"
-    );
+    chrome.assert_focus_on_error_summary().await;
     chrome.check_page("invite-error").await;
     chrome.fill("given_name", "Grace").await;
     chrome.fill("email", "grace@example.org").await;

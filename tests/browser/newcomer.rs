@@ -34,6 +34,10 @@ async fn a_newcomer_activates_chooses_a_username_adds_a_key_and_signs_out(
     assert_eq!(chrome.path().await, "/account/setup");
     chrome.check_page("choose-username").await;
 
+    chrome.fill("username", "9 bad name").await;
+    chrome.click_text("Continue").await;
+    chrome.assert_focus_on_error_summary().await;
+    chrome.check_page("username-error").await;
     chrome.fill("username", "ghopper").await;
     chrome.select("login_shell", "/bin/zsh").await;
     chrome.click_text("Continue").await;
@@ -54,7 +58,12 @@ async fn a_newcomer_activates_chooses_a_username_adds_a_key_and_signs_out(
     assert_eq!(shell.as_deref(), Some("/bin/zsh"));
     chrome.click_text("Continue").await;
     chrome.click_text("Create my account").await;
-    assert_eq!(chrome.path().await, "/?welcome=account");
+    assert_eq!(
+        chrome.path().await,
+        "/?welcome=account",
+        "{}",
+        chrome.text("main").await
+    );
     app.run_jobs().await;
     chrome.goto("/").await;
     chrome.check_page("home").await;
