@@ -166,10 +166,10 @@ impl Chrome {
     }
 
     pub fn url(&self, path: &str) -> String {
-        if path.starts_with("http") {
-            path.to_string()
-        } else {
+        if path.starts_with('/') {
             format!("{}{}", self.base, path)
+        } else {
+            path.to_string()
         }
     }
 
@@ -341,6 +341,16 @@ impl Chrome {
     }
 
     async fn assert_no_serious_axe_violations(&self, context: &str) {
+        let violations = self.serious_axe_violations(context).await;
+        assert!(
+            violations.is_empty(),
+            "{context}: axe-core found serious or critical violations:\n{}",
+            serde_json::to_string_pretty(&violations).unwrap_or_default()
+        );
+    }
+
+    /// axe-core's violations of impact serious or critical on the page now shown.
+    pub async fn serious_axe_violations(&self, context: &str) -> Vec<Value> {
         self.eval(axe_source()).await;
         if !self.javascript {
             // With JavaScript off for the page, timers never fire, but WebDriver's own
@@ -365,12 +375,7 @@ impl Chrome {
             )
             .await
             .unwrap_or_else(|e| panic!("{context}: axe.run failed: {e}"));
-        let violations = violations.as_array().cloned().unwrap_or_default();
-        assert!(
-            violations.is_empty(),
-            "{context}: axe-core found serious or critical violations:\n{}",
-            serde_json::to_string_pretty(&violations).unwrap_or_default()
-        );
+        violations.as_array().cloned().unwrap_or_default()
     }
 
     /// Tabs onto the page (the skip link) and focuses the first control of the header and
@@ -543,4 +548,25 @@ fn contrast_ratios_match_the_wcag_examples() {
     let amber = parse_rgb("rgb(255, 191, 71)").unwrap();
     assert!((contrast_ratio(amber, white) - 1.6).abs() < 0.1);
     assert_eq!(parse_rgb("rgba(0, 0, 0, 0)"), None);
+}
+
+/// The checks can fail: axe-core reports an image without a text alternative.
+#[tokio::test]
+async fn axe_core_reports_a_serious_violation() {
+    let chrome = Chrome::start(
+        "axe_self_check",
+        "http://127.0.0.1",
+        WIDE,
+        Options::default(),
+    )
+    .await;
+    chrome
+        .goto("data:text/html,<html lang=en><title>t</title><main><img src=a.png></main></html>")
+        .await;
+    let violations = chrome.serious_axe_violations("self-check").await;
+    assert!(
+        violations.iter().any(|v| v["id"] == "image-alt"),
+        "{violations:?}"
+    );
+    chrome.finish().await;
 }
