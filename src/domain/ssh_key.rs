@@ -68,8 +68,23 @@ fn check_comment(comment: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// What someone who pasted a private key is told.
+pub const PRIVATE_KEY_ADVICE: &str = "This is a private key, which must never be shared. Paste your public key instead: the contents of the .pub file, e.g. ~/.ssh/id_ed25519.pub. If you have pasted this private key anywhere else, treat it as exposed: make a new key pair and stop using this one.";
+
 impl SshPublicKey {
+    /// Whether `input` holds a private key: PEM or OpenSSH (`-----BEGIN … PRIVATE KEY-----`),
+    /// SSH2/ssh.com, or a PuTTY `.ppk` file. Such input must not be shown again or stored.
+    pub fn looks_private(input: &str) -> bool {
+        input.contains("PRIVATE KEY-----")
+            || input.contains("PRIVATE KEY ----")
+            || input.contains("PuTTY-User-Key-File-")
+    }
+
     pub fn parse(input: &str) -> Result<Self, FieldError> {
+        // First, before any other advice: a private key is never to be pasted or kept.
+        if Self::looks_private(input) {
+            return Err(FieldError::new(FIELD, PRIVATE_KEY_ADVICE));
+        }
         if input.len() > MAX_INPUT_BYTES {
             return Err(FieldError::new(
                 FIELD,
@@ -87,12 +102,6 @@ impl SshPublicKey {
             return Err(FieldError::new(
                 FIELD,
                 "Paste one key at a time: a single line starting with its type, e.g. ssh-ed25519.",
-            ));
-        }
-        if text.contains("PRIVATE KEY") {
-            return Err(FieldError::new(
-                FIELD,
-                "This is a private key. Never share it: paste the public key (.pub file) instead.",
             ));
         }
         let key = PublicKey::from_openssh(text).map_err(|_| {
@@ -172,11 +181,19 @@ mod tests {
                 .unwrap_or_default()
                 .starts_with("Paste one key at a time")
         );
-        assert!(
-            reason("-----BEGIN OPENSSH PRIVATE KEY-----")
-                .unwrap_or_default()
-                .starts_with("This is a private key")
-        );
+        for private in [
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl\n-----END OPENSSH PRIVATE KEY-----",
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\n",
+            "-----BEGIN EC PRIVATE KEY-----",
+            "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----",
+            "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\n",
+        ] {
+            assert_eq!(
+                reason(private).as_deref(),
+                Some(PRIVATE_KEY_ADVICE),
+                "{private}"
+            );
+        }
         assert!(
             reason(&"A".repeat(20_000))
                 .unwrap_or_default()

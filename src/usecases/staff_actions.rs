@@ -109,15 +109,24 @@ pub async fn may_change_account(
     actor: &Person,
     subject: &Person,
 ) -> Result<bool, StoreError> {
+    Ok(
+        refusal_of(ctx, actor, subject, AccountAction::ChangeContact)
+            .await?
+            .is_none(),
+    )
+}
+
+/// Why `actor` may not take `action` on `subject`, if they may not: the rule [`permit`]
+/// applies, for pages that ask before acting; nothing is audited.
+pub async fn refusal_of(
+    ctx: &AppContext,
+    actor: &Person,
+    subject: &Person,
+    action: AccountAction,
+) -> Result<Option<Refusal>, StoreError> {
     let actor_roles = site_roles(ctx, &actor.id).await?;
     let subject_roles = site_roles(ctx, &subject.id).await?;
-    Ok(check_account_action(
-        AccountAction::ChangeContact,
-        &actor_roles,
-        &subject_roles,
-        actor.id == subject.id,
-    )
-    .is_ok())
+    Ok(check_account_action(action, &actor_roles, &subject_roles, actor.id == subject.id).err())
 }
 
 /// Audits a refused attempt and returns the error to answer with.

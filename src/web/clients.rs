@@ -62,7 +62,7 @@ struct ClientsPage {
     form: ClientForm,
     errors: FormErrors,
     fresh: Option<FreshSecret>,
-    notice: Option<&'static str>,
+    notice: Option<String>,
 }
 
 fn rows_of(ctx: &AppContext, clients: Vec<ApiClient>) -> Vec<ClientRow> {
@@ -142,7 +142,7 @@ struct Shown {
     form: ClientForm,
     errors: FormErrors,
     fresh: Option<FreshSecret>,
-    notice: Option<&'static str>,
+    notice: Option<String>,
 }
 
 async fn page(
@@ -183,8 +183,9 @@ async fn list(
     query: &NoticeQuery,
 ) -> Result<HttpResponse, WebError> {
     let place = Place::of(ctx, user, organisation_id).await?;
-    let notice = (query.done.as_deref() == Some("revoked"))
+    let generic = (query.done.as_deref() == Some("revoked"))
         .then_some("The client was revoked: its tokens no longer work with Roster's API.");
+    let notice = super::notice::take(&user.session, query.done.as_deref(), generic);
     render(
         &page(
             ctx,
@@ -373,6 +374,16 @@ async fn revoke(
             }
             _ => Err(WebError::NotFound),
         };
+    }
+    if let Some(client) = ctx.store.client(client_id).await? {
+        super::notice::keep(
+            &user.session,
+            "revoked",
+            format!(
+                "The client {} was revoked: its tokens no longer work with Roster's API.",
+                client.name
+            ),
+        );
     }
     Ok(see_other(&format!("{}?done=revoked", place.base())))
 }

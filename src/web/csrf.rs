@@ -7,7 +7,7 @@
 //!   A cookie planted by another site cannot be signed, and the token cannot be read
 //!   cross-site, so a forged form cannot match it.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use actix_session::{Session, SessionExt};
@@ -28,7 +28,7 @@ use futures_util::StreamExt;
 use crate::auth::SESSION_CSRF;
 use crate::web::error::WebError;
 
-/// The form field (and `X-CSRF-Token` header, for uploads) carrying the token.
+/// The form field (first of a multipart form's) or `X-CSRF-Token` header carrying the token.
 pub const FIELD: &str = "csrf_token";
 const HEADER: &str = "x-csrf-token";
 /// Larger form bodies are refused before they are read into memory.
@@ -195,23 +195,25 @@ async fn check_token(
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
-    // A file upload cannot carry the token in a body we read here, so its form puts it in
-    // the action URL (request spans never log URLs; pages send no Referer).
+    // Never from the URL: a token there would end up in histories and logs.
     let is_upload = req
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("multipart/form-data"));
-    let from_query = is_upload
-        .then(|| form_field(req.query_string().as_bytes(), FIELD))
-        .flatten();
-    let submitted = match from_header.or(from_query) {
+    let submitted = match from_header {
         Some(token) => Some(token),
         None if is_form => {
             let body = read_body(req.take_payload()).await?;
             let token = form_field(&body, FIELD);
             // Hand the body back for the handler's own form extractor.
             req.set_payload(Payload::from(body));
+            token
+        }
+        None if is_upload => {
+            let headers = req.headers().clone();
+            let (token, body) = first_multipart_field(&headers, req.take_payload()).await;
+            req.set_payload(body);
             token
         }
         None => None,
@@ -251,4 +253,75 @@ fn form_field(body: &[u8], name: &str) -> Option<String> {
         .into_iter()
         .find(|(key, _)| key == name)
         .map(|(_, value)| value)
+}
+
+/// Longest token value read from a multipart form.
+const MAX_TOKEN_BYTES: usize = 256;
+
+/// The token of a file-upload form: its first field, as our forms put the hidden token
+/// first (browsers send fields in page order). Only that much of the body is read; it is
+/// handed back in front of the rest, so the handler reads the whole form, however large.
+async fn first_multipart_field(
+    headers: &actix_web::http::header::HeaderMap,
+    payload: Payload,
+) -> (Option<String>, Payload) {
+    let seen = Rc::new(RefCell::new(BytesMut::new()));
+    let rest = Rc::new(RefCell::new(Some(payload)));
+    let mut form = actix_multipart::Multipart::new(
+        headers,
+        Recorded {
+            inner: rest.clone(),
+            seen: seen.clone(),
+        },
+    );
+    let mut token = None;
+    if let Some(Ok(mut field)) = form.next().await
+        && field.name() == Some(FIELD)
+    {
+        let mut value = BytesMut::new();
+        while let Some(Ok(chunk)) = field.next().await {
+            if value.len() + chunk.len() > MAX_TOKEN_BYTES {
+                value.clear();
+                break;
+            }
+            value.extend_from_slice(&chunk);
+        }
+        token = String::from_utf8(value.to_vec()).ok();
+    }
+    drop(form);
+    let seen = seen.borrow_mut().split().freeze();
+    let rest = rest.borrow_mut().take();
+    let replay = futures_util::stream::once(async move { Ok(seen) });
+    let body: std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<Bytes, actix_web::error::PayloadError>>>,
+    > = match rest {
+        Some(rest) => Box::pin(replay.chain(rest)),
+        None => Box::pin(replay),
+    };
+    (token, Payload::Stream { payload: body })
+}
+
+/// A request body stream that keeps a copy of every chunk read from it.
+struct Recorded {
+    inner: Rc<RefCell<Option<Payload>>>,
+    seen: Rc<RefCell<BytesMut>>,
+}
+
+impl futures_util::Stream for Recorded {
+    type Item = Result<Bytes, actix_web::error::PayloadError>;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let mut inner = self.inner.borrow_mut();
+        let Some(payload) = inner.as_mut() else {
+            return std::task::Poll::Ready(None);
+        };
+        let polled = std::pin::Pin::new(payload).poll_next(cx);
+        if let std::task::Poll::Ready(Some(Ok(chunk))) = &polled {
+            self.seen.borrow_mut().extend_from_slice(chunk);
+        }
+        polled
+    }
 }

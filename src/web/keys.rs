@@ -6,6 +6,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::account::see_other;
+use super::confirm::{Confirmation, key_label};
 use super::error::WebError;
 use super::pages::{FormErrors, Layout, filters, render, render_with_status};
 use crate::context::AppContext;
@@ -29,7 +30,7 @@ struct KeyRow {
 struct KeysPage {
     layout: Layout,
     keys: Vec<KeyRow>,
-    notice: Option<&'static str>,
+    notice: Option<String>,
     pending: bool,
     errors: FormErrors,
     pasted: String,
@@ -52,7 +53,7 @@ fn require_account(user: &SignedIn) -> Result<(), WebError> {
 async fn page(
     ctx: &AppContext,
     user: &SignedIn,
-    notice: Option<&'static str>,
+    notice: Option<String>,
     errors: FormErrors,
     pasted: String,
 ) -> Result<KeysPage, WebError> {
@@ -95,24 +96,42 @@ pub async fn list(
     query: web::Query<KeysQuery>,
 ) -> Result<HttpResponse, WebError> {
     require_account(&user)?;
-    let notice = match query.done.as_deref() {
+    let generic = match query.done.as_deref() {
         Some("added") => Some("The key was added."),
         Some("removed") => Some("The key was removed."),
         _ => None,
     };
+    let notice = super::notice::take(&user.session, query.done.as_deref(), generic);
     render(&page(&ctx, &user, notice, FormErrors::default(), String::new()).await?)
 }
 
-/// The keys page again, with the error next to the key field.
+/// Which form a key came from: its errors show beside that form's field.
+#[derive(Clone, Copy)]
+enum Source {
+    Pasted,
+    Uploaded,
+}
+
+impl Source {
+    const fn field(self) -> &'static str {
+        match self {
+            Self::Pasted => "key",
+            Self::Uploaded => "file",
+        }
+    }
+}
+
+/// The keys page again, with the error beside the field of the form it came from.
 async fn refused(
     ctx: &AppContext,
     user: &SignedIn,
     status: StatusCode,
-    error: FieldError,
+    source: Source,
+    message: impl Into<String>,
     pasted: String,
 ) -> Result<HttpResponse, WebError> {
     let mut errors = FormErrors::default();
-    errors.add(error);
+    errors.add(FieldError::new(source.field(), message));
     render_with_status(status, &page(ctx, user, None, errors, pasted).await?)
 }
 
@@ -129,10 +148,11 @@ pub async fn add(
     form: web::Form<AddForm>,
 ) -> Result<HttpResponse, WebError> {
     require_account(&user)?;
-    add_key_text(&req, &ctx, &user, &form.key).await
+    add_key_text(&req, &ctx, &user, &form.key, Source::Pasted).await
 }
 
-/// `POST /account/keys/upload`: the key from a .pub file (multipart form).
+/// `POST /account/keys/upload`: the key from a .pub file (multipart form; the CSRF
+/// middleware has checked its token field).
 pub async fn upload(
     req: HttpRequest,
     ctx: web::Data<AppContext>,
@@ -141,10 +161,14 @@ pub async fn upload(
 ) -> Result<HttpResponse, WebError> {
     use futures_util::StreamExt;
     require_account(&user)?;
-    let too_long = || {
-        FieldError::new(
-            "key",
-            "That file is far too large for a public key. Choose your .pub file.",
+    let refuse = |status, message: &'static str| {
+        refused(
+            &ctx,
+            &user,
+            status,
+            Source::Uploaded,
+            message,
+            String::new(),
         )
     };
     let mut text = None;
@@ -158,34 +182,32 @@ pub async fn upload(
             Ok(Ok(bytes)) => bytes,
             Ok(Err(_)) => return Err(WebError::BadRequest("The upload could not be read.".into())),
             Err(_) => {
-                return refused(
-                    &ctx,
-                    &user,
+                return refuse(
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    too_long(),
-                    String::new(),
+                    "That file is far too large for a public key. Choose your .pub file.",
                 )
                 .await;
             }
         };
-        text = Some(String::from_utf8(bytes.to_vec()).map_err(|_| {
-            WebError::BadRequest(
-                "That file is not a text public key. Choose your .pub file.".into(),
+        let Ok(decoded) = String::from_utf8(bytes.to_vec()) else {
+            return refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "That file is not a text public key. Choose your .pub file.",
             )
-        })?);
+            .await;
+        };
+        text = Some(decoded);
         break;
     }
-    let Some(text) = text else {
-        return refused(
-            &ctx,
-            &user,
+    // Browsers send an empty file part when none was chosen.
+    let Some(text) = text.filter(|text| !text.trim().is_empty()) else {
+        return refuse(
             StatusCode::UNPROCESSABLE_ENTITY,
-            FieldError::new("key", "Choose a .pub file to upload."),
-            String::new(),
+            "Choose your .pub file to upload.",
         )
         .await;
     };
-    add_key_text(&req, &ctx, &user, &text).await
+    add_key_text(&req, &ctx, &user, &text, Source::Uploaded).await
 }
 
 /// Largest upload read; a public key is a few kB at most.
@@ -196,13 +218,26 @@ async fn add_key_text(
     ctx: &AppContext,
     user: &SignedIn,
     text: &str,
+    source: Source,
 ) -> Result<HttpResponse, WebError> {
-    // Only a bounded prefix is shown again, so a huge paste does not come back whole.
-    let pasted: String = text.chars().take(4096).collect();
+    // Only a bounded prefix of a paste is shown again, so a huge one does not come back
+    // whole; a private key never is, nor is a file's content.
+    let pasted: String = match source {
+        Source::Pasted if !SshPublicKey::looks_private(text) => text.chars().take(4096).collect(),
+        _ => String::new(),
+    };
     let key = match SshPublicKey::parse(text) {
         Ok(key) => key,
         Err(error) => {
-            return refused(ctx, user, StatusCode::UNPROCESSABLE_ENTITY, error, pasted).await;
+            return refused(
+                ctx,
+                user,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                source,
+                error.message,
+                pasted,
+            )
+            .await;
         }
     };
     let ip = super::audit_ip(req, ctx);
@@ -211,13 +246,26 @@ async fn add_key_text(
         client_ip: ip.as_deref(),
     };
     match own_account::add_key(ctx, me, &key).await {
-        Ok(()) => Ok(see_other("/account/keys?done=added")),
+        Ok(()) => {
+            let label = if key.comment.is_empty() {
+                key.fingerprint.clone()
+            } else {
+                format!("{} ({})", key.fingerprint, key.comment)
+            };
+            super::notice::keep(
+                &user.session,
+                "added",
+                format!("The key {label} was added. You can log in with it once the directory is updated."),
+            );
+            Ok(see_other("/account/keys?done=added"))
+        }
         Err(AddKeyError::Duplicate) => {
             refused(
                 ctx,
                 user,
                 StatusCode::CONFLICT,
-                FieldError::new("key", "This key is already registered (on this or another account). Each key may be used by one account only."),
+                source,
+                "This key is already registered (on this or another account). Each key may be used by one account only.",
                 pasted,
             )
             .await
@@ -227,13 +275,43 @@ async fn add_key_text(
                 ctx,
                 user,
                 StatusCode::CONFLICT,
-                FieldError::new("key", format!("You already have {MAX_KEYS} keys. Remove one you no longer use first.")),
+                source,
+                format!("You already have {MAX_KEYS} keys. Remove one you no longer use first."),
                 pasted,
             )
             .await
         }
         Err(AddKeyError::Store(error)) => Err(error.into()),
     }
+}
+
+/// `GET /account/keys/{key}/remove`: asks before the key goes; the form posts back here.
+pub async fn confirm_remove(
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    require_account(&user)?;
+    let key = ctx
+        .store
+        .keys_of(&user.person.id)
+        .await?
+        .into_iter()
+        .find(|key| key.id == *path)
+        .ok_or(WebError::NotFound)?;
+    Confirmation {
+        layout: Layout::for_user(&user)?,
+        question: format!("Remove the SSH key {} from your account?", key_label(&key)),
+        consequences: vec![
+            "You will no longer be able to log in with it. It is removed from the directory."
+                .into(),
+        ],
+        action: format!("/account/keys/{}/remove", key.id),
+        hidden: Vec::new(),
+        button: "Yes, remove the key",
+        cancel: "/account/keys".into(),
+    }
+    .render()
 }
 
 pub async fn remove(
@@ -243,13 +321,28 @@ pub async fn remove(
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     require_account(&user)?;
+    let key = ctx
+        .store
+        .keys_of(&user.person.id)
+        .await?
+        .into_iter()
+        .find(|key| key.id == *path)
+        .ok_or(WebError::NotFound)?;
     let ip = super::audit_ip(&req, &ctx);
     let me = Me {
         person: &user.person,
         client_ip: ip.as_deref(),
     };
-    if !own_account::remove_key(&ctx, me, &path).await? {
+    if !own_account::remove_key(&ctx, me, &key.id).await? {
         return Err(WebError::NotFound);
     }
+    super::notice::keep(
+        &user.session,
+        "removed",
+        format!(
+            "The key {} was removed. You can no longer log in with it.",
+            key_label(&key)
+        ),
+    );
     Ok(see_other("/account/keys?done=removed"))
 }

@@ -6,6 +6,7 @@ pub mod account;
 pub mod api;
 pub mod assets;
 pub mod clients;
+pub mod confirm;
 pub mod csrf;
 pub mod error;
 pub mod guard;
@@ -13,6 +14,7 @@ pub mod health;
 pub mod identity;
 pub mod keys;
 pub mod middleware;
+pub mod notice;
 pub mod oauth;
 pub mod orgs;
 pub mod pages;
@@ -62,12 +64,14 @@ routes! {
     post "/admin/accounts/{person}/password-reset" => staff::send_reset,
     post "/admin/accounts/{person}/lock" => staff::lock,
     post "/admin/accounts/{person}/unlock" => staff::unlock,
+    get "/admin/accounts/{person}/keys/{key}/remove" => staff::confirm_remove_key,
     post "/admin/accounts/{person}/keys/{key}/remove" => staff::remove_key,
     post "/admin/accounts/{person}/resync" => staff::resync,
     get "/admin/accounts/{person}/delete" => staff::delete_form,
     post "/admin/accounts/{person}/delete" => staff::delete,
     get "/admin/staff" => staff::staff,
     post "/admin/staff" => staff::grant,
+    get "/admin/staff/{person}/{role}/revoke" => staff::confirm_revoke,
     post "/admin/staff/{person}/{role}/revoke" => staff::revoke,
     get "/account" => profile::show,
     post "/account/name" => profile::rename,
@@ -80,6 +84,7 @@ routes! {
     get "/account/keys" => keys::list,
     post "/account/keys" => keys::add,
     post "/account/keys/upload" => keys::upload,
+    get "/account/keys/{key}/remove" => keys::confirm_remove,
     post "/account/keys/{key}/remove" => keys::remove,
     get "/account/setup" => setup::show,
     post "/account/setup" => setup::review,
@@ -91,6 +96,7 @@ routes! {
     get "/orgs/{org}/members" => orgs::members,
     post "/orgs/{org}/members" => orgs::add_member,
     get "/orgs/{org}/members/{membership}" => orgs::member,
+    get "/orgs/{org}/members/{membership}/remove" => orgs::confirm_remove_member,
     post "/orgs/{org}/members/{membership}/{change}" => orgs::change_member,
     get "/orgs/{org}/directory" => orgs::directory,
     get "/orgs/{org}/invitations" => orgs::invitations,
@@ -104,6 +110,7 @@ routes! {
     get "/orgs/{org}/invitations/batches/{batch}" => orgs::batch_status,
     get "/orgs/{org}/invitations/batches/{batch}/errors.csv" => orgs::batch_errors_csv,
     post "/orgs/{org}/invitations/{invitation}/resend" => orgs::resend,
+    get "/orgs/{org}/invitations/{invitation}/revoke" => orgs::confirm_revoke,
     post "/orgs/{org}/invitations/{invitation}/revoke" => orgs::revoke,
     get "/orgs/{org}/history" => orgs::history,
     get "/orgs/{org}/clients" => clients::org_clients,

@@ -39,6 +39,8 @@ struct ProfilePage {
     /// The provider's name when single sign-on is configured.
     sso_name: Option<String>,
     errors: FormErrors,
+    /// Which form the errors belong to ("name" or "password"): its panel shows the summary.
+    failed_form: &'static str,
 }
 
 /// A linked single-sign-on identity on the account page.
@@ -54,6 +56,7 @@ async fn profile_page(
     user: &SignedIn,
     notice: Option<&'static str>,
     errors: FormErrors,
+    failed_form: &'static str,
 ) -> Result<ProfilePage, WebError> {
     let person = &user.person;
     let mut organisations = Vec::new();
@@ -105,6 +108,7 @@ async fn profile_page(
             .collect(),
         sso_name: ctx.sso.as_ref().map(|sso| sso.display_name().to_string()),
         errors,
+        failed_form,
     })
 }
 
@@ -124,7 +128,7 @@ pub async fn show(
         Some("unlinked") => Some("The identity was unlinked: it no longer signs you in."),
         _ => None,
     };
-    render(&profile_page(&ctx, &user, notice, FormErrors::default()).await?)
+    render(&profile_page(&ctx, &user, notice, FormErrors::default(), "").await?)
 }
 
 #[derive(Deserialize)]
@@ -147,7 +151,7 @@ pub async fn rename(
     let (Some(surname), Some(given_name)) = (surname, given_name) else {
         return render_with_status(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &profile_page(&ctx, &user, None, errors).await?,
+            &profile_page(&ctx, &user, None, errors, "name").await?,
         );
     };
     let ip = super::audit_ip(&req, &ctx);
@@ -218,7 +222,7 @@ pub async fn change_password(
     let Some(password) = password.filter(|_| errors.is_empty()) else {
         return render_with_status(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &profile_page(&ctx, &user, None, errors).await?,
+            &profile_page(&ctx, &user, None, errors, "password").await?,
         );
     };
     let ip_text = ip.map(|ip| ip.to_string());

@@ -109,6 +109,13 @@ const MATRIX: &[(&str, &str, Access, &[u16])] = &[
         Access::Only(STAFF),
         &[303],
     ),
+    // Each removal is asked first by a GET of its own address (gone once removed: 404).
+    (
+        "get",
+        "/admin/accounts/{person}/keys/{key}/remove",
+        Access::Only(STAFF),
+        &[200, 404],
+    ),
     (
         "post",
         "/admin/accounts/{person}/keys/{key}/remove",
@@ -136,6 +143,12 @@ const MATRIX: &[(&str, &str, Access, &[u16])] = &[
     ("get", "/admin/staff", Access::Only(ADMIN), &[200]),
     ("post", "/admin/staff", Access::Only(ADMIN), &[422]),
     (
+        "get",
+        "/admin/staff/{person}/{role}/revoke",
+        Access::Only(ADMIN),
+        &[404],
+    ),
+    (
         "post",
         "/admin/staff/{person}/{role}/revoke",
         Access::Only(ADMIN),
@@ -161,6 +174,12 @@ const MATRIX: &[(&str, &str, Access, &[u16])] = &[
         "/account/keys/upload",
         Access::SignedIn,
         &[303, 400],
+    ),
+    (
+        "get",
+        "/account/keys/{key}/remove",
+        Access::SignedIn,
+        &[303, 404],
     ),
     (
         "post",
@@ -200,6 +219,12 @@ const MATRIX: &[(&str, &str, Access, &[u16])] = &[
     (
         "get",
         "/orgs/{org}/members/{membership}",
+        Access::Only(ORG_MANAGERS),
+        &[200],
+    ),
+    (
+        "get",
+        "/orgs/{org}/members/{membership}/remove",
         Access::Only(ORG_MANAGERS),
         &[200],
     ),
@@ -282,6 +307,12 @@ const MATRIX: &[(&str, &str, Access, &[u16])] = &[
     (
         "post",
         "/orgs/{org}/invitations/{invitation}/resend",
+        Access::Only(ORG_MANAGERS),
+        &[200, 409],
+    ),
+    (
+        "get",
+        "/orgs/{org}/invitations/{invitation}/revoke",
         Access::Only(ORG_MANAGERS),
         &[200, 409],
     ),
@@ -546,6 +577,12 @@ const ON_STAFF: &[(&str, &str, Access, &[u16])] = &[
         "/admin/accounts/{person}/unlock",
         Access::Only(ADMIN),
         &[303],
+    ),
+    (
+        "get",
+        "/admin/accounts/{person}/keys/{key}/remove",
+        Access::Only(ADMIN),
+        &[200],
     ),
     (
         "post",

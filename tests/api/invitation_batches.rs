@@ -15,10 +15,12 @@ async fn upload(browser: &Browser, org_id: &str, csv: Vec<u8>) -> Page {
     let action = page
         .attr("form[enctype='multipart/form-data']", "action")
         .expect("the upload form");
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(csv).file_name("class.csv"),
-    );
+    let form = reqwest::multipart::Form::new()
+        .text("csrf_token", page.csrf_token())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(csv).file_name("class.csv"),
+        );
     let response = browser
         .client
         .post(format!("{}{action}", browser.base))
@@ -47,6 +49,7 @@ async fn confirm(browser: &Browser, preview: &Page, lines: &[String]) -> reqwest
     let batch_id = preview.attr("input[name=batch_id]", "value").unwrap();
     let sheet = preview.text("textarea[name=sheet]");
     let mut form = reqwest::multipart::Form::new()
+        .text("csrf_token", preview.csrf_token())
         .text("batch_id", batch_id)
         .text("sheet", sheet);
     for line in lines {

@@ -68,7 +68,10 @@ async fn keys_added_and_removed_show_up_exactly_in_ldap() {
     let response = add_key(&browser, &ed25519).await;
     assert_eq!(location(&response), "/account/keys?done=added");
     let page = browser.page("/account/keys?done=added").await;
-    assert_eq!(page.text(".notice"), "The key was added.");
+    assert_eq!(
+        page.text(".notice"),
+        "The key SHA256:rZPnsdj8GiWuWknWL1aho+vUuKLdiAMW/5MW9/lXXD4 (ed25519@test) was added. You can log in with it once the directory is updated."
+    );
     assert_eq!(
         page.text("td.fingerprint"),
         "SHA256:rZPnsdj8GiWuWknWL1aho+vUuKLdiAMW/5MW9/lXXD4",
@@ -97,7 +100,7 @@ async fn keys_added_and_removed_show_up_exactly_in_ldap() {
     // Remove the first: LDAP holds exactly the other two, and the rest of the entry stays.
     let row = scraper::Selector::parse("table.keys tbody tr").unwrap();
     let kind = scraper::Selector::parse("td.type").unwrap();
-    let form = scraper::Selector::parse("form").unwrap();
+    let link = scraper::Selector::parse("a.button-link").unwrap();
     let remove = page
         .html
         .select(&row)
@@ -105,12 +108,17 @@ async fn keys_added_and_removed_show_up_exactly_in_ldap() {
             tr.select(&kind)
                 .any(|td| td.text().collect::<String>() == "ssh-ed25519")
         })
-        .and_then(|tr| tr.select(&form).next())
-        .and_then(|form| form.value().attr("action"))
+        .and_then(|tr| tr.select(&link).next())
+        .and_then(|link| link.value().attr("href"))
         .unwrap()
         .to_string();
+    let confirmation = browser.page(&remove).await;
+    assert_eq!(
+        confirmation.attr("form.confirm-actions", "action").unwrap(),
+        remove
+    );
     let response = browser
-        .post_form(&remove, &[("csrf_token", &page.csrf_token())])
+        .post_form(&remove, &[("csrf_token", &confirmation.csrf_token())])
         .await;
     assert_eq!(location(&response), "/account/keys?done=removed");
     let mut expected = vec![rsa, ecdsa];
@@ -150,7 +158,7 @@ async fn bad_keys_are_refused_with_the_reason_next_to_the_field() {
         (format!("{kind} {blob}garbage"), "This is not a valid OpenSSH public key."),
         (format!("{kind} {}", &blob[..blob.len() - 8]), "This is not a valid OpenSSH public key."),
         ("x".repeat(1024 * 1024), "That is far too long for a public key."),
-        ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----".to_string(), "Paste one key at a time"),
+        ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----".to_string(), "This is a private key, which must never be shared."),
         (String::new(), "Paste your public key"),
     ];
     for (key, message) in cases {
@@ -197,63 +205,177 @@ async fn one_key_cannot_serve_two_accounts_and_twenty_is_the_most() {
 }
 
 #[tokio::test]
-async fn a_key_file_can_be_uploaded_with_the_form_token() {
+async fn a_key_file_is_uploaded_with_the_token_in_the_form_body_and_errors_beside_the_file_field() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Astro", "astro").await;
     let browser = app.activated_member(&org, "mcurie").await;
     let page = browser.page("/account/keys").await;
     assert_eq!(page.text("label[for=file]"), "Public key file");
+    // The token travels in a hidden field, never in the URL.
     let action = page
         .attr("form[enctype='multipart/form-data']", "action")
         .unwrap();
-    assert!(action.starts_with("/account/keys/upload?csrf_token="));
-    let upload = |body: Vec<u8>| {
-        reqwest::multipart::Form::new().part(
-            "file",
-            reqwest::multipart::Part::bytes(body).file_name("id_ed25519.pub"),
+    assert_eq!(action, "/account/keys/upload");
+    let token = page
+        .attr(
+            "form[enctype='multipart/form-data'] input[type=hidden][name=csrf_token]",
+            "value",
         )
+        .unwrap();
+    let file = |body: Vec<u8>| reqwest::multipart::Part::bytes(body).file_name("id_ed25519.pub");
+    let with_token = |token: &str, body: Vec<u8>| {
+        reqwest::multipart::Form::new()
+            .text("csrf_token", token.to_string())
+            .part("file", file(body))
+    };
+    let send = |url: String, form: reqwest::multipart::Form| {
+        browser
+            .client
+            .post(format!("{}{url}", browser.base))
+            .multipart(form)
+            .send()
     };
     let key = fixture("ed25519.pub");
 
-    // Without the token (or with a wrong one) the upload is refused.
-    for url in [
-        "/account/keys/upload".to_string(),
-        "/account/keys/upload?csrf_token=forged".to_string(),
+    // Without the token, with a wrong one, or with it only in the URL: refused, saying why.
+    for (url, form) in [
+        (
+            action.clone(),
+            reqwest::multipart::Form::new().part("file", file(key.clone().into_bytes())),
+        ),
+        (
+            action.clone(),
+            with_token("forged", key.clone().into_bytes()),
+        ),
+        (
+            format!("{action}?csrf_token={token}"),
+            reqwest::multipart::Form::new().part("file", file(key.clone().into_bytes())),
+        ),
     ] {
-        let refused = browser
-            .client
-            .post(format!("{}{url}", browser.base))
-            .multipart(upload(key.clone().into_bytes()))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(refused.status(), 403, "{url}");
+        let refused = into_page(send(url.clone(), form).await.unwrap()).await;
+        assert_eq!(refused.status, 403, "{url}");
+        assert!(
+            refused
+                .html
+                .html()
+                .contains("This form has expired or did not come from Roster"),
+            "{url}"
+        );
     }
-    let too_big = into_page(
-        browser
-            .client
-            .post(format!("{}{action}", browser.base))
-            .multipart(upload(vec![b'A'; 200_000]))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(too_big.status, 413);
-    assert!(
-        too_big
-            .text("#key-error")
-            .starts_with("Error: That file is far too large")
-    );
+    assert!(ldap_keys(&app, "mcurie").await.is_empty());
 
-    let added = browser
-        .client
-        .post(format!("{}{action}", browser.base))
-        .multipart(upload(format!("{key}\n").into_bytes()))
-        .send()
-        .await
-        .unwrap();
+    // Each problem shows beside the file field, not under the paste box.
+    let cases: [(Vec<u8>, u16, &str); 4] = [
+        (
+            vec![b'A'; 200_000],
+            413,
+            "Error: That file is far too large",
+        ),
+        (Vec::new(), 422, "Error: Choose your .pub file to upload."),
+        (
+            vec![0xff, 0xfe, 0x00],
+            422,
+            "Error: That file is not a text public key.",
+        ),
+        (
+            fixture("ed25519.pub")
+                .replace("ssh-ed25519", "ssh-nope")
+                .into_bytes(),
+            422,
+            "Error: This is not a valid OpenSSH public key.",
+        ),
+    ];
+    for (body, status, message) in cases {
+        let page = into_page(
+            send(action.clone(), with_token(&token, body))
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(page.status, status, "{message}");
+        assert!(page.text("#file-error").starts_with(message), "{message}");
+        assert!(page.select_all("#key-error").is_empty());
+        assert_eq!(
+            page.attr(
+                "form[enctype='multipart/form-data'] .error-summary a",
+                "href"
+            )
+            .as_deref(),
+            None,
+            "the summary stands before the upload form, not inside it"
+        );
+        assert_eq!(
+            page.attr(".error-summary a", "href").as_deref(),
+            Some("#file")
+        );
+    }
+
+    let added = send(
+        action.clone(),
+        with_token(&token, format!("{key}\n").into_bytes()),
+    )
+    .await
+    .unwrap();
     assert_eq!(location(&added), "/account/keys?done=added");
     assert_eq!(ldap_keys(&app, "mcurie").await, vec![key]);
+    app.assert_directory_settled().await;
+}
+
+#[tokio::test]
+async fn a_pasted_private_key_is_named_as_such_never_shown_again_nor_kept() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Astro", "astro").await;
+    let browser = app.activated_member(&org, "mcurie").await;
+    let secret = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW";
+    let private_keys = [
+        format!(
+            "-----BEGIN OPENSSH PRIVATE KEY-----\n{secret}\n-----END OPENSSH PRIVATE KEY-----\n"
+        ),
+        format!("-----BEGIN RSA PRIVATE KEY-----\n{secret}\n-----END RSA PRIVATE KEY-----"),
+        format!(
+            "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nPrivate-Lines: 1\n{secret}\n"
+        ),
+    ];
+    for private in &private_keys {
+        let page = into_page(add_key(&browser, private).await).await;
+        assert_eq!(page.status, 422);
+        assert_eq!(
+            page.text("#key-error"),
+            "Error: This is a private key, which must never be shared. Paste your public key instead: the contents of the .pub file, e.g. ~/.ssh/id_ed25519.pub. If you have pasted this private key anywhere else, treat it as exposed: make a new key pair and stop using this one."
+        );
+        assert_eq!(page.text("textarea#key"), "", "the box is cleared");
+        assert!(!page.html.html().contains(secret), "never shown back");
+    }
+    assert!(ldap_keys(&app, "mcurie").await.is_empty());
+    // With no key yet, the page says what to do next and leads to the form.
+    let empty = browser.page("/account/keys").await;
+    assert_eq!(
+        empty.text("p.empty"),
+        "You have no SSH keys yet. Add one below to log in to the clusters."
+    );
+    assert_eq!(empty.attr("p.empty a", "href").as_deref(), Some("#add-key"));
+    assert_eq!(empty.text("h2#add-key"), "Add a key");
+    // Nothing of it was kept, not even in the account's history.
+    let person_id = app.person_id("mcurie@example.org").await;
+    assert!(
+        app.context
+            .store
+            .keys_of(&person_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let history = app
+        .context
+        .store
+        .audit_of_person(&person_id, 50)
+        .await
+        .unwrap();
+    assert!(!history.is_empty());
+    assert!(
+        history
+            .iter()
+            .all(|event| !format!("{event:?}").contains(secret))
+    );
     app.assert_directory_settled().await;
 }

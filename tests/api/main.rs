@@ -18,6 +18,7 @@ mod api_resources;
 mod api_tokens;
 mod authorization;
 mod cli;
+mod confirmations;
 mod csrf;
 mod directory;
 mod health;

@@ -58,14 +58,18 @@ async fn member_uid_in_ldap_follows_adds_and_removals() {
     assert_eq!(list.select_all("td.username"), vec!["esmith", "jsmith"]);
     let page = member_page(&owner, &org.id, "jsmith").await;
     assert_eq!(page.text("dd.username"), "jsmith");
-    let remove = page.attr("form[action$='/remove']", "action").unwrap();
-    let version = page
-        .attr("form[action$='/remove'] input[name=version]", "value")
+    let remove = page.attr("a[href$='/remove']", "href").unwrap();
+    let confirmation = owner.page(&remove).await;
+    let version = confirmation
+        .attr("form.confirm-actions input[name=version]", "value")
         .unwrap();
     let response = owner
         .post_form(
             &remove,
-            &[("csrf_token", &page.csrf_token()), ("version", &version)],
+            &[
+                ("csrf_token", &confirmation.csrf_token()),
+                ("version", &version),
+            ],
         )
         .await;
     assert_eq!(response.status(), 303);
@@ -83,7 +87,7 @@ async fn member_uid_in_ldap_follows_adds_and_removals() {
         .await;
     assert_eq!(
         list.text(".notice"),
-        "The member was removed from the organisation. Their account is kept."
+        "John Smith was removed from Astro. Their account is kept."
     );
     assert!(
         !list

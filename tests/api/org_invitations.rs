@@ -222,8 +222,9 @@ async fn a_revoked_invitation_link_says_it_was_withdrawn() {
     .unwrap();
     let list = owner.page(&format!("/orgs/{}/invitations", org.id)).await;
     let revoke = list
-        .attr("table.invitations form[action$='/revoke']", "action")
+        .attr("table.invitations a[href$='/revoke']", "href")
         .unwrap();
+    assert_eq!(owner.page(&revoke).await.status, 200, "asks first");
     let response = owner
         .post_form(&revoke, &[("csrf_token", &list.csrf_token())])
         .await;
@@ -239,7 +240,7 @@ async fn a_revoked_invitation_link_says_it_was_withdrawn() {
     assert_eq!(states, vec!["accepted", "revoked"]);
     assert_eq!(
         list.text(".notice"),
-        "The invitation was withdrawn; its link no longer works."
+        "The invitation to marie@example.org was withdrawn; its link no longer works."
     );
     // Revoking again is a clear 409, not a 500.
     let again = owner

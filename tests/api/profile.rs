@@ -252,3 +252,87 @@ async fn a_forgotten_password_is_reset_by_an_emailed_single_use_link() {
     assert_eq!(malformed.status, 422);
     app.assert_directory_settled().await;
 }
+
+#[tokio::test]
+async fn each_form_on_the_profile_shows_its_errors_in_its_own_panel() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Astro", "astro").await;
+    let browser = app.activated_member(&org, "mcurie").await;
+    const NAME_PANEL: &str = "section[aria-labelledby=name-title]";
+    const PASSWORD_PANEL: &str = "section[aria-labelledby=password-title]";
+
+    let wrong = into_page(
+        browser
+            .submit(
+                "/account",
+                "/account/password",
+                &[
+                    ("current_password", "nope"),
+                    ("password", NEW_PASSWORD),
+                    ("password_confirmation", NEW_PASSWORD),
+                ],
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(wrong.status, 422);
+    // The summary sits in the password panel and links to the field...
+    assert_eq!(
+        wrong.select_all(&format!("{PASSWORD_PANEL} .error-summary li a")),
+        vec!["This is not your current password."]
+    );
+    assert_eq!(
+        wrong
+            .attr(&format!("{PASSWORD_PANEL} .error-summary li a"), "href")
+            .as_deref(),
+        Some("#current_password")
+    );
+    // ...the message is right above the current-password input...
+    assert_eq!(
+        wrong.text(&format!(
+            "{PASSWORD_PANEL} .field-invalid p#current_password-error + input#current_password"
+        )),
+        ""
+    );
+    // ...and the name panel shows none of it.
+    assert!(
+        wrong
+            .select_all(&format!("{NAME_PANEL} .error-summary"))
+            .is_empty()
+    );
+    assert!(
+        wrong
+            .select_all(&format!("{NAME_PANEL} .field-error"))
+            .is_empty()
+    );
+
+    // A name error the other way round.
+    let bad_name = into_page(
+        browser
+            .submit(
+                "/account",
+                "/account/name",
+                &[("given_name", "Marie"), ("surname", "")],
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(bad_name.status, 422);
+    assert_eq!(
+        bad_name
+            .attr(&format!("{NAME_PANEL} .error-summary li a"), "href")
+            .as_deref(),
+        Some("#surname")
+    );
+    assert_eq!(
+        bad_name
+            .select_all(&format!("{NAME_PANEL} .field-invalid #surname-error"))
+            .len(),
+        1
+    );
+    assert!(
+        bad_name
+            .select_all(&format!("{PASSWORD_PANEL} .error-summary"))
+            .is_empty()
+    );
+}

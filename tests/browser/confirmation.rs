@@ -56,13 +56,11 @@ async fn removing_a_key_is_cancelled_then_confirmed(test: &str, width: u32) {
 }
 
 #[tokio::test]
-#[ignore = "needs the confirmation pages of branch confirm"]
 async fn removing_a_key_is_cancelled_then_confirmed_at_1280() {
     removing_a_key_is_cancelled_then_confirmed("confirmation_1280", WIDE).await;
 }
 
 #[tokio::test]
-#[ignore = "needs the confirmation pages of branch confirm"]
 async fn removing_a_key_is_cancelled_then_confirmed_at_390() {
     removing_a_key_is_cancelled_then_confirmed("confirmation_390", NARROW).await;
 }

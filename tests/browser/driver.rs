@@ -238,10 +238,12 @@ impl Chrome {
     /// Clicks the element, as a person would (it must be visible and on screen).
     pub async fn click(&self, css: &str) {
         let element = self.find(css).await;
+        self.mark_document().await;
         element
             .click()
             .await
             .unwrap_or_else(|e| panic!("click `{css}` at {} px: {e}", self.width));
+        self.wait_for_next_document(css).await;
     }
 
     /// Clicks the button or link whose visible text is `text`.
@@ -254,10 +256,40 @@ impl Chrome {
             Ok(element) => element,
             Err(e) => panic!("no button or link `{text}` on {}: {e}", self.path().await),
         };
+        self.mark_document().await;
         element
             .click()
             .await
             .unwrap_or_else(|e| panic!("click `{text}` at {} px: {e}", self.width));
+        self.wait_for_next_document(text).await;
+    }
+
+    /// Marks the document shown, so that [`Self::wait_for_next_document`] sees it replaced.
+    async fn mark_document(&self) {
+        self.eval("window.__rosterOldDocument = true;").await;
+    }
+
+    /// Every click in the journeys loads a page: wait until the new one has loaded (a click
+    /// that submits a form can return before the browser has navigated).
+    async fn wait_for_next_document(&self, clicked: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let state = self
+                .client
+                .execute(
+                    "return window.__rosterOldDocument ? 'old' : document.readyState;",
+                    vec![],
+                )
+                .await;
+            if matches!(state.as_ref().map(|s| s.as_str()), Ok(Some("complete"))) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "clicking `{clicked}` loaded no new page"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 
     /// After a failed submit, the error summary has the focus (autofocus, which needs no

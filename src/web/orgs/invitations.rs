@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::usecases::invitations::InvitationError;
+use crate::web::confirm::Confirmation;
 
 struct InvitationRow {
     id: String,
@@ -58,7 +59,7 @@ pub(super) struct InvitationsPage<'a> {
     layout: Layout,
     organisation: &'a Organisation,
     nav: OrgNav,
-    notice: Option<&'static str>,
+    notice: Option<String>,
     rows: Vec<InvitationRow>,
     roles: Vec<Role>,
     errors: FormErrors,
@@ -85,7 +86,7 @@ pub struct InviteForm {
 /// and a link just made.
 #[derive(Default)]
 pub(super) struct InvitationsView {
-    pub(super) notice: Option<&'static str>,
+    pub(super) notice: Option<String>,
     pub(super) errors: FormErrors,
     pub(super) form: InviteForm,
     pub(super) fresh: Option<FreshLink>,
@@ -129,7 +130,7 @@ pub async fn invitations(
 ) -> Result<HttpResponse, WebError> {
     let (organisation, granted) =
         guard::organisation(&ctx, &user, &path, Permission::ManageInvitations).await?;
-    let notice = notice_for(query.done.as_deref());
+    let notice = notice(&user, query.done.as_deref());
     render(
         &invitations_page(
             &ctx,
@@ -293,6 +294,46 @@ async fn invitation_not_open(
     )
 }
 
+/// `GET /orgs/{org}/invitations/{invitation}/revoke`: asks before withdrawing; refuses as
+/// the withdrawal does (404 unknown, 409 no longer open).
+pub async fn confirm_revoke(
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (organisation_id, invitation_id) = path.into_inner();
+    let (organisation, _) =
+        guard::organisation(&ctx, &user, &organisation_id, Permission::ManageInvitations).await?;
+    let invitation = ctx
+        .store
+        .invitation_in_organisation(&organisation.id, &invitation_id)
+        .await?
+        .filter(|invitation| invitation.status == crate::domain::InvitationStatus::Pending);
+    let Some(invitation) = invitation else {
+        return Err(invitation_not_open(&ctx, &organisation, &invitation_id).await?);
+    };
+    Confirmation {
+        layout: Layout::for_user(&user)?,
+        question: format!(
+            "Withdraw the invitation to {} to join {} as {}?",
+            invitation.email,
+            organisation.name,
+            invitation.role.label().to_lowercase()
+        ),
+        consequences: vec![
+            "The link in their email will stop working. You can invite them again later.".into(),
+        ],
+        action: format!(
+            "/orgs/{}/invitations/{}/revoke",
+            organisation.id, invitation.id
+        ),
+        hidden: Vec::new(),
+        button: "Yes, withdraw it",
+        cancel: format!("/orgs/{}/invitations", organisation.id),
+    }
+    .render()
+}
+
 pub async fn revoke(
     req: HttpRequest,
     ctx: web::Data<AppContext>,
@@ -313,6 +354,20 @@ pub async fn revoke(
     .await?;
     if !revoked {
         return Err(invitation_not_open(&ctx, &organisation, &invitation_id).await?);
+    }
+    if let Some(invitation) = ctx
+        .store
+        .invitation_in_organisation(&organisation.id, &invitation_id)
+        .await?
+    {
+        crate::web::notice::keep(
+            &user.session,
+            "revoked",
+            format!(
+                "The invitation to {} was withdrawn; its link no longer works.",
+                invitation.email
+            ),
+        );
     }
     Ok(see_other(&format!(
         "/orgs/{}/invitations?done=revoked",

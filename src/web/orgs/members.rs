@@ -1,6 +1,7 @@
 //! The member list (paged, searchable) and one member's role and end date.
 
 use super::*;
+use crate::web::confirm::{Confirmation, count_of};
 
 #[derive(Template)]
 #[template(path = "orgs/members.html")]
@@ -8,7 +9,7 @@ struct MembersPage<'a> {
     layout: Layout,
     organisation: &'a Organisation,
     nav: OrgNav,
-    notice: Option<&'static str>,
+    notice: Option<String>,
     pending: bool,
     members: Vec<Member>,
     pager: Pager,
@@ -59,7 +60,7 @@ pub async fn members(
         &MembersPage {
             layout: Layout::for_user(&user)?,
             nav: org_nav(&granted, &organisation, "members"),
-            notice: notice_for(query.done.as_deref()),
+            notice: notice(&user, query.done.as_deref()),
             pending: organisation.sync_pending,
             pager: Pager::new(Some(page.page), MEMBERS_PER_PAGE, page.total).linking_to(
                 &format!("/orgs/{}/members", organisation.id),
@@ -86,6 +87,74 @@ struct MemberPage<'a> {
     today: String,
 }
 
+/// The organisation and a member this person may change: 404 for an unknown member,
+/// 403 when changing them needs the owner's right.
+async fn changeable_member(
+    ctx: &AppContext,
+    user: &SignedIn,
+    organisation_id: &str,
+    membership_id: &str,
+) -> Result<(Organisation, Granted, Member), WebError> {
+    let (organisation, granted) =
+        guard::organisation(ctx, user, organisation_id, Permission::ManageMembers).await?;
+    let member = ctx
+        .store
+        .member(&organisation.id, membership_id)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    if !grantable_roles(&granted).contains(&member.role) {
+        return Err(MembershipError::RoleNotGrantable.into());
+    }
+    Ok((organisation, granted, member))
+}
+
+/// `GET /orgs/{org}/members/{membership}/remove`: asks before removing, saying what the
+/// member loses.
+pub async fn confirm_remove(
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (organisation_id, membership_id) = path.into_inner();
+    let (organisation, _, member) =
+        changeable_member(&ctx, &user, &organisation_id, &membership_id).await?;
+    let resources = ctx
+        .store
+        .resources_usable_by(&member.person_id, &ctx.clock.today_iso())
+        .await?
+        .into_iter()
+        .filter(|(resource, _)| resource.organisation_id == organisation.id)
+        .count();
+    let name = member.display_name();
+    let access = if resources == 0 {
+        format!("{name} has no access to its resources to lose.")
+    } else {
+        format!(
+            "{name}’s access to {} ends now.",
+            count_of(resources, "resource")
+        )
+    };
+    Confirmation {
+        layout: Layout::for_user(&user)?,
+        question: format!("Remove {name} from {}?", organisation.name),
+        consequences: vec![
+            format!("Remove {name} from {}. {access}", organisation.name),
+            format!(
+                "Their account is kept; they leave {}’s group in the directory.",
+                organisation.name
+            ),
+        ],
+        action: format!(
+            "/orgs/{}/members/{}/remove",
+            organisation.id, member.membership_id
+        ),
+        hidden: vec![("version", member.version.to_string())],
+        button: "Yes, remove them",
+        cancel: format!("/orgs/{}/members/{}", organisation.id, member.membership_id),
+    }
+    .render()
+}
+
 /// One member's page with the forms to change them (owners and managers only).
 pub async fn member(
     ctx: web::Data<AppContext>,
@@ -93,19 +162,9 @@ pub async fn member(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
     let (organisation_id, membership_id) = path.into_inner();
-    let (organisation, granted) =
-        guard::organisation(&ctx, &user, &organisation_id, Permission::ManageMembers).await?;
-    let member = ctx
-        .store
-        .member(&organisation.id, &membership_id)
-        .await?
-        .ok_or(WebError::NotFound)?;
+    let (organisation, granted, member) =
+        changeable_member(&ctx, &user, &organisation_id, &membership_id).await?;
     let roles = grantable_roles(&granted);
-    if !roles.contains(&member.role) {
-        return Err(WebError::Forbidden(
-            "Only the organisation's owner can change its owners and managers.".into(),
-        ));
-    }
     render(&MemberPage {
         layout: Layout::for_user(&user)?,
         nav: org_nav(&granted, &organisation, "members"),
@@ -159,9 +218,31 @@ pub async fn change_member(
         ),
         _ => MembershipChange::Remove,
     };
+    let name = member.display_name();
+    let told = match &change {
+        MembershipChange::Role(role) => format!(
+            "{name}’s role in {} is now {}.",
+            organisation.name,
+            role.label()
+        ),
+        MembershipChange::EndDate(Some(ends)) => format!(
+            "{name}’s membership of {} now ends on {}.",
+            organisation.name,
+            ends.to_iso()
+        ),
+        MembershipChange::EndDate(None) => format!(
+            "{name}’s membership of {} no longer has an end date.",
+            organisation.name
+        ),
+        MembershipChange::Remove => format!(
+            "{name} was removed from {}. Their account is kept.",
+            organisation.name
+        ),
+    };
     organisations::change_membership(&ctx, actor, &organisation, &member, form.version, change)
         .await?;
     let done = if kind == "remove" { "removed" } else { kind };
+    crate::web::notice::keep(&user.session, done, told);
     Ok(see_other(&format!(
         "/orgs/{}/members?done={done}",
         organisation.id

@@ -45,6 +45,11 @@ fn notice_for(code: Option<&str>) -> Option<&'static str> {
     })
 }
 
+/// The notice for `?done={code}`, naming whom the change was about when it was just made.
+fn notice(user: &SignedIn, code: Option<&str>) -> Option<String> {
+    crate::web::notice::take(&user.session, code, notice_for(code))
+}
+
 #[derive(Deserialize)]
 pub struct NoticeQuery {
     done: Option<String>,
@@ -145,9 +150,9 @@ pub use invitation_batches::{
     confirm as confirm_batch, errors_csv as batch_errors_csv, preview as preview_batch,
     status as batch_status,
 };
-pub use invitations::{invitations, invite, resend, revoke};
+pub use invitations::{confirm_revoke, invitations, invite, resend, revoke};
 pub use list::{create, list};
-pub use members::{change_member, member, members};
+pub use members::{change_member, confirm_remove as confirm_remove_member, member, members};
 pub use overview::{show, update_description};
 pub use resource_changes::change as change_resource;
 pub use resources::{create as create_resource, resource, resources};

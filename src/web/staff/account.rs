@@ -36,7 +36,7 @@ impl LdapView {
 #[template(path = "staff/account.html")]
 pub(super) struct AccountPage {
     layout: Layout,
-    notice: Option<&'static str>,
+    notice: Option<String>,
     person: Person,
     status: &'static str,
     created_at: i64,
@@ -142,6 +142,7 @@ pub async fn account(
         }
         _ => None,
     };
+    let notice = crate::web::notice::take(&user.session, query.done.as_deref(), notice);
     let page = account_page(&ctx, &user, person, notice, FormErrors::default(), None).await?;
     render(&page)
 }
@@ -157,7 +158,7 @@ pub(super) async fn account_page(
     ctx: &AppContext,
     user: &SignedIn,
     person: Person,
-    notice: Option<&'static str>,
+    notice: Option<String>,
     errors: FormErrors,
     typed: Option<TypedContact>,
 ) -> Result<AccountPage, WebError> {

@@ -3,6 +3,7 @@
 use super::account::{TypedContact, account_page};
 use super::*;
 use crate::domain::LockReason;
+use crate::web::confirm::{Confirmation, key_label};
 
 #[derive(Deserialize)]
 pub struct ContactForm {
@@ -117,6 +118,45 @@ pub async fn unlock(
     Ok(back_to_account(&person, "unlocked"))
 }
 
+/// `GET /admin/accounts/{person}/keys/{key}/remove`: asks before removing, under the same
+/// permission and staff boundary as the removal.
+pub async fn confirm_remove_key(
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (person_id, key_id) = path.into_inner();
+    let person = staff_and_account(&ctx, &user, Permission::RemoveKeys, &person_id).await?;
+    if let Some(refusal) =
+        staff_actions::refusal_of(&ctx, &user.person, &person, AccountAction::RemoveKey).await?
+    {
+        return Err(StaffActionError::Refused(refusal).into());
+    }
+    let key = ctx
+        .store
+        .keys_of(&person.id)
+        .await?
+        .into_iter()
+        .find(|key| key.id == key_id)
+        .ok_or(WebError::NotFound)?;
+    let name = person.display_name();
+    Confirmation {
+        layout: Layout::for_user(&user)?,
+        question: format!(
+            "Remove the SSH key {} from {name}’s account?",
+            key_label(&key)
+        ),
+        consequences: vec![format!(
+            "{name} will no longer be able to log in with it. It is removed from the directory, and {name} is told by email."
+        )],
+        action: format!("/admin/accounts/{}/keys/{}/remove", person.id, key.id),
+        hidden: Vec::new(),
+        button: "Yes, remove the key",
+        cancel: format!("/admin/accounts/{}", person.id),
+    }
+    .render()
+}
+
 pub async fn remove_key(
     req: HttpRequest,
     ctx: web::Data<AppContext>,
@@ -126,7 +166,24 @@ pub async fn remove_key(
     let (person_id, key_id) = path.into_inner();
     let person = staff_and_account(&ctx, &user, Permission::RemoveKeys, &person_id).await?;
     let ip = crate::web::audit_ip(&req, &ctx);
+    let key = ctx
+        .store
+        .keys_of(&person.id)
+        .await?
+        .into_iter()
+        .find(|key| key.id == key_id);
     staff_actions::remove_key(&ctx, actor(&user, ip.as_deref()), &person, &key_id).await?;
+    if let Some(key) = key {
+        crate::web::notice::keep(
+            &user.session,
+            "key-removed",
+            format!(
+                "The key {} was removed from {}’s account and from LDAP.",
+                key_label(&key),
+                person.display_name()
+            ),
+        );
+    }
     Ok(back_to_account(&person, "key-removed"))
 }
 

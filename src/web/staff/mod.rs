@@ -118,9 +118,11 @@ mod scim;
 mod search;
 
 pub use account::account;
-pub use actions::{change_contact, lock, remove_key, resync, send_reset, unlock};
+pub use actions::{
+    change_contact, confirm_remove_key, lock, remove_key, resync, send_reset, unlock,
+};
 pub use delete::{delete, delete_form};
 pub use jobs::{jobs, retry};
-pub use roles::{grant, revoke, staff};
+pub use roles::{confirm_revoke, grant, revoke, staff};
 pub use scim::{drift as scim_drift, repair as scim_repair};
 pub use search::accounts;
