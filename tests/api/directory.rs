@@ -171,6 +171,10 @@ async fn adding_a_found_person_links_their_entry_and_sets_member_uid() {
         format!("/orgs/{}/members?done=added", org.id)
     );
     assert_eq!(
+        owner.page(&location(&response)).await.text(".notice"),
+        "John Smith was added to Astro as member."
+    );
+    assert_eq!(
         app.ldap_member_uids("astro").await,
         Some(vec!["jsmith".to_string()])
     );

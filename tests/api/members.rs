@@ -137,6 +137,10 @@ async fn role_and_end_date_changes_are_saved_and_a_stale_form_is_refused() {
         )
         .await;
     assert_eq!(changed.status(), 303);
+    assert_eq!(
+        owner.page(&location(&changed)).await.text(".notice"),
+        "John Smith’s membership of Astro now ends on 2099-01-31."
+    );
     let stale = into_page(
         manager
             .post_form(
@@ -175,6 +179,10 @@ async fn role_and_end_date_changes_are_saved_and_a_stale_form_is_refused() {
         )
         .await;
     assert_eq!(promoted.status(), 303);
+    assert_eq!(
+        owner.page(&location(&promoted)).await.text(".notice"),
+        "John Smith’s role in Astro is now Manager."
+    );
     let fresh = manager.page(&list_path).await;
     assert_eq!(fresh.text("td.role"), "Manager");
     assert!(

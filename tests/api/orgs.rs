@@ -277,14 +277,18 @@ async fn directory_changes_wait_while_ldap_is_down_and_are_applied_when_it_retur
     let page = owner
         .page(&list.attr("td.actions a", "href").unwrap())
         .await;
-    let remove = page.attr("form[action$='/remove']", "action").unwrap();
-    let version = page
-        .attr("form[action$='/remove'] input[name=version]", "value")
+    let remove = page.attr("a[href$='/remove']", "href").unwrap();
+    let confirmation = owner.page(&remove).await;
+    let version = confirmation
+        .attr("form.confirm-actions input[name=version]", "value")
         .unwrap();
     let response = owner
         .post_form(
             &remove,
-            &[("csrf_token", &page.csrf_token()), ("version", &version)],
+            &[
+                ("csrf_token", &confirmation.csrf_token()),
+                ("version", &version),
+            ],
         )
         .await;
     assert_eq!(response.status(), 303);

@@ -573,6 +573,10 @@ async fn deleting_needs_a_typed_confirmation_removes_the_entry_and_never_reuses_
 
     let response = admin.submit(&form, &form, &[("confirm", "ada")]).await;
     assert_eq!(location(&response), "/admin/accounts?done=deleted");
+    assert_eq!(
+        admin.page(&location(&response)).await.text(".notice"),
+        "Person’s account (ada) was deleted. Its username and uidNumber will never be given to anyone else."
+    );
     let events = app
         .context
         .store

@@ -143,7 +143,28 @@ pub async fn add_member(
     }
     let ip = crate::web::audit_ip(&req, &ctx);
     match add_member_from_directory(&ctx, &organisation, &form.uid, role, &user.person.id, ip.as_deref()).await {
-        Ok(()) => Ok(see_other(&format!("/orgs/{}/members?done=added", organisation.id))),
+        Ok(()) => {
+            let added = ctx
+                .store
+                .members_page(&organisation.id, Some(&form.uid), 1, MEMBERS_PER_PAGE, None)
+                .await?
+                .members
+                .into_iter()
+                .find(|member| member.username.as_deref() == Some(form.uid.as_str()));
+            if let Some(member) = added {
+                crate::web::notice::keep(
+                    &user.session,
+                    "added",
+                    format!(
+                        "{} was added to {} as {}.",
+                        member.display_name(),
+                        organisation.name,
+                        member.role.label().to_lowercase()
+                    ),
+                );
+            }
+            Ok(see_other(&format!("/orgs/{}/members?done=added", organisation.id)))
+        }
         Err(AddFromDirectoryError::NotInDirectory) => Err(WebError::NotFoundWith {
             title: "Person not found".into(),
             message: "Nobody with this username is in the directory. Search again and choose from the results.".into(),

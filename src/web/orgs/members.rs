@@ -127,7 +127,7 @@ pub async fn confirm_remove(
         .count();
     let name = member.display_name();
     let access = if resources == 0 {
-        format!("{name} has no access to its resources to lose.")
+        format!("{name} uses none of its resources.")
     } else {
         format!(
             "{name}’s access to {} ends now.",

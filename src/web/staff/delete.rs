@@ -83,5 +83,13 @@ pub async fn delete(
             .map_or_else(|| "none".to_string(), |uid| uid.to_string())
     );
     staff_actions::delete(&ctx, actor(&user, ip.as_deref()), &person, details).await?;
+    crate::web::notice::keep(
+        &user.session,
+        "deleted",
+        format!(
+            "{}’s account ({confirm_with}) was deleted. Its username and uidNumber will never be given to anyone else.",
+            person.display_name()
+        ),
+    );
     Ok(see_other("/admin/accounts?done=deleted"))
 }

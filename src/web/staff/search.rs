@@ -16,7 +16,7 @@ pub struct AccountsQuery {
 #[template(path = "staff/accounts.html")]
 struct AccountsPage {
     layout: Layout,
-    notice: Option<&'static str>,
+    notice: Option<String>,
     query: String,
     status: StatusFilter,
     statuses: &'static [StatusFilter],
@@ -128,12 +128,13 @@ pub async fn accounts(
     render(&AccountsPage {
         layout,
         invitations,
-        notice: match query.done.as_deref() {
-            Some("deleted") => Some(
+        notice: crate::web::notice::take(
+            &user.session,
+            query.done.as_deref(),
+            (query.done.as_deref() == Some("deleted")).then_some(
                 "The account was deleted. Its username and uidNumber will never be given to anyone else.",
             ),
-            _ => None,
-        },
+        ),
         query: query.q.clone(),
         status,
         statuses: &StatusFilter::ALL,
