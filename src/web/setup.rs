@@ -95,13 +95,13 @@ pub async fn show(
     } else {
         query.username.clone()
     };
-    let shell = ctx
-        .settings
-        .ldap
-        .login_shells
-        .first()
-        .cloned()
-        .unwrap_or_default();
+    // "Change these" on the review step comes back with the chosen shell: keep it if offered.
+    let shells = &ctx.settings.ldap.login_shells;
+    let shell = if shells.contains(&query.login_shell) {
+        query.login_shell.clone()
+    } else {
+        shells.first().cloned().unwrap_or_default()
+    };
     render(&setup_page(
         &ctx,
         &user,

@@ -132,6 +132,43 @@ async fn an_invited_person_activates_and_can_bind_to_ldap_with_their_password() 
 }
 
 #[tokio::test]
+async fn change_these_on_the_review_step_returns_to_the_form_with_the_chosen_username_and_shell() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Astrophysics Lab", "astro").await;
+    let link = app
+        .invite_to(&org, "marie@example.org", "Curie", Role::Member)
+        .await;
+    let browser = accept(&app, &link).await;
+    let review = into_page(choose(&browser, "mcurie", "/bin/zsh").await).await;
+
+    // The "Change these" form submits its hidden fields by GET, as a browser would.
+    let hidden = |name: &str| {
+        review
+            .attr(
+                &format!("form[method=get][action='/account/setup'] input[name={name}]"),
+                "value",
+            )
+            .unwrap_or_else(|| panic!("the Change these form carries {name}"))
+    };
+    let query = serde_urlencoded::to_string([
+        ("username", hidden("username")),
+        ("login_shell", hidden("login_shell")),
+    ])
+    .unwrap();
+    let again = browser.page(&format!("/account/setup?{query}")).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(
+        again.attr("input[name=username]", "value").as_deref(),
+        Some("mcurie")
+    );
+    assert_eq!(
+        again.select_all("select#login_shell option[selected]"),
+        vec!["/bin/zsh"],
+        "the chosen shell stays chosen"
+    );
+}
+
+#[tokio::test]
 async fn bad_and_taken_usernames_get_a_clear_message_next_to_the_field() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Astro", "astro").await;
