@@ -150,16 +150,15 @@ pub async fn create_resource(
         .ok_or_else(|| StoreError::Corrupt("resource vanished after creation".into()).into())
 }
 
-/// Changes who may use a resource, or its end date, or retires it (site admins only), all
-/// at once, if it is still at `version`. Its group follows at once.
-pub async fn change_resource(
+/// Whether `actor` may make `changes` to `resource` as it stands, without changing anything:
+/// the rules `change_resource` applies, also asked by the confirmation page beforehand.
+pub fn check_change(
     ctx: &AppContext,
     resource: &Resource,
-    version: i64,
-    actor: ResourceActor<'_>,
+    actor: &ResourceActor<'_>,
     changes: &[ResourceChange<'_>],
 ) -> Result<(), ResourceError> {
-    if !may_handle_kind(ctx, &actor, &resource.kind) {
+    if !may_handle_kind(ctx, actor, &resource.kind) {
         return Err(ResourceError::NotYours(ADMINS_KIND));
     }
     let deleting_group = changes
@@ -185,6 +184,19 @@ pub async fn change_resource(
             "Only site administrators retire, move and delete resources.",
         ));
     }
+    Ok(())
+}
+
+/// Changes who may use a resource, or its end date, or retires it (site admins only), all
+/// at once, if it is still at `version`. Its group follows at once.
+pub async fn change_resource(
+    ctx: &AppContext,
+    resource: &Resource,
+    version: i64,
+    actor: ResourceActor<'_>,
+    changes: &[ResourceChange<'_>],
+) -> Result<(), ResourceError> {
+    check_change(ctx, resource, &actor, changes)?;
     let mut said = Vec::new();
     for change in changes {
         said.push(match change {

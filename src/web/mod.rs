@@ -106,6 +106,7 @@ routes! {
     get "/orgs/{org}/resources" => orgs::resources,
     post "/orgs/{org}/resources" => orgs::create_resource,
     get "/orgs/{org}/resources/{resource}" => orgs::resource,
+    get "/orgs/{org}/resources/{resource}/{change}" => orgs::confirm_resource_change,
     post "/orgs/{org}/resources/{resource}/{change}" => orgs::change_resource,
     post "/orgs/{org}/invitations/batch" => orgs::preview_batch,
     post "/orgs/{org}/invitations/batch/confirm" => orgs::confirm_batch,

@@ -273,6 +273,12 @@ const MATRIX: &[(&str, &str, Access, &[u16])] = &[
         &[200],
     ),
     (
+        "get",
+        "/orgs/{org}/resources/{resource}/{change}",
+        Access::Only(ORG_MANAGERS),
+        &[404],
+    ),
+    (
         "post",
         "/orgs/{org}/resources/{resource}/{change}",
         Access::Only(ORG_MANAGERS),

@@ -181,8 +181,10 @@ async fn a_manager_adds_a_device_and_decides_who_may_use_it_with_forms() {
         page.attr("#details-name", "value").as_deref(),
         Some("Confocal")
     );
-    // Only site admins retire.
-    assert!(page.select_all("button.danger").is_empty());
+    // Only site admins retire: no link, and the confirmation page refuses a manager.
+    assert!(page.select_all("a.button-link.danger").is_empty());
+    let refused = manager.get(&format!("{resource_path}/retire")).await;
+    assert_eq!(refused.status(), 403);
 
     // The member sees it on their account page.
     let account = mia.page("/account").await;
@@ -298,23 +300,38 @@ async fn a_site_admin_moves_retires_and_deletes_a_resources_group_with_forms() {
             .await
             .is_none()
     );
-    let version = page.attr("input[name=version]", "value").unwrap();
+    // Retiring asks first, on a page that names the group it empties and changes nothing.
+    let retire = format!("{now_at}/retire");
+    assert_eq!(
+        page.attr_all("a.button-link.danger", "href"),
+        std::slice::from_ref(&retire)
+    );
+    let confirm = admin.page(&retire).await;
+    assert_eq!(confirm.text("h1"), "Retire GPU of Bio?");
+    assert!(confirm.select_all("p.consequence")[0].contains("bio-gpu is emptied"));
+    assert_eq!(
+        confirm.attr_all("a.cancel", "href"),
+        std::slice::from_ref(&now_at)
+    );
+    assert_eq!(
+        admin.get(&format!("{now_at}/delete-group")).await.status(),
+        403,
+        "an active resource's group is not deleted"
+    );
+    let version = confirm.attr("input[name=version]", "value").unwrap();
     let retired = admin
-        .submit(
-            &now_at,
-            &format!("{now_at}/retire"),
-            &[("version", &version)],
-        )
+        .submit(&retire, &retire, &[("version", &version)])
         .await;
     assert_eq!(retired.status(), 303);
-    let page = admin.page(&now_at).await;
-    let version = page.attr("input[name=version]", "value").unwrap();
+    let delete = format!("{now_at}/delete-group");
+    let confirm = admin.page(&delete).await;
+    assert_eq!(
+        confirm.text("h1"),
+        "Delete the group bio-gpu of the retired resource GPU?"
+    );
+    let version = confirm.attr("input[name=version]", "value").unwrap();
     let deleted = admin
-        .submit(
-            &now_at,
-            &format!("{now_at}/delete-group"),
-            &[("version", &version)],
-        )
+        .submit(&delete, &delete, &[("version", &version)])
         .await;
     assert_eq!(deleted.status(), 303);
     app.run_jobs().await;

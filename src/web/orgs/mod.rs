@@ -154,5 +154,5 @@ pub use invitations::{confirm_revoke, invitations, invite, resend, revoke};
 pub use list::{create, list};
 pub use members::{change_member, confirm_remove as confirm_remove_member, member, members};
 pub use overview::{show, update_description};
-pub use resource_changes::change as change_resource;
+pub use resource_changes::{change as change_resource, confirm as confirm_resource_change};
 pub use resources::{create as create_resource, resource, resources};

@@ -5,7 +5,10 @@ use super::resources::{resource_actor, resource_error, resource_of};
 use super::*;
 use crate::domain::Site;
 use crate::store::resources::ResourceChange;
-use crate::usecases::resources::{NotMembers, ResourceError, change_resource, members_by_username};
+use crate::usecases::resources::{
+    NotMembers, ResourceError, change_resource, check_change, members_by_username,
+};
+use crate::web::confirm::Confirmation;
 
 #[derive(Deserialize)]
 pub struct ResourceChangeForm {
@@ -148,4 +151,65 @@ pub async fn change(
         "/orgs/{}/resources/{}?done=changed",
         organisation.id, resource.id
     )))
+}
+
+/// `GET /orgs/{org}/resources/{resource}/{retire|delete-group}`: what retiring a resource or
+/// deleting its group will do, asked before the POST of the same address does it.
+pub async fn confirm(
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (organisation_id, resource_id, what) = path.into_inner();
+    let (organisation, granted) =
+        guard::organisation(&ctx, &user, &organisation_id, Permission::ManageResources).await?;
+    let resource = resource_of(&ctx, &organisation, &resource_id).await?;
+    let (change, question, consequences, button) = match what.as_str() {
+        "retire" => (
+            ResourceChange::Retire,
+            format!("Retire {} of {}?", resource.name, organisation.name),
+            vec![
+                format!(
+                    "Everyone loses access to it now: its group {} is emptied in LDAP.",
+                    resource.group_name
+                ),
+                format!(
+                    "The group and its gidNumber {} are kept; a retired resource cannot be changed again.",
+                    resource.gid_number
+                ),
+            ],
+            "Yes, retire it",
+        ),
+        "delete-group" => (
+            ResourceChange::DeleteGroup,
+            format!(
+                "Delete the group {} of the retired resource {}?",
+                resource.group_name, resource.name
+            ),
+            vec![format!(
+                "The group is removed from LDAP. Its gidNumber {} is never handed out again.",
+                resource.gid_number
+            )],
+            "Yes, delete the group",
+        ),
+        _ => return Err(WebError::NotFound),
+    };
+    check_change(
+        &ctx,
+        &resource,
+        &resource_actor(&user, &granted, None),
+        &[change],
+    )
+    .map_err(resource_error)?;
+    let page = format!("/orgs/{}/resources/{}", organisation.id, resource.id);
+    Confirmation {
+        layout: Layout::for_user(&user)?,
+        question,
+        consequences,
+        action: format!("{page}/{what}"),
+        hidden: vec![("version", resource.version.to_string())],
+        button,
+        cancel: page,
+    }
+    .render()
 }
