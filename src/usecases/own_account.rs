@@ -155,15 +155,21 @@ pub async fn reset_password(
 
 /// Unlinks a single-sign-on identity; only with a password left to sign in with. False
 /// when no such identity was linked.
+/// Whether `person` may unlink an identity: only with a password left to sign in with.
+pub fn check_unlink_identity(person: &Person) -> Result<(), OwnAccountError> {
+    if person.password_hash.is_none() {
+        return Err(OwnAccountError::NoPasswordLeft);
+    }
+    Ok(())
+}
+
 pub async fn unlink_identity(
     ctx: &AppContext,
     me: Me<'_>,
     issuer: &str,
     subject: &str,
 ) -> Result<bool, OwnAccountError> {
-    if me.person.password_hash.is_none() {
-        return Err(OwnAccountError::NoPasswordLeft);
-    }
+    check_unlink_identity(me.person)?;
     let removed = ctx
         .store
         .unlink_identity(

@@ -78,6 +78,7 @@ routes! {
     get "/account" => profile::show,
     post "/account/name" => profile::rename,
     post "/account/password" => profile::change_password,
+    get "/account/identities/unlink" => profile::confirm_unlink_identity,
     post "/account/identities/unlink" => profile::unlink_identity,
     get "/password-reset" => password_reset::reset_form,
     post "/password-reset" => password_reset::reset_request,

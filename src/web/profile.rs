@@ -244,6 +244,37 @@ pub struct UnlinkForm {
     subject: String,
 }
 
+/// `GET /account/identities/unlink?issuer=…&subject=…`: what unlinking will do, asked first.
+pub async fn confirm_unlink_identity(
+    ctx: web::Data<AppContext>,
+    user: SignedIn,
+    query: web::Query<UnlinkForm>,
+) -> Result<HttpResponse, WebError> {
+    own_account::check_unlink_identity(&user.person)?;
+    let identity = ctx
+        .store
+        .identities_of(&user.person.id)
+        .await?
+        .into_iter()
+        .find(|link| link.issuer == query.issuer && link.subject == query.subject)
+        .ok_or(WebError::NotFound)?;
+    let provider = ctx.sso.as_ref().map_or(identity.issuer.clone(), |sso| {
+        sso.display_name().to_string()
+    });
+    crate::web::confirm::Confirmation {
+        layout: Layout::for_user(&user)?,
+        question: format!("Unlink the identity {} at {provider}?", identity.subject),
+        consequences: vec![format!(
+            "Signing in with {provider} no longer reaches this account; you sign in with your email and password. Signing in with it again links it again."
+        )],
+        action: "/account/identities/unlink".into(),
+        hidden: vec![("issuer", identity.issuer), ("subject", identity.subject)],
+        button: "Yes, unlink it",
+        cancel: "/account".into(),
+    }
+    .render()
+}
+
 /// Unlinks a single-sign-on identity; only with a password left to sign in with.
 pub async fn unlink_identity(
     req: HttpRequest,

@@ -158,6 +158,12 @@ const MATRIX: &[(&str, &str, Access, &[u16])] = &[
     ("post", "/account/name", Access::SignedIn, &[422]),
     ("post", "/account/password", Access::SignedIn, &[422]),
     (
+        "get",
+        "/account/identities/unlink",
+        Access::SignedIn,
+        &[404, 409],
+    ),
+    (
         "post",
         "/account/identities/unlink",
         Access::SignedIn,

@@ -117,8 +117,30 @@ async fn an_existing_account_signs_in_and_stays_linked_when_the_provider_email_c
         .await;
     assert!(location(&browser.get("/account").await).starts_with("/sign-in"));
 
-    // With a password, a linked identity can be unlinked; then it no longer signs in.
-    let page = again.page("/account").await;
+    // With a password, a linked identity can be unlinked, after a confirmation that changes
+    // nothing by itself; then it no longer signs in.
+    let account = again.page("/account").await;
+    let links = account.attr_all("table.identities a.button-link", "href");
+    assert_eq!(links.len(), 1, "{links:?}");
+    let page = again.page(&links[0]).await;
+    let question = page.text("h1");
+    assert!(
+        question.starts_with("Unlink the identity sub-ada at ") && question.ends_with('?'),
+        "{question}"
+    );
+    assert_eq!(
+        page.attr_all("form.confirm-actions input[name=subject]", "value"),
+        ["sub-ada"]
+    );
+    assert_eq!(page.attr_all("a.cancel", "href"), ["/account"]);
+    assert_eq!(
+        again
+            .get("/account/identities/unlink?issuer=x&subject=sub-ada")
+            .await
+            .status(),
+        404,
+        "an identity not linked to this account"
+    );
     let response = again
         .post_form(
             "/account/identities/unlink",
@@ -281,6 +303,17 @@ async fn an_invitation_is_accepted_through_sso_and_a_password_can_still_be_set_f
         )
         .await;
     assert_eq!(unlink.status(), 409, "no unlinking without a password");
+    assert_eq!(
+        browser
+            .get(&format!(
+                "/account/identities/unlink?issuer={}&subject=sub-newbie",
+                provider.issuer
+            ))
+            .await
+            .status(),
+        409,
+        "nor its confirmation"
+    );
     let response = browser
         .submit(
             "/account",
