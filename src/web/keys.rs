@@ -285,20 +285,28 @@ async fn add_key_text(
     }
 }
 
+/// One of the signed-in person's own keys; anyone else's is not found.
+async fn own_key(
+    ctx: &AppContext,
+    user: &SignedIn,
+    key_id: &str,
+) -> Result<crate::store::ssh_keys::StoredKey, WebError> {
+    require_account(user)?;
+    ctx.store
+        .keys_of(&user.person.id)
+        .await?
+        .into_iter()
+        .find(|key| key.id == key_id)
+        .ok_or(WebError::NotFound)
+}
+
 /// `GET /account/keys/{key}/remove`: asks before the key goes; the form posts back here.
 pub async fn confirm_remove(
     ctx: web::Data<AppContext>,
     user: SignedIn,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    require_account(&user)?;
-    let key = ctx
-        .store
-        .keys_of(&user.person.id)
-        .await?
-        .into_iter()
-        .find(|key| key.id == *path)
-        .ok_or(WebError::NotFound)?;
+    let key = own_key(&ctx, &user, &path).await?;
     Confirmation {
         layout: Layout::for_user(&user)?,
         question: format!("Remove the SSH key {} from your account?", key_label(&key)),
@@ -320,14 +328,7 @@ pub async fn remove(
     user: SignedIn,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    require_account(&user)?;
-    let key = ctx
-        .store
-        .keys_of(&user.person.id)
-        .await?
-        .into_iter()
-        .find(|key| key.id == *path)
-        .ok_or(WebError::NotFound)?;
+    let key = own_key(&ctx, &user, &path).await?;
     let ip = super::audit_ip(&req, &ctx);
     let me = Me {
         person: &user.person,
