@@ -733,8 +733,8 @@ async fn every_write_through_the_api_is_audited_with_the_client_as_actor() {
         .page(&format!("/orgs/{}/invitations", astro.id))
         .await;
     assert_eq!(
-        invitations.select_all("table.invitations td.sent-by"),
-        vec!["API client “nightly sync”"]
+        invitations.select_all("table.invitations .sent-by"),
+        vec!["by API client “nightly sync”"]
     );
     app.run_jobs().await;
     app.assert_directory_settled().await;

@@ -61,7 +61,10 @@ async fn a_pi_invites_by_surname_and_email_and_the_link_works() {
         list.select_all("table.invitations td.email")[0],
         "marie@example.org"
     );
-    assert_eq!(list.select_all("table.invitations td.sent-by")[0], "Tester");
+    assert_eq!(
+        list.select_all("table.invitations .sent-by")[0],
+        "by Tester"
+    );
     let role = &list.select_all("table.invitations td.role")[0];
     assert!(role.starts_with("Member until 2099-12-31 (in "), "{role}");
 
