@@ -1,6 +1,8 @@
 // Progressive enhancement: a "Copy link" button beside read-only fields marked
 // data-copyable. Without JavaScript the field stays selectable, which is enough.
 "use strict";
+// Says the page's scripts ran (`html[data-scripts=on]`), for styles that need them.
+document.documentElement.dataset.scripts = "on";
 document.querySelectorAll("input[data-copyable]").forEach(function (field) {
   if (!navigator.clipboard) {
     return;

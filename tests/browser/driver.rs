@@ -316,6 +316,7 @@ impl Chrome {
         let path = self.path().await;
         self.save_screenshot(&label).await;
         let context = format!("{} page {label} ({path})", self.test);
+        self.assert_scripts_ran_only_if_enabled(&context).await;
         self.assert_no_sideways_scrolling(&context).await;
         self.assert_no_serious_axe_violations(&context).await;
         self.assert_visible_focus(&context).await;
@@ -341,6 +342,25 @@ impl Chrome {
             .await;
         std::fs::write(self.screenshots.join(format!("{label}.png")), png)
             .expect("write the screenshot");
+    }
+
+    /// The page's own script (`static/copy.js`) marks `<html data-scripts="on">`: present
+    /// with JavaScript on, absent when the journey runs without it.
+    async fn assert_scripts_ran_only_if_enabled(&self, context: &str) {
+        let marked = self
+            .eval("return document.documentElement.dataset.scripts || null")
+            .await;
+        assert_eq!(
+            marked.as_str() == Some("on"),
+            self.javascript,
+            "{context}: JavaScript should be {} but the page's script {}",
+            if self.javascript { "on" } else { "off" },
+            if marked.is_null() {
+                "did not run"
+            } else {
+                "ran"
+            }
+        );
     }
 
     async fn assert_no_sideways_scrolling(&self, context: &str) {
