@@ -322,10 +322,14 @@ async fn invitation_not_open(
             .await?
         {
             None => WebError::NotFound,
-            Some(_) => WebError::Conflict(
-                "This invitation was already accepted or withdrawn; it cannot be changed.".into(),
-            ),
+            Some(_) => not_open(),
         },
+    )
+}
+
+fn not_open() -> WebError {
+    WebError::Conflict(
+        "This invitation was already accepted or withdrawn; it cannot be changed.".into(),
     )
 }
 
@@ -343,10 +347,10 @@ pub async fn confirm_revoke(
         .store
         .invitation_in_organisation(&organisation.id, &invitation_id)
         .await?
-        .filter(|invitation| invitation.status == crate::domain::InvitationStatus::Pending);
-    let Some(invitation) = invitation else {
-        return Err(invitation_not_open(&ctx, &organisation, &invitation_id).await?);
-    };
+        .ok_or(WebError::NotFound)?;
+    if invitation.status != crate::domain::InvitationStatus::Pending {
+        return Err(not_open());
+    }
     Confirmation {
         layout: Layout::for_user(&user)?,
         question: format!(
