@@ -68,6 +68,13 @@ pub struct ItemResult {
     pub message: Option<String>,
 }
 
+/// A pending invitation a batch row may resend: its id, and the message it was sent with.
+#[derive(Debug, Clone)]
+pub struct PendingInvitation {
+    pub id: String,
+    pub message: Option<String>,
+}
+
 /// A batch as stored.
 #[derive(Debug, Clone)]
 pub struct StoredBatch {
@@ -358,20 +365,28 @@ impl Store {
         Ok(())
     }
 
-    /// Pending invitations of the organisation to these normalised emails: email → id.
+    /// Pending invitations of the organisation, by normalised email.
     pub async fn pending_invitations_to(
         &self,
         organisation_id: &str,
-    ) -> StoreResult<std::collections::HashMap<String, String>> {
+    ) -> StoreResult<std::collections::HashMap<String, PendingInvitation>> {
         let rows = sqlx::query(
-            "SELECT id, email_normalized FROM invitations \
+            "SELECT id, email_normalized, message FROM invitations \
              WHERE organisation_id = $1 AND status = 'pending'",
         )
         .bind(organisation_id)
         .fetch_all(self.pool())
         .await?;
         rows.iter()
-            .map(|row| Ok((row.try_get("email_normalized")?, row.try_get("id")?)))
+            .map(|row| {
+                Ok((
+                    row.try_get("email_normalized")?,
+                    PendingInvitation {
+                        id: row.try_get("id")?,
+                        message: row.try_get("message")?,
+                    },
+                ))
+            })
             .collect()
     }
 

@@ -7,7 +7,9 @@ use std::collections::HashMap;
 
 use crate::context::AppContext;
 use crate::directory::{DirectoryError, DirectoryPerson, PersonKey};
-use crate::domain::{EndDate, FieldError, Invitee, PersonName, Role, SheetRow, TokenHash};
+use crate::domain::{
+    EndDate, FieldError, InvitationMessage, Invitee, PersonName, Role, SheetRow, TokenHash,
+};
 use crate::mail::MailError;
 use crate::store::StoreError;
 use crate::store::audit::AuditEvent;
@@ -31,6 +33,8 @@ pub enum Plan {
         invitation_id: String,
         invitee: Invitee,
         role: Role,
+        /// The message it was first sent with, which the new mail repeats.
+        message: Option<String>,
     },
     /// Already a current member: nothing to do.
     AlreadyMember,
@@ -170,11 +174,12 @@ pub async fn plan_batch(
                         ))
                     } else if members.contains_key(&email) {
                         Plan::AlreadyMember
-                    } else if let Some(invitation_id) = pending.get(&email) {
+                    } else if let Some(invitation) = pending.get(&email) {
                         Plan::Resend {
-                            invitation_id: invitation_id.clone(),
+                            invitation_id: invitation.id.clone(),
                             invitee,
                             role,
+                            message: invitation.message.clone(),
                         }
                     } else if let Some(person) = in_directory.get(&email) {
                         Plan::Add {
@@ -222,7 +227,8 @@ pub struct ConfirmedBatch {
 
 /// Does what the plan says, all in one transaction with one audit event per row and one
 /// for the batch. A repeat with the same id (or `Idempotency-Key`) does nothing and
-/// returns the first results.
+/// returns the first results. `message` goes with every new invitation; a resent one
+/// repeats the message it was first sent with, as a single resend does.
 pub async fn confirm_batch(
     ctx: &AppContext,
     organisation: &Organisation,
@@ -230,6 +236,7 @@ pub async fn confirm_batch(
     identity: BatchIdentity<'_>,
     planned: Vec<PlannedRow>,
     mode: BatchMode,
+    message: Option<&InvitationMessage>,
 ) -> Result<ConfirmedBatch, BatchError> {
     if mode == BatchMode::Atomic
         && planned
@@ -303,7 +310,10 @@ pub async fn confirm_batch(
                     inviter_name: inviter_name.as_deref(),
                     role,
                     expires_at,
-                    message: None,
+                    message: match &row.plan {
+                        Plan::Resend { message, .. } => message.as_deref(),
+                        _ => message.map(InvitationMessage::as_str),
+                    },
                 },
             )?;
             hashes.push(Some(token.hash()));
@@ -376,7 +386,7 @@ pub async fn confirm_batch(
                     invited_by: person_id,
                     invited_by_client: client_id,
                     ends_on: ends_on.as_deref(),
-                    message: None,
+                    message: message.map(InvitationMessage::as_str),
                     expires_at,
                     batch_id: Some(identity.id),
                     mail,

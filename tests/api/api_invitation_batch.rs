@@ -360,3 +360,46 @@ async fn one_invitation_may_carry_a_personal_message_checked_like_the_form() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_batch_message_goes_with_each_new_invitation_and_a_bad_one_is_refused_by_field() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Astro", "astro").await;
+    let token = app.api_token(Some(&org), &["invitations.manage"]).await;
+    let too_long = json!({
+        "invitations": [{"surname": "Curie", "email": "marie@example.org"}],
+        "message": "x".repeat(1_001),
+    });
+    let response = post(&app, &token, "", &too_long, None).await;
+    assert_eq!(response.status(), 422);
+    assert_eq!(
+        header(&response, "content-type"),
+        "application/problem+json"
+    );
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "message");
+    assert_eq!(invitation_count(&app, &org.id).await, 0);
+
+    let body = json!({
+        "invitations": [{"surname": "Curie", "email": "marie@example.org"}],
+        "message": "Welcome to Astro.\nBring a laptop.",
+    });
+    let response = post(&app, &token, "", &body, None).await;
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(outcomes(&answer), ["created"]);
+    app.deliver_mail().await;
+    let mail = app
+        .smtp
+        .messages()
+        .into_iter()
+        .find(|mail| mail.is_to("marie@example.org"))
+        .expect("the invitation mail");
+    assert!(
+        mail.text
+            .replace("\r\n", "\n")
+            .contains("Welcome to Astro.\nBring a laptop.\n"),
+        "{}",
+        mail.text
+    );
+}

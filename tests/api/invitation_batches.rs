@@ -11,16 +11,23 @@ use crate::support::app::{Browser, Page, TestApp, into_page};
 
 /// Uploads `csv` from the Invitations page's upload form; returns the answer as a page.
 async fn upload(browser: &Browser, org_id: &str, csv: Vec<u8>) -> Page {
+    upload_with_message(browser, org_id, csv, "").await
+}
+
+/// Uploads `csv` with a personal message typed in the upload form.
+async fn upload_with_message(browser: &Browser, org_id: &str, csv: Vec<u8>, message: &str) -> Page {
     let page = browser.page(&format!("/orgs/{org_id}/invitations")).await;
     let action = page
         .attr("form[enctype='multipart/form-data']", "action")
         .expect("the upload form");
-    let form = reqwest::multipart::Form::new()
-        .text("csrf_token", page.csrf_token())
-        .part(
+    let mut form = reqwest::multipart::Form::new().text("csrf_token", page.csrf_token());
+    if !csv.is_empty() {
+        form = form.part(
             "file",
             reqwest::multipart::Part::bytes(csv).file_name("class.csv"),
         );
+    }
+    let form = form.text("message", message.to_string());
     let response = browser
         .client
         .post(format!("{}{action}", browser.base))
@@ -52,6 +59,9 @@ async fn confirm(browser: &Browser, preview: &Page, lines: &[String]) -> reqwest
         .text("csrf_token", preview.csrf_token())
         .text("batch_id", batch_id)
         .text("sheet", sheet);
+    if !preview.select_all("textarea[name=message]").is_empty() {
+        form = form.text("message", preview.text("textarea[name=message]"));
+    }
     for line in lines {
         form = form.text("line", line.clone());
     }
@@ -427,4 +437,163 @@ async fn with_the_directory_down_the_preview_says_so_and_nothing_is_sent() {
     .await;
     assert_eq!(page.status, 200);
     assert_eq!(page.select_all("tr.outcome-create").len(), 1);
+}
+
+const SHEET_MESSAGE: &str = "Welcome to the lab!\nBring <b>a laptop</b> <script>alert(1)</script>";
+
+#[tokio::test]
+async fn a_spreadsheet_sends_one_personal_message_with_every_new_invitation_and_a_resend_keeps_its_first()
+ {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Astrophysics Lab", "astro").await;
+    let owner = app.browser_for(&org, "pi@example.org", Role::Owner).await;
+    // Invited before, by the form, with its own message.
+    let sent = owner
+        .submit(
+            &format!("/orgs/{}/invitations", org.id),
+            &format!("/orgs/{}/invitations", org.id),
+            &[
+                ("surname", "Waiting"),
+                ("email", "waiting@example.org"),
+                ("role", "member"),
+                ("message", "See you on Monday."),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status(), 200);
+    let csv =
+        "surname,given name,email\nCurie,Marie,marie@example.org\nWaiting,,waiting@example.org\n";
+    let preview = upload_with_message(
+        &owner,
+        &org.id,
+        csv.as_bytes().to_vec(),
+        &format!("  {}\r\n", SHEET_MESSAGE.replace('\n', "\r\n")),
+    )
+    .await;
+    assert_eq!(preview.status, 200);
+    // The preview shows the message as it will be sent, as text, and carries it.
+    assert_eq!(
+        preview.text(".personal-message figcaption"),
+        "Your message, sent with each new invitation:"
+    );
+    assert_eq!(preview.text(".personal-message blockquote"), SHEET_MESSAGE);
+    assert!(preview.select_all(".personal-message script").is_empty());
+    assert_eq!(preview.text("textarea[name=message]").trim(), SHEET_MESSAGE);
+    let lines = ticked(&preview);
+    assert_eq!(confirm(&owner, &preview, &lines).await.status(), 303);
+    app.deliver_mail().await;
+
+    // The new invitation carries the message, in the mail and on the page its link opens.
+    let to_marie: Vec<_> = app
+        .smtp
+        .messages()
+        .into_iter()
+        .filter(|mail| mail.is_to("marie@example.org"))
+        .collect();
+    assert_eq!(to_marie.len(), 1);
+    let text = to_marie[0].text.replace("\r\n", "\n");
+    assert!(
+        text.contains(&format!("Message from Tester:\n\n{SHEET_MESSAGE}\n")),
+        "{text}"
+    );
+    let link = to_marie[0]
+        .links()
+        .into_iter()
+        .find(|link| link.contains("/invitations/"))
+        .expect("the invitation link");
+    let accept = app.new_browser().page(&link).await;
+    assert_eq!(accept.status, 200);
+    assert_eq!(accept.text(".personal-message blockquote"), SHEET_MESSAGE);
+    assert!(accept.select_all(".personal-message script").is_empty());
+
+    // The resent invitation repeats the message it was first sent with.
+    let to_waiting: Vec<_> = app
+        .smtp
+        .messages()
+        .into_iter()
+        .filter(|mail| mail.is_to("waiting@example.org"))
+        .collect();
+    assert_eq!(to_waiting.len(), 2, "the first mail and the batch's resend");
+    let resent = to_waiting[1].text.replace("\r\n", "\n");
+    assert!(resent.contains("See you on Monday."), "{resent}");
+    assert!(!resent.contains("Welcome to the lab"), "{resent}");
+}
+
+#[tokio::test]
+async fn a_bad_personal_message_is_refused_beside_its_field_and_kept_and_nothing_is_sent() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Astro", "astro").await;
+    let owner = app.browser_for(&org, "pi@example.org", Role::Owner).await;
+    let csv = b"surname,email\nCurie,marie@example.org\n".to_vec();
+    let too_long = "x".repeat(1_001);
+    let page = upload_with_message(&owner, &org.id, csv, &too_long).await;
+    assert_eq!(page.status, 422);
+    assert_eq!(
+        page.text("#sheet-message-error"),
+        "Error: The message must be at most 1,000 characters; it has 1001. Shorten it by 1."
+    );
+    assert_eq!(
+        page.attr("#sheet-message", "aria-describedby").as_deref(),
+        Some("sheet-message-hint sheet-message-error")
+    );
+    assert_eq!(page.text("textarea#sheet-message"), too_long, "input kept");
+    assert!(page.select_all("#sheet-file-error").is_empty());
+
+    // No file and a control character: both problems, each beside its own field.
+    let page = upload_with_message(&owner, &org.id, Vec::new(), "Ring the bell\u{7}").await;
+    assert_eq!(page.status, 422);
+    assert_eq!(
+        page.text("#sheet-file-error"),
+        "Error: Choose a CSV file to upload."
+    );
+    assert_eq!(
+        page.text("#sheet-message-error"),
+        "Error: The message contains invisible control characters. Type it again, or paste it as plain text."
+    );
+    assert_eq!(page.text("textarea#sheet-message"), "Ring the bell\u{7}");
+
+    // A confirm form whose message was tampered with is refused; nothing is written.
+    let preview = upload(
+        &owner,
+        &org.id,
+        b"surname,email\nCurie,marie@example.org\n".to_vec(),
+    )
+    .await;
+    let action = preview
+        .attr("form[action*='/batch/confirm']", "action")
+        .unwrap();
+    let form = reqwest::multipart::Form::new()
+        .text("csrf_token", preview.csrf_token())
+        .text(
+            "batch_id",
+            preview.attr("input[name=batch_id]", "value").unwrap(),
+        )
+        .text("sheet", preview.text("textarea[name=sheet]"))
+        .text("line", "2")
+        .text("message", "y".repeat(1_001));
+    let response = owner
+        .client
+        .post(format!("{}{action}", owner.base))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let refused = into_page(response).await;
+    assert!(
+        refused.html.html().contains("at most 1,000 characters"),
+        "{}",
+        refused.html.html()
+    );
+    let invitations = app
+        .context
+        .store
+        .invitations_of_organisation(&org.id)
+        .await
+        .unwrap();
+    assert!(
+        !invitations
+            .iter()
+            .any(|listed| listed.invitation.email == "marie@example.org")
+    );
 }

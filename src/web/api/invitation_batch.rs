@@ -14,8 +14,8 @@ use super::problem::ItemError;
 use super::{ApiCaller, ApiError};
 use crate::context::AppContext;
 use crate::domain::{
-    InviteeFields, MAX_SHEET_BYTES, Permission, SheetError, SheetRow, read_invitation_items,
-    read_invitation_sheet,
+    InvitationMessage, InviteeFields, MAX_SHEET_BYTES, Permission, SheetError, SheetRow,
+    read_invitation_items, read_invitation_sheet,
 };
 use crate::store::invitation_batches::{ItemResult, StoredBatch};
 use crate::usecases::invitation_batch::{
@@ -33,6 +33,11 @@ pub struct InvitationBatchBody {
     /// manager, owner) and `end_date` (YYYY-MM-DD) optional.
     #[schema(value_type = Vec<Object>)]
     pub invitations: Vec<InviteeFields>,
+    /// A personal message sent with every new invitation of the batch (at most 1,000
+    /// characters, plain text). A resent invitation repeats the message it was first sent
+    /// with.
+    #[schema(max_length = 1000)]
+    pub message: Option<String>,
 }
 
 /// One invitation, or a batch of them.
@@ -221,8 +226,11 @@ pub async fn create(
     let body = read_body(payload).await?;
     let today = ctx.clock.today();
     let media_type = media_type(&req);
-    let rows = match media_type.as_str() {
-        "text/csv" => read_invitation_sheet(&body, today).map_err(sheet_error)?,
+    let (rows, message) = match media_type.as_str() {
+        "text/csv" => (
+            read_invitation_sheet(&body, today).map_err(sheet_error)?,
+            None,
+        ),
         "application/json" => {
             let value: serde_json::Value = serde_json::from_slice(&body).map_err(|error| {
                 ApiError::BadRequest(format!("The body is not valid JSON: {error}"))
@@ -238,7 +246,22 @@ pub async fn create(
             let batch: InvitationBatchBody = serde_json::from_value(value).map_err(|error| {
                 ApiError::BadRequest(format!("The batch is not valid: {error}"))
             })?;
-            read_invitation_items(&batch.invitations, today).map_err(sheet_error)?
+            let message = InvitationMessage::parse_optional(
+                "message",
+                batch.message.as_deref().unwrap_or(""),
+            )
+            .map_err(|error| ApiError::Unprocessable {
+                detail: "The batch's message is invalid; nothing was sent.".into(),
+                errors: vec![ItemError {
+                    index: 0,
+                    field: "message".into(),
+                    message: error.message,
+                }],
+            })?;
+            (
+                read_invitation_items(&batch.invitations, today).map_err(sheet_error)?,
+                message,
+            )
         }
         _ => {
             return Err(ApiError::UnsupportedMediaType(
@@ -292,6 +315,7 @@ pub async fn create(
         },
         planned,
         mode,
+        message.as_ref(),
     )
     .await
     .map_err(batch_error)?;

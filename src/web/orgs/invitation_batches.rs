@@ -9,11 +9,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use futures_util::StreamExt;
 
-use super::invitations::{InvitationsView, invitations_page};
+use super::invitations::{InvitationsView, SheetUpload, invitations_page};
 use super::{OrgNav, org_actor, org_nav};
 use crate::context::AppContext;
 use crate::domain::{
-    MAX_SHEET_BYTES, Permission, SheetError, read_invitation_sheet, spreadsheet_safe,
+    InvitationMessage, MAX_SHEET_BYTES, Permission, SheetError, read_invitation_sheet,
+    spreadsheet_safe,
 };
 use crate::store::organisations::Organisation;
 use crate::usecases::invitation_batch::{
@@ -61,14 +62,21 @@ fn field<'f>(fields: &'f [(String, Vec<u8>)], name: &str) -> Option<&'f [u8]> {
         .map(|(_, bytes)| bytes.as_slice())
 }
 
-/// The Invitations page again, with the file's problem beside the upload field.
+/// The personal message of the upload form (and of the preview's confirm form).
+fn sheet_message(fields: &[(String, Vec<u8>)]) -> Result<Option<InvitationMessage>, String> {
+    let raw = std::str::from_utf8(field(fields, "message").unwrap_or_default())
+        .map_err(|_| "The message could not be read as text. Type it again.".to_string())?;
+    InvitationMessage::parse_optional("message", raw).map_err(|error| error.message)
+}
+
+/// The Invitations page again, with each problem beside its upload field.
 async fn refuse_upload(
     ctx: &AppContext,
     user: &SignedIn,
     organisation: &Organisation,
     granted: &guard::Granted,
     status: StatusCode,
-    message: String,
+    upload: SheetUpload,
 ) -> Result<HttpResponse, WebError> {
     let page = invitations_page(
         ctx,
@@ -76,7 +84,7 @@ async fn refuse_upload(
         organisation,
         granted,
         InvitationsView {
-            upload_error: Some(message),
+            upload,
             ..InvitationsView::default()
         },
     )
@@ -109,6 +117,8 @@ struct PreviewPage<'a> {
     nav: OrgNav,
     batch_id: String,
     sheet: String,
+    /// The personal message, as it will be sent.
+    message: Option<String>,
     rows: Vec<PreviewRow>,
     counts: Vec<(&'static str, usize)>,
 }
@@ -169,26 +179,41 @@ pub async fn preview(
 ) -> Result<HttpResponse, WebError> {
     let (organisation, granted) =
         guard::organisation(&ctx, &user, &path, Permission::ManageInvitations).await?;
-    let refuse = |status, message: String| {
-        refuse_upload(&ctx, &user, &organisation, &granted, status, message)
-    };
+    let refuse =
+        |status, upload| refuse_upload(&ctx, &user, &organisation, &granted, status, upload);
     let Some(fields) = multipart_fields(&req, payload).await? else {
-        return refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            SheetError::TooLarge.to_string(),
-        )
-        .await;
+        let upload = SheetUpload {
+            file_error: Some(SheetError::TooLarge.to_string()),
+            ..SheetUpload::default()
+        };
+        return refuse(StatusCode::PAYLOAD_TOO_LARGE, upload).await;
     };
-    let Some(file) = field(&fields, "file").filter(|file| !file.is_empty()) else {
-        return refuse(
+    let file = field(&fields, "file").unwrap_or_default();
+    let sheet = if file.is_empty() {
+        Err((
             StatusCode::UNPROCESSABLE_ENTITY,
-            "Choose a CSV file to upload.".into(),
-        )
-        .await;
+            "Choose a CSV file to upload.".to_string(),
+        ))
+    } else {
+        read_invitation_sheet(file, ctx.clock.today())
+            .map_err(|error| (sheet_status(&error), error.to_string()))
     };
-    let rows = match read_invitation_sheet(file, ctx.clock.today()) {
-        Ok(rows) => rows,
-        Err(error) => return refuse(sheet_status(&error), error.to_string()).await,
+    let message = sheet_message(&fields);
+    let (rows, message) = match (sheet, message) {
+        (Ok(rows), Ok(message)) => (rows, message),
+        (sheet, message) => {
+            let status = sheet
+                .as_ref()
+                .err()
+                .map_or(StatusCode::UNPROCESSABLE_ENTITY, |(status, _)| *status);
+            let upload = SheetUpload {
+                file_error: sheet.err().map(|(_, problem)| problem),
+                message: String::from_utf8_lossy(field(&fields, "message").unwrap_or_default())
+                    .into_owned(),
+                message_error: message.err(),
+            };
+            return refuse(status, upload).await;
+        }
     };
     let ip = crate::web::audit_ip(&req, &ctx);
     let actor = org_actor(&user, &granted, ip.as_deref());
@@ -204,6 +229,7 @@ pub async fn preview(
         organisation: &organisation,
         batch_id: uuid::Uuid::new_v4().to_string(),
         sheet,
+        message: message.map(|message| message.as_str().to_string()),
         counts: plan_counts(&planned),
         rows: preview_rows(&planned),
     })
@@ -235,6 +261,8 @@ pub async fn confirm(
         .filter(|(name, _)| name == "line")
         .filter_map(|(_, value)| std::str::from_utf8(value).ok()?.trim().parse().ok())
         .collect();
+    let message = sheet_message(&fields)
+        .map_err(|problem| WebError::BadRequest(format!("{problem} Upload the file again.")))?;
     let sheet = field(&fields, "sheet").unwrap_or_default();
     let rows = read_invitation_sheet(sheet, ctx.clock.today())
         .map_err(|error| WebError::BadRequest(format!("{error} Upload the file again.")))?;
@@ -259,6 +287,7 @@ pub async fn confirm(
         },
         planned,
         BatchMode::BestEffort,
+        message.as_ref(),
     )
     .await
     .map_err(batch_error)?;

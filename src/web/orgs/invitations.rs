@@ -66,7 +66,7 @@ pub(super) struct InvitationsPage<'a> {
     errors: FormErrors,
     form: InviteForm,
     fresh: Option<FreshLink>,
-    upload_error: Option<String>,
+    upload: SheetUpload,
     /// The clock's time, for relative dates.
     now: i64,
 }
@@ -95,8 +95,16 @@ pub(super) struct InvitationsView {
     pub(super) errors: FormErrors,
     pub(super) form: InviteForm,
     pub(super) fresh: Option<FreshLink>,
-    /// Why an uploaded spreadsheet was refused, shown beside the upload field.
-    pub(super) upload_error: Option<String>,
+    pub(super) upload: SheetUpload,
+}
+
+/// The spreadsheet form shown again after a refused upload: each problem beside its field,
+/// and the message as typed (a browser cannot refill the file).
+#[derive(Default)]
+pub(super) struct SheetUpload {
+    pub(super) file_error: Option<String>,
+    pub(super) message: String,
+    pub(super) message_error: Option<String>,
 }
 
 pub(super) async fn invitations_page<'a>(
@@ -123,7 +131,7 @@ pub(super) async fn invitations_page<'a>(
         errors: view.errors,
         form: view.form,
         fresh: view.fresh,
-        upload_error: view.upload_error,
+        upload: view.upload,
         now: at,
     })
 }
