@@ -53,6 +53,17 @@ impl Clock {
         EndDate::from_date(self.today()).to_iso()
     }
 
+    /// Now as an RFC 3339 UTC timestamp, to the second (for files people read).
+    pub fn now_rfc3339(&self) -> String {
+        time::OffsetDateTime::from_unix_timestamp(self.now())
+            .ok()
+            .and_then(|at| {
+                at.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_default()
+    }
+
     /// Moves this clock (and every copy of it) forward; for tests.
     pub fn advance(&self, seconds: i64) {
         self.offset_seconds.fetch_add(seconds, Ordering::Relaxed);

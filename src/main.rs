@@ -65,6 +65,52 @@ enum Command {
     /// SCIM 2.0 targets (`[[provisioning.scim]]`): identity providers kept in step.
     #[command(subcommand)]
     Scim(ScimCommand),
+    /// Adopt an existing directory: its people as linked accounts, its groups as
+    /// organisations, numbers and names kept. Plan first, review, then apply.
+    #[command(subcommand)]
+    Adopt(AdoptCommand),
+}
+
+#[derive(Subcommand)]
+enum AdoptCommand {
+    /// Read the people and groups bases and write a plan (TOML, one line per person,
+    /// organisation or conflict) to review and edit. Writes nothing else.
+    Plan(AdoptPlanArgs),
+    /// Carry out a reviewed plan: record what it still says (the directory is read again),
+    /// reserve every adopted name and number, and audit it as one run. Running it again
+    /// changes nothing; an interrupted run is resumed.
+    Apply(AdoptApplyArgs),
+}
+
+#[derive(Args)]
+struct AdoptPlanArgs {
+    /// Write the plan to this file instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// A CSV file of `group,owner_username` lines naming groups' owners (before the owner
+    /// attribute).
+    #[arg(long, value_name = "CSV")]
+    owners: Option<PathBuf>,
+    /// The group attribute naming its owner, by DN or username.
+    #[arg(long, default_value = "owner", value_name = "ATTRIBUTE")]
+    owner_attribute: String,
+    /// Plan a personal organisation, named after the username, for each person in no
+    /// adopted group.
+    #[arg(long)]
+    personal_groups: bool,
+}
+
+#[derive(Args)]
+struct AdoptApplyArgs {
+    /// The plan, as written by `roster adopt plan` and reviewed.
+    plan: PathBuf,
+    /// Refuse the run if it would adopt or create more than this percentage of the
+    /// entries read.
+    #[arg(long, value_name = "PERCENT")]
+    max_change: Option<f64>,
+    /// The group attribute naming its owner, as given to `adopt plan`.
+    #[arg(long, default_value = "owner", value_name = "ATTRIBUTE")]
+    owner_attribute: String,
 }
 
 #[derive(Subcommand)]
@@ -329,6 +375,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Client(command) => client_command(settings, command).await,
         Command::Resource(command) => resource_command(settings, command).await,
         Command::Scim(ScimCommand::Reconcile(args)) => scim_reconcile(settings, args).await,
+        Command::Adopt(AdoptCommand::Plan(args)) => adopt_plan(settings, args).await,
+        Command::Adopt(AdoptCommand::Apply(args)) => adopt_apply(settings, args).await,
         Command::Keys(KeysCommand::Rotate) => {
             let ctx = connect(settings).await?;
             let kid = roster::usecases::clients::rotate_keys(&ctx)
@@ -406,6 +454,104 @@ async fn organisation_named(ctx: &AppContext, short_name: &str) -> Result<Organi
         .await
         .map_err(|error| CliError::Failed(error.to_string()))?
         .ok_or_else(|| CliError::Usage(format!("--org: no organisation is called {short_name}")))
+}
+
+async fn adopt_plan(settings: Settings, args: AdoptPlanArgs) -> Result<(), CliError> {
+    use roster::domain::adoption::{PlanSource, read_owners, write_plan};
+    use roster::usecases::adoption::{PlanRequest, make_plan};
+    let owners = match &args.owners {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|error| {
+                CliError::Usage(format!("--owners: cannot read {}: {error}", path.display()))
+            })?;
+            read_owners(&bytes).map_err(|error| CliError::Usage(format!("--owners: {error}")))?
+        }
+        None => std::collections::HashMap::new(),
+    };
+    let ctx = connect(settings).await?;
+    let plan = make_plan(
+        &ctx,
+        &PlanRequest {
+            owners,
+            owner_attribute: args.owner_attribute,
+            personal_groups: args.personal_groups,
+        },
+    )
+    .await
+    .map_err(|error| CliError::Failed(error.to_string()))?;
+    let made_at = ctx.clock.now_rfc3339();
+    let ldap = &ctx.settings.ldap;
+    let text = write_plan(
+        &plan,
+        &PlanSource {
+            made_at: &made_at,
+            people_base: &ldap.people_dn,
+            groups_base: &ldap.groups_dn,
+        },
+    );
+    match &args.out {
+        Some(path) => std::fs::write(path, text).map_err(|error| {
+            CliError::Failed(format!("cannot write {}: {error}", path.display()))
+        })?,
+        None => print!("{text}"),
+    }
+    eprintln!(
+        "{} entries read: {} people and {} organisations to adopt, {} personal organisations, \
+         {} conflicts; {} adopted before",
+        plan.entries_read,
+        plan.people.len(),
+        plan.organisations.len(),
+        plan.personal.len(),
+        plan.conflicts.len(),
+        plan.already_adopted
+    );
+    Ok(())
+}
+
+async fn adopt_apply(settings: Settings, args: AdoptApplyArgs) -> Result<(), CliError> {
+    use roster::usecases::adoption::{ApplyRequest, apply_plan};
+    if args
+        .max_change
+        .is_some_and(|percent| !(0.0..=100.0).contains(&percent))
+    {
+        return Err(CliError::Usage(
+            "--max-change: give a percentage from 0 to 100".into(),
+        ));
+    }
+    let plan = std::fs::read_to_string(&args.plan).map_err(|error| {
+        CliError::Usage(format!(
+            "cannot read the plan {}: {error}",
+            args.plan.display()
+        ))
+    })?;
+    let ctx = connect(settings).await?;
+    let report = apply_plan(
+        &ctx,
+        roster::usecases::Actor::CommandLine,
+        &ApplyRequest {
+            plan: &plan,
+            owner_attribute: args.owner_attribute,
+            max_change_percent: args.max_change,
+        },
+    )
+    .await
+    .map_err(|error| CliError::Failed(error.to_string()))?;
+    for left_out in &report.left_out {
+        println!("left out: {}: {}", left_out.dn, left_out.reason);
+    }
+    match &report.run_id {
+        None => eprintln!("nothing to do: everything in the plan is adopted already"),
+        Some(run_id) => eprintln!(
+            "adopted {} people and {} organisations, made {} personal organisations \
+             ({} memberships); run {run_id}{}",
+            report.people,
+            report.organisations,
+            report.personal,
+            report.memberships,
+            if report.resumed { " (resumed)" } else { "" }
+        ),
+    }
+    Ok(())
 }
 
 async fn scim_reconcile(settings: Settings, args: ScimReconcileArgs) -> Result<(), CliError> {

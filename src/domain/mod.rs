@@ -1,6 +1,7 @@
 //! Pure types and rules of the portal. No I/O: nothing here touches the database, LDAP,
 //! mail or HTTP, so every rule can be unit-tested on its own.
 
+pub mod adoption;
 mod client;
 mod common_passwords;
 mod dates;

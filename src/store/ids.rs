@@ -66,4 +66,19 @@ impl Store {
         .await?;
         Ok(result.rows_affected() == 1)
     }
+
+    /// Claims a uidNumber for a person. False when something else holds it (an adopted
+    /// entry, or another instance's allocation); a claimed number is never reused.
+    pub async fn claim_uid_number(&self, number: i64, owner: &str, now: i64) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "INSERT INTO uid_claims (uid_number, claimed_by, claimed_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (uid_number) DO NOTHING",
+        )
+        .bind(number)
+        .bind(owner)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
 }

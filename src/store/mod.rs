@@ -12,6 +12,7 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 pub mod accounts;
+pub mod adoption;
 pub mod audit;
 pub mod clients;
 pub mod grants;

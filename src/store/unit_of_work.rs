@@ -128,6 +128,18 @@ impl UnitOfWork<'_> {
         Ok(Receipt { queued })
     }
 
+    /// Commits rows that are one step of a larger change audited once at its end (an
+    /// adoption run); refuses if directory work was queued.
+    pub(crate) async fn commit_step(self) -> StoreResult<()> {
+        if !self.queued.is_empty() {
+            return Err(super::StoreError::Corrupt(
+                "directory work queued by a step that does not apply it".into(),
+            ));
+        }
+        self.tx.commit().await?;
+        Ok(())
+    }
+
     /// Commits a change that LDAP does not follow (a description, a role grant, an
     /// invitation); refuses if directory work was queued, which would then be lost.
     pub(crate) async fn commit_unqueued(

@@ -75,7 +75,7 @@ pub async fn complete_account(
     if !username_available(ctx, username).await? {
         return Err(AccountError::UsernameTaken);
     }
-    let uid_number = ids::allocate_uid(ctx).await?;
+    let uid_number = ids::allocate_uid(ctx, &person.id).await?;
     let gid_number = ids::allocate_gid(
         ctx,
         &person.id,

@@ -48,8 +48,8 @@ async fn held_in_ldap(
     }
 }
 
-/// The next uidNumber LDAP does not hold.
-pub async fn allocate_uid(ctx: &AppContext) -> Result<i64, IdError> {
+/// The next uidNumber neither LDAP nor an adoption holds, claimed for `owner`.
+pub async fn allocate_uid(ctx: &AppContext, owner: &str) -> Result<i64, IdError> {
     let ldap = &ctx.settings.ldap;
     loop {
         let number = ctx
@@ -61,10 +61,18 @@ pub async fn allocate_uid(ctx: &AppContext) -> Result<i64, IdError> {
             )
             .await?
             .ok_or(IdError::RangeExhausted("uidNumber"))?;
-        if !held_in_ldap(ctx, number, true, WhenLdapDown::CheckAtWrite).await? {
+        if held_in_ldap(ctx, number, true, WhenLdapDown::CheckAtWrite).await? {
+            tracing::info!(number, "uidNumber already in LDAP; skipped");
+            continue;
+        }
+        if ctx
+            .store
+            .claim_uid_number(number, owner, ctx.clock.now())
+            .await?
+        {
             return Ok(number);
         }
-        tracing::info!(number, "uidNumber already in LDAP; skipped");
+        tracing::info!(number, "uidNumber reserved by an adoption; skipped");
     }
 }
 

@@ -2,6 +2,7 @@
 //! values and an actor, orchestrate store, directory and mail, and know nothing of HTTP.
 
 pub mod accounts;
+pub mod adoption;
 pub mod clients;
 pub mod ids;
 pub mod invitation_batch;

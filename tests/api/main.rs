@@ -8,6 +8,7 @@ mod support;
 mod account_abuse;
 mod activation;
 mod admin;
+mod adoption;
 mod api_clients;
 mod api_docs;
 mod api_invitation_batch;

@@ -134,6 +134,32 @@ impl TestApp {
         }
     }
 
+    /// Like [`Self::spawn_with`], on a slapd seeded with these LDIF files (after the base
+    /// entries) instead of the sample people: an existing directory to adopt.
+    pub async fn spawn_on_directory(
+        seeds: Vec<std::path::PathBuf>,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> TestApp {
+        let smtp = std::thread::spawn(SmtpSink::start);
+        let slapd = std::thread::spawn(move || Slapd::start_with(&seeds));
+        let database = TestDatabase::create().await;
+        let smtp = smtp.join().expect("the SMTP sink starts");
+        let slapd = slapd.join().expect("slapd starts");
+        let mut settings = test_settings(&slapd, &smtp, &database);
+        adjust(&mut settings);
+        let (address, context) = start_instance(settings.clone()).await;
+        TestApp {
+            browser: Browser::new(&address),
+            address,
+            context,
+            settings,
+            slapd,
+            smtp,
+            database,
+            oidc: None,
+        }
+    }
+
     /// Like [`Self::spawn`], with single sign-on through a real OpenID provider whose
     /// client is registered with this portal's redirect URI.
     pub async fn spawn_with_sso() -> TestApp {
