@@ -80,6 +80,13 @@ enum AdoptCommand {
     /// reserve every adopted name and number, and audit it as one run. Running it again
     /// changes nothing; an interrupted run is resumed.
     Apply(AdoptApplyArgs),
+    /// Mail the adopted members of an organisation who have not claimed their account a
+    /// link to choose their password (again, for those mailed before).
+    Claim {
+        /// The organisation's short name.
+        #[arg(long)]
+        org: String,
+    },
 }
 
 #[derive(Args)]
@@ -111,6 +118,9 @@ struct AdoptApplyArgs {
     /// The group attribute naming its owner, as given to `adopt plan`.
     #[arg(long, default_value = "owner", value_name = "ATTRIBUTE")]
     owner_attribute: String,
+    /// Mail everyone adopted by this run a link to claim their account.
+    #[arg(long)]
+    send_claims: bool,
 }
 
 #[derive(Subcommand)]
@@ -377,6 +387,16 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Scim(ScimCommand::Reconcile(args)) => scim_reconcile(settings, args).await,
         Command::Adopt(AdoptCommand::Plan(args)) => adopt_plan(settings, args).await,
         Command::Adopt(AdoptCommand::Apply(args)) => adopt_apply(settings, args).await,
+        Command::Adopt(AdoptCommand::Claim { org }) => {
+            use roster::usecases::adoption::{ClaimScope, send_claims};
+            let ctx = connect(settings).await?;
+            let organisation = organisation_named(&ctx, &org).await?;
+            let sent = send_claims(&ctx, ClaimScope::Organisation(&organisation.id))
+                .await
+                .map_err(|error| CliError::Failed(format!("{error:#}")))?;
+            eprintln!("claim mails queued: {sent}");
+            Ok(())
+        }
         Command::Keys(KeysCommand::Rotate) => {
             let ctx = connect(settings).await?;
             let kid = roster::usecases::clients::rotate_keys(&ctx)
@@ -538,6 +558,15 @@ async fn adopt_apply(settings: Settings, args: AdoptApplyArgs) -> Result<(), Cli
     .map_err(|error| CliError::Failed(error.to_string()))?;
     for left_out in &report.left_out {
         println!("left out: {}: {}", left_out.dn, left_out.reason);
+    }
+    if args.send_claims
+        && let Some(run_id) = &report.run_id
+    {
+        use roster::usecases::adoption::{ClaimScope, send_claims};
+        let sent = send_claims(&ctx, ClaimScope::Run(run_id))
+            .await
+            .map_err(|error| CliError::Failed(format!("{error:#}")))?;
+        eprintln!("claim mails queued: {sent}");
     }
     match &report.run_id {
         None => eprintln!("nothing to do: everything in the plan is adopted already"),

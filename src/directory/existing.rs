@@ -104,3 +104,53 @@ impl Directory {
         .await
     }
 }
+
+impl Directory {
+    /// Writes the password of an adopted entry, the one attribute Roster manages there
+    /// (`None` removes it: the account is locked). Only while the entry still holds the
+    /// adopted uidNumber, so an entry someone else made at that DN is never touched.
+    pub async fn set_adopted_password(
+        &self,
+        dn: &str,
+        uid_number: i64,
+        password_hash: Option<&str>,
+    ) -> Result<(), DirectoryError> {
+        let mut ldap = self.handle().await?;
+        let found = match ldap
+            .search(
+                dn,
+                Scope::Base,
+                "(objectClass=posixAccount)",
+                vec!["uidNumber"],
+            )
+            .await
+        {
+            Ok(found) => found,
+            Err(error) => return Err(self.failed(error).await),
+        };
+        let theirs = found
+            .0
+            .into_iter()
+            .next()
+            .map(SearchEntry::construct)
+            .and_then(|entry| first(&entry, "uidNumber"));
+        if theirs.as_deref() != Some(uid_number.to_string().as_str()) {
+            return Err(DirectoryError::Operation(format!(
+                "{dn} is gone or no longer holds uidNumber {uid_number}; its password was not written, resolve by hand"
+            )));
+        }
+        let value = password_hash.map(|hash| format!("{{CRYPT}}{hash}"));
+        let values: std::collections::HashSet<&str> = value.iter().map(String::as_str).collect();
+        let outcome = match ldap
+            .modify(dn, vec![ldap3::Mod::Replace("userPassword", values)])
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(error) => return Err(self.failed(error).await),
+        };
+        if outcome.rc != 0 {
+            return Err(DirectoryError::refused(&outcome));
+        }
+        Ok(())
+    }
+}

@@ -312,7 +312,19 @@ async fn sync_account(ctx: &AppContext, person_id: &str) -> Result<(), JobError>
         return Ok(());
     }
     let Some(state) = expected_account(ctx, &person).await? else {
-        // A linked directory entry the portal does not manage, or not complete yet.
+        // An adopted entry: only its password is Roster's, once the person has one (a
+        // lock removes it). Otherwise a linked entry the portal does not manage, or an
+        // account not complete yet.
+        if let (Some(uid_number), Some(dn)) = (person.adopted_uid_number, &person.ldap_dn) {
+            let active = person.status == AccountStatus::Active;
+            if !active || person.password_hash.is_some() {
+                let hash = person.password_hash.as_deref().filter(|_| active);
+                ctx.directory
+                    .set_adopted_password(dn, uid_number, hash)
+                    .await
+                    .map_err(JobError::from)?;
+            }
+        }
         return Ok(());
     };
     ctx.directory

@@ -91,6 +91,38 @@ impl PasswordResetMail {
 }
 
 #[derive(Template)]
+#[template(path = "mail/claim.txt")]
+struct ClaimText<'a> {
+    mail: &'a ClaimMail,
+}
+
+#[derive(Template)]
+#[template(path = "mail/claim.html")]
+struct ClaimHtml<'a> {
+    mail: &'a ClaimMail,
+}
+
+/// To a person whose existing account Roster adopted: a single-use link to choose the
+/// password that claims it.
+pub struct ClaimMail {
+    pub greeting_name: String,
+    pub username: String,
+    pub email: String,
+    pub link: String,
+    pub expires: String,
+}
+
+impl ClaimMail {
+    pub fn render(&self) -> Result<RenderedMail, MailError> {
+        Ok(RenderedMail {
+            subject: format!("Claim your account {} on Roster", self.username),
+            text: ClaimText { mail: self }.render()?,
+            html: ClaimHtml { mail: self }.render()?,
+        })
+    }
+}
+
+#[derive(Template)]
 #[template(path = "mail/notice.txt")]
 struct NoticeText<'a> {
     mail: &'a NoticeMail,

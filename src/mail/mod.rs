@@ -3,7 +3,7 @@
 
 mod messages;
 
-pub use messages::{InvitationMail, NoticeMail, PasswordResetMail};
+pub use messages::{ClaimMail, InvitationMail, NoticeMail, PasswordResetMail};
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;

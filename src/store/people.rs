@@ -52,6 +52,9 @@ pub struct Person {
     pub login_shell: Option<String>,
     pub locked_at: Option<UnixTime>,
     pub lock_reason: Option<String>,
+    /// The uidNumber of the adopted entry this person is (`roster adopt apply`): Roster
+    /// manages only its password, from the person's first one on.
+    pub adopted_uid_number: Option<i64>,
 }
 
 impl Person {
@@ -69,7 +72,8 @@ impl Person {
 }
 
 pub(crate) const COLUMNS: &str = "id, email, username, surname, given_name, password_hash, status, \
-     created_at, ldap_dn, uid_number, gid_number, login_shell, locked_at, lock_reason";
+     created_at, ldap_dn, uid_number, gid_number, login_shell, locked_at, lock_reason, \
+     adopted_uid_number";
 
 pub(crate) fn from_row(row: &AnyRow) -> StoreResult<Person> {
     Ok(Person {
@@ -87,6 +91,7 @@ pub(crate) fn from_row(row: &AnyRow) -> StoreResult<Person> {
         login_shell: row.try_get("login_shell")?,
         locked_at: row.try_get("locked_at")?,
         lock_reason: row.try_get("lock_reason")?,
+        adopted_uid_number: row.try_get("adopted_uid_number")?,
     })
 }
 
@@ -296,7 +301,7 @@ pub const SEARCH_COUNT_CAP: i64 = 1000;
 
 pub(crate) const PERSON_COLUMNS: &str = "p.id, p.email, p.username, p.surname, p.given_name, \
      p.password_hash, p.status, p.created_at, p.ldap_dn, p.uid_number, p.gid_number, \
-     p.login_shell, p.locked_at, p.lock_reason";
+     p.login_shell, p.locked_at, p.lock_reason, p.adopted_uid_number";
 
 impl Store {
     /// A page of accounts matching `search`, by surname.

@@ -374,3 +374,56 @@ pub async fn apply_plan(
     report.run_id = Some(run_id);
     Ok(report)
 }
+
+/// Which adopted people to send a claim mail to.
+pub enum ClaimScope<'a> {
+    /// The members of one organisation.
+    Organisation(&'a str),
+    /// Everyone a run adopted.
+    Run(&'a str),
+    /// One person (the PI's "resend").
+    Person(&'a crate::store::people::Person),
+}
+
+/// Mails each unclaimed adopted person of `scope` a single-use link to choose the password
+/// that claims their account (it reaches their LDAP entry). Returns how many were mailed.
+pub async fn send_claims(ctx: &AppContext, scope: ClaimScope<'_>) -> anyhow::Result<usize> {
+    let people = match scope {
+        ClaimScope::Organisation(id) => ctx.store.unclaimed_adopted(Some(id), None).await?,
+        ClaimScope::Run(id) => ctx.store.unclaimed_adopted(None, Some(id)).await?,
+        ClaimScope::Person(person) => vec![person.clone()],
+    };
+    let now = ctx.clock.now();
+    let expires_at = now + i64::from(ctx.settings.security.invitation_ttl_days) * 86_400;
+    let mut sent = 0;
+    for person in &people {
+        let Some(username) = person.username.clone() else {
+            continue;
+        };
+        let token = crate::entropy::secret_token()?;
+        let mail = crate::mail::ClaimMail {
+            greeting_name: person.display_name(),
+            username,
+            email: person.email.clone(),
+            link: ctx.public_link(&format!("/password-reset/{}", token.expose())),
+            expires: crate::usecases::invitations::format_date(expires_at),
+        };
+        let mail = crate::usecases::queued_mail(&person.email, mail.render()?);
+        if ctx
+            .store
+            .create_password_reset(
+                &person.id,
+                &token.hash(),
+                expires_at,
+                None,
+                (mail, None),
+                now,
+            )
+            .await?
+        {
+            sent += 1;
+        }
+    }
+    ctx.mail_signal.notify_one();
+    Ok(sent)
+}

@@ -436,3 +436,83 @@ async fn the_threshold_and_broken_or_edited_plans_are_refused_clearly_and_nothin
         1
     );
 }
+
+#[tokio::test]
+async fn a_claim_mail_leads_to_a_working_ldap_bind_with_the_new_password() {
+    const NEW_PASSWORD: &str = "claimed-at-last-Jw8#qLm2";
+    let site = site().await;
+    let (path, _) = site.plan(&[]);
+    let output = site.run(&["adopt", "apply", path.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    // The adopted person has no portal password yet: the old one still works in LDAP.
+    assert!(
+        site.app
+            .slapd
+            .can_bind(&person_dn(190), "old-secret-190")
+            .await
+    );
+
+    let claimed = site.run(&["adopt", "claim", "--org", "grp10"]);
+    assert!(claimed.status.success(), "{}", stderr(&claimed));
+    // grp10's 33 members less user0010, whose entry is a conflict.
+    assert!(
+        stderr(&claimed).contains("claim mails queued: 32"),
+        "{}",
+        stderr(&claimed)
+    );
+    let unknown = site.run(&["adopt", "claim", "--org", "nosuch"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    site.app.deliver_mail().await;
+    let mail = site
+        .app
+        .smtp
+        .messages()
+        .into_iter()
+        .find(|mail| mail.is_to("user0190@example.org"))
+        .expect("the claim mail");
+    assert_eq!(mail.subject, "Claim your account user0190 on Roster");
+    let link = mail
+        .links()
+        .into_iter()
+        .find(|link| link.contains("/password-reset/"))
+        .expect("the claim link");
+
+    let browser = site.app.new_browser();
+    let response = browser
+        .submit(
+            &link,
+            &link,
+            &[
+                ("password", NEW_PASSWORD),
+                ("password_confirmation", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    site.app.run_jobs().await;
+    let dn = person_dn(190);
+    assert!(
+        site.app.slapd.can_bind(&dn, NEW_PASSWORD).await,
+        "LDAP has the new password"
+    );
+    assert!(!site.app.slapd.can_bind(&dn, "old-secret-190").await);
+    // Only the password changed: home directory, shell and keys are as adopted.
+    let entry = site.app.slapd.search_entry(&dn).await.unwrap();
+    assert_eq!(entry.attrs["homeDirectory"], ["/data/home/user0190"]);
+    assert_eq!(entry.attrs["loginShell"], ["/bin/tcsh"]);
+    // The link is used up, and the portal takes the new password too.
+    assert_eq!(site.app.new_browser().page(&link).await.status, 410);
+    let signed_in = site
+        .app
+        .new_browser()
+        .sign_in("user0190", NEW_PASSWORD)
+        .await;
+    assert_eq!(signed_in.status(), 303);
+    // Claimed people are not mailed again.
+    let again = site.run(&["adopt", "claim", "--org", "grp10"]);
+    assert!(
+        stderr(&again).contains("claim mails queued: 31"),
+        "{}",
+        stderr(&again)
+    );
+}

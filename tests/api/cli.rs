@@ -91,6 +91,9 @@ fn every_command_has_help() {
         vec!["admin", "--help"],
         vec!["admin", "invite", "--help"],
         vec!["lifecycle", "run", "--help"],
+        vec!["adopt", "plan", "--help"],
+        vec!["adopt", "apply", "--help"],
+        vec!["adopt", "claim", "--help"],
     ] {
         let output = roster().args(&args).output().unwrap();
         assert!(output.status.success(), "{args:?}");
