@@ -353,23 +353,26 @@ impl Store {
     }
 
     /// Adopted people who have not claimed their account (no password, no single sign-on
-    /// identity, not locked): of one organisation, or of one run.
+    /// identity, not locked): of one organisation, of one run, or one person.
     pub async fn unclaimed_adopted(
         &self,
         organisation_id: Option<&str>,
         run_id: Option<&str>,
+        person_id: Option<&str>,
     ) -> StoreResult<Vec<crate::store::people::Person>> {
         let sql = format!(
             "SELECT {} FROM people p WHERE p.adopted_uid_number IS NOT NULL \
              AND p.password_hash IS NULL AND p.status = 'active' \
              AND NOT EXISTS (SELECT 1 FROM oidc_links l WHERE l.person_id = p.id) \
              AND ($1 = '' OR p.id IN (SELECT person_id FROM memberships WHERE organisation_id = $1)) \
-             AND ($2 = '' OR p.adopted_by_run = $2) ORDER BY p.username",
+             AND ($2 = '' OR p.adopted_by_run = $2) AND ($3 = '' OR p.id = $3) \
+             ORDER BY p.username",
             super::people::PERSON_COLUMNS
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(organisation_id.unwrap_or(""))
             .bind(run_id.unwrap_or(""))
+            .bind(person_id.unwrap_or(""))
             .fetch_all(self.pool())
             .await?
             .iter()

@@ -24,6 +24,8 @@ pub struct Member {
     pub version: i64,
     pub account_status: AccountStatus,
     pub in_directory: bool,
+    /// An adopted account nobody has claimed yet (no password, no sign-on identity).
+    pub unclaimed: bool,
 }
 
 impl Member {
@@ -36,7 +38,10 @@ impl Member {
 }
 
 const COLUMNS: &str = "m.id AS membership_id, p.id AS person_id, p.surname, p.given_name, p.email, \
-     p.username, m.role, m.ends_on, m.version, p.status, p.ldap_dn";
+     p.username, m.role, m.ends_on, m.version, p.status, p.ldap_dn, \
+     CASE WHEN p.adopted_uid_number IS NOT NULL AND p.password_hash IS NULL AND NOT EXISTS \
+     (SELECT 1 FROM oidc_links l WHERE l.person_id = p.id) THEN CAST(1 AS BIGINT) \
+     ELSE CAST(0 AS BIGINT) END AS unclaimed";
 
 fn from_row(row: &AnyRow) -> StoreResult<Member> {
     let role: String = row.try_get("role")?;
@@ -55,6 +60,7 @@ fn from_row(row: &AnyRow) -> StoreResult<Member> {
         version: row.try_get("version")?,
         account_status: AccountStatus::parse(&status)?,
         in_directory: ldap_dn.is_some(),
+        unclaimed: row.try_get::<i64, _>("unclaimed")? == 1,
     })
 }
 

@@ -381,17 +381,17 @@ pub enum ClaimScope<'a> {
     Organisation(&'a str),
     /// Everyone a run adopted.
     Run(&'a str),
-    /// One person (the PI's "resend").
-    Person(&'a crate::store::people::Person),
+    /// One person (the PI's "resend"), if they have not claimed it yet.
+    Person(&'a str),
 }
 
 /// Mails each unclaimed adopted person of `scope` a single-use link to choose the password
 /// that claims their account (it reaches their LDAP entry). Returns how many were mailed.
 pub async fn send_claims(ctx: &AppContext, scope: ClaimScope<'_>) -> anyhow::Result<usize> {
     let people = match scope {
-        ClaimScope::Organisation(id) => ctx.store.unclaimed_adopted(Some(id), None).await?,
-        ClaimScope::Run(id) => ctx.store.unclaimed_adopted(None, Some(id)).await?,
-        ClaimScope::Person(person) => vec![person.clone()],
+        ClaimScope::Organisation(id) => ctx.store.unclaimed_adopted(Some(id), None, None).await?,
+        ClaimScope::Run(id) => ctx.store.unclaimed_adopted(None, Some(id), None).await?,
+        ClaimScope::Person(id) => ctx.store.unclaimed_adopted(None, None, Some(id)).await?,
     };
     let now = ctx.clock.now();
     let expires_at = now + i64::from(ctx.settings.security.invitation_ttl_days) * 86_400;

@@ -515,4 +515,72 @@ async fn a_claim_mail_leads_to_a_working_ldap_bind_with_the_new_password() {
         "{}",
         stderr(&again)
     );
+
+    // The PI, now signed in, sees who has not claimed yet and resends one claim email.
+    let pi = site.app.new_browser();
+    assert_eq!(pi.sign_in("user0190", NEW_PASSWORD).await.status(), 303);
+    let pool = site.app.database.pool().await;
+    let org_id: String =
+        sqlx::query_scalar("SELECT id FROM organisations WHERE short_name = 'grp10'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let membership_sql = "SELECT m.id FROM memberships m JOIN people p ON p.id = m.person_id \
+                          WHERE m.organisation_id = $1 AND p.username = $2";
+    let mut ids = Vec::new();
+    for username in ["user0250", "user0190"] {
+        let id: String = sqlx::query_scalar(membership_sql)
+            .bind(&org_id)
+            .bind(username)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    let (waiting, claimed_member) = (&ids[0], &ids[1]);
+    let members = pi.page(&format!("/orgs/{org_id}/members?q=user0250")).await;
+    assert_eq!(members.status, 200);
+    assert_eq!(
+        members.text(&format!("tr#member-{waiting} td.status")),
+        "not yet claimed"
+    );
+    let members = pi.page(&format!("/orgs/{org_id}/members?q=user0190")).await;
+    assert_eq!(
+        members.text(&format!("tr#member-{claimed_member} td.status")),
+        "active"
+    );
+    let member_page = format!("/orgs/{org_id}/members/{waiting}");
+    let page = pi.page(&member_page).await;
+    let action = page.attr("form[action$='/claim']", "action").unwrap();
+    let version = page
+        .attr("form[action$='/claim'] input[name=version]", "value")
+        .unwrap();
+    let resent = pi
+        .submit(&member_page, &action, &[("version", &version)])
+        .await;
+    assert_eq!(resent.status(), 303);
+    site.app.deliver_mail().await;
+    let to_waiting = site
+        .app
+        .smtp
+        .messages()
+        .into_iter()
+        .filter(|mail| mail.is_to("user0250@example.org"))
+        .count();
+    assert_eq!(
+        to_waiting, 3,
+        "two claim mails to the organisation, and the PI's resend"
+    );
+    // A claimed account gets no claim email: a clear 409, nothing sent.
+    let claimed_page = format!("/orgs/{org_id}/members/{claimed_member}");
+    let page = pi.page(&claimed_page).await;
+    assert!(page.select_all("form[action$='/claim']").is_empty());
+    let refused = pi
+        .submit(
+            &claimed_page,
+            &format!("{claimed_page}/claim"),
+            &[("version", &version)],
+        )
+        .await;
+    assert_eq!(refused.status(), 409);
 }

@@ -203,6 +203,7 @@ pub async fn change_member(
         "role" => "role",
         "end-date" => "end-date",
         "remove" => "remove",
+        "claim" => "claim",
         _ => return Err(WebError::NotFound),
     };
     let (organisation, granted) =
@@ -212,6 +213,9 @@ pub async fn change_member(
         .member(&organisation.id, &membership_id)
         .await?
         .ok_or(WebError::NotFound)?;
+    if kind == "claim" {
+        return resend_claim(&ctx, &user, &organisation, &member).await;
+    }
     let ip = crate::web::audit_ip(&req, &ctx);
     let actor = org_actor(&user, &granted, ip.as_deref());
     let bad = |error: crate::domain::FieldError| WebError::BadRequest(error.message);
@@ -251,6 +255,39 @@ pub async fn change_member(
     crate::web::notice::keep(&user.session, done, told);
     Ok(see_other(&format!(
         "/orgs/{}/members?done={done}",
+        organisation.id
+    )))
+}
+
+/// `POST /orgs/{org}/members/{membership}/claim`: mails an adopted member who has not
+/// claimed their account a new link to do so.
+async fn resend_claim(
+    ctx: &AppContext,
+    user: &SignedIn,
+    organisation: &crate::store::organisations::Organisation,
+    member: &crate::store::memberships::Member,
+) -> Result<HttpResponse, WebError> {
+    use crate::usecases::adoption::{ClaimScope, send_claims};
+    let sent = send_claims(ctx, ClaimScope::Person(&member.person_id))
+        .await
+        .map_err(WebError::internal)?;
+    if sent == 0 {
+        return Err(WebError::Conflict(format!(
+            "{} has claimed their account already, so no claim email was sent.",
+            member.display_name()
+        )));
+    }
+    crate::web::notice::keep(
+        &user.session,
+        "claim",
+        format!(
+            "A new email to claim their account was sent to {} ({}).",
+            member.display_name(),
+            member.email
+        ),
+    );
+    Ok(see_other(&format!(
+        "/orgs/{}/members?done=claim",
         organisation.id
     )))
 }
