@@ -380,24 +380,42 @@ impl Store {
             .collect()
     }
 
-    /// Closes the run with its counts and its one audit event.
+    /// What a run recorded in all, across its interruptions: people, organisations and
+    /// their memberships.
+    pub async fn adoption_run_totals(&self, run_id: &str) -> StoreResult<(i64, i64, i64)> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM people WHERE adopted_by_run = $1) AS people, \
+             (SELECT COUNT(*) FROM organisations WHERE adopted_by_run = $1) AS organisations, \
+             (SELECT COUNT(*) FROM memberships m JOIN organisations o ON o.id = m.organisation_id \
+              WHERE o.adopted_by_run = $1) AS memberships",
+        )
+        .bind(run_id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok((
+            row.try_get("people")?,
+            row.try_get("organisations")?,
+            row.try_get("memberships")?,
+        ))
+    }
+
+    /// Closes the run with its totals and its one audit event.
     pub async fn finish_adoption_run(
         &self,
         run_id: &str,
-        counts: (u64, u64, u64),
+        totals: (i64, i64, i64),
         event: AuditEvent<'_>,
         now: UnixTime,
     ) -> StoreResult<()> {
         let mut work = self.begin(now).await?;
-        let as_i64 = |count: u64| i64::try_from(count).unwrap_or(i64::MAX);
         sqlx::query(
-            "UPDATE adoption_runs SET finished_at = $1, people = people + $2, \
-             organisations = organisations + $3, memberships = memberships + $4 WHERE id = $5",
+            "UPDATE adoption_runs SET finished_at = $1, people = $2, organisations = $3, \
+             memberships = $4 WHERE id = $5",
         )
         .bind(now)
-        .bind(as_i64(counts.0))
-        .bind(as_i64(counts.1))
-        .bind(as_i64(counts.2))
+        .bind(totals.0)
+        .bind(totals.1)
+        .bind(totals.2)
         .bind(run_id)
         .execute(work.conn())
         .await?;

@@ -196,7 +196,8 @@ fn still_valid(file: AdoptionPlan, now: AdoptionPlan) -> Work {
         .into_iter()
         .filter(|personal| {
             personal_now.get(personal.uid.as_str()) == Some(&personal.gid_number)
-                && adopted_now.contains(personal.uid.as_str())
+                && (adopted_now.contains(personal.uid.as_str())
+                    || !people_now.contains_key(personal.uid.as_str()))
         })
         .collect();
     Work {
@@ -252,7 +253,7 @@ pub async fn apply_plan(
         left_out,
         ..ApplyReport::default()
     };
-    if plan.changes() == 0 {
+    if plan.people.is_empty() && plan.organisations.is_empty() && plan.personal.is_empty() {
         return Ok(report);
     }
     let actor_name = actor.audit_id().unwrap_or("command line");
@@ -347,24 +348,20 @@ pub async fn apply_plan(
             report.memberships += 1;
         }
     }
+    let totals = ctx.store.adoption_run_totals(&run_id).await?;
     ctx.store
         .finish_adoption_run(
             &run_id,
-            (
-                report.people,
-                report.organisations + report.personal,
-                report.memberships,
-            ),
+            totals,
             AuditEvent {
                 actor_id: actor.audit_id(),
                 action: "adoption.applied",
                 details: format!(
-                    "adopted {} people and {} organisations, made {} personal organisations ({} memberships){}, adoption run {run_id}",
-                    report.people,
-                    report.organisations,
-                    report.personal,
-                    report.memberships,
-                    if resumed { ", resuming an interrupted run" } else { "" }
+                    "adopted {} people and {} organisations (personal ones included) with {} memberships, adoption run {run_id}{}",
+                    totals.0,
+                    totals.1,
+                    totals.2,
+                    if resumed { ", resumed after an interruption" } else { "" }
                 ),
                 ..AuditEvent::default()
             },

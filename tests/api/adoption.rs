@@ -584,3 +584,72 @@ async fn a_claim_mail_leads_to_a_working_ldap_bind_with_the_new_password() {
         .await;
     assert_eq!(refused.status(), 409);
 }
+
+#[tokio::test]
+async fn a_run_that_stops_half_way_is_resumed_by_the_next_and_audited_once() {
+    let site = site().await;
+    let (path, _) = site.plan(&["--personal-groups"]);
+    let plan = path.to_str().unwrap();
+    // Room for one new group only: the run stops at the second personal organisation,
+    // after the people, the groups and one personal organisation were recorded.
+    let full = std::fs::read_to_string(&site.config).unwrap();
+    std::fs::write(
+        &site.config,
+        full.replace("gid_number_max = 199999", "gid_number_max = 100000"),
+    )
+    .unwrap();
+    let stopped = site.run(&["adopt", "apply", plan]);
+    assert!(!stopped.status.success());
+    assert!(
+        stderr(&stopped).contains("no gidNumber is left"),
+        "{}",
+        stderr(&stopped)
+    );
+    assert_eq!(
+        site.count("people WHERE adopted_by_run IS NOT NULL").await,
+        1_980
+    );
+    assert_eq!(
+        site.count("organisations WHERE adopted_by_run IS NOT NULL")
+            .await,
+        58
+    );
+    assert_eq!(
+        site.count("adoption_runs WHERE finished_at IS NULL").await,
+        1
+    );
+    assert_eq!(
+        site.count("audit_events WHERE action = 'adoption.applied'")
+            .await,
+        0
+    );
+
+    std::fs::write(&site.config, full).unwrap();
+    let resumed = site.run(&["adopt", "apply", plan]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(
+        stderr(&resumed).contains(
+            "adopted 0 people and 0 organisations, made 49 personal organisations (49 memberships)"
+        ) && stderr(&resumed).contains("(resumed)"),
+        "{}",
+        stderr(&resumed)
+    );
+    assert_eq!(
+        site.count("organisations WHERE adopted_by_run IS NOT NULL")
+            .await,
+        107
+    );
+    assert_eq!(site.count("adoption_runs").await, 1);
+    assert_eq!(
+        site.count(
+            "adoption_runs WHERE finished_at IS NOT NULL AND people = 1980 AND organisations = 107"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        site.count("audit_events WHERE action = 'adoption.applied'")
+            .await,
+        1
+    );
+}

@@ -350,10 +350,21 @@ pub fn plan_adoption(
             left_out,
         });
     }
-    plan.people = adoptable.into_values().collect();
-    plan.people.sort_by(|a, b| a.uid.cmp(&b.uid));
     if options.personal_groups {
-        for person in &plan.people {
+        // People adopted now or by an earlier (perhaps interrupted) run, whose personal
+        // organisation is not made yet.
+        let mut candidates: Vec<&ExistingPerson> = people
+            .iter()
+            .filter(|person| {
+                adoptable.contains_key(&person.uid)
+                    || portal.people.get(&person.uid).is_some_and(|known| {
+                        known.adopted && known.ldap_dn.as_deref() == Some(person.dn.as_str())
+                    })
+            })
+            .filter(|person| !portal.organisations.contains_key(&person.uid))
+            .collect();
+        candidates.sort_by(|a, b| a.uid.cmp(&b.uid));
+        for person in candidates {
             if in_some_group.contains(&person.uid) {
                 continue;
             }
@@ -373,6 +384,8 @@ pub fn plan_adoption(
             });
         }
     }
+    plan.people = adoptable.into_values().collect();
+    plan.people.sort_by(|a, b| a.uid.cmp(&b.uid));
     plan.organisations.sort_by(|a, b| a.cn.cmp(&b.cn));
     plan.conflicts.sort_by(|a, b| a.dn.cmp(&b.dn));
     plan
