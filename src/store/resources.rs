@@ -62,11 +62,11 @@ impl Resource {
     }
 }
 
-const COLUMNS: &str = "r.id, r.organisation_id, r.short_name, r.group_name, r.name, r.kind, \
+pub(super) const COLUMNS: &str = "r.id, r.organisation_id, r.short_name, r.group_name, r.name, r.kind, \
                        r.site, r.description, r.ends_on, r.status, r.restricted, r.assigned_to, \
                        r.gid_number, r.version, r.created_at, r.group_deleted";
 
-fn from_row(row: &AnyRow) -> StoreResult<Resource> {
+pub(super) fn from_row(row: &AnyRow) -> StoreResult<Resource> {
     let status: String = row.try_get("status")?;
     Ok(Resource {
         id: row.try_get("id")?,
