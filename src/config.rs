@@ -948,6 +948,19 @@ mod tests {
     }
 
     #[test]
+    fn the_drift_report_is_off_by_default_and_its_threshold_a_percentage()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let settings = Settings::load_from(None, minimal())?;
+        assert_eq!(settings.reconcile.interval_minutes, 0);
+        assert_eq!(settings.reconcile.max_change_percent, 10);
+        let mut env = minimal();
+        env.push(("ROSTER_RECONCILE__MAX_CHANGE_PERCENT".into(), "101".into()));
+        let error = Settings::load_from(None, env).err().map(|e| e.to_string());
+        assert!(error.is_some_and(|e| e.contains("max_change_percent")));
+        Ok(())
+    }
+
+    #[test]
     fn bcrypt_parallelism_leaves_a_core_for_pages() {
         let mut security = SecuritySettings::default();
         assert!(security.max_concurrent_hashes() >= 1);
