@@ -19,24 +19,54 @@ use crate::support::slapd::SAMPLE_PEOPLE;
 
 /// The sample LDIF's groups under ou=groups.
 const SAMPLE_GROUPS: usize = 5;
+/// The sample entries Roster does not know once `jsmith` is linked as a member.
+const BASELINE_UNKNOWN: usize = SAMPLE_PEOPLE - 1 + SAMPLE_GROUPS;
 const STRANGER: &str = "uid=stranger,ou=people,dc=example,dc=org";
 
-/// An organisation `driftlab` with two activated members and a resource, settled in LDAP;
-/// returns the signed-in site admin's browser.
+/// An organisation `driftlab` with two activated members, a sample person linked from the
+/// directory (`jsmith`, whose entry the portal does not write) and a resource, settled in
+/// LDAP; returns the signed-in site admin's browser.
 async fn settled_site(app: &TestApp) -> Browser {
     let org = app.create_org("Drift Lab", "driftlab").await;
     app.activated_member(&org, "ada").await;
     app.activated_member(&org, "bob").await;
     app.create_resource(&org, "gpu", "cluster").await;
-    app.run_jobs().await;
-    app.staff_browser("admin@example.org", Role::SiteAdmin)
+    let admin = app
+        .staff_browser("admin@example.org", Role::SiteAdmin)
+        .await;
+    let token = admin
+        .page(&format!("/orgs/{}/directory", org.id))
         .await
+        .csrf_token();
+    let linked = admin
+        .post_form(
+            &format!("/orgs/{}/members", org.id),
+            &[("csrf_token", &token), ("uid", "jsmith")],
+        )
+        .await;
+    assert_eq!(linked.status(), StatusCode::SEE_OTHER);
+    assert!(
+        location(&linked).contains("done=added"),
+        "{}",
+        location(&linked)
+    );
+    app.run_jobs().await;
+    admin
 }
 
 /// The four out-of-band changes: a memberUid added by hand to the organisation's group, a
 /// member's loginShell changed, an unknown person added, the resource's group deleted.
+/// The linked person's entry changes too, which is not the portal's to compare.
 async fn change_out_of_band(app: &TestApp) {
     let mut ldap = app.slapd.admin_conn().await;
+    ldap.modify(
+        &app.slapd.person_dn("jsmith"),
+        vec![Mod::Replace("loginShell", HashSet::from(["/bin/tcsh"]))],
+    )
+    .await
+    .unwrap()
+    .success()
+    .unwrap();
     ldap.modify(
         "cn=driftlab,ou=groups,dc=example,dc=org",
         vec![Mod::Add("memberUid", HashSet::from(["intruder"]))],
@@ -125,9 +155,11 @@ async fn out_of_band_changes_show_and_are_repaired_one_by_one() {
         "{:?}",
         made_by_the_test(&page)
     );
-    assert_eq!(
-        rows(&page, "unknown", "name").len(),
-        SAMPLE_PEOPLE + SAMPLE_GROUPS
+    let unknown = rows(&page, "unknown", "name");
+    assert_eq!(unknown.len(), BASELINE_UNKNOWN);
+    assert!(
+        !unknown.contains(&app.slapd.person_dn("jsmith")),
+        "linked: known"
     );
     for row in page.select_all("table.drift td") {
         assert!(!row.contains("{CRYPT}"), "no password hash is ever shown");
@@ -138,7 +170,7 @@ async fn out_of_band_changes_show_and_are_repaired_one_by_one() {
     assert_eq!(made_by_the_test(&page), drifted());
     assert_eq!(
         page.text(".drift-total"),
-        (SAMPLE_PEOPLE + SAMPLE_GROUPS + 4).to_string()
+        (BASELINE_UNKNOWN + 4).to_string()
     );
     // Every cell is labelled for narrow screens.
     let cells = page.select_all("table.drift td").len();
@@ -167,10 +199,7 @@ async fn out_of_band_changes_show_and_are_repaired_one_by_one() {
         );
     }
     assert!(
-        stdout.contains(&format!(
-            "{} difference(s) among",
-            SAMPLE_PEOPLE + SAMPLE_GROUPS + 4
-        )),
+        stdout.contains(&format!("{} difference(s) among", BASELINE_UNKNOWN + 4)),
         "{stdout}"
     );
     // One organisation: its group, its members' accounts and its resources only.
@@ -274,7 +303,7 @@ async fn out_of_band_changes_show_and_are_repaired_one_by_one() {
     assert_eq!(ada.attrs["loginShell"], vec!["/bin/bash".to_string()]);
     assert_eq!(
         app.ldap_member_uids("driftlab").await.unwrap(),
-        vec!["ada".to_string(), "bob".to_string()]
+        vec!["ada".to_string(), "bob".to_string(), "jsmith".to_string()]
     );
     let gpu = app
         .slapd
@@ -401,7 +430,7 @@ async fn repair_all_keeps_to_the_threshold_on_the_command_line() {
         .unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert_eq!(output.status.code(), Some(0), "{stdout}");
-    assert!(stdout.ends_with("0 difference(s) among 6 entries: 0 missing, 0 attribute, 0 member mismatch(es), 0 unknown\n"), "{stdout}");
+    assert!(stdout.ends_with("0 difference(s) among 7 entries: 0 missing, 0 attribute, 0 member mismatch(es), 0 unknown\n"), "{stdout}");
     assert!(app.slapd.search_entry(STRANGER).await.is_none());
     let report = roster::usecases::reconcile::drift_report(&app.context)
         .await
@@ -417,7 +446,7 @@ async fn the_scheduled_dry_run_mails_site_admins_when_the_count_changes() {
     let dry_run = || roster::usecases::reconcile::scheduled_dry_run(&app.context);
 
     let (report, mailed) = dry_run().await.unwrap();
-    assert_eq!(report.items.len(), SAMPLE_PEOPLE + SAMPLE_GROUPS);
+    assert_eq!(report.items.len(), BASELINE_UNKNOWN);
     assert!(
         report
             .items
@@ -440,7 +469,7 @@ async fn the_scheduled_dry_run_mails_site_admins_when_the_count_changes() {
             counts.members,
             counts.unknown
         ),
-        (1, 1, 1, SAMPLE_PEOPLE + SAMPLE_GROUPS + 1)
+        (1, 1, 1, BASELINE_UNKNOWN + 1)
     );
     assert!(mailed);
     let (_, again) = dry_run().await.unwrap();
@@ -456,8 +485,25 @@ async fn the_scheduled_dry_run_mails_site_admins_when_the_count_changes() {
     assert_eq!(notices.len(), 2);
     assert!(notices.iter().all(|mail| mail.is_to("admin@example.org")));
     assert!(
-        notices[1].subject.contains("59 difference(s)"),
+        notices[1].subject.contains("58 difference(s)"),
         "{}",
         notices[1].subject
     );
+}
+
+#[tokio::test]
+async fn the_report_reads_more_entries_than_one_page() {
+    let app = TestApp::spawn().await;
+    settled_site(&app).await;
+    let uids: Vec<String> = (0..1_100).map(|n| format!("old{n:04}")).collect();
+    crate::support::api::add_directory_people(&app, &uids).await;
+    let report = roster::usecases::reconcile::drift_report(&app.context)
+        .await
+        .unwrap();
+    // 2 + 50 + 1,100 people, 3 + 5 groups and a resource group.
+    assert_eq!(report.entries, 1_161);
+    assert_eq!(report.counts().unknown, BASELINE_UNKNOWN + 1_100);
+    assert_eq!(report.items.len(), BASELINE_UNKNOWN + 1_100);
+    let unknown: HashSet<&str> = report.items.iter().map(|item| item.name.as_str()).collect();
+    assert!(unknown.contains("uid=old1099,ou=people,dc=example,dc=org"));
 }
