@@ -507,3 +507,64 @@ async fn the_report_reads_more_entries_than_one_page() {
     let unknown: HashSet<&str> = report.items.iter().map(|item| item.name.as_str()).collect();
     assert!(unknown.contains("uid=old1099,ou=people,dc=example,dc=org"));
 }
+
+#[tokio::test]
+async fn repair_all_on_the_page_asks_first_then_repairs_everything() {
+    let app = TestApp::spawn_with(|settings| settings.reconcile.max_change_percent = 100).await;
+    let admin = settled_site(&app).await;
+    change_out_of_band(&app).await;
+
+    let page = admin.page("/admin/drift/repair-all").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(
+        page.text("h1"),
+        format!("Repair all {} differences?", BASELINE_UNKNOWN + 4)
+    );
+    assert_eq!(
+        page.attr("form.confirm-actions", "action").as_deref(),
+        Some("/admin/drift/repair-all")
+    );
+    let consequences = page.select_all(".consequence");
+    assert!(
+        consequences.iter().any(|text| text
+            == &format!(
+                "{} entries Roster does not know will be deleted from LDAP.",
+                BASELINE_UNKNOWN + 1
+            )),
+        "{consequences:?}"
+    );
+    // Asking changed nothing.
+    assert!(app.slapd.search_entry(STRANGER).await.is_some());
+
+    let done = admin
+        .submit("/admin/drift/repair-all", "/admin/drift/repair-all", &[])
+        .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let page = admin.page(&location(&done)).await;
+    assert_eq!(
+        page.text(".notice"),
+        format!("Repaired {} items.", BASELINE_UNKNOWN + 4)
+    );
+    assert_eq!(
+        page.text(".in-step"),
+        "No differences: LDAP is in step with Roster."
+    );
+    assert!(app.slapd.search_entry(STRANGER).await.is_none());
+    assert!(
+        app.slapd
+            .search_entry(&app.slapd.person_dn("amueller"))
+            .await
+            .is_none()
+    );
+    // The linked person's entry is not Roster's to rewrite.
+    let jsmith = app
+        .slapd
+        .search_entry(&app.slapd.person_dn("jsmith"))
+        .await
+        .unwrap();
+    assert_eq!(jsmith.attrs["loginShell"], vec!["/bin/tcsh".to_string()]);
+    // Nothing left to repair: a clear 409.
+    let nothing = admin.get("/admin/drift/repair-all").await;
+    assert_eq!(nothing.status(), StatusCode::CONFLICT);
+    app.assert_directory_settled().await;
+}

@@ -248,9 +248,13 @@ pub async fn confirm_repair_all(
         counts.members
     )];
     if counts.unknown > 0 {
+        let entries = if counts.unknown == 1 {
+            "1 entry".to_string()
+        } else {
+            format!("{} entries", counts.unknown)
+        };
         consequences.push(format!(
-            "{} Roster does not know will be deleted from LDAP.",
-            count_of(counts.unknown, "entry")
+            "{entries} Roster does not know will be deleted from LDAP."
         ));
     }
     Confirmation {
