@@ -486,6 +486,19 @@ async fn compare_groups(
         HashMap::new()
     };
     let resource_place = resources_container(ctx);
+    let resource_ids: Vec<String> = if container == resource_place {
+        resources
+            .values()
+            .filter(|resource| !resource.group_deleted)
+            .map(|resource| resource.id.clone())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut resource_members = ctx
+        .store
+        .resource_member_uids_of(&resource_ids, &today)
+        .await?;
     for entry in page {
         let Some(name) = &entry.name else {
             items.push(unknown_item(entry));
@@ -505,7 +518,7 @@ async fn compare_groups(
             }
         } else if let Some(resource) = resources.get(name) {
             if container == resource_place && !resource.group_deleted {
-                let wanted = ctx.store.resource_member_uids(&resource.id, &today).await?;
+                let wanted = resource_members.remove(&resource.id).unwrap_or_default();
                 items.extend(group_item(
                     Subject::Resource,
                     &resource.id,

@@ -137,6 +137,39 @@ impl Store {
         Ok(members)
     }
 
+    /// `resource_member_uids` for several resources at once: resource id → usernames.
+    pub async fn resource_member_uids_of(
+        &self,
+        resource_ids: &[String],
+        today: &str,
+    ) -> StoreResult<HashMap<String, Vec<String>>> {
+        let mut members: HashMap<String, Vec<String>> = HashMap::new();
+        if resource_ids.is_empty() {
+            return Ok(members);
+        }
+        // `may_use` reads the day from $2; $1 keeps to groups LDAP holds.
+        let sql = format!(
+            "SELECT DISTINCT r.id AS resource_id, p.username FROM resources r \
+             JOIN memberships m ON m.organisation_id = r.organisation_id \
+             JOIN people p ON p.id = m.person_id \
+             WHERE r.group_deleted = $1 AND p.username IS NOT NULL AND {} AND r.id IN ({}) \
+             ORDER BY p.username",
+            super::resources::may_use(),
+            placeholders(3, resource_ids.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(0_i64).bind(today);
+        for id in resource_ids {
+            query = query.bind(id);
+        }
+        for row in query.fetch_all(self.pool()).await? {
+            members
+                .entry(row.try_get("resource_id")?)
+                .or_default()
+                .push(row.try_get("username")?);
+        }
+        Ok(members)
+    }
+
     /// The next `limit` accounts whose entries the portal writes (a username and numbers,
     /// not deleted), after `after` in username order: (person id, username).
     pub async fn managed_accounts_after(

@@ -137,7 +137,7 @@ pub(crate) const CURRENT_MEMBERSHIP: &str = "(m.ends_on IS NULL OR m.ends_on >= 
 /// `domain::Access::decide` as SQL, over a resource `r`, a membership `m` of its
 /// organisation and that member's person `p`, on the day bound to `$2`: the groups and the
 /// account pages use this one fragment.
-fn may_use() -> String {
+pub(super) fn may_use() -> String {
     format!(
         "r.status = 'active' AND (r.ends_on IS NULL OR r.ends_on >= $2) \
          AND p.status = 'active' AND {CURRENT_MEMBERSHIP} \
