@@ -65,6 +65,30 @@ pub struct Settings {
     /// Other systems kept in step with the portal besides LDAP (SCIM 2.0 targets).
     #[serde(default)]
     pub provisioning: ProvisioningSettings,
+    /// The site-wide LDAP drift report: its scheduled dry run and its repair's threshold.
+    #[serde(default)]
+    pub reconcile: ReconcileSettings,
+}
+
+/// The LDAP drift report (`/admin/drift`, `roster reconcile`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReconcileSettings {
+    /// Minutes between two scheduled dry runs (counts in the log, a mail to site admins
+    /// when the count changes); 0 turns them off.
+    pub interval_minutes: u32,
+    /// "Repair all" is refused when it would touch more than this share (in percent) of
+    /// the entries under Roster's bases.
+    pub max_change_percent: u32,
+}
+
+impl Default for ReconcileSettings {
+    fn default() -> Self {
+        Self {
+            interval_minutes: 0,
+            max_change_percent: 10,
+        }
+    }
 }
 
 /// Identity providers and other systems the portal pushes people and groups to.
@@ -664,6 +688,11 @@ impl Settings {
         if !(1..=60_000).contains(&self.mail.rate_per_minute) {
             return invalid("mail.rate_per_minute must be between 1 and 60000".into());
         }
+        if self.reconcile.max_change_percent > 100 {
+            return Err(ConfigError::Invalid(
+                "reconcile.max_change_percent must be between 0 and 100".into(),
+            ));
+        }
         self.check_scim_targets()
     }
 
@@ -915,6 +944,19 @@ mod tests {
             .err()
             .map(|e| e.to_string());
         assert!(error.is_some_and(|e| e.contains("base_url")));
+        Ok(())
+    }
+
+    #[test]
+    fn the_drift_report_is_off_by_default_and_its_threshold_a_percentage()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let settings = Settings::load_from(None, minimal())?;
+        assert_eq!(settings.reconcile.interval_minutes, 0);
+        assert_eq!(settings.reconcile.max_change_percent, 10);
+        let mut env = minimal();
+        env.push(("ROSTER_RECONCILE__MAX_CHANGE_PERCENT".into(), "101".into()));
+        let error = Settings::load_from(None, env).err().map(|e| e.to_string());
+        assert!(error.is_some_and(|e| e.contains("max_change_percent")));
         Ok(())
     }
 

@@ -69,6 +69,11 @@ enum Command {
     /// organisations, numbers and names kept. Plan first, review, then apply.
     #[command(subcommand)]
     Adopt(AdoptCommand),
+    /// The LDAP drift report: every account, organisation group and resource group whose
+    /// entry differs from what Roster expects, and entries under Roster's bases it does
+    /// not know; one line each, then the counts (exit status 3 when there is any). With
+    /// --apply, repair them all (refused beyond reconcile.max_change_percent).
+    Reconcile(ReconcileArgs),
 }
 
 #[derive(Subcommand)]
@@ -121,6 +126,22 @@ struct AdoptApplyArgs {
     /// Mail everyone adopted by this run a link to claim their account.
     #[arg(long)]
     send_claims: bool,
+}
+
+#[derive(clap::Args)]
+struct ReconcileArgs {
+    /// Repair every difference: accounts and groups rewritten through the outbox, unknown
+    /// entries deleted; audited as one repair.
+    #[arg(long)]
+    apply: bool,
+    /// Only this organisation (its short name): its group, its members' accounts and its
+    /// resources' groups.
+    #[arg(long, value_name = "SHORT")]
+    org: Option<String>,
+    /// Refuse --apply when it would touch more than this percentage of the entries under
+    /// Roster's bases (default: reconcile.max_change_percent).
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(0..=100))]
+    max_change: Option<u32>,
 }
 
 #[derive(Subcommand)]
@@ -397,6 +418,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             eprintln!("claim mails queued: {sent}");
             Ok(())
         }
+        Command::Reconcile(args) => ldap_reconcile(settings, args).await,
         Command::Keys(KeysCommand::Rotate) => {
             let ctx = connect(settings).await?;
             let kid = roster::usecases::clients::rotate_keys(&ctx)
@@ -624,6 +646,69 @@ async fn scim_reconcile(settings: Settings, args: ScimReconcileArgs) -> Result<(
     for item in &after.items {
         println!("{}", item.describe());
     }
+    if after.items.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Drift(after.items.len()))
+    }
+}
+
+async fn ldap_reconcile(settings: Settings, args: ReconcileArgs) -> Result<(), CliError> {
+    use roster::jobs::ldap_drift::DriftReport;
+    use roster::usecases::reconcile::{
+        ReconcileError, drift_report, organisation_report, repair_all,
+    };
+    let percent = args
+        .max_change
+        .unwrap_or(settings.reconcile.max_change_percent);
+    let ctx = connect(settings).await?;
+    let failed = |error: ReconcileError| CliError::Failed(error.to_string());
+    let organisation = match &args.org {
+        Some(short_name) => Some(organisation_named(&ctx, short_name).await?),
+        None => None,
+    };
+    let make_report = async || match &organisation {
+        Some(organisation) => organisation_report(&ctx, organisation).await,
+        None => drift_report(&ctx).await,
+    };
+    let print = |report: &DriftReport| {
+        for item in &report.items {
+            println!("{}", item.describe());
+        }
+        let counts = report.counts();
+        println!(
+            "{} difference(s) among {} entries: {} missing, {} attribute, {} member mismatch(es), {} unknown",
+            report.items.len(),
+            report.entries,
+            counts.missing,
+            counts.attributes,
+            counts.members,
+            counts.unknown
+        );
+    };
+    let report = make_report().await.map_err(failed)?;
+    print(&report);
+    if report.items.is_empty() {
+        return Ok(());
+    }
+    if !args.apply {
+        return Err(CliError::Drift(report.items.len()));
+    }
+    let outcome = repair_all(
+        &ctx,
+        roster::usecases::Actor::CommandLine,
+        None,
+        &report,
+        percent,
+    )
+    .await
+    .map_err(failed)?;
+    for failure in &outcome.failed {
+        eprintln!("not repaired: {failure}");
+    }
+    let after = make_report().await.map_err(failed)?;
+    println!("repaired: {} item(s); after the repair:", outcome.repaired);
+    print(&after);
     if after.items.is_empty() {
         Ok(())
     } else {

@@ -114,12 +114,15 @@ impl Application {
         };
         let drift_checks =
             crate::usecases::provisioning::spawn_scheduled_reconcile(self.context.clone());
+        let ldap_drift_checks =
+            crate::usecases::reconcile::spawn_scheduled_reconcile(self.context.clone());
         let index_refresh = crate::jobs::people_index::spawn_index_refresh(self.context.clone());
         let result = self.server.await;
         housekeeping.abort();
         for scim_worker in scim_workers
             .into_iter()
             .chain(drift_checks)
+            .chain(ldap_drift_checks)
             .chain(index_refresh)
         {
             scim_worker.abort();

@@ -8,12 +8,14 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod accounts;
+mod drift;
 mod existing;
 mod groups;
 mod index;
 mod people;
 
 pub use accounts::{AccountFacts, AccountState, LiveEntry};
+pub use drift::{Container, ScannedEntry, first_value};
 pub use groups::{GroupPlace, GroupState};
 pub use index::INDEX_PAGE;
 pub use people::{DirectoryPerson, PersonKey, SearchResults};

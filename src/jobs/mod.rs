@@ -3,6 +3,7 @@
 //! safe to run on several instances at once: jobs are claimed with a lease, and applying
 //! one makes LDAP match the database, so a repeat changes nothing.
 
+pub mod ldap_drift;
 pub mod mail;
 pub mod people_index;
 pub mod scim;
@@ -351,23 +352,35 @@ pub async fn expected_account(
     ctx: &AppContext,
     person: &Person,
 ) -> Result<Option<AccountState>, StoreError> {
-    let (Some(username), Some(uid_number), Some(gid_number)) = (
-        person.username.clone(),
-        person.uid_number,
-        person.gid_number,
-    ) else {
+    if person.username.is_none() || person.uid_number.is_none() || person.gid_number.is_none() {
         return Ok(None);
-    };
-    let locked = person.status != AccountStatus::Active;
-    let ssh_keys = if locked {
-        Vec::new()
-    } else {
+    }
+    let ssh_keys = if person.status == AccountStatus::Active {
         ctx.store
             .keys_of(&person.id)
             .await?
             .into_iter()
             .map(|key| key.openssh)
             .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(account_state(ctx, person, ssh_keys))
+}
+
+/// `expected_account` with the person's keys (OpenSSH text, in order) already read, so
+/// the drift report reads a page of people's keys in one query.
+pub fn account_state(
+    ctx: &AppContext,
+    person: &Person,
+    ssh_keys: Vec<String>,
+) -> Option<AccountState> {
+    let (Some(username), Some(uid_number), Some(gid_number)) = (
+        person.username.clone(),
+        person.uid_number,
+        person.gid_number,
+    ) else {
+        return None;
     };
     let facts = AccountFacts {
         username,
@@ -378,10 +391,10 @@ pub async fn expected_account(
         email: person.email.clone(),
         login_shell: person.login_shell.clone(),
         password_hash: person.password_hash.clone(),
-        locked,
+        locked: person.status != AccountStatus::Active,
         ssh_keys,
     };
-    Ok(Some(AccountState::expected(facts, &ctx.settings.ldap)))
+    Some(AccountState::expected(facts, &ctx.settings.ldap))
 }
 
 #[cfg(test)]

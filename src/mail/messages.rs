@@ -242,4 +242,19 @@ impl NoticeMail {
             ],
         }
     }
+
+    /// To site admins, when the LDAP drift report's count changed and is not zero.
+    pub fn ldap_drift(greeting_name: &str, differences: usize, link: &str) -> Self {
+        Self {
+            subject: format!("LDAP: {differences} difference(s) from Roster"),
+            greeting_name: greeting_name.into(),
+            paragraphs: vec![
+                format!(
+                    "The scheduled check found {differences} difference(s) between LDAP and what Roster expects it to hold: entries missing, attributes or members that differ, or entries under Roster's bases that Roster does not know."
+                ),
+                format!("Review them, and repair them one by one or all at once, at {link}"),
+                "You will hear again only when the number of differences changes.".into(),
+            ],
+        }
+    }
 }

@@ -22,6 +22,7 @@ pub mod ids;
 pub mod invitation_batches;
 pub mod invitations;
 pub mod jobs;
+pub mod ldap_drift;
 pub mod lifecycle;
 pub mod mail_outbox;
 pub mod member_batch;

@@ -62,11 +62,11 @@ impl Resource {
     }
 }
 
-const COLUMNS: &str = "r.id, r.organisation_id, r.short_name, r.group_name, r.name, r.kind, \
+pub(super) const COLUMNS: &str = "r.id, r.organisation_id, r.short_name, r.group_name, r.name, r.kind, \
                        r.site, r.description, r.ends_on, r.status, r.restricted, r.assigned_to, \
                        r.gid_number, r.version, r.created_at, r.group_deleted";
 
-fn from_row(row: &AnyRow) -> StoreResult<Resource> {
+pub(super) fn from_row(row: &AnyRow) -> StoreResult<Resource> {
     let status: String = row.try_get("status")?;
     Ok(Resource {
         id: row.try_get("id")?,
@@ -137,7 +137,7 @@ pub(crate) const CURRENT_MEMBERSHIP: &str = "(m.ends_on IS NULL OR m.ends_on >= 
 /// `domain::Access::decide` as SQL, over a resource `r`, a membership `m` of its
 /// organisation and that member's person `p`, on the day bound to `$2`: the groups and the
 /// account pages use this one fragment.
-fn may_use() -> String {
+pub(super) fn may_use() -> String {
     format!(
         "r.status = 'active' AND (r.ends_on IS NULL OR r.ends_on >= $2) \
          AND p.status = 'active' AND {CURRENT_MEMBERSHIP} \

@@ -14,6 +14,7 @@ pub mod organisations;
 pub mod own_account;
 pub mod people_search;
 pub mod provisioning;
+pub mod reconcile;
 pub mod resources;
 pub mod single_sign_on;
 pub mod staff_actions;

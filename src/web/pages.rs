@@ -29,10 +29,11 @@ pub struct Place {
 
 /// The staff consoles, each behind the site-wide permission that opens it, as
 /// (permission, address, label). The header and the home page both list them.
-pub const STAFF_PLACES: [(Permission, &str, &str); 4] = [
+pub const STAFF_PLACES: [(Permission, &str, &str); 5] = [
     (Permission::ViewAccounts, "/admin/accounts", "Accounts"),
     (Permission::ManageStaff, "/admin/staff", "Staff roles"),
     (Permission::ManageJobs, "/admin/jobs", "Outbox"),
+    (Permission::ManageJobs, "/admin/drift", "LDAP drift"),
     (Permission::ManageClients, "/admin/clients", "API clients"),
 ];
 

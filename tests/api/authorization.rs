@@ -78,6 +78,22 @@ const MATRIX: &[(&str, &str, Access, &[u16])] = &[
         Access::Only(ADMIN),
         &[404],
     ),
+    ("get", "/admin/drift", Access::Only(ADMIN), &[200]),
+    // No item named: 400. The sample slapd's unknown entries exceed the threshold: 409.
+    ("get", "/admin/drift/repair", Access::Only(ADMIN), &[400]),
+    ("post", "/admin/drift/repair", Access::Only(ADMIN), &[400]),
+    (
+        "get",
+        "/admin/drift/repair-all",
+        Access::Only(ADMIN),
+        &[409],
+    ),
+    (
+        "post",
+        "/admin/drift/repair-all",
+        Access::Only(ADMIN),
+        &[409],
+    ),
     ("get", "/admin/accounts", Access::Only(STAFF), &[200]),
     (
         "get",

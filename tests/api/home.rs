@@ -176,6 +176,7 @@ async fn staff_see_failed_jobs_and_accounts_pending_in_ldap_and_the_header_names
             "Accounts",
             "Staff roles",
             "Outbox",
+            "LDAP drift",
             "API clients"
         ]
     );

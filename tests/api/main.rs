@@ -27,6 +27,7 @@ mod home;
 mod invitation_batches;
 mod invitations;
 mod keys;
+mod ldap_drift;
 mod lifecycle;
 mod mail;
 mod mail_outbox;

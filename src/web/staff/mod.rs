@@ -112,6 +112,7 @@ fn deleted_account() -> WebError {
 mod account;
 mod actions;
 mod delete;
+mod drift;
 mod jobs;
 mod roles;
 mod scim;
@@ -122,6 +123,10 @@ pub use actions::{
     change_contact, confirm_remove_key, lock, remove_key, resync, send_reset, unlock,
 };
 pub use delete::{delete, delete_form};
+pub use drift::{
+    confirm_repair as confirm_drift_repair, confirm_repair_all as confirm_drift_repair_all, drift,
+    repair as drift_repair, repair_all as drift_repair_all,
+};
 pub use jobs::{jobs, retry};
 pub use roles::{confirm_revoke, grant, revoke, staff};
 pub use scim::{drift as scim_drift, repair as scim_repair};

@@ -104,6 +104,8 @@ pub fn test_settings(slapd: &Slapd, smtp: &SmtpSink, database: &TestDatabase) ->
             reconcile_minutes: 0,
             scim: Vec::new(),
         },
+        // Tests call the LDAP drift's scheduled dry run themselves.
+        reconcile: roster::config::ReconcileSettings::default(),
     }
 }
 
