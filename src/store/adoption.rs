@@ -37,7 +37,7 @@ impl Store {
     pub async fn adoption_facts(&self) -> StoreResult<PortalFacts> {
         let mut facts = PortalFacts::default();
         let people = sqlx::query(
-            "SELECT id, username, email_normalized, ldap_dn, adopted_by_run FROM people",
+            "SELECT id, username, email_normalized, ldap_dn, adopted_by_run, uid_number FROM people",
         )
         .fetch_all(self.pool())
         .await?;
@@ -56,7 +56,8 @@ impl Store {
                         ldap_dn: row.try_get("ldap_dn")?,
                         adopted: row
                             .try_get::<Option<String>, _>("adopted_by_run")?
-                            .is_some(),
+                            .is_some()
+                            || row.try_get::<Option<i64>, _>("uid_number")?.is_some(),
                     },
                 );
             }
@@ -79,7 +80,7 @@ impl Store {
                 short_name,
                 KnownOrganisation {
                     gid_number: row.try_get("gid_number")?,
-                    adopted,
+                    adopted: true,
                 },
             );
         }

@@ -367,6 +367,16 @@ async fn adopted_numbers_are_never_handed_out_again_even_when_their_entries_are_
         number >= FIRST_UID + PEOPLE,
         "uidNumber {number} was adopted"
     );
+    // Roster's own entries (the new account, its private group, the new organisation's
+    // group) are never offered for adoption, nor called conflicts.
+    site.app.run_jobs().await;
+    let (_, summary) = site.plan(&[]);
+    assert!(
+        summary.contains(
+            "0 people and 0 organisations to adopt, 0 personal organisations, 23 conflicts"
+        ),
+        "{summary}"
+    );
 }
 
 #[tokio::test]

@@ -101,6 +101,7 @@ pub struct PortalFacts {
 #[derive(Debug, Clone)]
 pub struct KnownPerson {
     pub ldap_dn: Option<String>,
+    /// Roster holds this entry already: adopted before, or an account Roster made.
     pub adopted: bool,
 }
 
@@ -113,6 +114,7 @@ pub struct GidHolder {
 #[derive(Debug, Clone)]
 pub struct KnownOrganisation {
     pub gid_number: i64,
+    /// Every organisation's group is Roster's: adopted before, or made by Roster.
     pub adopted: bool,
 }
 
