@@ -146,20 +146,99 @@ pub fn write_plan(plan: &AdoptionPlan, source: &PlanSource<'_>) -> String {
     out
 }
 
+#[derive(Default)]
+struct PlanToml {
+    version: Option<i64>,
+    entries_read: u64,
+    people: Vec<PersonLine>,
+    organisations: Vec<OrganisationLine>,
+    personal: Vec<PersonalLine>,
+    conflicts: Vec<ConflictLine>,
+}
+
+/// A plan's scalar lines (`version = 1`, `entries_read = …`).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PlanToml {
-    version: i64,
-    #[serde(default)]
-    entries_read: u64,
-    #[serde(default)]
-    people: Vec<PersonLine>,
-    #[serde(default)]
-    organisations: Vec<OrganisationLine>,
-    #[serde(default)]
-    personal: Vec<PersonalLine>,
-    #[serde(default)]
-    conflicts: Vec<ConflictLine>,
+struct Scalars {
+    version: Option<i64>,
+    entries_read: Option<u64>,
+}
+
+/// The lines of a list, read as `items = [ … ]`.
+#[derive(Deserialize)]
+struct Items<T> {
+    items: Vec<T>,
+}
+
+impl PlanToml {
+    /// Adds the entries `list = [ … ]` text holds (one line, or a whole one-line list).
+    fn extend(&mut self, list: &str, items: &str) -> Result<(), toml::de::Error> {
+        fn read<T: serde::de::DeserializeOwned>(items: &str) -> Result<Vec<T>, toml::de::Error> {
+            Ok(toml::from_str::<Items<T>>(&format!("items = [\n{items}\n]"))?.items)
+        }
+        match list {
+            "people" => self.people.extend(read(items)?),
+            "organisations" => self.organisations.extend(read(items)?),
+            "personal" => self.personal.extend(read(items)?),
+            _ => self.conflicts.extend(read(items)?),
+        }
+        Ok(())
+    }
+}
+
+const LISTS: [&str; 4] = ["people", "organisations", "personal", "conflicts"];
+
+/// Reads the plan a line at a time, each line with the toml crate: a plan of 100,000
+/// people never becomes one document tree in memory, and an error names its line.
+fn parse(text: &str) -> Result<PlanToml, PlanFileError> {
+    let mut file = PlanToml::default();
+    let mut open: Option<&str> = None;
+    for (index, line) in text.lines().enumerate() {
+        let syntax = |error: toml::de::Error| {
+            PlanFileError::Syntax(format!("line {}: {}", index + 1, error.message()))
+        };
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        if let Some(list) = open {
+            if trimmed.starts_with(']') {
+                open = None;
+            } else {
+                file.extend(list, line).map_err(syntax)?;
+            }
+            continue;
+        }
+        let list = trimmed.split_once('=').and_then(|(key, value)| {
+            let key = key.trim();
+            let value = value.trim();
+            (LISTS.contains(&key) && value.starts_with('[')).then_some((key, value))
+        });
+        match list {
+            Some((key, value)) => {
+                let inside = value[1..].trim();
+                if inside.is_empty() || inside.starts_with('#') {
+                    open = LISTS.iter().copied().find(|list| *list == key);
+                } else {
+                    // The whole list on this line: `key = [ … ]`.
+                    let items = value[1..].trim_end();
+                    let items = items.strip_suffix(']').unwrap_or(items);
+                    file.extend(key, items).map_err(syntax)?;
+                }
+            }
+            None => {
+                let scalars: Scalars = toml::from_str(line).map_err(syntax)?;
+                file.version = scalars.version.or(file.version);
+                file.entries_read = scalars.entries_read.unwrap_or(file.entries_read);
+            }
+        }
+    }
+    if let Some(list) = open {
+        return Err(PlanFileError::Syntax(format!(
+            "the list {list} is not closed with ]"
+        )));
+    }
+    Ok(file)
 }
 
 #[derive(Deserialize)]
@@ -204,10 +283,15 @@ struct ConflictLine {
 
 /// Reads a plan (as written by [`write_plan`], perhaps edited).
 pub fn read_plan(text: &str) -> Result<AdoptionPlan, PlanFileError> {
-    let file: PlanToml =
-        toml::from_str(text).map_err(|error| PlanFileError::Syntax(error.to_string()))?;
-    if file.version != VERSION {
-        return Err(PlanFileError::Version(file.version));
+    let file = parse(text)?;
+    match file.version {
+        Some(VERSION) => {}
+        Some(other) => return Err(PlanFileError::Version(other)),
+        None => {
+            return Err(PlanFileError::Syntax(
+                "no `version = 1` line: is this a plan made by `roster adopt plan`?".into(),
+            ));
+        }
     }
     Ok(AdoptionPlan {
         people: file

@@ -183,6 +183,27 @@ fn a_written_plan_reads_back_the_same_even_with_comments_and_hostile_text() {
         read_plan("people = ["),
         Err(PlanFileError::Syntax(_))
     ));
+    // An error names its line.
+    let broken = text.replace("  { uid = \"bob\"", "  { uid = bob");
+    let error = read_plan(&broken).unwrap_err().to_string();
+    assert!(
+        error.starts_with("the plan is not valid TOML: line "),
+        "{error}"
+    );
+    assert!(matches!(
+        read_plan("# nothing\n"),
+        Err(PlanFileError::Syntax(_))
+    ));
+    assert!(matches!(
+        read_plan("version = 1\nsurprise = 2\n"),
+        Err(PlanFileError::Syntax(_))
+    ));
+    // A list on one line, and an empty one, read as well.
+    let one_line = read_plan(
+        "version = 1\npersonal = [ { uid = \"ada\" }, { uid = \"bob\", gid_number = 7 } ]\nconflicts = []\n",
+    )
+    .unwrap();
+    assert_eq!(one_line.personal.len(), 2);
 }
 
 #[test]
