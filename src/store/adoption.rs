@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use super::audit::AuditEvent;
+use super::ids::IdKind;
 use super::member_keys::MemberKeys;
 use super::memberships;
 use super::names::{NameKind, claim_name};
@@ -222,10 +223,11 @@ impl Store {
                 }
                 id
             };
-            for (table, column, number) in [
-                ("uid_claims", "uid_number", person.uid_number),
-                ("gid_claims", "gid_number", person.gid_number),
+            for (kind, number) in [
+                (IdKind::Uid, person.uid_number),
+                (IdKind::Gid, person.gid_number),
             ] {
+                let (table, column) = kind.claims();
                 // The gidNumber may be a group's that many share: the first claim stands.
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "INSERT INTO {table} ({column}, claimed_by, claimed_at) VALUES ($1, $2, $3) \

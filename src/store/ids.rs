@@ -18,6 +18,14 @@ impl IdKind {
             IdKind::Gid => "gid",
         }
     }
+
+    /// The table of claimed numbers, and its number column.
+    pub(crate) const fn claims(self) -> (&'static str, &'static str) {
+        match self {
+            IdKind::Uid => ("uid_claims", "uid_number"),
+            IdKind::Gid => ("gid_claims", "gid_number"),
+        }
+    }
 }
 
 impl Store {
@@ -52,28 +60,22 @@ impl Store {
 }
 
 impl Store {
-    /// Claims a gidNumber for `owner` (an organisation or a person's private group).
-    /// False when something else claimed it first; a claimed number is never reused.
-    pub async fn claim_gid_number(&self, number: i64, owner: &str, now: i64) -> StoreResult<bool> {
-        let result = sqlx::query(
-            "INSERT INTO gid_claims (gid_number, claimed_by, claimed_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (gid_number) DO NOTHING",
-        )
-        .bind(number)
-        .bind(owner)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        Ok(result.rows_affected() == 1)
-    }
-
-    /// Claims a uidNumber for a person. False when something else holds it (an adopted
-    /// entry, or another instance's allocation); a claimed number is never reused.
-    pub async fn claim_uid_number(&self, number: i64, owner: &str, now: i64) -> StoreResult<bool> {
-        let result = sqlx::query(
-            "INSERT INTO uid_claims (uid_number, claimed_by, claimed_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (uid_number) DO NOTHING",
-        )
+    /// Claims a number for `owner` (a uidNumber for a person; a gidNumber for an
+    /// organisation, a resource or a private group). False when something else holds it
+    /// (an adopted entry, or another instance's allocation); a claimed number is never
+    /// reused.
+    pub async fn claim_id_number(
+        &self,
+        kind: IdKind,
+        number: i64,
+        owner: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let (table, column) = kind.claims();
+        let result = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO {table} ({column}, claimed_by, claimed_at) VALUES ($1, $2, $3) \
+             ON CONFLICT ({column}) DO NOTHING"
+        )))
         .bind(number)
         .bind(owner)
         .bind(now)

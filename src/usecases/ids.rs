@@ -67,7 +67,7 @@ pub async fn allocate_uid(ctx: &AppContext, owner: &str) -> Result<i64, IdError>
         }
         if ctx
             .store
-            .claim_uid_number(number, owner, ctx.clock.now())
+            .claim_id_number(IdKind::Uid, number, owner, ctx.clock.now())
             .await?
         {
             return Ok(number);
@@ -89,7 +89,7 @@ pub async fn allocate_gid(
         && !held_in_ldap(ctx, number, false, down).await?
         && ctx
             .store
-            .claim_gid_number(number, owner, ctx.clock.now())
+            .claim_id_number(IdKind::Gid, number, owner, ctx.clock.now())
             .await?
     {
         return Ok(number);
@@ -111,7 +111,7 @@ pub async fn allocate_gid(
         }
         if ctx
             .store
-            .claim_gid_number(number, owner, ctx.clock.now())
+            .claim_id_number(IdKind::Gid, number, owner, ctx.clock.now())
             .await?
         {
             return Ok(number);

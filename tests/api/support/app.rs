@@ -116,24 +116,7 @@ impl TestApp {
 
     /// Starts the components, lets the test adjust the settings, then starts the portal.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
-        // `TEST_LOG=1 cargo test ...` shows the portal's logs for a failing test.
-        if std::env::var_os("TEST_LOG").is_some() {
-            roster::telemetry::init("info");
-        }
-        let (slapd, smtp, database) = start_components().await;
-        let mut settings = test_settings(&slapd, &smtp, &database);
-        adjust(&mut settings);
-        let (address, context) = start_instance(settings.clone()).await;
-        TestApp {
-            browser: Browser::new(&address),
-            address,
-            context,
-            settings,
-            slapd,
-            smtp,
-            database,
-            oidc: None,
-        }
+        Self::spawn_on(Slapd::start, adjust).await
     }
 
     /// Like [`Self::spawn_with`], on a slapd seeded with these LDIF files (after the base
@@ -142,11 +125,19 @@ impl TestApp {
         seeds: Vec<std::path::PathBuf>,
         adjust: impl FnOnce(&mut Settings),
     ) -> TestApp {
-        let smtp = std::thread::spawn(SmtpSink::start);
-        let slapd = std::thread::spawn(move || Slapd::start_with(&seeds));
-        let database = TestDatabase::create().await;
-        let smtp = smtp.join().expect("the SMTP sink starts");
-        let slapd = slapd.join().expect("slapd starts");
+        Self::spawn_on(move || Slapd::start_with(&seeds), adjust).await
+    }
+
+    /// The portal on the slapd `start_slapd` starts, with its own SMTP sink and database.
+    async fn spawn_on(
+        start_slapd: impl FnOnce() -> Slapd + Send + 'static,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> TestApp {
+        // `TEST_LOG=1 cargo test ...` shows the portal's logs for a failing test.
+        if std::env::var_os("TEST_LOG").is_some() {
+            roster::telemetry::init("info");
+        }
+        let (slapd, smtp, database) = start_components(start_slapd).await;
         let mut settings = test_settings(&slapd, &smtp, &database);
         adjust(&mut settings);
         let (address, context) = start_instance(settings.clone()).await;
@@ -165,7 +156,7 @@ impl TestApp {
     /// Like [`Self::spawn`], with single sign-on through a real OpenID provider whose
     /// client is registered with this portal's redirect URI.
     pub async fn spawn_with_sso() -> TestApp {
-        let (slapd, smtp, database) = start_components().await;
+        let (slapd, smtp, database) = start_components(Slapd::start).await;
         let mut settings = test_settings(&slapd, &smtp, &database);
         // The portal's port must be known before the provider starts.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
@@ -554,9 +545,11 @@ impl TestApp {
 
 /// Starts slapd, the SMTP sink and the database at once: the sink's Python start-up is the
 /// slowest part of a test's set-up, so it runs while the others start.
-async fn start_components() -> (Slapd, SmtpSink, TestDatabase) {
+async fn start_components(
+    start_slapd: impl FnOnce() -> Slapd + Send + 'static,
+) -> (Slapd, SmtpSink, TestDatabase) {
     let smtp = std::thread::spawn(SmtpSink::start);
-    let slapd = std::thread::spawn(Slapd::start);
+    let slapd = std::thread::spawn(start_slapd);
     let database = TestDatabase::create().await;
     let smtp = smtp.join().expect("the SMTP sink starts");
     let slapd = slapd.join().expect("slapd starts");
