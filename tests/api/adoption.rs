@@ -663,3 +663,57 @@ async fn a_run_that_stops_half_way_is_resumed_by_the_next_and_audited_once() {
         1
     );
 }
+
+#[tokio::test]
+async fn an_adopted_person_may_claim_the_account_by_single_sign_on_with_the_same_email() {
+    let app = TestApp::spawn_with_sso().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&app, dir.path(), "127.0.0.1:0", "");
+    let plan = dir.path().join("plan.toml");
+    let run = |args: &[&str]| {
+        roster()
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let planned = run(&["adopt", "plan", "--out", plan.to_str().unwrap()]);
+    assert!(planned.status.success(), "{}", stderr(&planned));
+    let applied = run(&["adopt", "apply", plan.to_str().unwrap()]);
+    assert!(applied.status.success(), "{}", stderr(&applied));
+
+    app.provider()
+        .next_sign_in("sub-anna", "anna.mueller@example.org", true)
+        .await;
+    let browser = app.new_browser();
+    let page = browser.page("/sign-in").await;
+    let start = browser
+        .post_form(
+            "/auth/oidc/start",
+            &[("csrf_token", &page.csrf_token()), ("next", "/account")],
+        )
+        .await;
+    let callback = browser.through_provider(start).await;
+    let response = browser.get_url(&callback).await;
+    assert_eq!(crate::support::app::location(&response), "/account");
+    let account = browser.page("/account").await;
+    assert_eq!(account.text("dd.username"), "amueller");
+    // Claimed now: no claim email is offered any more, and LDAP's password is untouched.
+    let person = app.person_id("anna.mueller@example.org").await;
+    let unclaimed = app
+        .context
+        .store
+        .unclaimed_adopted(None, None, Some(&person))
+        .await
+        .unwrap();
+    assert!(unclaimed.is_empty());
+    assert!(
+        app.slapd
+            .can_bind(
+                "uid=amueller,ou=people,dc=example,dc=org",
+                crate::support::slapd::SAMPLE_PASSWORD
+            )
+            .await
+    );
+}
