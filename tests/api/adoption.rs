@@ -680,8 +680,22 @@ async fn an_adopted_person_may_claim_the_account_by_single_sign_on_with_the_same
     };
     let planned = run(&["adopt", "plan", "--out", plan.to_str().unwrap()]);
     assert!(planned.status.success(), "{}", stderr(&planned));
-    let applied = run(&["adopt", "apply", plan.to_str().unwrap()]);
+    let applied = run(&["adopt", "apply", plan.to_str().unwrap(), "--send-claims"]);
     assert!(applied.status.success(), "{}", stderr(&applied));
+    // Every adopted person is mailed a claim link at apply time.
+    assert!(
+        stderr(&applied).contains("claim mails queued: 50"),
+        "{}",
+        stderr(&applied)
+    );
+    app.deliver_mail().await;
+    let claim = app
+        .smtp
+        .messages()
+        .into_iter()
+        .find(|mail| mail.is_to("anna.mueller@example.org"))
+        .expect("Anna's claim mail");
+    assert_eq!(claim.subject, "Claim your account amueller on Roster");
 
     app.provider()
         .next_sign_in("sub-anna", "anna.mueller@example.org", true)
