@@ -43,8 +43,16 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         let mut names_by_id: HashMap<String, String> = HashMap::new();
+        // Whether a gidNumber's holder came from an adoption (a shared group's number may
+        // then be a person's gidNumber too).
+        let mut adopted_owners: HashMap<String, bool> = HashMap::new();
         for row in &people {
             let id: String = row.try_get("id")?;
+            adopted_owners.insert(
+                id.clone(),
+                row.try_get::<Option<String>, _>("adopted_by_run")?
+                    .is_some(),
+            );
             let username: Option<String> = row.try_get("username")?;
             let holder = username.clone().unwrap_or_else(|| id.clone());
             facts
@@ -68,7 +76,6 @@ impl Store {
             sqlx::query("SELECT id, short_name, gid_number, adopted_by_run FROM organisations")
                 .fetch_all(self.pool())
                 .await?;
-        let mut adopted_owners: HashMap<String, bool> = HashMap::new();
         for row in &organisations {
             let id: String = row.try_get("id")?;
             let short_name: String = row.try_get("short_name")?;
@@ -84,13 +91,6 @@ impl Store {
                     adopted: true,
                 },
             );
-        }
-        for row in &people {
-            let id: String = row.try_get("id")?;
-            let adopted = row
-                .try_get::<Option<String>, _>("adopted_by_run")?
-                .is_some();
-            adopted_owners.insert(id, adopted);
         }
         let name_of = |id: String| names_by_id.get(&id).cloned().unwrap_or(id);
         for row in sqlx::query("SELECT uid_number, claimed_by FROM uid_claims")

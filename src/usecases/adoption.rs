@@ -237,11 +237,10 @@ pub async fn apply_plan(
     )
     .await?;
     let Work { plan, left_out } = still_valid(file, now_plan);
+    let percent = plan.change_percent();
     if let Some(limit) = request.max_change_percent
-        && !plan.within(limit)
+        && percent > limit
     {
-        #[allow(clippy::cast_precision_loss)] // counts far below 2^52
-        let percent = plan.changes() as f64 * 100.0 / plan.entries_read.max(1) as f64;
         return Err(AdoptionError::TooLarge {
             changes: plan.changes(),
             entries: plan.entries_read,

@@ -194,10 +194,11 @@ impl AdoptionPlan {
     }
 
     /// Whether applying it stays within `max_percent` of the entries read.
-    pub fn within(&self, max_percent: f64) -> bool {
+    /// The share of the entries read that applying it would take over, in percent.
+    pub fn change_percent(&self) -> f64 {
         #[allow(clippy::cast_precision_loss)] // counts far below 2^52
         let share = self.changes() as f64 * 100.0 / self.entries_read.max(1) as f64;
-        share <= max_percent
+        share
     }
 }
 
@@ -230,7 +231,7 @@ pub fn plan_adoption(
     let mut private_groups: HashMap<&str, i64> = HashMap::new();
     // Someone in any group of the directory (adopted or a conflict) gets no personal
     // organisation: once the group's conflict is fixed, it is theirs.
-    let mut in_some_group: HashSet<String> = groups
+    let in_some_group: HashSet<String> = groups
         .iter()
         .filter(|group| {
             by_uid
@@ -337,7 +338,6 @@ pub fn plan_adoption(
         if !members.contains(&owner) {
             members.push(owner.clone());
         }
-        in_some_group.extend(members.iter().cloned());
         plan.organisations.push(PlannedOrganisation {
             dn: group.dn.clone(),
             cn: group.cn.clone(),
