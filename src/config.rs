@@ -68,6 +68,24 @@ pub struct Settings {
     /// The site-wide LDAP drift report: its scheduled dry run and its repair's threshold.
     #[serde(default)]
     pub reconcile: ReconcileSettings,
+    /// How log lines are written (`ROSTER_LOG` sets which).
+    #[serde(default)]
+    pub log: LogSettings,
+}
+
+/// The log's line format: `text` for people, `json` (one object per line) for collectors.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// The LDAP drift report (`/admin/drift`, `roster reconcile`).
@@ -825,6 +843,25 @@ mod tests {
             error.as_deref(),
             Some("configuration: unknown key `ldap.urll`")
         );
+    }
+
+    #[test]
+    fn the_log_format_is_text_json_or_refused_by_name() -> Result<(), ConfigError> {
+        assert_eq!(
+            Settings::load_from(None, minimal())?.log.format,
+            LogFormat::Text
+        );
+        let mut env = minimal();
+        env.push(("ROSTER_LOG__FORMAT".into(), "json".into()));
+        assert_eq!(Settings::load_from(None, env)?.log.format, LogFormat::Json);
+        let mut env = minimal();
+        env.push(("ROSTER_LOG__FORMAT".into(), "xml".into()));
+        let error = Settings::load_from(None, env).err().map(|e| e.to_string());
+        assert!(
+            error.as_deref().is_some_and(|e| e.contains("log.format")),
+            "{error:?}"
+        );
+        Ok(())
     }
 
     #[test]

@@ -5,13 +5,14 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_session::{Session, SessionExt};
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use crate::auth::SESSION_PERSON_ID;
 use crate::context::AppContext;
 use crate::domain::Permission;
 use crate::store::people::{AccountStatus, Person};
 use crate::web::error::WebError;
+use crate::web::middleware::LoggedActor;
 
 pub struct SignedIn {
     pub person: Person,
@@ -45,12 +46,15 @@ impl FromRequest for SignedIn {
         let session = req.get_session();
         let path = req.path().to_string();
         let ctx = req.app_data::<web::Data<AppContext>>().cloned();
+        let req = req.clone();
         Box::pin(async move {
             let ctx = ctx.ok_or_else(|| WebError::internal(anyhow::anyhow!("no app context")))?;
             let person_id = signed_in_person_id(&session).ok_or(WebError::SignInRequired)?;
             let person = ctx.store.person_with_site_permissions(&person_id).await?;
             match person {
                 Some((person, site_permissions)) if person.status == AccountStatus::Active => {
+                    req.extensions_mut()
+                        .insert(LoggedActor(format!("person:{}", person.id)));
                     Ok(SignedIn {
                         person,
                         session,

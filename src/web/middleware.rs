@@ -1,12 +1,14 @@
 //! Cross-cutting HTTP layers: security headers, error pages rendered from templates, and
 //! the per-request tracing span (with a request id, and without URLs that hold tokens).
 
+use std::time::Instant;
+
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse};
-use actix_web::{Error, HttpMessage, HttpResponse};
+use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse};
 use askama::Template;
 use tracing::Span;
 use tracing_actix_web::{RequestId, RootSpanBuilder};
@@ -133,6 +135,14 @@ pub fn render_error_page<B: MessageBody + 'static>(
 /// The raw path is left out on purpose: invitation and reset links carry secrets in it.
 pub struct RequestSpan;
 
+/// When the request arrived, for the access line's latency.
+struct Arrived(Instant);
+
+/// Who made the request, put in the request's extensions by whatever authenticated it
+/// (`person:<id>` for a session, `client:<id>` for an API token), for the access line.
+#[derive(Clone)]
+pub struct LoggedActor(pub String);
+
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
         let request_id = request
@@ -140,6 +150,7 @@ impl RootSpanBuilder for RequestSpan {
             .get::<RequestId>()
             .map(ToString::to_string)
             .unwrap_or_default();
+        request.extensions_mut().insert(Arrived(Instant::now()));
         tracing::info_span!(
             "request",
             request_id = %request_id,
@@ -152,11 +163,28 @@ impl RootSpanBuilder for RequestSpan {
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
         let (status, error) = match outcome {
             Ok(response) => {
-                let route = response
-                    .request()
+                let request = response.request();
+                let route = request
                     .match_pattern()
                     .unwrap_or_else(|| "(no route)".into());
                 span.record("route", route.as_str());
+                let extensions = request.extensions();
+                let latency_ms = extensions
+                    .get::<Arrived>()
+                    .map(|arrived| arrived.0.elapsed().as_secs_f64() * 1000.0);
+                let actor = extensions
+                    .get::<LoggedActor>()
+                    .map(|actor| actor.0.as_str());
+                span.in_scope(|| {
+                    tracing::info!(
+                        request_id = %request_id_of(request),
+                        route = %route,
+                        status = response.status().as_u16(),
+                        latency_ms,
+                        actor,
+                        "served"
+                    );
+                });
                 (response.status(), response.response().error())
             }
             Err(error) => (error.as_response_error().status_code(), Some(error)),
@@ -175,4 +203,12 @@ impl RootSpanBuilder for RequestSpan {
             }
         });
     }
+}
+
+fn request_id_of(request: &HttpRequest) -> String {
+    request
+        .extensions()
+        .get::<RequestId>()
+        .map(ToString::to_string)
+        .unwrap_or_default()
 }

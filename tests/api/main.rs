@@ -44,6 +44,7 @@ mod resource_pages;
 mod resources;
 mod scim;
 mod scim_harness;
+mod service;
 mod sessions;
 mod sign_in;
 mod sso;

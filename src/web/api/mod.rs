@@ -205,6 +205,11 @@ async fn authenticate<B: MessageBody + 'static>(
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     match admit_request(&req).await {
         Ok((caller, rate)) => {
+            req.extensions_mut()
+                .insert(crate::web::middleware::LoggedActor(format!(
+                    "client:{}",
+                    caller.client_id
+                )));
             req.extensions_mut().insert(caller);
             let mut response = next.call(req).await?;
             rate_headers(response.headers_mut(), rate);

@@ -106,6 +106,7 @@ pub fn test_settings(slapd: &Slapd, smtp: &SmtpSink, database: &TestDatabase) ->
         },
         // Tests call the LDAP drift's scheduled dry run themselves.
         reconcile: roster::config::ReconcileSettings::default(),
+        log: Default::default(),
     }
 }
 
@@ -135,7 +136,7 @@ impl TestApp {
     ) -> TestApp {
         // `TEST_LOG=1 cargo test ...` shows the portal's logs for a failing test.
         if std::env::var_os("TEST_LOG").is_some() {
-            roster::telemetry::init("info");
+            roster::telemetry::init("info", roster::config::LogFormat::Text);
         }
         let (slapd, smtp, database) = start_components(start_slapd).await;
         let mut settings = test_settings(&slapd, &smtp, &database);

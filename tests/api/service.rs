@@ -1,0 +1,217 @@
+//! Running `roster serve` as a service does: JSON logs for a collector, a consistent
+//! backup while it serves, SIGTERM losing nothing, and start-up checks naming the setting.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use roster::domain::Role;
+
+use crate::cli::{roster, write_config};
+use crate::support::api::request_token;
+use crate::support::app::{Browser, GOOD_PASSWORD, TestApp, into_page, location};
+use crate::support::free_port;
+
+/// A `roster serve` process on its own port, its stderr kept in a file.
+struct Served {
+    child: Option<Child>,
+    base: String,
+    log: PathBuf,
+}
+
+impl Served {
+    fn start(config: &Path, port: u16, log: PathBuf, env: &[(&str, &str)]) -> Served {
+        let stderr = std::fs::File::create(&log).unwrap();
+        let mut command = roster();
+        command
+            .arg("--config")
+            .arg(config)
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        Served {
+            child: Some(command.spawn().unwrap()),
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+        }
+    }
+
+    async fn until_healthy(&self) {
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(30) {
+            if let Ok(response) = client.get(format!("{}/healthz", self.base)).send().await
+                && response.status() == StatusCode::OK
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        unreachable!("roster serve did not answer /healthz within 30 s:\n{log}");
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Sends SIGTERM, as systemd's stop does.
+    fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to end; returns its exit code and how long it took.
+    async fn exited(&mut self) -> (Option<i32>, Duration) {
+        let started = Instant::now();
+        let mut child = self.child.take().unwrap();
+        let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+            .await
+            .unwrap();
+        (status.code(), started.elapsed())
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The portal's link for the served process instead of the test app.
+fn served_link(app: &TestApp, served: &Served, link: &str) -> String {
+    link.replacen(&app.address, &served.base, 1)
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_with_the_request_fields_and_no_secret() {
+    let app = TestApp::spawn().await;
+    let organisation = app.create_org("Astrophysics", "astro").await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = write_config(&app, dir.path(), &format!("127.0.0.1:{port}"), "");
+    // Set through the environment, as a unit file's Environment= would.
+    let mut served = Served::start(
+        &config,
+        port,
+        dir.path().join("serve.log"),
+        &[("ROSTER_LOG", "info"), ("ROSTER_LOG__FORMAT", "json")],
+    );
+    served.until_healthy().await;
+
+    // An activation, sign-ins good and bad, a page that does not exist, and an API call.
+    let link = app
+        .invite_to(&organisation, "ada@example.org", "Lovelace", Role::Member)
+        .await;
+    let invitation_token = link.rsplit('/').next().unwrap().to_string();
+    let browser = Browser::new(&served.base);
+    let accepted = browser
+        .accept_invitation(&served_link(&app, &served, &link), GOOD_PASSWORD)
+        .await;
+    assert_eq!(accepted.status(), StatusCode::SEE_OTHER);
+    let fields = [("username", "ada"), ("login_shell", "/bin/bash")];
+    let review = into_page(
+        browser
+            .submit("/account/setup", "/account/setup", &fields)
+            .await,
+    )
+    .await;
+    let csrf_token = review.csrf_token();
+    let mut confirm = vec![("csrf_token", csrf_token.as_str())];
+    confirm.extend_from_slice(&fields);
+    let done = browser.post_form("/account/setup/confirm", &confirm).await;
+    assert_eq!(location(&done), "/?welcome=account");
+    let session_cookie = browser.cookies();
+    assert!(!session_cookie.is_empty());
+    let stranger = Browser::new(&served.base);
+    assert_eq!(
+        stranger
+            .sign_in("ada@example.org", "not the password at all")
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        stranger.get("/no/such/page").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let credentials = app.api_client(None, &["directory.search"]).await;
+    let response = request_token(&served.base, &credentials, None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let access_token = body["access_token"].as_str().unwrap().to_string();
+    let people = reqwest::Client::new()
+        .get(format!("{}/api/v1/people?q=lovelace", served.base))
+        .bearer_auth(&access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(people.status(), StatusCode::OK);
+
+    served.terminate();
+    let (code, _) = served.exited().await;
+    assert_eq!(code, Some(0), "{}", served.log_text());
+
+    let log = served.log_text();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|error| unreachable!("a log line is not JSON ({error}): {line}"))
+        })
+        .collect();
+    assert!(lines.len() > 10, "{log}");
+    for secret in [
+        invitation_token.as_str(),
+        GOOD_PASSWORD,
+        "not the password at all",
+        csrf_token.as_str(),
+        access_token.as_str(),
+        credentials.secret.as_str(),
+    ] {
+        assert!(!log.contains(secret), "the log holds a secret: {secret}");
+    }
+    for cookie in session_cookie.split("; ") {
+        let value = cookie.split_once('=').unwrap().1;
+        assert!(!log.contains(value), "the log holds a cookie: {cookie}");
+    }
+    let served_lines: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|line| line["message"] == "served")
+        .collect();
+    let line_for = |route: &str, status: u64| {
+        served_lines
+            .iter()
+            .find(|line| line["route"] == route && line["status"] == status)
+            .unwrap_or_else(|| unreachable!("no access line for {route} {status}:\n{log}"))
+    };
+    let confirmed = line_for("/account/setup/confirm", 303);
+    assert_eq!(confirmed["level"], "INFO");
+    assert!(confirmed["timestamp"].is_string());
+    assert!(!confirmed["request_id"].as_str().unwrap().is_empty());
+    assert!(confirmed["latency_ms"].as_f64().unwrap() >= 0.0);
+    let person_id = app.person_id("ada@example.org").await;
+    assert_eq!(confirmed["actor"], format!("person:{person_id}"));
+    assert_eq!(
+        line_for("/api/v1/people", 200)["actor"],
+        format!("client:{}", credentials.id)
+    );
+    // The invitation's route is its pattern, never the link with its token.
+    line_for("/invitations/{token}", 303);
+    assert!(line_for("(no route)", 404)["actor"].is_null());
+}
