@@ -36,6 +36,8 @@ pub struct AppContext {
     pub scim: Arc<Vec<ScimTarget>>,
     /// Wakes the SCIM workers when changes queue work for them.
     pub scim_signal: Arc<tokio::sync::Notify>,
+    /// Cancelled when the instance stops (SIGTERM): workers finish what they hold and end.
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +118,7 @@ impl AppContext {
             mail_signal: Arc::new(tokio::sync::Notify::new()),
             scim: Arc::new(scim),
             scim_signal: Arc::new(tokio::sync::Notify::new()),
+            stopping: tokio_util::sync::CancellationToken::new(),
             mailer: Arc::new(mailer),
             settings: Arc::new(settings),
             store,

@@ -31,6 +31,12 @@ pub enum StartupError {
     },
 }
 
+/// How long a stopping server waits for the requests in flight (SIGTERM, systemd's stop).
+const REQUEST_GRACE: std::time::Duration = std::time::Duration::from_secs(24);
+/// Then how long the workers get to finish the job in hand; with `REQUEST_GRACE`, under
+/// the 30 s the unit's `TimeoutStopSec` allows.
+const WORKER_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -91,51 +97,53 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until SIGTERM or SIGINT (or [`Self::handle`]'s stop). On SIGTERM the server
+    /// stops accepting, finishes the requests in flight (`REQUEST_GRACE`), then the outbox,
+    /// mail and SCIM workers finish the job in hand (`WORKER_GRACE`): within 30 s in all,
+    /// and whatever is left waits in the outboxes for the next start.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let housekeeping = crate::jobs::spawn_housekeeping(self.context.clone());
-        let worker = self
-            .context
-            .settings
-            .server
-            .outbox_worker
-            .then(|| crate::jobs::spawn_worker(self.context.clone()));
-        let mail_worker = self
-            .context
-            .settings
-            .server
-            .mail_worker
-            .then(|| crate::jobs::mail::spawn_mail_worker(self.context.clone()));
-        let lifecycle = crate::usecases::lifecycle::spawn_lifecycle(self.context.clone());
-        // SCIM targets are outbox work too: off with the outbox worker.
-        let scim_workers = if self.context.settings.server.outbox_worker {
-            crate::jobs::scim::spawn_scim_workers(self.context.clone())
-        } else {
-            Vec::new()
-        };
-        let drift_checks =
-            crate::usecases::provisioning::spawn_scheduled_reconcile(self.context.clone());
-        let ldap_drift_checks =
-            crate::usecases::reconcile::spawn_scheduled_reconcile(self.context.clone());
-        let index_refresh = crate::jobs::people_index::spawn_index_refresh(self.context.clone());
+        let ctx = &self.context;
+        let mut workers = Vec::new();
+        if ctx.settings.server.outbox_worker {
+            workers.push(crate::jobs::spawn_worker(ctx.clone()));
+            // SCIM targets are outbox work too: off with the outbox worker.
+            workers.extend(crate::jobs::scim::spawn_scim_workers(ctx.clone()));
+        }
+        if ctx.settings.server.mail_worker {
+            workers.push(crate::jobs::mail::spawn_mail_worker(ctx.clone()));
+        }
+        // Periodic tasks write through units of work, which roll back when cut short.
+        let periodic: Vec<_> = [
+            Some(crate::jobs::spawn_housekeeping(ctx.clone())),
+            crate::usecases::lifecycle::spawn_lifecycle(ctx.clone()),
+            crate::usecases::provisioning::spawn_scheduled_reconcile(ctx.clone()),
+            crate::usecases::reconcile::spawn_scheduled_reconcile(ctx.clone()),
+            crate::jobs::people_index::spawn_index_refresh(ctx.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let result = self.server.await;
-        housekeeping.abort();
-        for scim_worker in scim_workers
-            .into_iter()
-            .chain(drift_checks)
-            .chain(ldap_drift_checks)
-            .chain(index_refresh)
-        {
-            scim_worker.abort();
+        tracing::info!("stopping: finishing the jobs in hand");
+        ctx.stopping.cancel();
+        for task in &periodic {
+            task.abort();
         }
-        if let Some(mail_worker) = mail_worker {
-            mail_worker.abort();
+        let finished = tokio::time::timeout(WORKER_GRACE, async {
+            for worker in &mut workers {
+                let _ = worker.await;
+            }
+        })
+        .await;
+        if finished.is_err() {
+            tracing::warn!(
+                "stopped with jobs in hand; they stay in the outbox and run at the next start"
+            );
+            for worker in &workers {
+                worker.abort();
+            }
         }
-        if let Some(worker) = worker {
-            worker.abort();
-        }
-        if let Some(lifecycle) = lifecycle {
-            lifecycle.abort();
-        }
+        tracing::info!("stopped");
         result
     }
 }
@@ -196,7 +204,7 @@ fn run(listener: TcpListener, context: AppContext) -> Result<Server, StartupErro
     })
     .listen(listener)
     .map_err(|source| StartupError::Listen { address, source })?
-    .shutdown_timeout(10)
+    .shutdown_timeout(REQUEST_GRACE.as_secs())
     .run();
     Ok(server)
 }

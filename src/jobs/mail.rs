@@ -18,12 +18,14 @@ const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// far ahead of this one, and waiting for it would stall the outbox.
 const MAX_SLOT_WAIT_MS: i64 = 60_000;
 
-/// Starts the mail worker; it stops when the runtime does.
+/// Starts the mail worker; it finishes the message in hand and ends when the instance stops.
 pub fn spawn_mail_worker(ctx: AppContext) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            while send_one_due(&ctx).await {}
-            let _ = tokio::time::timeout(POLL_INTERVAL, ctx.mail_signal.notified()).await;
+            while !ctx.stopping.is_cancelled() && send_one_due(&ctx).await {}
+            if !super::idle(&ctx, &ctx.mail_signal, POLL_INTERVAL).await {
+                return;
+            }
         }
     })
 }

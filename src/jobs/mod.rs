@@ -51,14 +51,30 @@ pub async fn housekeeping(ctx: &AppContext) {
     ctx.sign_in_limiter.forget_idle();
 }
 
-/// Starts the outbox worker; it stops when the runtime does.
+/// Starts the outbox worker; it finishes the job in hand and ends when the instance stops
+/// (`AppContext::stopping`).
 pub fn spawn_worker(ctx: AppContext) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            while run_one_due(&ctx).await {}
-            let _ = tokio::time::timeout(POLL_INTERVAL, ctx.job_signal.notified()).await;
+            while !ctx.stopping.is_cancelled() && run_one_due(&ctx).await {}
+            if !idle(&ctx, &ctx.job_signal, POLL_INTERVAL).await {
+                return;
+            }
         }
     })
+}
+
+/// A worker's wait for more work: until `signal`, `interval`, or the instance stopping
+/// (then false, and the worker ends).
+pub(crate) async fn idle(
+    ctx: &AppContext,
+    signal: &tokio::sync::Notify,
+    interval: Duration,
+) -> bool {
+    tokio::select! {
+        () = ctx.stopping.cancelled() => false,
+        _ = tokio::time::timeout(interval, signal.notified()) => !ctx.stopping.is_cancelled(),
+    }
 }
 
 /// Runs one due job, if any; true when one was run (whatever its outcome).

@@ -35,8 +35,10 @@ pub fn spawn_scim_workers(ctx: AppContext) -> Vec<tokio::task::JoinHandle<()>> {
                 };
                 seed(&ctx, target).await;
                 loop {
-                    while run_batch(&ctx, target).await > 0 {}
-                    let _ = tokio::time::timeout(POLL_INTERVAL, ctx.scim_signal.notified()).await;
+                    while !ctx.stopping.is_cancelled() && run_batch(&ctx, target).await > 0 {}
+                    if !super::idle(&ctx, &ctx.scim_signal, POLL_INTERVAL).await {
+                        return;
+                    }
                 }
             })
         })

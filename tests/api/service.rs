@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -214,4 +216,218 @@ async fn json_logs_are_one_object_per_line_with_the_request_fields_and_no_secret
     // The invitation's route is its pattern, never the link with its token.
     line_for("/invitations/{token}", 303);
     assert!(line_for("(no route)", 404)["actor"].is_null());
+}
+
+/// How far one person's activation got before the portal stopped answering.
+#[derive(Debug, PartialEq)]
+enum Reached {
+    Nothing,
+    Accepted,
+    Activated,
+}
+
+/// Accepts the invitation (a bcrypt hash) and sets up the POSIX account, as a browser
+/// does, stopping at the first request the portal does not answer.
+async fn activate(base: String, link: String, username: String, done: Arc<AtomicUsize>) -> Reached {
+    let browser = Browser::new(&base);
+    let send = |request: reqwest::RequestBuilder| async move { request.send().await.ok() };
+    let form_token = |html: String| {
+        let document = scraper::Html::parse_document(&html);
+        let input = scraper::Selector::parse("input[name=csrf_token]").unwrap();
+        document
+            .select(&input)
+            .next()
+            .and_then(|input| input.value().attr("value"))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let Some(page) = send(browser.client.get(&link)).await else {
+        return Reached::Nothing;
+    };
+    let Ok(html) = page.text().await else {
+        return Reached::Nothing;
+    };
+    let token = form_token(html);
+    let accepted = send(browser.client.post(&link).form(&[
+        ("csrf_token", token.as_str()),
+        ("password", GOOD_PASSWORD),
+        ("password_confirmation", GOOD_PASSWORD),
+    ]))
+    .await;
+    if accepted.map(|response| response.status()) != Some(StatusCode::SEE_OTHER) {
+        return Reached::Nothing;
+    }
+    let fields = [
+        ("username", username.as_str()),
+        ("login_shell", "/bin/bash"),
+    ];
+    let Some(setup) = send(browser.client.get(format!("{base}/account/setup"))).await else {
+        return Reached::Accepted;
+    };
+    let Ok(html) = setup.text().await else {
+        return Reached::Accepted;
+    };
+    let mut form = vec![("csrf_token", form_token(html))];
+    form.extend(fields.iter().map(|(k, v)| (*k, v.to_string())));
+    let Some(review) = send(
+        browser
+            .client
+            .post(format!("{base}/account/setup"))
+            .form(&form),
+    )
+    .await
+    else {
+        return Reached::Accepted;
+    };
+    let Ok(html) = review.text().await else {
+        return Reached::Accepted;
+    };
+    form[0].1 = form_token(html);
+    let confirmed = send(
+        browser
+            .client
+            .post(format!("{base}/account/setup/confirm"))
+            .form(&form),
+    )
+    .await;
+    match confirmed {
+        Some(response) if location(&response) == "/?welcome=account" => {
+            done.fetch_add(1, Ordering::SeqCst);
+            Reached::Activated
+        }
+        _ => Reached::Accepted,
+    }
+}
+
+#[tokio::test]
+async fn sigterm_during_a_batch_of_activations_loses_none_of_them() {
+    const PEOPLE: usize = 16;
+    let app = TestApp::spawn().await;
+    let organisation = app.create_org("Astrophysics", "astro").await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = write_config(&app, dir.path(), &format!("127.0.0.1:{port}"), "");
+    let mut served = Served::start(&config, port, dir.path().join("first.log"), &[]);
+    served.until_healthy().await;
+    let mut links = Vec::new();
+    for i in 0..PEOPLE {
+        let email = format!("p{i}@example.org");
+        let link = app
+            .invite_to(&organisation, &email, "Person", Role::Member)
+            .await;
+        links.push(served_link(&app, &served, &link));
+    }
+
+    let done = Arc::new(AtomicUsize::new(0));
+    let activations: Vec<_> = links
+        .iter()
+        .enumerate()
+        .map(|(i, link)| {
+            tokio::spawn(activate(
+                served.base.clone(),
+                link.clone(),
+                format!("p{i}"),
+                done.clone(),
+            ))
+        })
+        .collect();
+    // Stop the portal while the batch is under way, as systemd's stop would.
+    let started = Instant::now();
+    while done.load(Ordering::SeqCst) < 2 && started.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    served.terminate();
+    let (code, took) = served.exited().await;
+    assert_eq!(code, Some(0), "{}", served.log_text());
+    assert!(took < Duration::from_secs(30), "stopping took {took:?}");
+    let mut reached = Vec::new();
+    for activation in activations {
+        reached.push(activation.await.unwrap());
+    }
+    eprintln!("before SIGTERM's stop: {reached:?}");
+
+    // Every activation the portal confirmed is written to LDAP or waits in the outbox.
+    let pending: Vec<String> = app
+        .context
+        .store
+        .pending_jobs(1_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|job| job.subject_id)
+        .collect();
+    for (i, reached) in reached.iter().enumerate() {
+        if *reached != Reached::Activated {
+            continue;
+        }
+        let person_id = app.person_id(&format!("p{i}@example.org")).await;
+        let in_ldap = app
+            .slapd
+            .search_entry(&app.slapd.person_dn(&format!("p{i}")))
+            .await
+            .is_some();
+        assert!(
+            in_ldap || pending.contains(&person_id),
+            "p{i}'s activation is neither in LDAP nor in the outbox"
+        );
+    }
+
+    // After a restart the outbox catches up, and the activations cut short can finish:
+    // nothing was left half-written (a name taken without its account, say).
+    let mut served = Served::start(&config, port, dir.path().join("second.log"), &[]);
+    served.until_healthy().await;
+    for (i, reached) in reached.iter().enumerate() {
+        let username = format!("p{i}");
+        let browser = Browser::new(&served.base);
+        let email = format!("p{i}@example.org");
+        match reached {
+            Reached::Activated => continue,
+            Reached::Accepted => {
+                assert_eq!(
+                    browser.sign_in(&email, GOOD_PASSWORD).await.status(),
+                    StatusCode::SEE_OTHER
+                );
+            }
+            Reached::Nothing => {
+                assert_eq!(
+                    browser
+                        .accept_invitation(&links[i], GOOD_PASSWORD)
+                        .await
+                        .status(),
+                    StatusCode::SEE_OTHER,
+                    "p{i}'s invitation can still be accepted"
+                );
+            }
+        }
+        let fields = [
+            ("username", username.as_str()),
+            ("login_shell", "/bin/bash"),
+        ];
+        let review = into_page(
+            browser
+                .submit("/account/setup", "/account/setup", &fields)
+                .await,
+        )
+        .await;
+        let mut confirm = vec![("csrf_token", review.csrf_token())];
+        confirm.extend(fields.iter().map(|(k, v)| (*k, v.to_string())));
+        let confirm: Vec<(&str, &str)> = confirm.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let done = browser.post_form("/account/setup/confirm", &confirm).await;
+        assert_eq!(
+            location(&done),
+            "/?welcome=account",
+            "p{i} after the restart"
+        );
+    }
+    app.assert_directory_settled().await;
+    for i in 0..PEOPLE {
+        assert!(
+            app.slapd
+                .can_bind(&app.slapd.person_dn(&format!("p{i}")), GOOD_PASSWORD)
+                .await,
+            "p{i} binds"
+        );
+    }
+    served.terminate();
+    assert_eq!(served.exited().await.0, Some(0));
 }
