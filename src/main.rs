@@ -37,6 +37,21 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Write a consistent copy of the SQLite database to FILE while the portal runs.
+    /// PostgreSQL: use pg_dump. Back up the config file too; the API's signing keys are in
+    /// the database.
+    Backup {
+        /// Where to write it; must not exist yet.
+        file: PathBuf,
+    },
+    /// Put a backup made by `roster backup` in place of the SQLite database. Stop every
+    /// instance first. The uid/gid counters never move backwards; jobs pending in the
+    /// backup run at the next start, and `roster reconcile` lists LDAP entries made after
+    /// the backup.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+    },
     /// Site administration from the command line.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -403,6 +418,29 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                 .await
                 .map_err(|error| CliError::Failed(error.to_string()))?;
             eprintln!("database is up to date");
+            Ok(())
+        }
+        Command::Backup { file } => {
+            let counts = roster::usecases::backup::backup(&settings.database, &file)
+                .await
+                .map_err(backup_error)?;
+            eprintln!(
+                "backup written to {}: {}",
+                file.display(),
+                describe(&counts)
+            );
+            Ok(())
+        }
+        Command::Restore { file } => {
+            let counts = roster::usecases::backup::restore(&settings.database, &file)
+                .await
+                .map_err(backup_error)?;
+            eprintln!(
+                "restored {}: {}\nDirectory jobs that were pending run when the portal starts; \
+                 run `roster reconcile` to list LDAP entries made after the backup.",
+                file.display(),
+                describe(&counts)
+            );
             Ok(())
         }
         Command::Admin(AdminCommand::Invite(args)) => invite_admin(settings, args).await,
@@ -1035,6 +1073,24 @@ async fn report_mail(ctx: &AppContext, email: &Email, created: &CreatedInvitatio
         "The link works once and expires on {}.",
         format_date(created.expires_at)
     );
+}
+
+fn backup_error(error: roster::usecases::backup::BackupError) -> CliError {
+    match error {
+        roster::usecases::backup::BackupError::Refused(message) => CliError::Usage(message),
+        other => CliError::Failed(other.to_string()),
+    }
+}
+
+fn describe(counts: &roster::store::backup::Counts) -> String {
+    format!(
+        "{} people ({} with an account), {} organisations, {} memberships, {} directory jobs pending",
+        counts.people,
+        counts.accounts,
+        counts.organisations,
+        counts.memberships,
+        counts.pending_jobs
+    )
 }
 
 async fn serve(settings: Settings) -> Result<(), CliError> {

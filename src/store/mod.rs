@@ -14,6 +14,7 @@
 pub mod accounts;
 pub mod adoption;
 pub mod audit;
+pub mod backup;
 pub mod clients;
 pub mod grants;
 pub mod home;
@@ -126,17 +127,19 @@ impl Store {
             // A local file does not drop connections, and testing one before each use is
             // one more hand-off to its worker thread, for every statement.
             // WAL lets readers run beside the writer; the busy timeout queues writers
-            // instead of failing them with SQLITE_BUSY.
+            // instead of failing them with SQLITE_BUSY. A read-only file (a backup being
+            // read) cannot switch its journal mode, and need not.
+            let pragmas = if url.contains("mode=ro") {
+                "PRAGMA busy_timeout = 5000;"
+            } else {
+                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+                 PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;"
+            };
             pool_options = pool_options
                 .test_before_acquire(false)
-                .after_connect(|conn, _| {
+                .after_connect(move |conn, _| {
                     Box::pin(async move {
-                        sqlx::raw_sql(
-                            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
-                         PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
-                        )
-                        .execute(conn)
-                        .await?;
+                        sqlx::raw_sql(pragmas).execute(conn).await?;
                         Ok(())
                     })
                 });

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod adoption;
+pub mod backup;
 pub mod clients;
 pub mod ids;
 pub mod invitation_batch;

@@ -431,3 +431,196 @@ async fn sigterm_during_a_batch_of_activations_loses_none_of_them() {
     served.terminate();
     assert_eq!(served.exited().await.0, Some(0));
 }
+
+/// `roster` with `args`, on the database `database_url` instead of the config's.
+async fn roster_on(config: &Path, database_url: &str, args: &[&str]) -> std::process::Output {
+    let mut command = roster();
+    command
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("ROSTER_DATABASE__URL", database_url);
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// What a snapshot holds: (people with an account, their `account.created` events,
+/// memberships, pending jobs naming a person who has no account).
+async fn snapshot_facts(file: &Path) -> (i64, i64, i64, i64) {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=ro", file.display()))
+        .await
+        .unwrap();
+    let facts = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM people WHERE uid_number IS NOT NULL), \
+         (SELECT COUNT(*) FROM audit_events WHERE action = 'account.created'), \
+         (SELECT COUNT(*) FROM memberships), \
+         (SELECT COUNT(*) FROM jobs j JOIN people p ON p.id = j.subject_id \
+            WHERE j.status = 'pending' AND p.uid_number IS NULL)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    facts
+}
+
+#[tokio::test]
+async fn a_backup_during_activations_is_consistent_and_a_restore_never_moves_counters_back() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&app, dir.path(), "127.0.0.1:0", "");
+    let database_url = app.settings.database.url.expose().to_string();
+    let backup = |n: usize| dir.path().join(format!("backup-{n}.db"));
+    if database_url.starts_with("postgres") {
+        let output = roster_on(
+            &config,
+            &database_url,
+            &["backup", backup(0).to_str().unwrap()],
+        )
+        .await;
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("database.url") && stderr.contains("pg_dump"),
+            "{stderr}"
+        );
+        assert!(!backup(0).exists());
+        return;
+    }
+    const PEOPLE: usize = 24;
+    let organisation = app.create_org("Astrophysics", "astro").await;
+    let mut links = Vec::new();
+    for i in 0..PEOPLE {
+        let email = format!("p{i}@example.org");
+        links.push(
+            app.invite_to(&organisation, &email, "Person", Role::Member)
+                .await,
+        );
+    }
+    let pool = app.database.pool().await;
+    let counters_before: Vec<(String, i64)> =
+        sqlx::query_as("SELECT kind, next_value FROM id_counters ORDER BY kind")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+
+    // A stream of activations, three at a time, paced so that backups fall inside it;
+    // backups one after another until it has ended.
+    let done = Arc::new(AtomicUsize::new(0));
+    let lanes: Vec<_> = (0..3)
+        .map(|lane| {
+            let lane_links: Vec<(usize, String)> = links
+                .iter()
+                .cloned()
+                .enumerate()
+                .filter(|(i, _)| i % 3 == lane)
+                .collect();
+            let (address, done) = (app.address.clone(), done.clone());
+            tokio::spawn(async move {
+                for (i, link) in lane_links {
+                    let reached = activate(address.clone(), link, format!("p{i}"), done.clone());
+                    assert_eq!(reached.await, Reached::Activated);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+        })
+        .collect();
+    let mut taken = Vec::new();
+    loop {
+        let stream_ended = lanes.iter().all(|lane| lane.is_finished());
+        let file = backup(taken.len());
+        let output = roster_on(&config, &database_url, &["backup", file.to_str().unwrap()]).await;
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert!(output.status.success(), "{stderr}");
+        assert!(stderr.contains("backup written to"), "{stderr}");
+        taken.push(file);
+        if stream_ended {
+            break;
+        }
+    }
+    for lane in lanes {
+        lane.await.unwrap();
+    }
+
+    // Each snapshot is a moment between two units of work: every account has its audit
+    // event, every membership is whole, and no job names a person without an account.
+    let mut accounts_seen = Vec::new();
+    for file in &taken {
+        let (accounts, created_events, memberships, orphan_jobs) = snapshot_facts(file).await;
+        assert_eq!(accounts, created_events, "{}", file.display());
+        // People join at acceptance, before they set up an account.
+        assert!(memberships >= accounts, "{}", file.display());
+        assert_eq!(orphan_jobs, 0);
+        assert!((0..=i64::try_from(PEOPLE).unwrap()).contains(&accounts));
+        accounts_seen.push(accounts);
+        let url = format!("sqlite://{}", file.display());
+        let migrated = roster_on(&config, &url, &["migrate"]).await;
+        assert!(
+            migrated.status.success(),
+            "{}",
+            String::from_utf8_lossy(&migrated.stderr)
+        );
+    }
+    eprintln!("accounts in the backups: {accounts_seen:?} of {PEOPLE}");
+    assert!(
+        accounts_seen
+            .iter()
+            .any(|accounts| (1..i64::try_from(PEOPLE).unwrap()).contains(accounts)),
+        "no backup fell inside the stream: {accounts_seen:?}"
+    );
+    assert_eq!(accounts_seen.last(), Some(&i64::try_from(PEOPLE).unwrap()));
+    assert!(
+        accounts_seen.windows(2).all(|pair| pair[0] <= pair[1]),
+        "{accounts_seen:?}"
+    );
+
+    // Refused: an existing file is never overwritten, and a file that is no database.
+    let again = roster_on(
+        &config,
+        &database_url,
+        &["backup", taken[0].to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let live = dir.path().join("live.db");
+    let live_url = format!("sqlite://{}", live.display());
+    assert!(
+        roster_on(&config, &database_url, &["backup", live.to_str().unwrap()])
+            .await
+            .status
+            .success()
+    );
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, "not a database").unwrap();
+    let refused = roster_on(&config, &live_url, &["restore", junk.to_str().unwrap()]).await;
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    // Restoring the first backup over a copy of the live database keeps its counters.
+    let counters_live: Vec<(String, i64)> =
+        sqlx::query_as("SELECT kind, next_value FROM id_counters ORDER BY kind")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_ne!(counters_live, counters_before);
+    let restored = roster_on(&config, &live_url, &["restore", taken[0].to_str().unwrap()]).await;
+    let stderr = String::from_utf8_lossy(&restored.stderr).to_string();
+    assert!(restored.status.success(), "{stderr}");
+    assert!(stderr.contains("roster reconcile"), "{stderr}");
+    let (accounts, ..) = snapshot_facts(&live).await;
+    assert_eq!(accounts, accounts_seen[0]);
+    let restored_pool = sqlx::SqlitePool::connect(&live_url).await.unwrap();
+    let counters_after: Vec<(String, i64)> =
+        sqlx::query_as("SELECT kind, next_value FROM id_counters ORDER BY kind")
+            .fetch_all(&restored_pool)
+            .await
+            .unwrap();
+    restored_pool.close().await;
+    assert_eq!(counters_after, counters_live);
+}
