@@ -42,6 +42,12 @@ pub struct AppContext {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContextError {
+    #[error("database.url: cannot open the database: {0}")]
+    DatabaseUnreachable(crate::store::StoreError),
+    #[error("database.url: the database cannot be written: {0}")]
+    DatabaseReadOnly(crate::store::StoreError),
+    #[error("database.url: the migrations could not be applied: {0}")]
+    Migrations(crate::store::StoreError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
@@ -63,8 +69,14 @@ impl AppContext {
             settings.database.url.expose(),
             settings.database.max_connections,
         )
-        .await?;
-        store.migrate().await?;
+        .await
+        .map_err(ContextError::DatabaseUnreachable)?;
+        store.migrate().await.map_err(ContextError::Migrations)?;
+        // A portal that cannot write would fail at the first sign-in: refuse to start.
+        store
+            .check_writable()
+            .await
+            .map_err(ContextError::DatabaseReadOnly)?;
         let refolded = store.refold_search_keys().await?;
         if refolded > 0 {
             tracing::info!(refolded, "search keys rewritten to ignore accents");

@@ -1099,6 +1099,8 @@ async fn serve(settings: Settings) -> Result<(), CliError> {
     let app = Application::build(settings)
         .await
         .map_err(|error| CliError::Failed(error.to_string()))?;
+    // Beside serving, so a slow LDAP server does not hold up /healthz.
+    tokio::spawn(roster::startup::check_services(app.context().clone()));
     tracing::info!(%listen, port = app.port(), %public_url, "Roster is serving");
     app.run_until_stopped()
         .await

@@ -208,3 +208,45 @@ fn run(listener: TcpListener, context: AppContext) -> Result<Server, StartupErro
     .run();
     Ok(server)
 }
+
+/// The start-up checks of `roster serve`: one warning line for each service that does not
+/// answer as configured, naming the setting to look at. None stops the portal: the
+/// outboxes hold directory changes and mail until the service answers. (A database that
+/// cannot be written does stop it, in `AppContext::connect`.)
+pub async fn check_services(ctx: AppContext) {
+    let ldap = &ctx.settings.ldap;
+    match ctx.directory.ping().await {
+        Err(crate::directory::DirectoryError::BindFailed { dn, reason }) => tracing::warn!(
+            "ldap.bind_dn: binding as {dn} failed ({reason}); directory changes wait in the \
+             outbox until it works"
+        ),
+        Err(error) => tracing::warn!(
+            "ldap.url: {error}; directory changes wait in the outbox until it answers"
+        ),
+        Ok(()) => {
+            for (setting, dn) in [
+                ("ldap.base_dn", &ldap.base_dn),
+                ("ldap.people_dn", &ldap.people_dn),
+                ("ldap.groups_dn", &ldap.groups_dn),
+            ] {
+                match ctx.directory.entry_exists(dn).await {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(
+                        "{setting}: the entry {dn} does not exist in LDAP; accounts and \
+                         groups under it cannot be written until it does"
+                    ),
+                    Err(error) => tracing::warn!("{setting}: could not look up {dn}: {error}"),
+                }
+            }
+        }
+    }
+    if let Err(reason) = ctx.mailer.check_relay().await {
+        let mail = &ctx.settings.mail;
+        tracing::warn!(
+            "mail.smtp_host: the relay {}:{} does not answer ({reason}); mail waits in the \
+             outbox until it does",
+            mail.smtp_host,
+            mail.smtp_port
+        );
+    }
+}

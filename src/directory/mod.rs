@@ -8,6 +8,7 @@
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod accounts;
+mod checks;
 mod drift;
 mod existing;
 mod groups;

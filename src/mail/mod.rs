@@ -78,6 +78,18 @@ impl Mailer {
         Ok(Self { transport, from })
     }
 
+    /// Whether the SMTP relay answers (a start-up check); other transports always do.
+    pub async fn check_relay(&self) -> Result<(), String> {
+        match &self.transport {
+            Transport::Smtp(smtp) => match smtp.test_connection().await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err("it did not accept a connection".into()),
+                Err(error) => Err(error.to_string()),
+            },
+            Transport::File(_) | Transport::Log => Ok(()),
+        }
+    }
+
     pub async fn send(&self, to: &str, mail: RenderedMail) -> Result<(), MailError> {
         let to = parse_mailbox(to)?;
         let message = Message::builder()

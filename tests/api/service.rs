@@ -624,3 +624,133 @@ async fn a_backup_during_activations_is_consistent_and_a_restore_never_moves_cou
     restored_pool.close().await;
     assert_eq!(counters_after, counters_live);
 }
+
+/// The log's lines that mention `needle`.
+fn lines_with<'a>(log: &'a str, needle: &str) -> Vec<&'a str> {
+    log.lines().filter(|line| line.contains(needle)).collect()
+}
+
+/// Waits until the served portal's log mentions `needle` (the start-up checks run beside
+/// serving).
+async fn until_logged(served: &Served, needle: &str) {
+    let started = Instant::now();
+    while !served.log_text().contains(needle) && started.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_missing_base_dn_and_a_silent_relay_are_one_warning_each_and_the_portal_serves() {
+    let mut app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = write_config(&app, dir.path(), &format!("127.0.0.1:{port}"), "");
+    app.smtp.stop();
+    let people_dn = format!("ou=nobody,{}", app.slapd.base_dn());
+    let mut served = Served::start(
+        &config,
+        port,
+        dir.path().join("serve.log"),
+        &[("ROSTER_LDAP__PEOPLE_DN", people_dn.as_str())],
+    );
+    served.until_healthy().await;
+    until_logged(&served, "mail.smtp_host").await;
+    served.terminate();
+    assert_eq!(served.exited().await.0, Some(0));
+    let log = served.log_text();
+    let people = lines_with(&log, "ldap.people_dn");
+    assert_eq!(people.len(), 1, "{log}");
+    assert!(
+        people[0].contains("WARN") && people[0].contains(&people_dn),
+        "{log}"
+    );
+    let relay = lines_with(&log, "mail.smtp_host");
+    assert_eq!(relay.len(), 1, "{log}");
+    assert!(
+        relay[0].contains("WARN") && relay[0].contains("waits in the outbox"),
+        "{log}"
+    );
+    // The bases that exist are not mentioned.
+    assert!(lines_with(&log, "ldap.base_dn").is_empty(), "{log}");
+    assert!(lines_with(&log, "ldap.groups_dn").is_empty(), "{log}");
+}
+
+#[tokio::test]
+async fn an_unreachable_ldap_server_is_one_warning_naming_ldap_url_and_the_portal_serves() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = write_config(&app, dir.path(), &format!("127.0.0.1:{port}"), "");
+    let nowhere = format!("ldap://127.0.0.1:{}", free_port());
+    let mut served = Served::start(
+        &config,
+        port,
+        dir.path().join("serve.log"),
+        &[("ROSTER_LDAP__URL", nowhere.as_str())],
+    );
+    served.until_healthy().await;
+    until_logged(&served, "ldap.url").await;
+    let browser = Browser::new(&served.base);
+    assert_eq!(
+        browser.get("/readyz").await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    served.terminate();
+    assert_eq!(served.exited().await.0, Some(0));
+    let log = served.log_text();
+    let warnings = lines_with(&log, "ldap.url");
+    assert_eq!(warnings.len(), 1, "{log}");
+    assert!(
+        warnings[0].contains("WARN") && warnings[0].contains("wait in the outbox"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn a_database_that_cannot_be_written_stops_start_up_with_one_line_naming_database_url() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&app, dir.path(), "127.0.0.1:0", "");
+    let url = app.settings.database.url.expose().to_string();
+    let read_only = if url.starts_with("postgres") {
+        // A role that may read every table and write none.
+        let database = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+        let role = format!("ro_{database}");
+        let pool = app.database.pool().await;
+        for statement in [
+            format!("CREATE ROLE {role} LOGIN"),
+            format!("GRANT CONNECT ON DATABASE {database} TO {role}"),
+            format!("GRANT USAGE ON SCHEMA public TO {role}"),
+            format!("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        url.replacen("://postgres@", &format!("://{role}@"), 1)
+    } else {
+        url.replace("mode=rwc", "mode=ro")
+    };
+    assert_ne!(read_only, url);
+    let started = Instant::now();
+    let output = roster_on(&config, &read_only, &["serve"]).await;
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    eprintln!("start-up refused: {}", lines[0]);
+    assert!(
+        lines[0].starts_with("error: database.url: ")
+            && (lines[0].contains("cannot be written") || lines[0].contains("migrations")),
+        "{stderr}"
+    );
+    assert!(
+        !lines[0].contains(&url),
+        "the URL may hold a password: {stderr}"
+    );
+}
