@@ -94,6 +94,8 @@ fn every_command_has_help() {
         vec!["adopt", "plan", "--help"],
         vec!["adopt", "apply", "--help"],
         vec!["adopt", "claim", "--help"],
+        vec!["backup", "--help"],
+        vec!["restore", "--help"],
     ] {
         let output = roster().args(&args).output().unwrap();
         assert!(output.status.success(), "{args:?}");
