@@ -12,7 +12,7 @@ use roster::domain::Role;
 
 use crate::cli::{roster, write_config};
 use crate::support::api::request_token;
-use crate::support::app::{Browser, GOOD_PASSWORD, TestApp, into_page, location};
+use crate::support::app::{Browser, GOOD_PASSWORD, TestApp, location};
 use crate::support::free_port;
 
 /// A `roster serve` process on its own port, its stderr kept in a file.
@@ -125,18 +125,9 @@ async fn json_logs_are_one_object_per_line_with_the_request_fields_and_no_secret
         .accept_invitation(&served_link(&app, &served, &link), GOOD_PASSWORD)
         .await;
     assert_eq!(accepted.status(), StatusCode::SEE_OTHER);
-    let fields = [("username", "ada"), ("login_shell", "/bin/bash")];
-    let review = into_page(
-        browser
-            .submit("/account/setup", "/account/setup", &fields)
-            .await,
-    )
-    .await;
-    let csrf_token = review.csrf_token();
-    let mut confirm = vec![("csrf_token", csrf_token.as_str())];
-    confirm.extend_from_slice(&fields);
-    let done = browser.post_form("/account/setup/confirm", &confirm).await;
+    let done = browser.set_up_account("ada").await;
     assert_eq!(location(&done), "/?welcome=account");
+    let csrf_token = browser.page("/").await.csrf_token();
     let session_cookie = browser.cookies();
     assert!(!session_cookie.is_empty());
     let stranger = Browser::new(&served.base);
@@ -399,20 +390,7 @@ async fn sigterm_during_a_batch_of_activations_loses_none_of_them() {
                 );
             }
         }
-        let fields = [
-            ("username", username.as_str()),
-            ("login_shell", "/bin/bash"),
-        ];
-        let review = into_page(
-            browser
-                .submit("/account/setup", "/account/setup", &fields)
-                .await,
-        )
-        .await;
-        let mut confirm = vec![("csrf_token", review.csrf_token())];
-        confirm.extend(fields.iter().map(|(k, v)| (*k, v.to_string())));
-        let confirm: Vec<(&str, &str)> = confirm.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let done = browser.post_form("/account/setup/confirm", &confirm).await;
+        let done = browser.set_up_account(&username).await;
         assert_eq!(
             location(&done),
             "/?welcome=account",

@@ -266,17 +266,7 @@ async fn an_invitation_is_accepted_through_sso_and_a_password_can_still_be_set_f
     assert_eq!(location(&response), "/");
     // Still to do: the POSIX username, exactly as after a password acceptance.
     assert_eq!(location(&browser.get("/").await), "/account/setup");
-    let fields = [("username", "newbie"), ("login_shell", "/bin/bash")];
-    let review = into_page(
-        browser
-            .submit("/account/setup", "/account/setup", &fields)
-            .await,
-    )
-    .await;
-    let mut confirm = vec![("csrf_token", review.csrf_token())];
-    confirm.extend(fields.iter().map(|(k, v)| (*k, v.to_string())));
-    let confirm: Vec<(&str, &str)> = confirm.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let done = browser.post_form("/account/setup/confirm", &confirm).await;
+    let done = browser.set_up_account("newbie").await;
     assert_eq!(location(&done), "/?welcome=account");
     let dn = app.slapd.person_dn("newbie");
     let entry = app.slapd.search_entry(&dn).await.unwrap();

@@ -504,17 +504,7 @@ impl TestApp {
                 .status(),
             StatusCode::SEE_OTHER
         );
-        let fields = [("username", username), ("login_shell", "/bin/bash")];
-        let review = into_page(
-            browser
-                .submit("/account/setup", "/account/setup", &fields)
-                .await,
-        )
-        .await;
-        let token = review.csrf_token();
-        let mut confirm = vec![("csrf_token", token.as_str())];
-        confirm.extend_from_slice(&fields);
-        let done = browser.post_form("/account/setup/confirm", &confirm).await;
+        let done = browser.set_up_account(username).await;
         assert_eq!(
             location(&done),
             "/?welcome=account",
@@ -798,6 +788,21 @@ impl Browser {
         .await
         .status()
         .as_u16()
+    }
+
+    /// Chooses the POSIX username (shell /bin/bash), reviews and confirms it; returns the
+    /// confirmation's response (a redirect to `/?welcome=account` when it worked).
+    pub async fn set_up_account(&self, username: &str) -> reqwest::Response {
+        let fields = [("username", username), ("login_shell", "/bin/bash")];
+        let review = into_page(
+            self.submit("/account/setup", "/account/setup", &fields)
+                .await,
+        )
+        .await;
+        let token = review.csrf_token();
+        let mut confirm = vec![("csrf_token", token.as_str())];
+        confirm.extend_from_slice(&fields);
+        self.post_form("/account/setup/confirm", &confirm).await
     }
 
     pub async fn accept_invitation(&self, link: &str, password: &str) -> reqwest::Response {
