@@ -269,7 +269,11 @@ impl Default for DatabaseSettings {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LdapSettings {
-    pub url: String,
+    /// The directory servers, tried in order (failover); one URL or a list.
+    pub url: LdapUrls,
+    /// Seconds after a failover before the first server is tried again.
+    #[serde(default = "default_retry_primary")]
+    pub retry_primary_seconds: u64,
     pub bind_dn: String,
     #[serde(default)]
     pub bind_password: Secret,
@@ -305,6 +309,84 @@ pub struct LdapSettings {
 
 fn default_index_refresh() -> u64 {
     60
+}
+
+fn default_retry_primary() -> u64 {
+    60
+}
+
+/// `ldap.url`: one URL, a list, or (as the environment gives) URLs separated by spaces,
+/// as OpenLDAP's own `URI` setting takes them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct LdapUrls(Vec<String>);
+
+impl LdapUrls {
+    pub fn new(urls: Vec<String>) -> Self {
+        Self(urls)
+    }
+
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+
+    /// Refuses an empty list or anything but an `ldap://`, `ldaps://` or `ldapi://` URL.
+    fn check(&self) -> Result<(), String> {
+        if self.0.is_empty() {
+            return Err("ldap.url must name at least one server".into());
+        }
+        for url in &self.0 {
+            let scheme_ok = ["ldap://", "ldaps://", "ldapi://"]
+                .iter()
+                .any(|scheme| url.len() > scheme.len() && url.starts_with(scheme));
+            if !scheme_ok {
+                return Err(format!(
+                    "ldap.url: `{url}` is not an ldap://, ldaps:// or ldapi:// URL"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl From<String> for LdapUrls {
+    fn from(url: String) -> Self {
+        Self(vec![url])
+    }
+}
+
+impl fmt::Display for LdapUrls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join(" "))
+    }
+}
+
+impl<'de> Deserialize<'de> for LdapUrls {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct UrlsVisitor;
+        impl<'de> serde::de::Visitor<'de> for UrlsVisitor {
+            type Value = LdapUrls;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an LDAP URL or a list of them")
+            }
+            fn visit_str<E: serde::de::Error>(self, urls: &str) -> Result<LdapUrls, E> {
+                Ok(LdapUrls(
+                    urls.split_whitespace().map(str::to_string).collect(),
+                ))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<LdapUrls, A::Error> {
+                let mut urls = Vec::new();
+                while let Some(url) = seq.next_element::<String>()? {
+                    urls.push(url);
+                }
+                Ok(LdapUrls(urls))
+            }
+        }
+        deserializer.deserialize_any(UrlsVisitor)
+    }
 }
 
 impl LdapSettings {
@@ -635,6 +717,9 @@ impl Settings {
         if !(4..=31).contains(&self.security.bcrypt_cost) {
             return invalid("security.bcrypt_cost must be between 4 and 31".into());
         }
+        if let Err(message) = self.ldap.url.check() {
+            return invalid(message);
+        }
         if self.ldap.uid_number_min > self.ldap.uid_number_max {
             return invalid("ldap.uid_number_min is above ldap.uid_number_max".into());
         }
@@ -915,6 +1000,68 @@ mod tests {
         assert_eq!(settings.ldap.bind_password.expose(), "hunter2-secret");
         assert!(!format!("{settings:?}").contains("hunter2"));
         Ok(())
+    }
+
+    fn with_ldap_url(file_line: &str) -> Result<Settings, ConfigError> {
+        let io = |error: std::io::Error| ConfigError::Invalid(error.to_string());
+        let dir = tempfile::tempdir().map_err(io)?;
+        let file = dir.path().join("roster.toml");
+        std::fs::write(&file, format!("[ldap]\n{file_line}\n")).map_err(io)?;
+        let env = minimal()
+            .into_iter()
+            .filter(|(k, _)| k != "ROSTER_LDAP__URL");
+        Settings::load_from(Some(&file), env)
+    }
+
+    #[test]
+    fn ldap_url_is_one_url_or_a_list() -> Result<(), ConfigError> {
+        let one = with_ldap_url(r#"url = "ldap://a.example.org""#)?;
+        assert_eq!(one.ldap.url.as_slice(), ["ldap://a.example.org"]);
+        assert_eq!(one.ldap.retry_primary_seconds, 60);
+        let two = with_ldap_url(r#"url = ["ldap://a.example.org", "ldaps://b.example.org:636"]"#)?;
+        assert_eq!(
+            two.ldap.url.as_slice(),
+            ["ldap://a.example.org", "ldaps://b.example.org:636"]
+        );
+        // The environment's override: one URL, or several separated by spaces.
+        let env = Settings::load_from(None, minimal())?;
+        assert_eq!(env.ldap.url.as_slice(), ["ldap://127.0.0.1:389"]);
+        let mut list = minimal();
+        list.retain(|(k, _)| k != "ROSTER_LDAP__URL");
+        list.push((
+            "ROSTER_LDAP__URL".into(),
+            "ldap://a:389 ldap://b:389".into(),
+        ));
+        list.push(("ROSTER_LDAP__RETRY_PRIMARY_SECONDS".into(), "5".into()));
+        let from_env = Settings::load_from(None, list)?;
+        assert_eq!(
+            from_env.ldap.url.as_slice(),
+            ["ldap://a:389", "ldap://b:389"]
+        );
+        assert_eq!(from_env.ldap.retry_primary_seconds, 5);
+        Ok(())
+    }
+
+    #[test]
+    fn a_bad_ldap_url_list_is_refused_naming_the_key() {
+        let refusal = |line: &str| with_ldap_url(line).err().map(|e| e.to_string());
+        assert_eq!(
+            refusal("url = []").as_deref(),
+            Some("configuration: ldap.url must name at least one server")
+        );
+        assert_eq!(
+            refusal(r#"url = """#).as_deref(),
+            Some("configuration: ldap.url must name at least one server")
+        );
+        assert_eq!(
+            refusal(r#"url = ["ldap://a.example.org", "http://b.example.org"]"#).as_deref(),
+            Some(
+                "configuration: ldap.url: `http://b.example.org` is not an ldap://, ldaps:// \
+                 or ldapi:// URL"
+            )
+        );
+        let wrong_type = refusal("url = 389").unwrap_or_default();
+        assert!(wrong_type.contains("ldap.url"), "{wrong_type}");
     }
 
     #[test]

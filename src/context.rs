@@ -113,11 +113,12 @@ impl AppContext {
             store.clone(),
             i64::from(settings.api.token_minutes.max(1)) * 60,
         );
+        let clock = Clock::default();
         Ok(Self {
             sso,
             keys,
-            clock: Clock::default(),
-            directory: Directory::new(settings.ldap.clone()),
+            directory: Directory::new(settings.ldap.clone(), clock.clone()),
+            clock,
             hasher: PasswordHasher::new(
                 settings.security.bcrypt_cost,
                 settings.security.max_concurrent_hashes(),

@@ -223,7 +223,7 @@ pub async fn check_services(ctx: AppContext) {
         Err(error) => tracing::warn!(
             "ldap.url: {error}; directory changes wait in the outbox until it answers"
         ),
-        Ok(()) => {
+        Ok(_server) => {
             for (setting, dn) in [
                 ("ldap.base_dn", &ldap.base_dn),
                 ("ldap.people_dn", &ldap.people_dn),

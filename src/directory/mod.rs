@@ -1,7 +1,10 @@
 //! The LDAP directory, through ldap3; the only place LDAP lives.
 //!
 //! One bound connection is shared: an ldap3 handle multiplexes concurrent operations over
-//! it. A broken connection is dropped and the next operation reconnects. Every value from
+//! it. A broken connection is dropped and the next operation reconnects. `ldap.url` may
+//! list several servers: operations go to the first that answers, fall over to the next
+//! when it fails, and return to the first `ldap.retry_primary_seconds` later (by the
+//! app's clock). Every value from
 //! a user goes into filters through `ldap_escape` and into DNs through `dn_escape`.
 
 // The one place this is allowed (clippy.toml).
@@ -24,10 +27,12 @@ pub use people::{DirectoryPerson, PersonKey, SearchResults};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope};
 use tokio::sync::Mutex;
 
+use crate::clock::Clock;
 use crate::config::LdapSettings;
+use crate::domain::UnixTime;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
@@ -81,14 +86,31 @@ impl DirectoryError {
 #[derive(Clone)]
 pub struct Directory {
     settings: LdapSettings,
-    shared: Arc<Mutex<Option<Ldap>>>,
+    clock: Clock,
+    shared: Arc<Mutex<Shared>>,
+}
+
+/// The connection and which server it goes to. `ldap.url` lists servers in order of
+/// preference; every operation uses the one in use until it fails.
+#[derive(Default)]
+struct Shared {
+    connection: Option<Ldap>,
+    /// Index into `ldap.url` of the server in use.
+    active: usize,
+    /// Index of the server whose connection was dropped last, to name it when a request
+    /// still running on that connection fails after it.
+    dropped: usize,
+    /// When (by the app's clock) the first server was last found failing, while another
+    /// is in use; it is tried again `ldap.retry_primary_seconds` later.
+    away_since: Option<UnixTime>,
 }
 
 impl Directory {
-    pub fn new(settings: LdapSettings) -> Self {
+    pub fn new(settings: LdapSettings, clock: Clock) -> Self {
         Self {
             settings,
-            shared: Arc::new(Mutex::new(None)),
+            clock,
+            shared: Arc::new(Mutex::new(Shared::default())),
         }
     }
 
@@ -100,9 +122,23 @@ impl Directory {
         Duration::from_secs(self.settings.timeout_seconds.max(1))
     }
 
-    async fn connect(&self) -> Result<Ldap, DirectoryError> {
+    fn server(&self, index: usize) -> &str {
+        self.settings
+            .url
+            .as_slice()
+            .get(index)
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+
+    fn server_count(&self) -> usize {
+        self.settings.url.as_slice().len().max(1)
+    }
+
+    /// Connects to and binds on the server at `index`; the one place a connection opens.
+    async fn connect(&self, index: usize) -> Result<Ldap, DirectoryError> {
         let timeout = self.timeout();
-        let url = self.settings.url.clone();
+        let url = self.server(index).to_string();
         let attempt = async {
             let conn_settings = LdapConnSettings::new().set_conn_timeout(timeout);
             let (conn, mut ldap) = LdapConnAsync::with_settings(conn_settings, &url)
@@ -117,45 +153,165 @@ impl Directory {
                 .and_then(|result| result.success())
                 .map_err(|error| DirectoryError::BindFailed {
                     dn: self.settings.bind_dn.clone(),
-                    reason: error.to_string(),
+                    reason: format!("{error} (on {url})"),
                 })?;
             Ok(ldap)
         };
         tokio::time::timeout(timeout, attempt)
             .await
             .map_err(|_| DirectoryError::Timeout {
-                url: self.settings.url.clone(),
+                url: url.clone(),
                 seconds: timeout.as_secs(),
             })?
     }
 
-    /// A handle on the shared connection, connecting (again) when needed.
-    async fn handle(&self) -> Result<Ldap, DirectoryError> {
+    /// Back to the first server once `retry_primary_seconds` have passed since it failed,
+    /// when it answers; otherwise it waits another period.
+    async fn retry_first_server(&self, shared: &mut Shared) {
+        let Some(since) = shared.away_since else {
+            return;
+        };
+        let retry_after = i64::try_from(self.settings.retry_primary_seconds).unwrap_or(i64::MAX);
+        let now = self.clock.now();
+        if shared.active == 0 || now.saturating_sub(since) < retry_after {
+            return;
+        }
+        match self.connect(0).await {
+            Ok(ldap) => {
+                tracing::info!(
+                    server = self.server(0),
+                    from = self.server(shared.active),
+                    "LDAP server {} answers again; back on it from {}",
+                    self.server(0),
+                    self.server(shared.active)
+                );
+                shared.connection = Some(ldap);
+                shared.active = 0;
+                shared.away_since = None;
+            }
+            Err(error) => {
+                tracing::debug!(%error, "the first LDAP server still fails");
+                shared.away_since = Some(now);
+            }
+        }
+    }
+
+    /// A connection to the server in use or, when it fails, to the next that answers (in
+    /// `ldap.url`'s order, wrapping round). Returns the first server's error when none
+    /// answers.
+    async fn connect_in_order(&self, shared: &mut Shared) -> Result<Ldap, DirectoryError> {
+        let count = self.server_count();
+        let mut first_error = None;
+        for step in 0..count {
+            let index = (shared.active + step) % count;
+            match self.connect(index).await {
+                Ok(ldap) => {
+                    if let Some(error) = &first_error {
+                        tracing::warn!(
+                            failed = self.server(shared.active),
+                            server = self.server(index),
+                            %error,
+                            "LDAP server {} failed; falling over to {}",
+                            self.server(shared.active),
+                            self.server(index)
+                        );
+                        self.switch_to(shared, index);
+                    }
+                    return Ok(ldap);
+                }
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        Err(first_error.unwrap_or_else(|| DirectoryError::Unreachable {
+            url: self.server(0).to_string(),
+            reason: "no LDAP server configured".into(),
+        }))
+    }
+
+    fn switch_to(&self, shared: &mut Shared, index: usize) {
+        if index == 0 {
+            shared.away_since = None;
+        } else if shared.active == 0 || shared.away_since.is_none() {
+            shared.away_since = Some(self.clock.now());
+        }
+        shared.active = index;
+    }
+
+    /// A handle on the shared connection and its server's index, connecting (again, or
+    /// to the next server) when needed.
+    async fn handle_on(&self) -> Result<(Ldap, usize), DirectoryError> {
         let mut shared = self.shared.lock().await;
-        if let Some(ldap) = shared.as_mut()
+        self.retry_first_server(&mut shared).await;
+        if let Some(ldap) = shared.connection.as_mut()
             && !ldap.is_closed()
         {
             let mut handle = ldap.clone();
             handle.with_timeout(self.timeout());
-            return Ok(handle);
+            return Ok((handle, shared.active));
         }
-        let ldap = self.connect().await?;
+        shared.connection = None;
+        let ldap = self.connect_in_order(&mut shared).await?;
         let mut handle = ldap.clone();
         handle.with_timeout(self.timeout());
-        *shared = Some(ldap);
-        Ok(handle)
+        shared.connection = Some(ldap);
+        Ok((handle, shared.active))
     }
 
-    /// Turns an ldap3 error into ours, dropping the shared connection when it is the
-    /// connection that failed (not the request).
+    /// A handle on the shared connection, connecting (again) when needed.
+    async fn handle(&self) -> Result<Ldap, DirectoryError> {
+        Ok(self.handle_on().await?.0)
+    }
+
+    /// Turns an ldap3 error into ours. When the connection failed (not the request), it is
+    /// dropped and, on an outage, the next operation goes to the next server.
     async fn failed(&self, error: LdapError) -> DirectoryError {
-        let connection_level = !matches!(error, LdapError::LdapResult { .. });
-        if connection_level {
-            *self.shared.lock().await = None;
-        }
+        let outage = matches!(
+            error,
+            LdapError::Timeout { .. }
+                | LdapError::Io { .. }
+                | LdapError::EndOfStream
+                | LdapError::OpSend { .. }
+                | LdapError::ResultRecv { .. }
+                | LdapError::IdScrubSend { .. }
+                | LdapError::MiscSend { .. }
+        );
+        let mut shared = self.shared.lock().await;
+        // A connection that broke is closed, so an open one is a newer connection, made
+        // after this request's connection was dropped.
+        let broken = outage && !matches!(error, LdapError::Timeout { .. });
+        let newer_connection = shared
+            .connection
+            .as_mut()
+            .is_some_and(|ldap| broken && !ldap.is_closed());
+        let failed_server = if matches!(error, LdapError::LdapResult { .. }) {
+            shared.active
+        } else if shared.connection.is_none() || newer_connection {
+            // Another request on the same connection failed first and dropped it.
+            shared.dropped
+        } else {
+            shared.connection = None;
+            shared.dropped = shared.active;
+            if outage && self.server_count() > 1 {
+                let next = (shared.active + 1) % self.server_count();
+                tracing::warn!(
+                    failed = self.server(shared.active),
+                    server = self.server(next),
+                    %error,
+                    "LDAP server {} failed under a request; falling over to {}",
+                    self.server(shared.active),
+                    self.server(next)
+                );
+                self.switch_to(&mut shared, next);
+            }
+            shared.dropped
+        };
+        let url = self.server(failed_server).to_string();
+        drop(shared);
         match error {
             LdapError::Timeout { .. } => DirectoryError::Timeout {
-                url: self.settings.url.clone(),
+                url,
                 seconds: self.timeout().as_secs(),
             },
             LdapError::LdapResult { result } => DirectoryError::refused(&result),
@@ -167,19 +323,46 @@ impl Directory {
             | LdapError::ResultRecv { .. }
             | LdapError::IdScrubSend { .. }
             | LdapError::MiscSend { .. } => DirectoryError::Unreachable {
-                url: self.settings.url.clone(),
+                url,
                 reason: error.to_string(),
             },
             other => DirectoryError::Operation(other.to_string()),
         }
     }
 
-    /// Connects and binds afresh, then unbinds: the readiness check, independent of the
-    /// shared connection.
-    pub async fn ping(&self) -> Result<(), DirectoryError> {
-        let mut ldap = self.connect().await?;
-        // A failed unbind after a good bind does not make the directory unready.
-        let _ = ldap.unbind().await;
-        Ok(())
+    /// The readiness check: a read of the root DSE on the server in use, falling over as
+    /// an operation would (a stale connection is replaced first). Returns the server that
+    /// answered.
+    pub async fn ping(&self) -> Result<String, DirectoryError> {
+        let mut last_error = None;
+        // One more attempt than servers: a connection the server in use dropped while
+        // idle is noticed only by using it.
+        for _attempt in 0..=self.server_count() {
+            let (mut ldap, index) = self.handle_on().await?;
+            let read = ldap
+                .search("", Scope::Base, "(objectClass=*)", vec!["1.1"])
+                .await
+                .and_then(|result| result.success());
+            match read {
+                Ok(_) => return Ok(self.server(index).to_string()),
+                Err(error) => {
+                    let error = self.failed(error).await;
+                    if !error.is_outage() {
+                        return Err(error);
+                    }
+                    last_error = Some(error);
+                }
+            }
+        }
+        Err(last_error.unwrap_or_else(|| DirectoryError::Unreachable {
+            url: self.server(0).to_string(),
+            reason: "no answer".into(),
+        }))
+    }
+
+    /// The server operations go to now (the first in `ldap.url` until it fails).
+    pub async fn server_in_use(&self) -> String {
+        let shared = self.shared.lock().await;
+        self.server(shared.active).to_string()
     }
 }

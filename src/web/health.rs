@@ -17,6 +17,8 @@ struct Readiness {
     status: &'static str,
     database: String,
     ldap: String,
+    /// The LDAP server that answered (`ldap.url` may list several); `null` when none did.
+    ldap_server: Option<String>,
     people_index: PeopleIndex,
 }
 
@@ -39,6 +41,10 @@ pub async fn readyz(ctx: web::Data<AppContext>) -> HttpResponse {
         Err(reason) => reason,
     };
     let ready = database.is_ok() && ldap.is_ok();
+    let (ldap, ldap_server) = match ldap {
+        Ok(server) => (Ok(()), Some(server)),
+        Err(error) => (Err(error), None),
+    };
     let now = ctx.clock.now();
     let index = ctx.store.index_state().await.unwrap_or_default();
     let body = Readiness {
@@ -50,6 +56,7 @@ pub async fn readyz(ctx: web::Data<AppContext>) -> HttpResponse {
         status: if ready { "ready" } else { "unavailable" },
         database: describe(database.map_err(|e| e.to_string())),
         ldap: describe(ldap.map_err(|e| e.to_string())),
+        ldap_server,
     };
     if !ready {
         tracing::warn!(database = %body.database, ldap = %body.ldap, "not ready");
