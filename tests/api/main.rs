@@ -28,6 +28,7 @@ mod invitation_batches;
 mod invitations;
 mod keys;
 mod ldap_drift;
+mod ldap_failover;
 mod lifecycle;
 mod mail;
 mod mail_outbox;

@@ -55,7 +55,7 @@ pub fn test_settings(slapd: &Slapd, smtp: &SmtpSink, database: &TestDatabase) ->
             ..DatabaseSettings::default()
         },
         ldap: LdapSettings {
-            url: slapd.url(),
+            url: slapd.url().into(),
             bind_dn: slapd.admin_dn().into(),
             bind_password: Secret::new(slapd.admin_password()),
             bind_password_file: None,
@@ -73,6 +73,7 @@ pub fn test_settings(slapd: &Slapd, smtp: &SmtpSink, database: &TestDatabase) ->
             resources_base: "ou=resources,dc=example,dc=org".into(),
             // Tests refresh the people index themselves, at the times they set.
             index_refresh_seconds: 0,
+            retry_primary_seconds: 60,
         },
         mail: MailSettings {
             transport: MailTransportKind::Smtp,
@@ -127,6 +128,11 @@ impl TestApp {
         adjust: impl FnOnce(&mut Settings),
     ) -> TestApp {
         Self::spawn_on(move || Slapd::start_with(&seeds), adjust).await
+    }
+
+    /// Like [`Self::spawn_with`], on a slapd the test started (one of a replicated pair).
+    pub async fn spawn_on_slapd(slapd: Slapd, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        Self::spawn_on(move || slapd, adjust).await
     }
 
     /// The portal on the slapd `start_slapd` starts, with its own SMTP sink and database.

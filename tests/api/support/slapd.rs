@@ -33,6 +33,8 @@ pub struct Slapd {
     dir: TempDir,
     port: u16,
     pid: Option<u32>,
+    /// Environment of the start script, kept for [`Slapd::start_again`] (replication).
+    env: Vec<(String, String)>,
 }
 
 impl Slapd {
@@ -55,12 +57,13 @@ impl Slapd {
                 .tempdir()
                 .expect("create a temporary directory for slapd");
             let port = free_port();
-            match run_start_script(dir.path(), port, seeds) {
+            match run_start_script(dir.path(), port, seeds, &[]) {
                 Ok(pid) => {
                     return Slapd {
                         dir,
                         port,
                         pid: Some(pid),
+                        env: Vec::new(),
                     };
                 }
                 // Most likely another process took the port in the meantime: retry.
@@ -68,6 +71,63 @@ impl Slapd {
             }
         }
         panic!("could not start slapd after 5 attempts; last error:\n{last_error}");
+    }
+
+    /// Two slapds replicating each other (multi-provider, syncrepl in both directions),
+    /// both holding the sample people: a write to either reaches the other, and one
+    /// stopped and started again catches up.
+    pub fn start_mirrored_pair() -> (Slapd, Slapd) {
+        let first_port = free_port();
+        let second_port = loop {
+            let port = free_port();
+            if port != first_port {
+                break port;
+            }
+        };
+        let mirror_env = |id: u16, peer: u16| {
+            vec![
+                ("SLAPD_SERVER_ID".to_string(), id.to_string()),
+                (
+                    "SLAPD_MIRROR_OF".to_string(),
+                    format!("ldap://127.0.0.1:{peer}/"),
+                ),
+            ]
+        };
+        let start =
+            |port: u16, env: Vec<(String, String)>, seeds: &[PathBuf], from: Option<&Path>| {
+                let dir = tempfile::Builder::new()
+                    .prefix("roster-slapd-")
+                    .tempdir()
+                    .expect("create a temporary directory for slapd");
+                // The second starts from a copy of the first's database, so both hold the
+                // same entries with the same entryUUIDs and replication has nothing to merge.
+                if let Some(from) = from {
+                    std::fs::create_dir_all(dir.path().join("data")).expect("data directory");
+                    std::fs::copy(from.join("data/data.mdb"), dir.path().join("data/data.mdb"))
+                        .expect("copy the first slapd's database");
+                }
+                let pid = run_start_script(dir.path(), port, seeds, &env)
+                    .unwrap_or_else(|error| panic!("start a mirrored slapd: {error}"));
+                Slapd {
+                    dir,
+                    port,
+                    pid: Some(pid),
+                    env,
+                }
+            };
+        let first = start(
+            first_port,
+            mirror_env(1, second_port),
+            &[scripts_dir().join("sample-people.ldif")],
+            None,
+        );
+        let second = start(
+            second_port,
+            mirror_env(2, first_port),
+            &[],
+            Some(first.dir()),
+        );
+        (first, second)
     }
 
     /// `ldap://127.0.0.1:PORT`
@@ -157,7 +217,7 @@ impl Slapd {
         let mut last_error = String::new();
         // The port was ours a moment ago; retry briefly in case it lingers.
         for _attempt in 0..20 {
-            match run_start_script(self.dir.path(), self.port, &[]) {
+            match run_start_script(self.dir.path(), self.port, &[], &self.env) {
                 Ok(pid) => {
                     self.pid = Some(pid);
                     return;
@@ -253,9 +313,15 @@ pub fn scripts_dir() -> PathBuf {
 }
 
 /// Runs `start-slapd DIR PORT SEEDS...`; returns slapd's pid, or the script's output.
-fn run_start_script(dir: &Path, port: u16, seeds: &[PathBuf]) -> Result<u32, String> {
+fn run_start_script(
+    dir: &Path,
+    port: u16,
+    seeds: &[PathBuf],
+    env: &[(String, String)],
+) -> Result<u32, String> {
     let script = scripts_dir().join("start-slapd");
     let output = Command::new(&script)
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .arg(dir)
         .arg(port.to_string())
         .args(seeds)
