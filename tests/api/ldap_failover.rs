@@ -155,6 +155,34 @@ async fn a_dead_first_server_is_passed_over_at_once_and_errors_name_the_server_t
     assert_eq!(server_in_use(&app).await, live_url);
 }
 
+#[tokio::test]
+async fn a_server_that_hangs_under_a_request_sends_the_next_operation_to_the_next_server() {
+    let (first, second) = Slapd::start_mirrored_pair();
+    let (first_url, second_url) = (first.url(), second.url());
+    let urls = vec![first_url.clone(), second_url.clone()];
+    let app = TestApp::spawn_on_slapd(first, |settings| {
+        settings.ldap.url = LdapUrls::new(urls);
+        settings.ldap.timeout_seconds = 1;
+    })
+    .await;
+    let org = app.create_org("Astro", "astro").await;
+    let owner = app.activated_with_role(&org, "owner1", Role::Owner).await;
+    let page = owner.page(&search_path(&org.id, "smith")).await;
+    assert_eq!(page.select_all("table.directory td.uid").len(), 2);
+    assert_eq!(server_in_use(&app).await, first_url);
+
+    // The open connection stops answering: this search times out and says so...
+    app.slapd.pause();
+    let page = owner.page(&search_path(&org.id, "smith")).await;
+    assert_eq!(page.status, 503);
+    // ...and the next one goes to the second server.
+    let page = owner.page(&search_path(&org.id, "smith")).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.select_all("table.directory td.uid").len(), 2);
+    assert_eq!(server_in_use(&app).await, second_url);
+    app.slapd.resume();
+}
+
 #[test]
 fn a_bad_ldap_url_list_stops_start_up_naming_ldap_url() {
     let dir = tempfile::tempdir().unwrap();

@@ -209,6 +209,21 @@ impl Slapd {
         );
     }
 
+    /// Freezes slapd (SIGSTOP): connections stay open but nothing answers, as when a
+    /// server hangs under a request.
+    pub fn pause(&self) {
+        if let Some(pid) = self.pid {
+            signal(pid, "STOP");
+        }
+    }
+
+    /// Lets a paused slapd run again (SIGCONT).
+    pub fn resume(&self) {
+        if let Some(pid) = self.pid {
+            signal(pid, "CONT");
+        }
+    }
+
     /// Starts slapd again on the same port with the same data (after [`Slapd::stop`]).
     pub fn start_again(&mut self) {
         if self.is_running() {
