@@ -197,8 +197,8 @@ impl Directory {
     }
 
     /// A connection to the server in use or, when it fails, to the next that answers (in
-    /// `ldap.url`'s order, wrapping round). Returns the first server's error when none
-    /// answers.
+    /// `ldap.url`'s order, wrapping round). When none answers, the error is that of the
+    /// server in use. Called with the lock held, so concurrent requests connect once.
     async fn connect_in_order(&self, shared: &mut Shared) -> Result<Ldap, DirectoryError> {
         let count = self.server_count();
         let mut first_error = None;
