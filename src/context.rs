@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::config::{ScimTargetSettings, Settings};
 use crate::directory::Directory;
 use crate::mail::Mailer;
+use crate::metrics::Metrics;
 use crate::scim::{Pacer, ScimTarget};
 use crate::store::{ScimPush, Store};
 
@@ -36,6 +37,8 @@ pub struct AppContext {
     pub scim: Arc<Vec<ScimTarget>>,
     /// Wakes the SCIM workers when changes queue work for them.
     pub scim_signal: Arc<tokio::sync::Notify>,
+    /// This instance's Prometheus metrics (one registry per context, so tests count apart).
+    pub metrics: Metrics,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +51,8 @@ pub enum ContextError {
     Oidc(#[from] crate::auth::oidc::OidcError),
     #[error("SCIM target: {0}")]
     Scim(#[from] crate::scim::ScimError),
+    #[error("metrics: {0}")]
+    Metrics(#[from] crate::metrics::MetricsError),
 }
 
 impl AppContext {
@@ -99,24 +104,27 @@ impl AppContext {
             store.clone(),
             i64::from(settings.api.token_minutes.max(1)) * 60,
         );
+        let metrics = Metrics::new()?;
         Ok(Self {
             sso,
             keys,
             clock: Clock::default(),
-            directory: Directory::new(settings.ldap.clone()),
+            directory: Directory::new(settings.ldap.clone(), metrics.clone()),
             hasher: PasswordHasher::new(
                 settings.security.bcrypt_cost,
                 settings.security.max_concurrent_hashes(),
                 std::time::Duration::from_secs(u64::from(
                     settings.security.hash_queue_seconds.max(1),
                 )),
-            ),
-            sign_in_limiter: SignInLimiter::new(&settings.security),
+            )
+            .with_metrics(metrics.clone()),
+            sign_in_limiter: SignInLimiter::new(&settings.security, metrics.clone()),
             job_signal: Arc::new(tokio::sync::Notify::new()),
             mail_signal: Arc::new(tokio::sync::Notify::new()),
             scim: Arc::new(scim),
             scim_signal: Arc::new(tokio::sync::Notify::new()),
             mailer: Arc::new(mailer),
+            metrics,
             settings: Arc::new(settings),
             store,
         })

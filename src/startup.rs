@@ -35,6 +35,8 @@ pub struct Application {
     port: u16,
     server: Server,
     context: AppContext,
+    /// The `metrics.listen` listener's port and server, when one is configured.
+    metrics: Option<(u16, Server)>,
 }
 
 impl Application {
@@ -70,12 +72,22 @@ impl Application {
             .await
             .map_err(StartupError::Keys)?;
         let port = bound.port();
+        let metrics = match context.settings.metrics.listen.clone() {
+            Some(address) => Some(serve_metrics(&address, context.clone())?),
+            None => None,
+        };
         let server = run(listener, context.clone())?;
         Ok(Self {
             port,
             server,
             context,
+            metrics,
         })
+    }
+
+    /// The port of the `metrics.listen` listener, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     pub fn port(&self) -> u16 {
@@ -117,7 +129,15 @@ impl Application {
         let ldap_drift_checks =
             crate::usecases::reconcile::spawn_scheduled_reconcile(self.context.clone());
         let index_refresh = crate::jobs::people_index::spawn_index_refresh(self.context.clone());
+        let metrics = self.metrics.map(|(_, server)| {
+            let handle = server.handle();
+            (tokio::spawn(server), handle)
+        });
         let result = self.server.await;
+        if let Some((metrics_server, handle)) = metrics {
+            handle.stop(true).await;
+            metrics_server.abort();
+        }
         housekeeping.abort();
         for scim_worker in scim_workers
             .into_iter()
@@ -138,6 +158,18 @@ impl Application {
         }
         result
     }
+}
+
+/// Binds `metrics.listen` (loopback only, as the configuration checked).
+fn serve_metrics(address: &str, context: AppContext) -> Result<(u16, Server), StartupError> {
+    let failed = |source| StartupError::Listen {
+        address: format!("{address} (metrics.listen)"),
+        source,
+    };
+    let listener = TcpListener::bind(address).map_err(failed)?;
+    let port = listener.local_addr().map_err(failed)?.port();
+    let server = crate::web::metrics::serve_on(listener, context).map_err(failed)?;
+    Ok((port, server))
 }
 
 fn session_key(settings: &Settings) -> Key {
@@ -188,6 +220,7 @@ fn run(listener: TcpListener, context: AppContext) -> Result<Server, StartupErro
             .wrap(ErrorHandlers::new().default_handler(render_error_page))
             .wrap(security_headers(https))
             .wrap(TracingLogger::<RequestSpan>::new())
+            .wrap(from_fn(crate::web::metrics::observe_request))
             .configure(crate::web::routes)
             .configure(crate::web::api::routes)
             .default_service(web::to(|| async {

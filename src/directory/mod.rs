@@ -27,6 +27,7 @@ use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError};
 use tokio::sync::Mutex;
 
 use crate::config::LdapSettings;
+use crate::metrics::{LdapOutcome, Metrics};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
@@ -63,6 +64,14 @@ impl DirectoryError {
         matches!(self, Self::Unreachable { .. } | Self::Timeout { .. })
     }
 
+    fn outcome(&self) -> LdapOutcome {
+        match self {
+            Self::Unreachable { .. } | Self::Timeout { .. } => LdapOutcome::Outage,
+            Self::Refused { .. } | Self::BindFailed { .. } => LdapOutcome::Refused,
+            Self::Operation(_) => LdapOutcome::Error,
+        }
+    }
+
     /// Whether retrying the same request can never succeed.
     pub fn is_permanent(&self) -> bool {
         matches!(self, Self::Refused { code, .. } if PERMANENT_RESULT_CODES.contains(code))
@@ -77,17 +86,70 @@ impl DirectoryError {
     }
 }
 
+/// What a finished ldap3 call answered: its result code, when it has one yet.
+trait Answer {
+    fn result_code(&self) -> Option<u32>;
+}
+
+impl Answer for ldap3::LdapResult {
+    fn result_code(&self) -> Option<u32> {
+        Some(self.rc)
+    }
+}
+
+impl Answer for ldap3::SearchResult {
+    fn result_code(&self) -> Option<u32> {
+        Some(self.1.rc)
+    }
+}
+
+impl<S, A> Answer for ldap3::SearchStream<'_, S, A> {
+    fn result_code(&self) -> Option<u32> {
+        None
+    }
+}
+
+/// Result codes that answer the question rather than refuse it: sizeLimitExceeded (a
+/// search for one match found more) and noSuchObject (the existence checks syncs start with).
+const ANSWER_CODES: &[u32] = &[0, 4, 32];
+
 #[derive(Clone)]
 pub struct Directory {
     settings: LdapSettings,
     shared: Arc<Mutex<Option<Ldap>>>,
+    metrics: Metrics,
 }
 
 impl Directory {
-    pub fn new(settings: LdapSettings) -> Self {
+    pub fn new(settings: LdapSettings, metrics: Metrics) -> Self {
         Self {
             settings,
             shared: Arc::new(Mutex::new(None)),
+            metrics,
+        }
+    }
+
+    /// Awaits one ldap3 operation, counts it by kind and outcome
+    /// (`roster_ldap_operations_total`), and turns its error into ours.
+    async fn operation<T: Answer>(
+        &self,
+        kind: &'static str,
+        call: impl Future<Output = Result<T, LdapError>>,
+    ) -> Result<T, DirectoryError> {
+        match call.await {
+            Ok(answer) => {
+                let outcome = match answer.result_code() {
+                    Some(code) if !ANSWER_CODES.contains(&code) => LdapOutcome::Refused,
+                    _ => LdapOutcome::Ok,
+                };
+                self.metrics.ldap_operation(kind, outcome);
+                Ok(answer)
+            }
+            Err(error) => {
+                let error = self.failed(error).await;
+                self.metrics.ldap_operation(kind, error.outcome());
+                Err(error)
+            }
         }
     }
 
@@ -99,7 +161,18 @@ impl Directory {
         Duration::from_secs(self.settings.timeout_seconds.max(1))
     }
 
+    /// Connects and binds, counted as one `bind` operation.
     async fn connect(&self) -> Result<Ldap, DirectoryError> {
+        let connected = self.connect_and_bind().await;
+        let outcome = match &connected {
+            Ok(_) => LdapOutcome::Ok,
+            Err(error) => error.outcome(),
+        };
+        self.metrics.ldap_operation("bind", outcome);
+        connected
+    }
+
+    async fn connect_and_bind(&self) -> Result<Ldap, DirectoryError> {
         let timeout = self.timeout();
         let url = self.settings.url.clone();
         let attempt = async {

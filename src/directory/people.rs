@@ -69,18 +69,21 @@ impl Directory {
         limit: i32,
     ) -> Result<SearchResults, DirectoryError> {
         let mut ldap = self.handle().await?;
-        let result = ldap
-            .with_search_options(SearchOptions::new().sizelimit(limit))
-            .search(
-                &self.settings().people_dn,
-                Scope::Subtree,
-                &people_filter(text),
-                vec!["uid", "sn", "givenName", "mail"],
+        let result = self
+            .operation(
+                "search",
+                ldap.with_search_options(SearchOptions::new().sizelimit(limit))
+                    .search(
+                        &self.settings().people_dn,
+                        Scope::Subtree,
+                        &people_filter(text),
+                        vec!["uid", "sn", "givenName", "mail"],
+                    ),
             )
             .await;
         let result = match result {
             Ok(result) => result,
-            Err(error) => return Err(self.failed(error).await),
+            Err(error) => return Err(error),
         };
         let truncated = result.1.rc == SIZE_LIMIT_EXCEEDED;
         if result.1.rc != 0 && !truncated {
@@ -114,18 +117,21 @@ impl Directory {
     ) -> Result<Option<DirectoryPerson>, DirectoryError> {
         let mut ldap = self.handle().await?;
         let filter = format!("(&(objectClass=inetOrgPerson)(uid={}))", ldap_escape(uid));
-        let result = ldap
-            .with_search_options(SearchOptions::new().sizelimit(2))
-            .search(
-                &self.settings().people_dn,
-                Scope::Subtree,
-                &filter,
-                vec!["uid", "sn", "givenName", "mail"],
+        let result = self
+            .operation(
+                "search",
+                ldap.with_search_options(SearchOptions::new().sizelimit(2))
+                    .search(
+                        &self.settings().people_dn,
+                        Scope::Subtree,
+                        &filter,
+                        vec!["uid", "sn", "givenName", "mail"],
+                    ),
             )
             .await;
         let (entries, outcome) = match result {
             Ok(result) => (result.0, result.1),
-            Err(error) => return Err(self.failed(error).await),
+            Err(error) => return Err(error),
         };
         if outcome.rc != 0 {
             return Err(DirectoryError::Operation(outcome.to_string()));
@@ -174,17 +180,20 @@ impl Directory {
                 .collect();
             let filter = format!("(&(objectClass=inetOrgPerson)(|{alternatives}))");
             let mut ldap = self.handle().await?;
-            let result = ldap
-                .search(
-                    &self.settings().people_dn,
-                    Scope::Subtree,
-                    &filter,
-                    vec!["uid", "sn", "givenName", "mail"],
+            let result = self
+                .operation(
+                    "search",
+                    ldap.search(
+                        &self.settings().people_dn,
+                        Scope::Subtree,
+                        &filter,
+                        vec!["uid", "sn", "givenName", "mail"],
+                    ),
                 )
                 .await;
             let (entries, outcome) = match result {
                 Ok(result) => (result.0, result.1),
-                Err(error) => return Err(self.failed(error).await),
+                Err(error) => return Err(error),
             };
             if outcome.rc != 0 {
                 return Err(DirectoryError::Operation(outcome.to_string()));
