@@ -134,11 +134,8 @@ impl Directory {
                         vec!["1.1"],
                     ),
             )
-            .await;
-        match result {
-            Ok(result) => Ok(!result.0.is_empty() || result.1.rc == 4),
-            Err(error) => Err(error),
-        }
+            .await?;
+        Ok(!result.0.is_empty() || result.1.rc == 4)
     }
 
     /// Makes the person's entry and private group match `state`: creates them, or replaces
@@ -208,7 +205,7 @@ impl Directory {
                 )));
             }
         }
-        let replaced = self
+        let outcome = self
             .operation(
                 "modify",
                 ldap.modify(
@@ -219,11 +216,7 @@ impl Directory {
                         .collect(),
                 ),
             )
-            .await;
-        let outcome = match replaced {
-            Ok(outcome) => outcome,
-            Err(error) => return Err(error),
-        };
+            .await?;
         match outcome.rc {
             0 => {}
             NO_SUCH_OBJECT => {

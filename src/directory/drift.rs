@@ -142,7 +142,7 @@ impl Directory {
             Box::new(EntriesOnly::new()),
             Box::new(PagedResults::new(page_size)),
         ];
-        let stream = self
+        let mut stream = self
             .operation(
                 "search",
                 ldap.streaming_search_with(
@@ -153,11 +153,7 @@ impl Directory {
                     attributes,
                 ),
             )
-            .await;
-        let mut stream = match stream {
-            Ok(stream) => stream,
-            Err(error) => return Err(error),
-        };
+            .await?;
         let mut page = Vec::with_capacity(INDEX_PAGE);
         let mut sent = 0;
         loop {
@@ -204,7 +200,7 @@ impl Directory {
             Box::new(EntriesOnly::new()),
             Box::new(PagedResults::new(page_size)),
         ];
-        let stream = self
+        let mut stream = self
             .operation(
                 "search",
                 ldap.streaming_search_with(
@@ -215,11 +211,7 @@ impl Directory {
                     vec!["1.1"],
                 ),
             )
-            .await;
-        let mut stream = match stream {
-            Ok(stream) => stream,
-            Err(error) => return Err(error),
-        };
+            .await?;
         let mut count = 0;
         loop {
             match stream.next().await {

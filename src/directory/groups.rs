@@ -47,7 +47,7 @@ impl Directory {
         let gid = state.gid_number.to_string();
         let members: HashSet<&str> = state.member_uids.iter().map(String::as_str).collect();
         let mut ldap = self.handle().await?;
-        let replaced = self
+        let outcome = self
             .operation(
                 "modify",
                 ldap.modify(
@@ -58,11 +58,7 @@ impl Directory {
                     ],
                 ),
             )
-            .await;
-        let outcome = match replaced {
-            Ok(outcome) => outcome,
-            Err(error) => return Err(error),
-        };
+            .await?;
         match outcome.rc {
             0 => Ok(()),
             NO_SUCH_OBJECT => {
@@ -123,11 +119,8 @@ impl Directory {
                         vec!["1.1"],
                     ),
             )
-            .await;
-        match result {
-            // Size limit exceeded (4) also means "at least one".
-            Ok(result) => Ok(!result.0.is_empty() || result.1.rc == 4),
-            Err(error) => Err(error),
-        }
+            .await?;
+        // Size limit exceeded (4) also means "at least one".
+        Ok(!result.0.is_empty() || result.1.rc == 4)
     }
 }

@@ -37,7 +37,7 @@ impl Directory {
             Box::new(EntriesOnly::new()),
             Box::new(PagedResults::new(page_size)),
         ];
-        let stream = self
+        let mut stream = self
             .operation(
                 "search",
                 ldap.streaming_search_with(
@@ -48,11 +48,7 @@ impl Directory {
                     vec!["uid", "sn", "givenName", "mail", "modifyTimestamp"],
                 ),
             )
-            .await;
-        let mut stream = match stream {
-            Ok(stream) => stream,
-            Err(error) => return Err(error),
-        };
+            .await?;
         let mut page = Vec::with_capacity(INDEX_PAGE);
         let mut sent = 0;
         loop {

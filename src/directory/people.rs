@@ -80,11 +80,7 @@ impl Directory {
                         vec!["uid", "sn", "givenName", "mail"],
                     ),
             )
-            .await;
-        let result = match result {
-            Ok(result) => result,
-            Err(error) => return Err(error),
-        };
+            .await?;
         let truncated = result.1.rc == SIZE_LIMIT_EXCEEDED;
         if result.1.rc != 0 && !truncated {
             return Err(DirectoryError::Operation(result.1.to_string()));
@@ -128,11 +124,8 @@ impl Directory {
                         vec!["uid", "sn", "givenName", "mail"],
                     ),
             )
-            .await;
-        let (entries, outcome) = match result {
-            Ok(result) => (result.0, result.1),
-            Err(error) => return Err(error),
-        };
+            .await?;
+        let (entries, outcome) = (result.0, result.1);
         if outcome.rc != 0 {
             return Err(DirectoryError::Operation(outcome.to_string()));
         }
@@ -190,11 +183,8 @@ impl Directory {
                         vec!["uid", "sn", "givenName", "mail"],
                     ),
                 )
-                .await;
-            let (entries, outcome) = match result {
-                Ok(result) => (result.0, result.1),
-                Err(error) => return Err(error),
-            };
+                .await?;
+            let (entries, outcome) = (result.0, result.1);
             if outcome.rc != 0 {
                 return Err(DirectoryError::Operation(outcome.to_string()));
             }
