@@ -361,3 +361,52 @@ async fn a_sign_in_past_the_limit_counts_as_rate_limited() {
         1.0
     );
 }
+
+#[tokio::test]
+async fn an_api_request_past_the_clients_limit_counts_as_an_api_refusal() {
+    use crate::support::api::{api_request, request_token};
+    let app = TestApp::spawn_with(|settings| {
+        settings.metrics.token = Secret::new(TOKEN);
+        settings.api.rate_per_minute = 2;
+    })
+    .await;
+    let astro = app.create_org("Astro", "astro").await;
+    let credentials = app.api_client(Some(&astro), &["org.view"]).await;
+    // At the start of a minute, so the window cannot roll over during the test.
+    let into_minute = app.context.clock.now().rem_euclid(60);
+    app.context.clock.advance(60 - into_minute + 1);
+    let before = scrape(&app).await;
+
+    let token = request_token(&app.address, &credentials, None).await;
+    assert_eq!(token.status(), StatusCode::OK);
+    let token: serde_json::Value = token.json().await.unwrap();
+    let token = token["access_token"].as_str().unwrap().to_string();
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let response = api_request(
+            &app.address,
+            reqwest::Method::GET,
+            "/api/v1/orgs/astro",
+            &token,
+            None,
+            &[],
+        )
+        .await;
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 429]);
+
+    let after = scrape(&app).await;
+    let moved = |series: &str| after.get(series) - before.get(series);
+    assert_eq!(
+        moved("roster_rate_limit_refusals_total{limiter=\"api\"}"),
+        1.0
+    );
+    assert_eq!(
+        moved(
+            "roster_http_request_duration_seconds_count{route=\"/api/v1/orgs/{short}\",method=\"GET\",status=\"4xx\"}"
+        ),
+        1.0,
+        "{after:?}"
+    );
+}
