@@ -410,3 +410,46 @@ async fn an_api_request_past_the_clients_limit_counts_as_an_api_refusal() {
         "{after:?}"
     );
 }
+
+#[tokio::test]
+async fn a_mail_the_server_refuses_counts_as_failed_and_stays_in_the_outbox() {
+    use roster::domain::{Email, PersonName, Role};
+    use roster::usecases::invitations::{InvitationRequest, create_invitation};
+    let app = app_with_token().await;
+    let organisation = app.create_org("Mail Lab", "maillab").await;
+    app.smtp.refuse("ghost@example.org");
+    let before = scrape(&app).await;
+
+    create_invitation(
+        &app.context,
+        InvitationRequest {
+            email: Email::parse("ghost@example.org").unwrap(),
+            surname: PersonName::parse("surname", "Ghost").unwrap(),
+            given_name: None,
+            role: Role::Member,
+            organisation_id: Some(&organisation.id),
+            organisation_name: Some(&organisation.name),
+            inviter: roster::usecases::Actor::CommandLine,
+            may_grant_manager: true,
+            client_ip: None,
+            ends_on: None,
+            message: None,
+        },
+    )
+    .await
+    .unwrap();
+    app.deliver_mail().await;
+
+    let after = scrape(&app).await;
+    let moved = |series: &str| after.get(series) - before.get(series);
+    assert_eq!(moved("roster_mail_messages_total{outcome=\"failed\"}"), 1.0);
+    assert_eq!(moved("roster_mail_messages_total{outcome=\"sent\"}"), 0.0);
+    assert_eq!(
+        after.get("roster_outbox_jobs{target=\"mail\",state=\"failed\"}"),
+        1.0
+    );
+    assert_eq!(
+        after.get("roster_outbox_jobs{target=\"mail\",state=\"pending\"}"),
+        0.0
+    );
+}
