@@ -266,10 +266,16 @@ impl Metrics {
         self.inner.hash_queue_depth.inc();
     }
 
-    /// A hash left the queue (started, skipped or given up) after waiting `waited`.
+    /// A hash left the queue for a thread (to run, or to be skipped or given up) after
+    /// waiting `waited`.
     pub fn hash_dequeued(&self, waited: Duration) {
         self.inner.hash_queue_depth.dec();
         self.inner.hash_wait.observe(waited.as_secs_f64());
+    }
+
+    /// A hash never reached the queue (the threads are gone).
+    pub fn hash_not_queued(&self) {
+        self.inner.hash_queue_depth.dec();
     }
 
     /// The text exposition of every metric, with the scrape-time facts filled in.

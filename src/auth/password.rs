@@ -141,7 +141,7 @@ impl PasswordHasher {
         });
         if self.jobs.send(job).is_err() {
             if let Some(metrics) = &self.metrics {
-                metrics.hash_dequeued(Duration::ZERO);
+                metrics.hash_not_queued();
             }
             return Err(PasswordError::Closed);
         }
