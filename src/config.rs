@@ -71,6 +71,9 @@ pub struct Settings {
     /// How log lines are written (`ROSTER_LOG` sets which).
     #[serde(default)]
     pub log: LogSettings,
+    /// Prometheus metrics (`GET /metrics`).
+    #[serde(default)]
+    pub metrics: MetricsSettings,
 }
 
 /// The log's line format: `text` for people, `json` (one object per line) for collectors.
@@ -87,6 +90,22 @@ pub enum LogFormat {
     Text,
     Json,
 }
+
+/// Prometheus metrics: on the main port behind a bearer token (`token_file`), on a
+/// loopback listener of their own without one (`listen`), or both. Neither: no metrics.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// The bearer token scrapers send to `/metrics` on the main port, read from
+    /// `token_file`; at least 32 characters.
+    pub token: Secret,
+    pub token_file: Option<PathBuf>,
+    /// A loopback address (e.g. `127.0.0.1:9464`) serving only `/metrics`, without a token.
+    pub listen: Option<String>,
+}
+
+/// The shortest metrics token accepted.
+const MIN_METRICS_TOKEN: usize = 32;
 
 /// The LDAP drift report (`/admin/drift`, `roster reconcile`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -702,6 +721,11 @@ impl Settings {
                 target.bearer_token_file.as_deref(),
             )?;
         }
+        resolve_secret(
+            "metrics.token",
+            &mut self.metrics.token,
+            self.metrics.token_file.as_deref(),
+        )?;
         if let Some(oidc) = &mut self.oidc {
             resolve_secret(
                 "oidc.client_secret",
@@ -796,7 +820,32 @@ impl Settings {
                 "reconcile.max_change_percent must be between 0 and 100".into(),
             ));
         }
+        self.check_metrics()?;
         self.check_scim_targets()
+    }
+
+    fn check_metrics(&self) -> Result<(), ConfigError> {
+        let invalid = |message: String| Err(ConfigError::Invalid(message));
+        let token = self.metrics.token.expose();
+        if !token.is_empty() && token.len() < MIN_METRICS_TOKEN {
+            return invalid(format!(
+                "metrics.token_file must hold at least {MIN_METRICS_TOKEN} characters"
+            ));
+        }
+        if let Some(listen) = &self.metrics.listen {
+            let Ok(address) = listen.parse::<std::net::SocketAddr>() else {
+                return invalid(format!(
+                    "metrics.listen `{listen}` must be an IP address and port, e.g. 127.0.0.1:9464"
+                ));
+            };
+            // It serves without a token, so only this machine may reach it.
+            if !address.ip().is_loopback() {
+                return invalid(format!(
+                    "metrics.listen `{listen}` is not a loopback address: it serves metrics without a token; use 127.0.0.1 or [::1], or metrics.token_file on the main port"
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn check_scim_targets(&self) -> Result<(), ConfigError> {

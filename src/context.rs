@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::config::{ScimTargetSettings, Settings};
 use crate::directory::Directory;
 use crate::mail::Mailer;
+use crate::metrics::Metrics;
 use crate::scim::{Pacer, ScimTarget};
 use crate::store::{ScimPush, Store};
 
@@ -38,6 +39,8 @@ pub struct AppContext {
     pub scim_signal: Arc<tokio::sync::Notify>,
     /// Cancelled when the instance stops (SIGTERM): workers finish what they hold and end.
     pub stopping: tokio_util::sync::CancellationToken,
+    /// This instance's Prometheus metrics (one registry per context, so tests count apart).
+    pub metrics: Metrics,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +59,8 @@ pub enum ContextError {
     Oidc(#[from] crate::auth::oidc::OidcError),
     #[error("SCIM target: {0}")]
     Scim(#[from] crate::scim::ScimError),
+    #[error("metrics: {0}")]
+    Metrics(#[from] crate::metrics::MetricsError),
 }
 
 impl AppContext {
@@ -114,10 +119,11 @@ impl AppContext {
             i64::from(settings.api.token_minutes.max(1)) * 60,
         );
         let clock = Clock::default();
+        let metrics = Metrics::new()?;
         Ok(Self {
             sso,
             keys,
-            directory: Directory::new(settings.ldap.clone(), clock.clone()),
+            directory: Directory::new(settings.ldap.clone(), clock.clone(), metrics.clone()),
             clock,
             hasher: PasswordHasher::new(
                 settings.security.bcrypt_cost,
@@ -125,14 +131,16 @@ impl AppContext {
                 std::time::Duration::from_secs(u64::from(
                     settings.security.hash_queue_seconds.max(1),
                 )),
-            ),
-            sign_in_limiter: SignInLimiter::new(&settings.security),
+            )
+            .with_metrics(metrics.clone()),
+            sign_in_limiter: SignInLimiter::new(&settings.security, metrics.clone()),
             job_signal: Arc::new(tokio::sync::Notify::new()),
             mail_signal: Arc::new(tokio::sync::Notify::new()),
             scim: Arc::new(scim),
             scim_signal: Arc::new(tokio::sync::Notify::new()),
             stopping: tokio_util::sync::CancellationToken::new(),
             mailer: Arc::new(mailer),
+            metrics,
             settings: Arc::new(settings),
             store,
         })

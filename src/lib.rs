@@ -9,6 +9,7 @@ pub mod domain;
 pub mod entropy;
 pub mod jobs;
 pub mod mail;
+pub mod metrics;
 pub mod scim;
 pub mod startup;
 pub mod store;

@@ -41,6 +41,8 @@ pub struct Application {
     port: u16,
     server: Server,
     context: AppContext,
+    /// The `metrics.listen` listener's port and server, when one is configured.
+    metrics: Option<(u16, Server)>,
 }
 
 impl Application {
@@ -76,12 +78,22 @@ impl Application {
             .await
             .map_err(StartupError::Keys)?;
         let port = bound.port();
+        let metrics = match context.settings.metrics.listen.clone() {
+            Some(address) => Some(serve_metrics(&address, context.clone())?),
+            None => None,
+        };
         let server = run(listener, context.clone())?;
         Ok(Self {
             port,
             server,
             context,
+            metrics,
         })
+    }
+
+    /// The port of the `metrics.listen` listener, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     pub fn port(&self) -> u16 {
@@ -123,7 +135,12 @@ impl Application {
         .into_iter()
         .flatten()
         .collect();
+        let metrics = self.metrics.map(|(_, server)| {
+            let handle = server.handle();
+            (tokio::spawn(server), handle)
+        });
         let result = self.server.await;
+        // Scrapes may go on while the jobs finish; the metrics listener stops last.
         tracing::info!("stopping: finishing the jobs in hand");
         ctx.stopping.cancel();
         for task in &periodic {
@@ -143,9 +160,25 @@ impl Application {
                 worker.abort();
             }
         }
+        if let Some((metrics_server, handle)) = metrics {
+            handle.stop(true).await;
+            metrics_server.abort();
+        }
         tracing::info!("stopped");
         result
     }
+}
+
+/// Binds `metrics.listen` (loopback only, as the configuration checked).
+fn serve_metrics(address: &str, context: AppContext) -> Result<(u16, Server), StartupError> {
+    let failed = |source| StartupError::Listen {
+        address: format!("{address} (metrics.listen)"),
+        source,
+    };
+    let listener = TcpListener::bind(address).map_err(failed)?;
+    let port = listener.local_addr().map_err(failed)?.port();
+    let server = crate::web::metrics::serve_on(listener, context).map_err(failed)?;
+    Ok((port, server))
 }
 
 fn session_key(settings: &Settings) -> Key {
@@ -196,6 +229,7 @@ fn run(listener: TcpListener, context: AppContext) -> Result<Server, StartupErro
             .wrap(ErrorHandlers::new().default_handler(render_error_page))
             .wrap(security_headers(https))
             .wrap(TracingLogger::<RequestSpan>::new())
+            .wrap(from_fn(crate::web::metrics::observe_request))
             .configure(crate::web::routes)
             .configure(crate::web::api::routes)
             .default_service(web::to(|| async {

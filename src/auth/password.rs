@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OnceCell, oneshot};
 
 use crate::domain::NewPassword;
+use crate::metrics::Metrics;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
@@ -36,6 +37,8 @@ pub struct PasswordHasher {
     jobs: std::sync::mpsc::Sender<HashJob>,
     /// Hash checked when no account matches, so a miss costs as much as a wrong password.
     dummy_hash: Arc<OnceCell<String>>,
+    /// Queue depth and waits, when the portal counts them.
+    metrics: Option<Metrics>,
 }
 
 impl PasswordHasher {
@@ -57,7 +60,14 @@ impl PasswordHasher {
             max_wait,
             jobs,
             dummy_hash: Arc::new(OnceCell::new()),
+            metrics: None,
         }
+    }
+
+    /// Counts the queue's depth and each hash's wait for a thread in `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     pub async fn hash(&self, password: &NewPassword) -> Result<String, PasswordError> {
@@ -110,7 +120,14 @@ impl PasswordHasher {
         let (reply, result) = oneshot::channel();
         let queued_at = Instant::now();
         let max_wait = self.max_wait;
+        let metrics = self.metrics.clone();
+        if let Some(metrics) = &metrics {
+            metrics.hash_queued();
+        }
         let job: HashJob = Box::new(move || {
+            if let Some(metrics) = &metrics {
+                metrics.hash_dequeued(queued_at.elapsed());
+            }
             // Nobody waits any more (the client left): skip the work.
             if reply.is_closed() {
                 return;
@@ -122,7 +139,12 @@ impl PasswordHasher {
             // The waiter may have gone meanwhile; nothing to tell then.
             let _ = reply.send(Ok(work()));
         });
-        self.jobs.send(job).map_err(|_| PasswordError::Closed)?;
+        if self.jobs.send(job).is_err() {
+            if let Some(metrics) = &self.metrics {
+                metrics.hash_not_queued();
+            }
+            return Err(PasswordError::Closed);
+        }
         result.await.map_err(|_| PasswordError::Closed)?
     }
 }

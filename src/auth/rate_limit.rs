@@ -15,12 +15,14 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::config::SecuritySettings;
+use crate::metrics::Metrics;
 
 #[derive(Clone)]
 pub struct SignInLimiter {
     per_ip: Arc<DefaultKeyedRateLimiter<IpAddr>>,
     per_account: Arc<DefaultKeyedRateLimiter<String>>,
     resets_per_ip: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    metrics: Metrics,
 }
 
 /// How long until another attempt is allowed.
@@ -54,7 +56,7 @@ fn quota(count: u32, period: Duration) -> Quota {
 }
 
 impl SignInLimiter {
-    pub fn new(settings: &SecuritySettings) -> Self {
+    pub fn new(settings: &SecuritySettings, metrics: Metrics) -> Self {
         let minute = Duration::from_secs(60);
         Self {
             per_ip: Arc::new(RateLimiter::keyed(quota(
@@ -69,14 +71,17 @@ impl SignInLimiter {
                 settings.reset_requests_per_ip_per_hour,
                 60 * minute,
             ))),
+            metrics,
         }
     }
 
     /// Counts one sign-in attempt (or current-password check) for this address and account.
     pub fn check(&self, ip: IpAddr, key: &AttemptKey) -> Result<(), RetryAfter> {
         let clock = DefaultClock::default();
-        let wait =
-            |not_until: governor::NotUntil<_>| RetryAfter(not_until.wait_time_from(clock.now()));
+        let wait = |not_until: governor::NotUntil<_>| {
+            self.metrics.rate_limited("sign_in");
+            RetryAfter(not_until.wait_time_from(clock.now()))
+        };
         self.per_ip.check_key(&ip).map_err(wait)?;
         self.per_account.check_key(&key.as_key()).map_err(wait)?;
         Ok(())
@@ -85,9 +90,10 @@ impl SignInLimiter {
     /// Counts one password-reset request from this address; never touches sign-in budgets.
     pub fn check_reset_request(&self, ip: IpAddr) -> Result<(), RetryAfter> {
         let clock = DefaultClock::default();
-        self.resets_per_ip
-            .check_key(&ip)
-            .map_err(|not_until| RetryAfter(not_until.wait_time_from(clock.now())))
+        self.resets_per_ip.check_key(&ip).map_err(|not_until| {
+            self.metrics.rate_limited("password_reset");
+            RetryAfter(not_until.wait_time_from(clock.now()))
+        })
     }
 
     /// Drops keys whose limits have fully recovered, so memory does not grow forever.

@@ -123,19 +123,19 @@ impl Directory {
         let mut ldap = self.handle().await?;
         let value = ldap_escape(name);
         let filter = format!("(|(uid={value})(&(objectClass=posixGroup)(cn={value})))");
-        let result = ldap
-            .with_search_options(SearchOptions::new().sizelimit(1))
-            .search(
-                &self.settings().base_dn,
-                Scope::Subtree,
-                &filter,
-                vec!["1.1"],
+        let result = self
+            .operation(
+                "search",
+                ldap.with_search_options(SearchOptions::new().sizelimit(1))
+                    .search(
+                        &self.settings().base_dn,
+                        Scope::Subtree,
+                        &filter,
+                        vec!["1.1"],
+                    ),
             )
-            .await;
-        match result {
-            Ok(result) => Ok(!result.0.is_empty() || result.1.rc == 4),
-            Err(error) => Err(self.failed(error).await),
-        }
+            .await?;
+        Ok(!result.0.is_empty() || result.1.rc == 4)
     }
 
     /// Makes the person's entry and private group match `state`: creates them, or replaces
@@ -151,13 +151,12 @@ impl Directory {
         let mut ldap = self.handle().await?;
         // Never take over an entry that is not this account: an existing uid=<username>
         // must carry our uidNumber, and a new one must not reuse someone else's.
-        let existing = match ldap
-            .search(&dn, Scope::Base, "(objectClass=*)", vec!["uidNumber"])
-            .await
-        {
-            Ok(result) => result,
-            Err(error) => return Err(self.failed(error).await),
-        };
+        let existing = self
+            .operation(
+                "search",
+                ldap.search(&dn, Scope::Base, "(objectClass=*)", vec!["uidNumber"]),
+            )
+            .await?;
         if existing.1.rc == 0 {
             let theirs = existing
                 .0
@@ -182,19 +181,18 @@ impl Directory {
                 ldap_escape(uid_number.as_str()),
                 ldap_escape(state.username.as_str())
             );
-            let clash = match ldap
-                .with_search_options(SearchOptions::new().sizelimit(1))
-                .search(
-                    &self.settings().base_dn,
-                    Scope::Subtree,
-                    &filter,
-                    vec!["1.1"],
+            let clash = self
+                .operation(
+                    "search",
+                    ldap.with_search_options(SearchOptions::new().sizelimit(1))
+                        .search(
+                            &self.settings().base_dn,
+                            Scope::Subtree,
+                            &filter,
+                            vec!["1.1"],
+                        ),
                 )
-                .await
-            {
-                Ok(result) => result,
-                Err(error) => return Err(self.failed(error).await),
-            };
+                .await?;
             if let Some(other) = clash
                 .0
                 .into_iter()
@@ -207,19 +205,18 @@ impl Directory {
                 )));
             }
         }
-        let replaced = ldap
-            .modify(
-                &dn,
-                owned
-                    .iter()
-                    .map(|(attribute, values)| Mod::Replace(*attribute, values.clone()))
-                    .collect(),
+        let outcome = self
+            .operation(
+                "modify",
+                ldap.modify(
+                    &dn,
+                    owned
+                        .iter()
+                        .map(|(attribute, values)| Mod::Replace(*attribute, values.clone()))
+                        .collect(),
+                ),
             )
-            .await;
-        let outcome = match replaced {
-            Ok(outcome) => outcome,
-            Err(error) => return Err(self.failed(error).await),
-        };
+            .await?;
         match outcome.rc {
             0 => {}
             NO_SUCH_OBJECT => {
@@ -229,10 +226,7 @@ impl Directory {
                     "objectClass",
                     HashSet::from(["top", "inetOrgPerson", "posixAccount", "ldapPublicKey"]),
                 ));
-                let added = match ldap.add(&dn, owned).await {
-                    Ok(outcome) => outcome,
-                    Err(error) => return Err(self.failed(error).await),
-                };
+                let added = self.operation("add", ldap.add(&dn, owned)).await?;
                 added.success().map_err(|error| match error {
                     LdapError::LdapResult { result } => DirectoryError::refused(&result),
                     other => DirectoryError::Operation(other.to_string()),
@@ -267,13 +261,12 @@ impl Directory {
             "userPassword",
             "sshPublicKey",
         ];
-        let result = match ldap
-            .search(&dn, Scope::Base, "(objectClass=*)", attributes)
-            .await
-        {
-            Ok(result) => result,
-            Err(error) => return Err(self.failed(error).await),
-        };
+        let result = self
+            .operation(
+                "search",
+                ldap.search(&dn, Scope::Base, "(objectClass=*)", attributes),
+            )
+            .await?;
         if result.1.rc == NO_SUCH_OBJECT {
             return Ok(None);
         }
@@ -325,13 +318,12 @@ impl Directory {
         number: &str,
     ) -> Result<(), DirectoryError> {
         let mut ldap = self.handle().await?;
-        let found = match ldap
-            .search(dn, Scope::Base, "(objectClass=*)", vec![attribute])
-            .await
-        {
-            Ok(result) => result,
-            Err(error) => return Err(self.failed(error).await),
-        };
+        let found = self
+            .operation(
+                "search",
+                ldap.search(dn, Scope::Base, "(objectClass=*)", vec![attribute]),
+            )
+            .await?;
         if found.1.rc == NO_SUCH_OBJECT {
             return Ok(());
         }
@@ -346,10 +338,7 @@ impl Directory {
                 "{dn} has another {attribute} than expected; not removed, resolve by hand"
             )));
         }
-        let deleted = match ldap.delete(dn).await {
-            Ok(outcome) => outcome,
-            Err(error) => return Err(self.failed(error).await),
-        };
+        let deleted = self.operation("delete", ldap.delete(dn)).await?;
         if deleted.rc != 0 && deleted.rc != NO_SUCH_OBJECT {
             return Err(DirectoryError::refused(&deleted));
         }

@@ -11,13 +11,12 @@ impl Directory {
     /// Whether the entry `dn` exists (a misconfigured base DN does not).
     pub async fn entry_exists(&self, dn: &str) -> Result<bool, DirectoryError> {
         let mut ldap = self.handle().await?;
-        let searched = ldap
-            .search(dn, Scope::Base, "(objectClass=*)", vec!["1.1"])
-            .await;
-        let result = match searched {
-            Ok(result) => result,
-            Err(error) => return Err(self.failed(error).await),
-        };
+        let result = self
+            .operation(
+                "search",
+                ldap.search(dn, Scope::Base, "(objectClass=*)", vec!["1.1"]),
+            )
+            .await?;
         if result.1.rc == NO_SUCH_OBJECT {
             return Ok(false);
         }

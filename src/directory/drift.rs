@@ -142,19 +142,18 @@ impl Directory {
             Box::new(EntriesOnly::new()),
             Box::new(PagedResults::new(page_size)),
         ];
-        let stream = ldap
-            .streaming_search_with(
-                adapters,
-                self.container_dn(container),
-                Scope::Subtree,
-                filter,
-                attributes,
+        let mut stream = self
+            .operation(
+                "search",
+                ldap.streaming_search_with(
+                    adapters,
+                    self.container_dn(container),
+                    Scope::Subtree,
+                    filter,
+                    attributes,
+                ),
             )
-            .await;
-        let mut stream = match stream {
-            Ok(stream) => stream,
-            Err(error) => return Err(self.failed(error).await),
-        };
+            .await?;
         let mut page = Vec::with_capacity(INDEX_PAGE);
         let mut sent = 0;
         loop {
@@ -201,19 +200,18 @@ impl Directory {
             Box::new(EntriesOnly::new()),
             Box::new(PagedResults::new(page_size)),
         ];
-        let stream = ldap
-            .streaming_search_with(
-                adapters,
-                self.container_dn(container),
-                Scope::Subtree,
-                filter,
-                vec!["1.1"],
+        let mut stream = self
+            .operation(
+                "search",
+                ldap.streaming_search_with(
+                    adapters,
+                    self.container_dn(container),
+                    Scope::Subtree,
+                    filter,
+                    vec!["1.1"],
+                ),
             )
-            .await;
-        let mut stream = match stream {
-            Ok(stream) => stream,
-            Err(error) => return Err(self.failed(error).await),
-        };
+            .await?;
         let mut count = 0;
         loop {
             match stream.next().await {
@@ -254,18 +252,17 @@ impl Directory {
             .collect();
         let filter = format!("(&{class}(|{alternatives}))");
         let mut ldap = self.handle().await?;
-        let result = match ldap
-            .search(
-                self.container_dn(container),
-                Scope::OneLevel,
-                &filter,
-                vec![naming],
+        let result = self
+            .operation(
+                "search",
+                ldap.search(
+                    self.container_dn(container),
+                    Scope::OneLevel,
+                    &filter,
+                    vec![naming],
+                ),
             )
-            .await
-        {
-            Ok(result) => result,
-            Err(error) => return Err(self.failed(error).await),
-        };
+            .await?;
         if result.1.rc != 0 {
             return Err(DirectoryError::refused(&result.1));
         }
@@ -294,10 +291,9 @@ impl Directory {
             Container::Groups | Container::Resources => GROUP_FILTER,
         };
         let mut ldap = self.handle().await?;
-        let result = match ldap.search(dn, Scope::Base, filter, attributes).await {
-            Ok(result) => result,
-            Err(error) => return Err(self.failed(error).await),
-        };
+        let result = self
+            .operation("search", ldap.search(dn, Scope::Base, filter, attributes))
+            .await?;
         if result.1.rc == NO_SUCH_OBJECT {
             return Ok(None);
         }
@@ -334,10 +330,7 @@ impl Directory {
             )));
         }
         let mut ldap = self.handle().await?;
-        let deleted = match ldap.delete(dn).await {
-            Ok(outcome) => outcome,
-            Err(error) => return Err(self.failed(error).await),
-        };
+        let deleted = self.operation("delete", ldap.delete(dn)).await?;
         match deleted.rc {
             0 => Ok(true),
             NO_SUCH_OBJECT => Ok(false),

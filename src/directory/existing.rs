@@ -32,13 +32,12 @@ impl Directory {
             Box::new(EntriesOnly::new()),
             Box::new(PagedResults::new(i32::try_from(INDEX_PAGE).unwrap_or(500))),
         ];
-        let mut stream = match ldap
-            .streaming_search_with(adapters, base, Scope::Subtree, filter, attributes)
-            .await
-        {
-            Ok(stream) => stream,
-            Err(error) => return Err(self.failed(error).await),
-        };
+        let mut stream = self
+            .operation(
+                "search",
+                ldap.streaming_search_with(adapters, base, Scope::Subtree, filter, attributes),
+            )
+            .await?;
         let mut entries = Vec::new();
         loop {
             match stream.next().await {
@@ -116,18 +115,17 @@ impl Directory {
         password_hash: Option<&str>,
     ) -> Result<(), DirectoryError> {
         let mut ldap = self.handle().await?;
-        let found = match ldap
-            .search(
-                dn,
-                Scope::Base,
-                "(objectClass=posixAccount)",
-                vec!["uidNumber"],
+        let found = self
+            .operation(
+                "search",
+                ldap.search(
+                    dn,
+                    Scope::Base,
+                    "(objectClass=posixAccount)",
+                    vec!["uidNumber"],
+                ),
             )
-            .await
-        {
-            Ok(found) => found,
-            Err(error) => return Err(self.failed(error).await),
-        };
+            .await?;
         let theirs = found
             .0
             .into_iter()
@@ -141,13 +139,12 @@ impl Directory {
         }
         let value = password_hash.map(|hash| format!("{{CRYPT}}{hash}"));
         let values: std::collections::HashSet<&str> = value.iter().map(String::as_str).collect();
-        let outcome = match ldap
-            .modify(dn, vec![ldap3::Mod::Replace("userPassword", values)])
-            .await
-        {
-            Ok(outcome) => outcome,
-            Err(error) => return Err(self.failed(error).await),
-        };
+        let outcome = self
+            .operation(
+                "modify",
+                ldap.modify(dn, vec![ldap3::Mod::Replace("userPassword", values)]),
+            )
+            .await?;
         if outcome.rc != 0 {
             return Err(DirectoryError::refused(&outcome));
         }

@@ -47,19 +47,18 @@ impl Directory {
         let gid = state.gid_number.to_string();
         let members: HashSet<&str> = state.member_uids.iter().map(String::as_str).collect();
         let mut ldap = self.handle().await?;
-        let replaced = ldap
-            .modify(
-                &dn,
-                vec![
-                    Mod::Replace("gidNumber", HashSet::from([gid.as_str()])),
-                    Mod::Replace("memberUid", members.clone()),
-                ],
+        let outcome = self
+            .operation(
+                "modify",
+                ldap.modify(
+                    &dn,
+                    vec![
+                        Mod::Replace("gidNumber", HashSet::from([gid.as_str()])),
+                        Mod::Replace("memberUid", members.clone()),
+                    ],
+                ),
             )
-            .await;
-        let outcome = match replaced {
-            Ok(outcome) => outcome,
-            Err(error) => return Err(self.failed(error).await),
-        };
+            .await?;
         match outcome.rc {
             0 => Ok(()),
             NO_SUCH_OBJECT => {
@@ -71,10 +70,7 @@ impl Directory {
                 if !members.is_empty() {
                     attributes.push(("memberUid", members));
                 }
-                let added = match ldap.add(&dn, attributes).await {
-                    Ok(outcome) => outcome,
-                    Err(error) => return Err(self.failed(error).await),
-                };
+                let added = self.operation("add", ldap.add(&dn, attributes)).await?;
                 added.success().map(|_| ()).map_err(|error| match error {
                     LdapError::LdapResult { result } => DirectoryError::refused(&result),
                     other => DirectoryError::Operation(other.to_string()),
@@ -112,19 +108,19 @@ impl Directory {
     async fn number_in_use(&self, attribute: &str, number: i64) -> Result<bool, DirectoryError> {
         let mut ldap = self.handle().await?;
         let filter = format!("({attribute}={})", ldap_escape(number.to_string()));
-        let result = ldap
-            .with_search_options(SearchOptions::new().sizelimit(1))
-            .search(
-                &self.settings().base_dn,
-                Scope::Subtree,
-                &filter,
-                vec!["1.1"],
+        let result = self
+            .operation(
+                "search",
+                ldap.with_search_options(SearchOptions::new().sizelimit(1))
+                    .search(
+                        &self.settings().base_dn,
+                        Scope::Subtree,
+                        &filter,
+                        vec!["1.1"],
+                    ),
             )
-            .await;
-        match result {
-            // Size limit exceeded (4) also means "at least one".
-            Ok(result) => Ok(!result.0.is_empty() || result.1.rc == 4),
-            Err(error) => Err(self.failed(error).await),
-        }
+            .await?;
+        // Size limit exceeded (4) also means "at least one".
+        Ok(!result.0.is_empty() || result.1.rc == 4)
     }
 }

@@ -37,19 +37,18 @@ impl Directory {
             Box::new(EntriesOnly::new()),
             Box::new(PagedResults::new(page_size)),
         ];
-        let stream = ldap
-            .streaming_search_with(
-                adapters,
-                &self.settings().people_dn,
-                Scope::Subtree,
-                &filter,
-                vec!["uid", "sn", "givenName", "mail", "modifyTimestamp"],
+        let mut stream = self
+            .operation(
+                "search",
+                ldap.streaming_search_with(
+                    adapters,
+                    &self.settings().people_dn,
+                    Scope::Subtree,
+                    &filter,
+                    vec!["uid", "sn", "givenName", "mail", "modifyTimestamp"],
+                ),
             )
-            .await;
-        let mut stream = match stream {
-            Ok(stream) => stream,
-            Err(error) => return Err(self.failed(error).await),
-        };
+            .await?;
         let mut page = Vec::with_capacity(INDEX_PAGE);
         let mut sent = 0;
         loop {

@@ -33,6 +33,7 @@ use tokio::sync::Mutex;
 use crate::clock::Clock;
 use crate::config::LdapSettings;
 use crate::domain::UnixTime;
+use crate::metrics::{LdapOutcome, Metrics};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
@@ -69,6 +70,14 @@ impl DirectoryError {
         matches!(self, Self::Unreachable { .. } | Self::Timeout { .. })
     }
 
+    fn outcome(&self) -> LdapOutcome {
+        match self {
+            Self::Unreachable { .. } | Self::Timeout { .. } => LdapOutcome::Outage,
+            Self::Refused { .. } | Self::BindFailed { .. } => LdapOutcome::Refused,
+            Self::Operation(_) => LdapOutcome::Error,
+        }
+    }
+
     /// Whether retrying the same request can never succeed.
     pub fn is_permanent(&self) -> bool {
         matches!(self, Self::Refused { code, .. } if PERMANENT_RESULT_CODES.contains(code))
@@ -83,11 +92,39 @@ impl DirectoryError {
     }
 }
 
+/// What a finished ldap3 call answered: its result code, when it has one yet.
+trait Answer {
+    fn result_code(&self) -> Option<u32>;
+}
+
+impl Answer for ldap3::LdapResult {
+    fn result_code(&self) -> Option<u32> {
+        Some(self.rc)
+    }
+}
+
+impl Answer for ldap3::SearchResult {
+    fn result_code(&self) -> Option<u32> {
+        Some(self.1.rc)
+    }
+}
+
+impl<S, A> Answer for ldap3::SearchStream<'_, S, A> {
+    fn result_code(&self) -> Option<u32> {
+        None
+    }
+}
+
+/// Result codes that answer the question rather than refuse it: sizeLimitExceeded (a
+/// search for one match found more) and noSuchObject (the existence checks syncs start with).
+const ANSWER_CODES: &[u32] = &[0, 4, 32];
+
 #[derive(Clone)]
 pub struct Directory {
     settings: LdapSettings,
     clock: Clock,
     shared: Arc<Mutex<Shared>>,
+    metrics: Metrics,
 }
 
 /// The connection and which server it goes to. `ldap.url` lists servers in order of
@@ -106,11 +143,36 @@ struct Shared {
 }
 
 impl Directory {
-    pub fn new(settings: LdapSettings, clock: Clock) -> Self {
+    pub fn new(settings: LdapSettings, clock: Clock, metrics: Metrics) -> Self {
         Self {
             settings,
             clock,
             shared: Arc::new(Mutex::new(Shared::default())),
+            metrics,
+        }
+    }
+
+    /// Awaits one ldap3 operation, counts it by kind and outcome
+    /// (`roster_ldap_operations_total`), and turns its error into ours.
+    async fn operation<T: Answer>(
+        &self,
+        kind: &'static str,
+        call: impl Future<Output = Result<T, LdapError>>,
+    ) -> Result<T, DirectoryError> {
+        match call.await {
+            Ok(answer) => {
+                let outcome = match answer.result_code() {
+                    Some(code) if !ANSWER_CODES.contains(&code) => LdapOutcome::Refused,
+                    _ => LdapOutcome::Ok,
+                };
+                self.metrics.ldap_operation(kind, outcome);
+                Ok(answer)
+            }
+            Err(error) => {
+                let error = self.failed(error).await;
+                self.metrics.ldap_operation(kind, error.outcome());
+                Err(error)
+            }
         }
     }
 
@@ -135,8 +197,19 @@ impl Directory {
         self.settings.url.as_slice().len().max(1)
     }
 
-    /// Connects to and binds on the server at `index`; the one place a connection opens.
+    /// Connects to and binds on the server at `index`, counted as one `bind` operation;
+    /// the one place a connection opens.
     async fn connect(&self, index: usize) -> Result<Ldap, DirectoryError> {
+        let connected = self.connect_and_bind(index).await;
+        let outcome = match &connected {
+            Ok(_) => LdapOutcome::Ok,
+            Err(error) => error.outcome(),
+        };
+        self.metrics.ldap_operation("bind", outcome);
+        connected
+    }
+
+    async fn connect_and_bind(&self, index: usize) -> Result<Ldap, DirectoryError> {
         let timeout = self.timeout();
         let url = self.server(index).to_string();
         let attempt = async {
@@ -339,14 +412,20 @@ impl Directory {
         // idle is noticed only by using it.
         for _attempt in 0..=self.server_count() {
             let (mut ldap, index) = self.handle_on().await?;
-            let read = ldap
-                .search("", Scope::Base, "(objectClass=*)", vec!["1.1"])
-                .await
-                .and_then(|result| result.success());
+            let read = self
+                .operation(
+                    "search",
+                    ldap.search("", Scope::Base, "(objectClass=*)", vec!["1.1"]),
+                )
+                .await;
             match read {
-                Ok(_) => return Ok(self.server(index).to_string()),
+                Ok(result) => {
+                    return match result.success() {
+                        Ok(_) => Ok(self.server(index).to_string()),
+                        Err(error) => Err(DirectoryError::Operation(error.to_string())),
+                    };
+                }
                 Err(error) => {
-                    let error = self.failed(error).await;
                     if !error.is_outage() {
                         return Err(error);
                     }

@@ -69,19 +69,18 @@ impl Directory {
         limit: i32,
     ) -> Result<SearchResults, DirectoryError> {
         let mut ldap = self.handle().await?;
-        let result = ldap
-            .with_search_options(SearchOptions::new().sizelimit(limit))
-            .search(
-                &self.settings().people_dn,
-                Scope::Subtree,
-                &people_filter(text),
-                vec!["uid", "sn", "givenName", "mail"],
+        let result = self
+            .operation(
+                "search",
+                ldap.with_search_options(SearchOptions::new().sizelimit(limit))
+                    .search(
+                        &self.settings().people_dn,
+                        Scope::Subtree,
+                        &people_filter(text),
+                        vec!["uid", "sn", "givenName", "mail"],
+                    ),
             )
-            .await;
-        let result = match result {
-            Ok(result) => result,
-            Err(error) => return Err(self.failed(error).await),
-        };
+            .await?;
         let truncated = result.1.rc == SIZE_LIMIT_EXCEEDED;
         if result.1.rc != 0 && !truncated {
             return Err(DirectoryError::Operation(result.1.to_string()));
@@ -114,19 +113,19 @@ impl Directory {
     ) -> Result<Option<DirectoryPerson>, DirectoryError> {
         let mut ldap = self.handle().await?;
         let filter = format!("(&(objectClass=inetOrgPerson)(uid={}))", ldap_escape(uid));
-        let result = ldap
-            .with_search_options(SearchOptions::new().sizelimit(2))
-            .search(
-                &self.settings().people_dn,
-                Scope::Subtree,
-                &filter,
-                vec!["uid", "sn", "givenName", "mail"],
+        let result = self
+            .operation(
+                "search",
+                ldap.with_search_options(SearchOptions::new().sizelimit(2))
+                    .search(
+                        &self.settings().people_dn,
+                        Scope::Subtree,
+                        &filter,
+                        vec!["uid", "sn", "givenName", "mail"],
+                    ),
             )
-            .await;
-        let (entries, outcome) = match result {
-            Ok(result) => (result.0, result.1),
-            Err(error) => return Err(self.failed(error).await),
-        };
+            .await?;
+        let (entries, outcome) = (result.0, result.1);
         if outcome.rc != 0 {
             return Err(DirectoryError::Operation(outcome.to_string()));
         }
@@ -174,18 +173,18 @@ impl Directory {
                 .collect();
             let filter = format!("(&(objectClass=inetOrgPerson)(|{alternatives}))");
             let mut ldap = self.handle().await?;
-            let result = ldap
-                .search(
-                    &self.settings().people_dn,
-                    Scope::Subtree,
-                    &filter,
-                    vec!["uid", "sn", "givenName", "mail"],
+            let result = self
+                .operation(
+                    "search",
+                    ldap.search(
+                        &self.settings().people_dn,
+                        Scope::Subtree,
+                        &filter,
+                        vec!["uid", "sn", "givenName", "mail"],
+                    ),
                 )
-                .await;
-            let (entries, outcome) = match result {
-                Ok(result) => (result.0, result.1),
-                Err(error) => return Err(self.failed(error).await),
-            };
+                .await?;
+            let (entries, outcome) = (result.0, result.1);
             if outcome.rc != 0 {
                 return Err(DirectoryError::Operation(outcome.to_string()));
             }

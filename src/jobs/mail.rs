@@ -102,14 +102,19 @@ async fn send(ctx: &AppContext, mail: OutboxMail) {
     };
     let now = ctx.clock.now();
     let stored = match ctx.mailer.send(&mail.to, rendered).await {
-        Ok(()) => ctx.store.mark_mail_sent(&mail.id, now).await,
+        Ok(()) => {
+            ctx.metrics.mail("sent");
+            ctx.store.mark_mail_sent(&mail.id, now).await
+        }
         Err(error) if error.is_permanent() => {
+            ctx.metrics.mail("failed");
             tracing::error!(mail = %mail.id, %error, "mail refused for good");
             ctx.store
                 .mark_mail_failed(&mail.id, &error.to_string(), now)
                 .await
         }
         Err(error) => {
+            ctx.metrics.mail("deferred");
             let retry_in = super::backoff_seconds(mail.attempts);
             tracing::warn!(mail = %mail.id, attempts = mail.attempts, retry_in, %error, "mail not sent; will retry");
             ctx.store

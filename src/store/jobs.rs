@@ -343,3 +343,53 @@ impl Store {
         }
     }
 }
+
+/// How many jobs of one outbox target wait or failed, for the metrics: `target` is "ldap",
+/// "mail" or a SCIM target's name; `state` is "pending" or "failed".
+#[derive(Debug, Clone)]
+pub struct OutboxDepth {
+    pub target: String,
+    pub state: &'static str,
+    pub jobs: i64,
+    /// When the oldest of them was stored.
+    pub oldest_created_at: Option<UnixTime>,
+}
+
+impl Store {
+    /// Directory, SCIM and mail jobs not done yet, by target and state: two grouped counts.
+    pub async fn outbox_depth(&self) -> StoreResult<Vec<OutboxDepth>> {
+        let jobs = sqlx::query(
+            "SELECT target, status, COUNT(*) AS n, MIN(created_at) AS oldest FROM jobs \
+             WHERE status IN ('pending', 'failed') GROUP BY target, status",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let mail = sqlx::query(
+            "SELECT 'mail' AS target, status, COUNT(*) AS n, MIN(created_at) AS oldest \
+             FROM mail_outbox WHERE status IN ('queued', 'failed') GROUP BY status",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        jobs.iter()
+            .chain(mail.iter())
+            .map(|row| {
+                let target: String = row.try_get("target")?;
+                Ok(OutboxDepth {
+                    // Directory jobs have no target name.
+                    target: if target.is_empty() {
+                        "ldap".into()
+                    } else {
+                        target
+                    },
+                    state: if row.try_get::<String, _>("status")? == "failed" {
+                        "failed"
+                    } else {
+                        "pending"
+                    },
+                    jobs: row.try_get("n")?,
+                    oldest_created_at: row.try_get("oldest")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -101,7 +101,22 @@ pub struct ScimPush {
     pub groups: bool,
 }
 
+/// The connection pool's use, for the metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolUsage {
+    /// Open connections, idle or in use.
+    pub size: u32,
+    pub idle: u32,
+}
+
 impl Store {
+    pub fn pool_usage(&self) -> PoolUsage {
+        PoolUsage {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+        }
+    }
+
     pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {

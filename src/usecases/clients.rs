@@ -250,6 +250,7 @@ pub async fn admit(
         reset_seconds: 60 - now.rem_euclid(60),
     };
     if used > limit {
+        ctx.metrics.rate_limited("api");
         return Err(AdmitError::RateLimited(state));
     }
     Ok(state)

@@ -108,7 +108,10 @@ pub async fn sign_in(
     };
     let login = match LoginName::parse(&form.login) {
         Ok(login) => login,
-        Err(error) => return failed(StatusCode::BAD_REQUEST, error.message),
+        Err(error) => {
+            ctx.metrics.sign_in("invalid");
+            return failed(StatusCode::BAD_REQUEST, error.message);
+        }
     };
     let ip = super::client_ip(&req, ctx.settings.server.trust_forwarded_for);
     let ip_text = ip.map(|ip| ip.to_string());
@@ -120,6 +123,7 @@ pub async fn sign_in(
     };
     if let Some(Err(RetryAfter(wait))) = ip.map(|ip| ctx.sign_in_limiter.check(ip, &key)) {
         tracing::info!(ip = ?ip, "sign-in rate limit reached");
+        ctx.metrics.sign_in("rate_limited");
         let seconds = wait.as_secs().max(1);
         let mut response = failed(
             StatusCode::TOO_MANY_REQUESTS,
@@ -140,12 +144,18 @@ pub async fn sign_in(
             person.as_ref().and_then(|p| p.password_hash.as_deref()),
         )
         .await
-        .map_err(WebError::from)?;
+        .map_err(|error| {
+            let busy = matches!(error, crate::auth::password::PasswordError::Busy);
+            ctx.metrics.sign_in(if busy { "busy" } else { "error" });
+            WebError::from(error)
+        })?;
     let Some(person) = person.filter(|_| password_ok) else {
         tracing::info!("sign-in failed");
+        ctx.metrics.sign_in("bad_credentials");
         return failed(StatusCode::UNAUTHORIZED, SIGN_IN_FAILED.into());
     };
     if person.status != AccountStatus::Active {
+        ctx.metrics.sign_in("locked");
         return failed(
             StatusCode::FORBIDDEN,
             "This account is locked. Contact the helpdesk to unlock it.".into(),
@@ -154,6 +164,7 @@ pub async fn sign_in(
     identity::sign_in(&session, &person.id)?;
     let how = "signed in with password".to_string();
     own_account::record_sign_in(&ctx, &person.id, ip_text.as_deref(), how).await?;
+    ctx.metrics.sign_in("ok");
     tracing::info!(person = %person.id, "signed in");
     Ok(see_other(safe_next(form.next.as_deref())))
 }

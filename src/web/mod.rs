@@ -15,6 +15,7 @@ pub mod health;
 pub mod home;
 pub mod identity;
 pub mod keys;
+pub mod metrics;
 pub mod middleware;
 pub mod notice;
 pub mod oauth;
@@ -45,6 +46,7 @@ macro_rules! routes {
 routes! {
     get "/healthz" => health::healthz,
     get "/readyz" => health::readyz,
+    get "/metrics" => metrics::scrape,
     get "/static/roster.css" => assets::stylesheet,
     get "/static/copy.js" => assets::copy_script,
     get "/" => home::home,

@@ -47,6 +47,8 @@ const DIRECTORY_SEARCHERS: &[Visitor] = &[Manager, Helpdesk, Admin];
 const MATRIX: &[(&str, &str, Access, &[u16])] = &[
     ("get", "/healthz", Access::Public, &[200]),
     ("get", "/readyz", Access::Public, &[200]),
+    // No session opens it: only the metrics token does, and the matrix's portal has none.
+    ("get", "/metrics", Access::Public, &[404]),
     ("get", "/static/roster.css", Access::Public, &[200]),
     ("get", "/static/copy.js", Access::Public, &[200]),
     ("get", "/", Access::SignedIn, &[200]),

@@ -33,6 +33,7 @@ mod lifecycle;
 mod mail;
 mod mail_outbox;
 mod members;
+mod metrics;
 mod notices;
 mod org_invitations;
 mod orgs;

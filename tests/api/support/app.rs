@@ -108,6 +108,7 @@ pub fn test_settings(slapd: &Slapd, smtp: &SmtpSink, database: &TestDatabase) ->
         // Tests call the LDAP drift's scheduled dry run themselves.
         reconcile: roster::config::ReconcileSettings::default(),
         log: Default::default(),
+        metrics: roster::config::MetricsSettings::default(),
     }
 }
 
