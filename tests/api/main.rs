@@ -35,6 +35,7 @@ mod members;
 mod notices;
 mod org_invitations;
 mod orgs;
+mod package;
 mod pages;
 mod people_index;
 mod permissions;
