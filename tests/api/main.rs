@@ -37,6 +37,7 @@ mod metrics;
 mod notices;
 mod org_invitations;
 mod orgs;
+mod package;
 mod pages;
 mod people_index;
 mod permissions;
