@@ -27,12 +27,8 @@ pub async fn scrape(
     if expected.is_empty() {
         return Err(WebError::NotFound);
     }
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    let Some(presented) = presented else {
+    // The API's reading of `Authorization: Bearer` (the scheme in any case, RFC 9110).
+    let Ok(presented) = super::api::bearer_token(req.headers()) else {
         return Ok(refusal("send the metrics token as a Bearer token", false));
     };
     // Digests first, so the comparison takes the same time whatever the length.

@@ -230,6 +230,15 @@ async fn no_token_or_a_wrong_one_gets_401_and_no_metric() {
     let body = wrong.text().await.unwrap();
     assert!(!body.contains("roster_"), "{body}");
 
+    // The scheme is case-insensitive (RFC 9110 §11.1), as for the API.
+    let lowercase = client
+        .get(&url)
+        .header("Authorization", format!("bearer {TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lowercase.status(), StatusCode::OK);
+
     // A signed-in site admin's session is no token either.
     app.signed_in_admin("metrics-admin@example.org").await;
     let session = app.browser.get("/metrics").await;

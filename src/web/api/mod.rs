@@ -178,7 +178,7 @@ impl FromRequest for ApiCaller {
 }
 
 /// The token from `Authorization: Bearer …` (RFC 6750 §2.1); cookies are never read.
-fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
     let value = headers
         .get(header::AUTHORIZATION)
         .ok_or_else(|| {
