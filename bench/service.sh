@@ -38,6 +38,11 @@ measure() { # label url [wrk args...]
     local out rps p99
     out="$(wrk -t2 -c16 -d10s --latency "$@" "$url")"
     rps="$(awk '/Requests\/sec/ { print $2 }' <<<"$out")"
+    # Every answer must be a 2xx: wrk counts errors as requests too.
+    if grep -q "Non-2xx" <<<"$out"; then
+        echo "bench: $label: $(grep Non-2xx <<<"$out")" >&2
+        exit 1
+    fi
     p99="$(awk '$1 == "99%" { print $2 }' <<<"$out" | wrk_to_ms)"
     printf '%-44s %10s req/s   p99 %6s ms\n' "$label" "$rps" "$p99"
 }
@@ -85,7 +90,7 @@ pids=()
 echo
 echo "== roster backup (10,000 members)"
 "$here/gen-people-ldif" --count 10000 --tsv "$work/people.tsv" >/dev/null
-org_id="$(roster_cli org create --name "Bench Lab" --short-name bench)"
+org_id="$(roster_cli org create --name "Bench Lab" --short-name bench 2>/dev/null | tail -n 1)"
 "$here/seed-members" "$work/roster.db" "$org_id" "$work/people.tsv" --count 10000 >/dev/null
 /usr/bin/time -v "$roster_bin" --config "$work/roster.toml" backup "$work/backup.db" \
     2>"$work/time.txt" || { cat "$work/time.txt" >&2; exit 1; }
