@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use ldap3::{LdapError, Mod, Scope, SearchOptions, dn_escape, ldap_escape};
+use ldap3::{LdapError, Mod, Scope, dn_escape, ldap_escape};
 
 use super::groups::GroupState;
 use super::{Directory, DirectoryError};
@@ -123,19 +123,7 @@ impl Directory {
         let mut ldap = self.handle().await?;
         let value = ldap_escape(name);
         let filter = format!("(|(uid={value})(&(objectClass=posixGroup)(cn={value})))");
-        let result = self
-            .operation(
-                "search",
-                ldap.with_search_options(SearchOptions::new().sizelimit(1))
-                    .search(
-                        &self.settings().base_dn,
-                        Scope::Subtree,
-                        &filter,
-                        vec!["1.1"],
-                    ),
-            )
-            .await?;
-        Ok(!result.0.is_empty() || result.1.rc == 4)
+        Ok(self.first_match(&mut ldap, &filter).await?.is_some())
     }
 
     /// Makes the person's entry and private group match `state`: creates them, or replaces
@@ -181,27 +169,10 @@ impl Directory {
                 ldap_escape(uid_number.as_str()),
                 ldap_escape(state.username.as_str())
             );
-            let clash = self
-                .operation(
-                    "search",
-                    ldap.with_search_options(SearchOptions::new().sizelimit(1))
-                        .search(
-                            &self.settings().base_dn,
-                            Scope::Subtree,
-                            &filter,
-                            vec!["1.1"],
-                        ),
-                )
-                .await?;
-            if let Some(other) = clash
-                .0
-                .into_iter()
-                .next()
-                .map(ldap3::SearchEntry::construct)
-            {
+            if let Some(other) = self.first_match(&mut ldap, &filter).await? {
                 return Err(DirectoryError::Operation(format!(
                     "uidNumber {uid_number} is already used by {} in LDAP; not created, resolve by hand",
-                    other.dn
+                    other
                 )));
             }
         }

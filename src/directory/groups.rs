@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use ldap3::{LdapError, Mod, Scope, SearchOptions, dn_escape, ldap_escape};
+use ldap3::{LdapError, Mod, dn_escape, ldap_escape};
 
 use super::{Directory, DirectoryError};
 
@@ -108,19 +108,6 @@ impl Directory {
     async fn number_in_use(&self, attribute: &str, number: i64) -> Result<bool, DirectoryError> {
         let mut ldap = self.handle().await?;
         let filter = format!("({attribute}={})", ldap_escape(number.to_string()));
-        let result = self
-            .operation(
-                "search",
-                ldap.with_search_options(SearchOptions::new().sizelimit(1))
-                    .search(
-                        &self.settings().base_dn,
-                        Scope::Subtree,
-                        &filter,
-                        vec!["1.1"],
-                    ),
-            )
-            .await?;
-        // Size limit exceeded (4) also means "at least one".
-        Ok(!result.0.is_empty() || result.1.rc == 4)
+        Ok(self.first_match(&mut ldap, &filter).await?.is_some())
     }
 }

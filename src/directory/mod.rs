@@ -403,6 +403,30 @@ impl Directory {
         }
     }
 
+    /// The DN of the first entry under `ldap.base_dn` that matches `filter` (built with
+    /// `ldap_escape`), if any: the uniqueness checks of names and numbers. A size limit of
+    /// one is enough; "size limit exceeded" without an entry also means there is one (its
+    /// DN then unknown, empty).
+    pub(crate) async fn first_match(
+        &self,
+        ldap: &mut Ldap,
+        filter: &str,
+    ) -> Result<Option<String>, DirectoryError> {
+        let result = self
+            .operation(
+                "search",
+                ldap.with_search_options(ldap3::SearchOptions::new().sizelimit(1))
+                    .search(&self.settings.base_dn, Scope::Subtree, filter, vec!["1.1"]),
+            )
+            .await?;
+        let first = result
+            .0
+            .into_iter()
+            .next()
+            .map(|entry| ldap3::SearchEntry::construct(entry).dn);
+        Ok(first.or_else(|| (result.1.rc == 4).then(String::new)))
+    }
+
     /// The readiness check: a read of the root DSE on the server in use, falling over as
     /// an operation would (a stale connection is replaced first). Returns the server that
     /// answered.

@@ -102,11 +102,7 @@ pub fn render_error_page<B: MessageBody + 'static>(
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let page = page.unwrap_or_else(|| generic_page(status));
-    let request_id = res
-        .request()
-        .extensions()
-        .get::<RequestId>()
-        .map(ToString::to_string);
+    let request_id = Some(request_id_of(res.request())).filter(|id| !id.is_empty());
     let retry_after = res.headers().get(header::RETRY_AFTER).cloned();
     let body = ErrorTemplate {
         layout: Layout::default(),
